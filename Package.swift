@@ -1,0 +1,63 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "attachd",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "attachd", targets: ["attachd"]),
+        .executable(name: "attachctl", targets: ["attachctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSystemd",
+            pkgConfig: "libsystemd",
+            providers: [.apt(["libsystemd-dev"])]
+        ),
+        .target(
+            name: "AttachProtocol",
+            exclude: ["io.attachd.Broker.varlink"]
+        ),
+        .target(
+            name: "AttachCore",
+            dependencies: ["AttachProtocol"]
+        ),
+        .target(
+            name: "AttachSystem",
+            dependencies: ["CSystemd"]
+        ),
+        .target(
+            name: "AttachDaemon",
+            dependencies: [
+                "AttachProtocol", "AttachCore", "AttachSystem",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "AttachClient",
+            dependencies: ["AttachProtocol", "AttachSystem"]
+        ),
+        .executableTarget(
+            name: "attachd",
+            dependencies: [
+                "AttachDaemon", "AttachSystem",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "attachctl",
+            dependencies: [
+                "AttachClient", "AttachProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "AttachProtocolTests", dependencies: ["AttachProtocol"]),
+        .testTarget(name: "AttachCoreTests", dependencies: ["AttachCore", "AttachProtocol"]),
+        .testTarget(name: "AttachSystemTests", dependencies: ["AttachSystem"]),
+    ]
+)

@@ -1,0 +1,124 @@
+import AttachProtocol
+
+extension Broker {
+    /// A host connected to a project's rendezvous listener.
+    public mutating func rendezvousAccepted(_ connection: ConnectionID, project: String, viaTCP: Bool) -> [BrokerAction] {
+        guard var record = projects[project] else { return [.closeConnection(connection)] }
+        guard viaTCP, record.config.isHandoff, !record.tcpReleased else { return [] }
+        // The debug server is about to bind this very port: give it up now, not after the host closes.
+        record.tcpReleased = true
+        record.handoffConnection = connection
+        projects[project] = record
+        return [.releaseTCPPort(project: project)]
+    }
+
+    /// A complete line arrived on a rendezvous connection (already parsed).
+    public mutating func rendezvousLine(_ connection: ConnectionID, project: String,
+                                        _ line: Result<RendezvousAssignment, RendezvousLineError>,
+                                        now: Instant) -> [BrokerAction] {
+        talkingConnections.insert(connection)
+        guard let config = projects[project]?.config else {
+            return [.sendLine(connection, "ERROR project \(project) was removed"), .closeConnection(connection)]
+        }
+        let assignment: RendezvousAssignment
+        switch line {
+        case .failure(let error): return [.sendLine(connection, "ERROR \(error)")]
+        case .success(let a): assignment = a
+        }
+        var actions: [BrokerAction] = []
+        let id: String
+        if let existing = sessionByConnection[connection] {
+            id = existing
+        } else {
+            id = makeSessionID(project: project)
+            let info = SessionInfo(id: id, project: project, state: .pending, origin: .lines, debugHost: config.debugHost,
+                                   debugPort: config.debugPort, startedAt: now.wall)
+            sessions[id] = SessionRecord(info: info, connection: connection, readyClaimed: false,
+                                         readyDeadline: now.monotonic + config.readyTimeout)
+            sessionByConnection[connection] = id
+            if projects[project]?.handoffConnection == connection { projects[project]?.handoffSession = id }
+            actions.append(.emit(BrokerEvent(kind: .sessionStarted, session: info)))
+        }
+        guard var session = sessions[id] else { return [.sendLine(connection, "ERROR session \(id) has ended")] }
+        switch assignment {
+        case .debugPort(let port):
+            guard session.isPending else {
+                return actions + [.sendLine(connection, "ERROR DEBUG_PORT cannot change once session \(id) is ready")]
+            }
+            session.info.debugPort = port
+        case .mainPID(let pid):
+            if let old = session.info.pid, old != Int(pid) { actions.append(.unwatchProcess(session: id)) }
+            session.info.pid = Int(pid)
+            actions.append(.watchProcess(session: id, pid: pid))
+        case .status(let text):
+            session.info.status = text
+        case .ready:
+            session.readyClaimed = true
+            if session.isPending { actions.append(.probeNow) }
+        case .stopping:
+            sessions[id] = session
+            return actions + [.sendLine(connection, "OK session=\(id)")] + end(id, reason: "host sent STOPPING=1", now: now)
+        }
+        sessions[id] = session
+        actions.append(.sendLine(connection, "OK session=\(id)"))
+        return actions
+    }
+
+    /// A rendezvous connection reached end-of-file (or failed, or was closed by the daemon).
+    public mutating func rendezvousClosed(_ connection: ConnectionID, project: String, now: Instant) -> [BrokerAction] {
+        let talked = talkingConnections.remove(connection) != nil
+        var actions: [BrokerAction] = []
+        if let id = sessionByConnection.removeValue(forKey: connection) {
+            sessions[id]?.connection = nil
+            if sessions[id] != nil {
+                actions += end(id, reason: "host closed the rendezvous connection", now: now)
+            }
+        } else if !talked, let config = projects[project]?.config {
+            // A bare connect: the article's bootstrap. Its debug server listens on the project's port next.
+            let id = makeSessionID(project: project)
+            let info = SessionInfo(id: id, project: project, state: .pending, origin: .connect, debugHost: config.debugHost,
+                                   debugPort: config.debugPort, startedAt: now.wall)
+            sessions[id] = SessionRecord(info: info, connection: nil, readyClaimed: true,
+                                         readyDeadline: now.monotonic + config.readyTimeout)
+            if projects[project]?.handoffConnection == connection { projects[project]?.handoffSession = id }
+            actions += [.emit(BrokerEvent(kind: .sessionStarted, session: info)), .probeNow]
+        }
+        if projects[project]?.handoffConnection == connection {
+            projects[project]?.handoffConnection = nil
+            actions.append(.probeNow)
+        }
+        return actions
+    }
+
+    /// A watched process exited.
+    public mutating func processExited(session id: String, now: Instant) -> [BrokerAction] {
+        guard let session = sessions[id] else { return [] }
+        return end(id, reason: "process \(session.info.pid.map(String.init) ?? "?") exited", now: now)
+    }
+
+    /// Ends a live session: tells watchers, closes what belonged to it.
+    mutating func end(_ id: String, reason: String, now: Instant) -> [BrokerAction] {
+        guard var session = sessions.removeValue(forKey: id) else { return [] }
+        session.info.state = .ended
+        session.info.endedAt = now.wall
+        session.info.endReason = reason
+        ended.append(session.info)
+        if ended.count > Self.endedSessionsKept { ended.removeFirst(ended.count - Self.endedSessionsKept) }
+        var actions: [BrokerAction] = [.emit(BrokerEvent(kind: .sessionEnded, session: session.info))]
+        if session.info.pid != nil { actions.append(.unwatchProcess(session: id)) }
+        if let connection = session.connection {
+            sessionByConnection[connection] = nil
+            talkingConnections.remove(connection)
+            if projects[session.info.project]?.handoffConnection == connection {
+                projects[session.info.project]?.handoffConnection = nil
+            }
+            actions.append(.sendLine(connection, "ERROR session \(id) ended: \(reason)"))
+            actions.append(.closeConnection(connection))
+        }
+        if projects[session.info.project]?.handoffSession == id {
+            projects[session.info.project]?.handoffSession = nil
+            actions.append(.probeNow)
+        }
+        return actions
+    }
+}

@@ -1,0 +1,81 @@
+import AttachProtocol
+
+extension Broker {
+    /// The clock moved on, and (when the I/O layer read it) this is the set of local TCP ports
+    /// in LISTEN state. Readies sessions whose port listens, releases their waiters, ends
+    /// sessions whose port went away, times out waiters and pending sessions, and takes back
+    /// ports given up for a handoff once they are free.
+    public mutating func tick(now: Instant, listening: Set<UInt16>?) -> [BrokerAction] {
+        var actions: [BrokerAction] = []
+        if let listening {
+            actions += updateReadiness(listening: listening, now: now)
+            actions += reclaimPorts(listening: listening)
+        }
+        actions += expire(now: now)
+        return actions
+    }
+
+    private mutating func updateReadiness(listening: Set<UInt16>, now: Instant) -> [BrokerAction] {
+        var actions: [BrokerAction] = []
+        // Oldest first, so that waiters see sessions become ready in the order hosts came.
+        let ordered = sessions.values.sorted { $0.info.startedAt < $1.info.startedAt }.map(\.info.id)
+        for id in ordered {
+            guard var session = sessions[id] else { continue }
+            let listens = listening.contains(session.port)
+            if session.isPending, session.readyClaimed, listens {
+                session.info.state = .ready
+                session.info.readyAt = now.wall
+                session.seenListening = true
+                sessions[id] = session
+                actions.append(.emit(BrokerEvent(kind: .sessionReady, session: session.info)))
+                actions += releaseWaiters(of: session.info.project, with: session.info)
+            } else if session.info.state == .ready, session.endsWithPort, !listens {
+                actions += end(id, reason: "debug port \(session.info.debugPort) stopped listening", now: now)
+            }
+        }
+        return actions
+    }
+
+    private mutating func releaseWaiters(of project: String, with session: SessionInfo) -> [BrokerAction] {
+        let tokens = waiters.filter { $0.value.project == project }.keys
+            .sorted { ($0.connection, $0.serial) < ($1.connection, $1.serial) }
+        for token in tokens { waiters[token] = nil }
+        return tokens.map { .respond($0, .success(.session(session))) }
+    }
+
+    private mutating func reclaimPorts(listening: Set<UInt16>) -> [BrokerAction] {
+        var actions: [BrokerAction] = []
+        for name in projects.keys.sorted() {
+            guard let record = projects[name], record.tcpReleased, record.handoffConnection == nil,
+                  record.handoffSession == nil, let port = record.config.rendezvousPort,
+                  !listening.contains(UInt16(port)) else { continue }
+            projects[name]?.tcpReleased = false
+            actions.append(.reclaimTCPPort(project: name))
+        }
+        return actions
+    }
+
+    private mutating func expire(now: Instant) -> [BrokerAction] {
+        var actions: [BrokerAction] = []
+        let expiredWaiters = waiters.filter { $0.value.deadline <= now.monotonic }
+            .sorted { ($0.key.connection, $0.key.serial) < ($1.key.connection, $1.key.serial) }
+        for (token, waiter) in expiredWaiters {
+            waiters[token] = nil
+            actions.append(.respond(token, .failure(.timeout(project: waiter.project, seconds: waiter.timeout))))
+        }
+        let expiredSessions = sessions.values.filter { $0.isPending && $0.readyDeadline <= now.monotonic }
+            .sorted { $0.info.startedAt < $1.info.startedAt }
+        for session in expiredSessions {
+            let timeout = projects[session.info.project]?.config.readyTimeout ?? 0
+            let reason = session.readyClaimed
+                ? "debug port \(session.info.debugPort) did not listen within \(Self.seconds(timeout))"
+                : "host did not send READY=1 within \(Self.seconds(timeout))"
+            actions += end(session.info.id, reason: reason, now: now)
+        }
+        return actions
+    }
+
+    static func seconds(_ value: Double) -> String {
+        value.rounded() == value ? "\(Int(value)) s" : "\(value) s"
+    }
+}

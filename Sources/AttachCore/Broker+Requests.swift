@@ -1,0 +1,141 @@
+import AttachProtocol
+
+extension Broker {
+    /// A control call. Every call is answered by a `respond` action, at once or (for `wait`)
+    /// when a session becomes ready, the wait times out, or the project goes away.
+    public mutating func handle(_ request: BrokerRequest, token: RequestToken, now: Instant) -> [BrokerAction] {
+        do {
+            return try dispatch(request, token: token, now: now)
+        } catch {
+            return [.respond(token, .failure(error))]
+        }
+    }
+
+    private mutating func dispatch(_ request: BrokerRequest, token: RequestToken, now: Instant) throws(VarlinkError) -> [BrokerAction] {
+        switch request {
+        case .addProject(let params):
+            let config = try ProjectConfig.validated(params)
+            guard projects[config.name] == nil else { throw .projectExists(config.name) }
+            if let other = conflict(for: config) {
+                throw .addressInUse("127.0.0.1:\(config.rendezvousPort!) (rendezvous of project \(other))")
+            }
+            projects[config.name] = ProjectRecord(config: config)
+            // The reply is built after the listeners were tried, so it carries their error.
+            return [.openListeners(project: config.name), .persistProjects,
+                    .emit(BrokerEvent(kind: .projectAdded, project: projectInfo(config.name))),
+                    .respond(token, .success(.project(projectInfo(config.name)!)))]
+
+        case .removeProject(let name):
+            try requireProject(name)
+            return removeProject(name, now: now) + [.respond(token, .success(.empty))]
+
+        case .getProject(let name):
+            try requireProject(name)
+            return [.respond(token, .success(.project(projectInfo(name)!)))]
+
+        case .listProjects:
+            return [.respond(token, .success(.projects(projectNames.compactMap(projectInfo))))]
+
+        case .listSessions(let project):
+            if let project { try requireProject(project) }
+            return [.respond(token, .success(.sessions(sessionInfos(project: project))))]
+
+        case .endSession(let id):
+            guard sessions[id] != nil else {
+                if let done = session(id) { return [.respond(token, .success(.session(done)))] }
+                throw .sessionNotFound(id)
+            }
+            var actions = end(id, reason: "ended by EndSession", now: now)
+            actions.append(.respond(token, .success(.session(session(id)!))))
+            return actions
+
+        case .announce(let params):
+            return try announce(params, token: token, now: now)
+
+        case .wait(let params):
+            return try wait(params, token: token, now: now)
+        }
+    }
+
+    func requireProject(_ name: String) throws(VarlinkError) {
+        guard projects[name] != nil else {
+            if let reason = ProjectName.problem(with: name) { throw .invalidProjectName(name, reason: reason) }
+            throw .projectNotFound(name)
+        }
+    }
+
+    private mutating func announce(_ p: AnnounceParameters, token: RequestToken, now: Instant) throws(VarlinkError) -> [BrokerAction] {
+        try requireProject(p.project)
+        let config = projects[p.project]!.config
+        let port = p.debugPort ?? config.debugPort
+        guard (1...65535).contains(port) else { throw .invalidPort(port) }
+        if let pid = p.pid, pid <= 0 || pid > Int(Int32.max) { throw .invalidParameter("pid") }
+        let id = makeSessionID(project: p.project)
+        var record = SessionRecord(
+            info: SessionInfo(id: id, project: p.project, state: .pending, origin: .control, debugHost: config.debugHost,
+                              debugPort: port, pid: p.pid, status: p.status, startedAt: now.wall),
+            connection: nil, readyClaimed: true, readyDeadline: now.monotonic + config.readyTimeout)
+        record.seenListening = false
+        sessions[id] = record
+        var actions: [BrokerAction] = [.emit(BrokerEvent(kind: .sessionStarted, session: record.info))]
+        if let pid = p.pid { actions.append(.watchProcess(session: id, pid: Int32(pid))) }
+        actions.append(.probeNow)
+        actions.append(.respond(token, .success(.session(record.info))))
+        return actions
+    }
+
+    private mutating func wait(_ p: WaitParameters, token: RequestToken, now: Instant) throws(VarlinkError) -> [BrokerAction] {
+        try requireProject(p.project)
+        let config = projects[p.project]!.config
+        if let ready = readySession(of: p.project) {
+            return [.respond(token, .success(.session(ready)))]
+        }
+        let timeout = p.timeout ?? config.readyTimeout
+        guard timeout.isFinite, timeout >= 0 else { throw .invalidParameter("timeout") }
+        if timeout == 0 { throw .timeout(project: p.project, seconds: 0) }
+        waiters[token] = Waiter(project: p.project, deadline: now.monotonic + timeout, timeout: timeout)
+        return []
+    }
+
+    /// The most recently readied live session of a project.
+    func readySession(of project: String) -> SessionInfo? {
+        sessions.values.filter { $0.info.project == project && $0.info.state == .ready }
+            .max { ($0.info.readyAt ?? 0) < ($1.info.readyAt ?? 0) }?.info
+    }
+
+    /// The client of a control call went away: forget its waiter.
+    public mutating func cancel(_ token: RequestToken) {
+        waiters[token] = nil
+    }
+
+    /// A control connection closed: forget every waiter it had.
+    public mutating func controlConnectionClosed(_ connection: ConnectionID) {
+        waiters = waiters.filter { $0.key.connection != connection }
+    }
+
+    mutating func removeProject(_ name: String, now: Instant) -> [BrokerAction] {
+        var actions: [BrokerAction] = []
+        for id in sessions.keys.sorted() where sessions[id]?.info.project == name {
+            actions += end(id, reason: "project removed", now: now)
+        }
+        for (token, waiter) in waiters.sorted(by: { $0.key.serial < $1.key.serial }) where waiter.project == name {
+            waiters[token] = nil
+            actions.append(.respond(token, .failure(.projectRemoved(name))))
+        }
+        let info = projectInfo(name)
+        projects[name] = nil
+        actions += [.closeListeners(project: name), .persistProjects,
+                    .emit(BrokerEvent(kind: .projectRemoved, project: info))]
+        return actions
+    }
+
+    /// The I/O layer tried to open a project's listeners: nil when all are up.
+    public mutating func listenersOpened(project: String, error: String?) -> [BrokerAction] {
+        guard var record = projects[project] else { return [] }
+        let changed = record.listenerError != error
+        record.listenerError = error
+        if error == nil { record.tcpReleased = false }
+        projects[project] = record
+        return changed ? [.emit(BrokerEvent(kind: .projectChanged, project: projectInfo(project)))] : []
+    }
+}

@@ -1,0 +1,129 @@
+import AttachProtocol
+
+/// The whole of attachd's state: projects, sessions, waiters. A plain value: every method takes
+/// one event and returns the actions the I/O layer must carry out, so it needs no sockets and
+/// no clock to be tested.
+public struct Broker: Sendable {
+    /// How often LISTEN state is read while a session is pending.
+    public static let fastProbeInterval = 0.002
+    /// How often a ready session that ends with its port is re-checked.
+    public static let slowProbeInterval = 1.0
+    /// How often a released port is checked while a handoff waits to take it back.
+    public static let handoffProbeInterval = 0.1
+    /// How many ended sessions `ListSessions` still shows.
+    public static let endedSessionsKept = 200
+
+    var projects: [String: ProjectRecord] = [:]
+    var sessions: [String: SessionRecord] = [:]
+    /// Ended sessions, oldest first.
+    var ended: [SessionInfo] = []
+    var waiters: [RequestToken: Waiter] = [:]
+    var sessionByConnection: [ConnectionID: String] = [:]
+    /// Rendezvous connections that have sent at least one byte.
+    var talkingConnections: Set<ConnectionID> = []
+    var nextSessionNumber: UInt64
+    /// The rendezvous socket path for each project name, supplied by the daemon.
+    let rendezvousPath: @Sendable (String) -> String
+
+    /// - Parameters:
+    ///   - firstSessionNumber: where session ids start; the daemon seeds it from the clock so
+    ///     that ids stay unique across restarts.
+    ///   - rendezvousPath: the Unix rendezvous socket of a project.
+    public init(firstSessionNumber: UInt64 = 1, rendezvousPath: @escaping @Sendable (String) -> String) {
+        self.nextSessionNumber = firstSessionNumber
+        self.rendezvousPath = rendezvousPath
+    }
+
+    // MARK: Queries
+
+    /// The configurations to save in `projects.json`, sorted by name.
+    public var projectConfigs: [ProjectConfig] {
+        projects.values.map(\.config).sorted { $0.name < $1.name }
+    }
+
+    /// A project as the API shows it.
+    public func projectInfo(_ name: String) -> ProjectInfo? {
+        guard let record = projects[name] else { return nil }
+        let c = record.config
+        return ProjectInfo(name: c.name, debugHost: c.debugHost, debugPort: c.debugPort, rendezvousPort: c.rendezvousPort,
+                           rendezvousSocket: rendezvousPath(c.name), readyTimeout: c.readyTimeout,
+                           allowRemote: c.allowRemote, error: record.listenerError)
+    }
+
+    public var projectNames: [String] { projects.keys.sorted() }
+
+    /// Live sessions first (oldest first), then ended ones (most recent first).
+    public func sessionInfos(project: String? = nil) -> [SessionInfo] {
+        let live = sessions.values.map(\.info).sorted { $0.startedAt < $1.startedAt }
+        let all = live + ended.reversed()
+        guard let project else { return all }
+        return all.filter { $0.project == project }
+    }
+
+    public func session(_ id: String) -> SessionInfo? {
+        sessions[id]?.info ?? ended.last { $0.id == id }
+    }
+
+    /// Counts for `GetStatus` and the systemd status line.
+    public var counts: (projects: Int, pending: Int, ready: Int, waiters: Int) {
+        let pending = sessions.values.filter(\.isPending).count
+        return (projects.count, pending, sessions.count - pending, waiters.count)
+    }
+
+    /// How soon the I/O layer should read LISTEN state again; nil when nothing needs it.
+    public var probeInterval: Double? {
+        var interval: Double?
+        func want(_ seconds: Double) { interval = min(interval ?? seconds, seconds) }
+        for session in sessions.values {
+            if session.isPending && session.readyClaimed { want(Self.fastProbeInterval) }
+            else if session.info.state == .ready && session.endsWithPort { want(Self.slowProbeInterval) }
+        }
+        for project in projects.values where project.tcpReleased && project.handoffSession == nil
+            && project.handoffConnection == nil {
+            want(Self.handoffProbeInterval)
+        }
+        return interval
+    }
+
+    /// The earliest monotonic time at which a waiter or a pending session times out.
+    public var nextDeadline: Double? {
+        let waiterDeadlines = waiters.values.map(\.deadline)
+        let sessionDeadlines = sessions.values.filter(\.isPending).map(\.readyDeadline)
+        return (waiterDeadlines + sessionDeadlines).min()
+    }
+
+    /// Whether `token` is a waiter still blocked.
+    public func isWaiting(_ token: RequestToken) -> Bool { waiters[token] != nil }
+
+    // MARK: Start-up
+
+    /// Takes the projects read from `projects.json`; invalid entries are skipped and named.
+    public mutating func load(_ configs: [ProjectConfig]) -> (actions: [BrokerAction], skipped: [String]) {
+        var actions: [BrokerAction] = []
+        var skipped: [String] = []
+        for config in configs {
+            let params = AddProjectParameters(name: config.name, debugPort: config.debugPort, debugHost: config.debugHost,
+                                              rendezvousPort: config.rendezvousPort, readyTimeout: config.readyTimeout,
+                                              allowRemote: config.allowRemote)
+            guard let valid = try? ProjectConfig.validated(params), projects[valid.name] == nil,
+                  conflict(for: valid) == nil else {
+                skipped.append(config.name)
+                continue
+            }
+            projects[valid.name] = ProjectRecord(config: valid)
+            actions.append(.openListeners(project: valid.name))
+        }
+        return (actions, skipped)
+    }
+
+    /// The project already using `config`'s TCP rendezvous port, if any.
+    func conflict(for config: ProjectConfig) -> String? {
+        guard let port = config.rendezvousPort else { return nil }
+        return projects.values.first { $0.config.name != config.name && $0.config.rendezvousPort == port }?.config.name
+    }
+
+    mutating func makeSessionID(project: String) -> String {
+        defer { nextSessionNumber += 1 }
+        return "\(project)-\(nextSessionNumber)"
+    }
+}

@@ -1,0 +1,75 @@
+import AttachProtocol
+
+/// Identifies one connection to the daemon, control or rendezvous. The daemon hands them out.
+public typealias ConnectionID = UInt64
+
+/// Identifies one control call, so that its answer (perhaps much later, for `Wait`) reaches
+/// the right client.
+public struct RequestToken: Hashable, Sendable, CustomStringConvertible {
+    public var connection: ConnectionID
+    public var serial: UInt64
+    public init(connection: ConnectionID, serial: UInt64) {
+        self.connection = connection
+        self.serial = serial
+    }
+    public var description: String { "\(connection)/\(serial)" }
+}
+
+/// Two readings of the clock: monotonic for deadlines, wall for what people see.
+public struct Instant: Sendable, Equatable {
+    public var monotonic: Double
+    public var wall: Double
+    public init(monotonic: Double, wall: Double) {
+        self.monotonic = monotonic
+        self.wall = wall
+    }
+}
+
+/// The control calls the broker itself answers.
+public enum BrokerRequest: Sendable, Equatable {
+    case addProject(AddProjectParameters)
+    case removeProject(String)
+    case getProject(String)
+    case listProjects
+    case listSessions(project: String?)
+    case endSession(id: String)
+    case announce(AnnounceParameters)
+    case wait(WaitParameters)
+}
+
+/// What a request is answered with.
+public enum BrokerResponse: Sendable, Equatable {
+    case project(ProjectInfo)
+    case projects([ProjectInfo])
+    case session(SessionInfo)
+    case sessions([SessionInfo])
+    case empty
+}
+
+/// What the broker asks its I/O layer to do. The broker never does I/O itself.
+public enum BrokerAction: Sendable, Equatable {
+    /// Answer a control call.
+    case respond(RequestToken, Result<BrokerResponse, VarlinkError>)
+    /// Open the project's rendezvous listeners (Unix, and TCP when it has a port), then report
+    /// with `listenersOpened`.
+    case openListeners(project: String)
+    /// Close all of the project's listeners and remove its Unix socket file.
+    case closeListeners(project: String)
+    /// Close the TCP listener so the host's debug server can bind the port (handoff).
+    case releaseTCPPort(project: String)
+    /// Bind the TCP listener again after a handoff, then report with `listenersOpened`.
+    case reclaimTCPPort(project: String)
+    /// Write a reply line on a rendezvous connection.
+    case sendLine(ConnectionID, String)
+    /// Close a rendezvous connection.
+    case closeConnection(ConnectionID)
+    /// Report `processExited` when this process exits.
+    case watchProcess(session: String, pid: Int32)
+    case unwatchProcess(session: String)
+    /// Read the LISTEN table now and report with `tick`.
+    case probeNow
+    /// Save `projectConfigs`.
+    case persistProjects
+    /// Tell watchers.
+    case emit(BrokerEvent)
+}

@@ -1,0 +1,72 @@
+import AttachProtocol
+
+/// What a project is, as it is saved in `projects.json`.
+public struct ProjectConfig: Codable, Sendable, Equatable {
+    public static let defaultReadyTimeout = 120.0
+    public static let defaultDebugHost = "127.0.0.1"
+
+    public var name: String
+    public var debugHost: String
+    public var debugPort: Int
+    /// The loopback TCP port hosts may connect to; nil for the Unix socket only.
+    public var rendezvousPort: Int?
+    /// Seconds a pending session may take to become ready.
+    public var readyTimeout: Double
+    /// The TCP rendezvous listens on every address instead of loopback only.
+    public var allowRemote: Bool
+
+    public init(name: String, debugHost: String = ProjectConfig.defaultDebugHost, debugPort: Int,
+                rendezvousPort: Int? = nil, readyTimeout: Double = ProjectConfig.defaultReadyTimeout,
+                allowRemote: Bool = false) {
+        self.name = name
+        self.debugHost = debugHost
+        self.debugPort = debugPort
+        self.rendezvousPort = rendezvousPort
+        self.readyTimeout = readyTimeout
+        self.allowRemote = allowRemote
+    }
+
+    /// The article's set-up: hosts connect to the very port their debug server will bind, so
+    /// the daemon must give the port up while a host starts ("handoff").
+    public var isHandoff: Bool { rendezvousPort == debugPort }
+
+    /// Checks and normalises `AddProject` parameters into a configuration.
+    public static func validated(_ p: AddProjectParameters) throws(VarlinkError) -> ProjectConfig {
+        if let reason = ProjectName.problem(with: p.name) {
+            throw .invalidProjectName(p.name, reason: reason)
+        }
+        guard (1...65535).contains(p.debugPort) else { throw .invalidPort(p.debugPort) }
+        if let port = p.rendezvousPort, !(1...65535).contains(port) { throw .invalidPort(port) }
+        var host = p.debugHost ?? defaultDebugHost
+        if host == "localhost" { host = defaultDebugHost }
+        guard isNumericAddress(host) else { throw .invalidParameter("debugHost") }
+        let timeout = p.readyTimeout ?? defaultReadyTimeout
+        guard timeout > 0, timeout <= 86_400, timeout.isFinite else { throw .invalidParameter("readyTimeout") }
+        return ProjectConfig(name: p.name, debugHost: host, debugPort: p.debugPort, rendezvousPort: p.rendezvousPort,
+                             readyTimeout: timeout, allowRemote: p.allowRemote ?? false)
+    }
+
+    /// A dotted IPv4 address or something shaped like an IPv6 one; host names are refused
+    /// because resolving them would block the daemon.
+    static func isNumericAddress(_ host: String) -> Bool {
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        if parts.count == 4, parts.allSatisfy({ part in
+            !part.isEmpty && part.count <= 3 && part.allSatisfy(\.isASCII) && part.allSatisfy(\.isNumber) && Int(part)! <= 255
+        }) {
+            return true
+        }
+        return host.contains(":") && host.count <= 45
+            && host.unicodeScalars.allSatisfy { $0.properties.isASCIIHexDigit || $0 == ":" || $0 == "." }
+    }
+}
+
+/// The contents of `projects.json`.
+public struct ProjectsFile: Codable, Sendable, Equatable {
+    public var version: Int
+    public var projects: [ProjectConfig]
+
+    public init(projects: [ProjectConfig]) {
+        self.version = 1
+        self.projects = projects
+    }
+}

@@ -1,0 +1,47 @@
+import AttachProtocol
+
+/// One host instance as the broker tracks it.
+struct SessionRecord: Sendable {
+    var info: SessionInfo
+    /// The rendezvous connection it came from, for `lines` sessions still connected.
+    var connection: ConnectionID?
+    /// The host said `READY=1` (lines), or readiness needs no claim (connect, control).
+    var readyClaimed: Bool
+    /// Monotonic time after which a still-pending session fails.
+    var readyDeadline: Double
+    /// The debug port has been seen listening at least once.
+    var seenListening = false
+
+    var isLive: Bool { info.state != .ended }
+    var isPending: Bool { info.state == .pending }
+    var port: UInt16 { UInt16(truncatingIfNeeded: info.debugPort) }
+
+    /// Whether the session ends once the debug port stops listening: hosts that gave the
+    /// broker nothing else to follow (no connection, no pid).
+    var endsWithPort: Bool {
+        switch info.origin {
+        case .connect: return true
+        case .control: return info.pid == nil
+        case .lines: return false
+        }
+    }
+}
+
+/// A blocked `Wait`.
+struct Waiter: Sendable {
+    var project: String
+    var deadline: Double
+    var timeout: Double
+}
+
+/// A project and the state of its listeners.
+struct ProjectRecord: Sendable {
+    var config: ProjectConfig
+    var listenerError: String?
+    /// The TCP port is given up to a starting host (handoff) and not yet taken back.
+    var tcpReleased = false
+    /// The rendezvous connection that caused the handoff, while it is open.
+    var handoffConnection: ConnectionID?
+    /// The session that holds the handoff, while it is live.
+    var handoffSession: String?
+}

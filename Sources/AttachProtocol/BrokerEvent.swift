@@ -1,0 +1,19 @@
+/// One change that `Watch` streams (`io.attachd.Broker.Event`).
+public struct BrokerEvent: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable {
+        case projectAdded, projectRemoved, projectChanged, sessionStarted, sessionReady, sessionEnded
+    }
+
+    public var kind: Kind
+    public var project: ProjectInfo?
+    public var session: SessionInfo?
+
+    public init(kind: Kind, project: ProjectInfo? = nil, session: SessionInfo? = nil) {
+        self.kind = kind
+        self.project = project
+        self.session = session
+    }
+
+    /// The project this event is about.
+    public var projectName: String? { project?.name ?? session?.project }
+}

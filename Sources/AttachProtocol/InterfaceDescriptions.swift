@@ -1,0 +1,160 @@
+/// The interface descriptions this service serves verbatim through
+/// `org.varlink.service.GetInterfaceDescription`. `brokerInterface` is a copy of
+/// `io.attachd.Broker.varlink` beside this file; a test keeps the two identical.
+public enum InterfaceDescriptions {
+    public static let brokerName = "io.attachd.Broker"
+    public static let serviceName = "org.varlink.service"
+
+    /// `io.attachd.Broker`.
+    public static let broker = #"""
+# attachd brokers readiness between a host application's debug server and the IDE.
+# A host announces itself on a project's rendezvous socket (or with Announce); the
+# session becomes ready the moment its debug port is in LISTEN state, and every
+# Wait on that project returns.
+interface io.attachd.Broker
+
+# A named configuration: where hosts announce themselves, where their debug server listens.
+type Project (
+  name: string,
+  debugHost: string,
+  debugPort: int,
+  rendezvousPort: ?int,
+  rendezvousSocket: string,
+  readyTimeout: float,
+  allowRemote: bool,
+  # Why a rendezvous listener is not up (for example the TCP port is in use), if it is not.
+  error: ?string
+)
+
+# One host instance of a project.
+type Session (
+  id: string,
+  project: string,
+  state: (pending, ready, ended),
+  # How the host announced itself: bare connect, rendezvous lines, or the Announce call.
+  origin: (connect, lines, control),
+  debugHost: string,
+  debugPort: int,
+  pid: ?int,
+  status: ?string,
+  # Seconds since the epoch.
+  startedAt: float,
+  readyAt: ?float,
+  endedAt: ?float,
+  endReason: ?string
+)
+
+# What Watch streams: one project or session change.
+type Event (
+  kind: (projectAdded, projectRemoved, projectChanged, sessionStarted, sessionReady, sessionEnded),
+  project: ?Project,
+  session: ?Session
+)
+
+# Adds a project and opens its rendezvous listeners.
+method AddProject(
+  name: string,
+  debugPort: int,
+  debugHost: ?string,
+  rendezvousPort: ?int,
+  readyTimeout: ?float,
+  allowRemote: ?bool
+) -> (project: Project)
+
+# Removes a project: closes its listeners, ends its sessions, fails its waiters.
+method RemoveProject(name: string) -> ()
+
+method GetProject(name: string) -> (project: Project)
+
+method ListProjects() -> (projects: []Project)
+
+# Sessions that are live or ended recently, of one project or of all.
+method ListSessions(project: ?string) -> (sessions: []Session)
+
+method EndSession(id: string) -> (session: Session)
+
+# A host announces itself over the control socket. With pid, the session ends when that
+# process exits; otherwise when the debug port stops listening after it was ready.
+method Announce(project: string, debugPort: ?int, pid: ?int, status: ?string) -> (session: Session)
+
+# Returns as soon as a session of the project is ready (at once if one already is).
+# timeout defaults to the project's readyTimeout; 0 means check once.
+method Wait(project: string, timeout: ?float) -> (session: Session)
+
+# With more: a stream of events, of one project or of all. The first reply has no
+# event: it confirms the subscription is in place.
+method Watch(project: ?string) -> (event: ?Event)
+
+method GetStatus() -> (
+  version: string,
+  pid: int,
+  uptime: float,
+  projects: int,
+  sessions: int,
+  pending: int,
+  ready: int,
+  waiters: int,
+  connections: int,
+  probe: string
+)
+
+error ProjectNotFound (name: string)
+error ProjectExists (name: string)
+error InvalidProjectName (name: string, reason: string)
+error InvalidPort (port: int)
+error SessionNotFound (id: string)
+error Timeout (project: string, seconds: float)
+error AddressInUse (address: string)
+error ProjectRemoved (name: string)
+error ShuttingDown ()
+error PermissionDenied (uid: int)
+error MessageTooLarge (limit: int)
+
+"""#
+
+    /// `org.varlink.service`, as the varlink specification gives it.
+    public static let service = #"""
+interface org.varlink.service
+
+# Get a list of all the interfaces a service provides and information
+# about the implementation.
+method GetInfo() -> (
+  vendor: string,
+  product: string,
+  version: string,
+  url: string,
+  interfaces: []string
+)
+
+# Get the description of an interface that is implemented by this service.
+method GetInterfaceDescription(interface: string) -> (description: string)
+
+# The requested interface was not found.
+error InterfaceNotFound (interface: string)
+
+# The requested method was not found
+error MethodNotFound (method: string)
+
+# The interface defines the requested method, but the service does not
+# implement it.
+error MethodNotImplemented (method: string)
+
+# One of the passed parameters is invalid.
+error InvalidParameter (parameter: string)
+
+# Client is denied access
+error PermissionDenied ()
+
+# Method is expected to be called with 'more' set to true, but wasn't
+error ExpectedMore ()
+"""#
+
+    /// The description of `interface`, if this service implements it.
+    public static func description(of interface: String) -> String? {
+        switch interface {
+        case brokerName: return broker
+        case serviceName: return service
+        default: return nil
+        }
+    }
+}

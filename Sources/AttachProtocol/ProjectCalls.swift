@@ -1,0 +1,42 @@
+/// `AddProject` parameters.
+public struct AddProjectParameters: Codable, Sendable, Equatable {
+    public var name: String
+    public var debugPort: Int
+    public var debugHost: String?
+    public var rendezvousPort: Int?
+    public var readyTimeout: Double?
+    public var allowRemote: Bool?
+
+    public init(name: String, debugPort: Int, debugHost: String? = nil, rendezvousPort: Int? = nil,
+                readyTimeout: Double? = nil, allowRemote: Bool? = nil) {
+        self.name = name
+        self.debugPort = debugPort
+        self.debugHost = debugHost
+        self.rendezvousPort = rendezvousPort
+        self.readyTimeout = readyTimeout
+        self.allowRemote = allowRemote
+    }
+}
+
+/// Parameters of the calls that name one project: `RemoveProject`, `GetProject`.
+public struct ProjectNameParameters: Codable, Sendable, Equatable {
+    public var name: String
+    public init(name: String) { self.name = name }
+}
+
+/// Reply of `AddProject` and `GetProject`.
+public struct ProjectReply: Codable, Sendable, Equatable {
+    public var project: ProjectInfo
+    public init(project: ProjectInfo) { self.project = project }
+}
+
+/// Reply of `ListProjects`.
+public struct ListProjectsReply: Codable, Sendable, Equatable {
+    public var projects: [ProjectInfo]
+    public init(projects: [ProjectInfo]) { self.projects = projects }
+}
+
+/// A reply with no fields, such as `RemoveProject`'s.
+public struct EmptyReply: Codable, Sendable, Equatable {
+    public init() {}
+}

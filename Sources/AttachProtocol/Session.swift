@@ -1,0 +1,53 @@
+/// Where a session is in its life.
+public enum SessionState: String, Codable, Sendable, CaseIterable {
+    /// The host announced itself; its debug port is not listening yet.
+    case pending
+    /// The debug port is in LISTEN state: an IDE may attach.
+    case ready
+    /// The host went away, the session was ended, or it never became ready.
+    case ended
+}
+
+/// How a host announced itself.
+public enum SessionOrigin: String, Codable, Sendable {
+    /// Connected to the rendezvous socket and closed it, saying nothing (the article's bootstrap).
+    case connect
+    /// Sent `sd_notify`-style lines on the rendezvous socket and keeps the connection open.
+    case lines
+    /// Called `Announce` on the control socket.
+    case control
+}
+
+/// A session as the control API shows it (`io.attachd.Broker.Session`).
+public struct SessionInfo: Codable, Sendable, Equatable {
+    public var id: String
+    public var project: String
+    public var state: SessionState
+    public var origin: SessionOrigin
+    public var debugHost: String
+    public var debugPort: Int
+    public var pid: Int?
+    public var status: String?
+    /// Seconds since the epoch.
+    public var startedAt: Double
+    public var readyAt: Double?
+    public var endedAt: Double?
+    public var endReason: String?
+
+    public init(id: String, project: String, state: SessionState, origin: SessionOrigin, debugHost: String,
+                debugPort: Int, pid: Int? = nil, status: String? = nil, startedAt: Double,
+                readyAt: Double? = nil, endedAt: Double? = nil, endReason: String? = nil) {
+        self.id = id
+        self.project = project
+        self.state = state
+        self.origin = origin
+        self.debugHost = debugHost
+        self.debugPort = debugPort
+        self.pid = pid
+        self.status = status
+        self.startedAt = startedAt
+        self.readyAt = readyAt
+        self.endedAt = endedAt
+        self.endReason = endReason
+    }
+}

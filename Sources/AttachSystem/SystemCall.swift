@@ -1,0 +1,65 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// The one place errno is read, and the one loop that retries EINTR.
+//
+// Every call into the kernel in this module goes through `syscall(_:)` (or its pointer-returning
+// sibling), and the raw calls themselves live in the `Kernel` enum (Kernel*.swift), so that the
+// public types never touch Glibc's error conventions directly.
+
+extension Errno {
+    /// The calling thread's `errno`. Read only by the funnels below.
+    fileprivate static var current: Errno {
+        Errno(rawValue: errno)
+    }
+}
+
+/// Runs `body` (a raw C call returning -1 on failure) and turns -1 into a thrown `Errno`.
+/// Retries EINTR unless `retryOnInterrupt` is false (close(2) must never be retried on Linux).
+@inline(__always)
+internal func syscall<I: FixedWidthInteger>(
+    retryOnInterrupt: Bool = true,
+    _ body: () -> I
+) throws(Errno) -> I {
+    while true {
+        let result = body()
+        if result != -1 { return result }
+        let error = Errno.current
+        if retryOnInterrupt && error == .interrupted { continue }
+        throw error
+    }
+}
+
+/// The same funnel for C calls that report failure by returning NULL (opendir(3) and friends).
+@inline(__always)
+internal func syscall<T>(
+    retryOnInterrupt: Bool = true,
+    _ body: () -> T?
+) throws(Errno) -> T {
+    while true {
+        if let result = body() { return result }
+        let error = Errno.current
+        if retryOnInterrupt && error == .interrupted { continue }
+        throw error
+    }
+}
+
+/// The funnel for libsystemd: sd_* functions return a negative errno instead of setting errno.
+/// Returns the non-negative result.
+@inline(__always)
+internal func systemdCall(_ body: () -> Int32) throws(Errno) -> Int32 {
+    while true {
+        let result = body()
+        if result >= 0 { return result }
+        let error = Errno(rawValue: -result)
+        if error == .interrupted { continue }
+        throw error
+    }
+}
+
+/// Closes `fd` while unwinding from an earlier error; the earlier error is what the caller reports.
+@inline(__always)
+internal func closeQuietly(_ fd: Int32) {
+    _ = try? Kernel.close(fd)
+}

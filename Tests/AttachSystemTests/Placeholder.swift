@@ -1,0 +1,1 @@
+// Placeholder: delete once this target has real files.

@@ -1,0 +1,498 @@
+"""attach_ready: start a debug server inside a host application and tell attachd.
+
+Two lines in the host's startup script::
+
+    import attach_ready
+    host, port = attach_ready.start(project="maxtools", port=5678)   # port=0: pick a free one
+
+``start()`` starts debugpy (or ptvsd 4.x when debugpy is not importable), then
+announces the session on the project's attachd rendezvous socket with
+``sd_notify``-style lines (``DEBUG_PORT=``, ``MAINPID=``, ``READY=1``) and keeps
+that connection open for the life of the process: attachd sees the session end
+when the host exits.  If attachd is not running, one warning is logged and the
+debug server listens anyway.  Nothing here ever blocks the host for longer than
+``timeout`` seconds (plus the debug server's own start-up time), unless
+``wait_for_client=True`` is asked for.
+
+Environment:
+
+``ATTACHD_RENDEZVOUS``
+    Path of the rendezvous Unix socket, or ``tcp:HOST:PORT`` (``unix:PATH`` is
+    accepted too).  Default: ``$XDG_RUNTIME_DIR/attachd/projects/NAME.sock``,
+    or ``/tmp/attachd-UID/projects/NAME.sock`` when XDG_RUNTIME_DIR is unset.
+``ATTACHD_PYTHON``
+    The Python interpreter debugpy uses to run its adapter process.  Needed
+    only when the host's ``sys.executable`` is the application itself and no
+    interpreter is found next to the embedded Python (debugpy issue #262).
+
+Standard library only; the same file runs on Python 2.7 and 3.6+.
+"""
+
+import errno
+import logging
+import os
+import re
+import socket
+import sys
+import threading
+import time
+
+__all__ = ["start", "session_id", "address", "status", "rendezvous_address", "find_python"]
+__version__ = "1.0"
+
+LOGGER_NAME = "attach_ready"
+PROJECT_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+# Variables that tie an interpreter to the host's embedded Python; they would
+# break a separate interpreter started for debugpy's adapter.
+_HOST_PYTHON_VARS = ("PYTHONHOME", "PYTHONPATH", "PYTHONEXECUTABLE", "PYTHONSTARTUP",
+                     "__PYVENV_LAUNCHER__")
+
+_lock = threading.RLock()
+_state = {
+    "address": None,      # (host, port) the debug server listens on
+    "backend": None,      # "debugpy" or "ptvsd"
+    "session": None,      # session id from attachd, or None
+    "conn": None,         # the rendezvous socket, kept open while the process lives
+    "project": None,
+}
+_send_lock = threading.Lock()
+
+
+# --------------------------------------------------------------------------- public API
+
+def start(project, port=0, host="127.0.0.1", wait_for_client=False, timeout=5.0,
+          python=None, log=None):
+    """Start the debug server and announce it to attachd; return (host, port).
+
+    project          attachd project name ([A-Za-z0-9._-]{1,64}).
+    port             debug server port; 0 picks a free one.
+    host             interface the debug server listens on.
+    wait_for_client  block until the IDE has attached.
+    timeout          seconds allowed for talking to attachd (never more).
+    python           interpreter for debugpy's adapter process (see find_python).
+    log              a logging.Logger to use instead of logging.getLogger("attach_ready").
+
+    A second call returns the first call's (host, port) without a second server.
+    Errors starting the debug server propagate; attachd being absent, slow or
+    refusing is only logged.
+    """
+    logger = log if log is not None else logging.getLogger(LOGGER_NAME)
+    if not isinstance(project, str) and not _is_text(project):
+        raise TypeError("project must be a string")
+    if not PROJECT_NAME_RE.match(project):
+        raise ValueError("invalid attachd project name %r: use [A-Za-z0-9._-]{1,64}" % (project,))
+    port = int(port)
+    if port < 0 or port > 65535:
+        raise ValueError("invalid port %r" % (port,))
+
+    with _lock:
+        if _state["address"] is None:
+            listened, backend = _start_debug_server(host, port, python, logger)
+            _state["address"] = listened
+            _state["backend"] = backend
+            _state["project"] = project
+            logger.info("%s listening on %s:%s", backend, listened[0], listened[1])
+            try:
+                _announce(project, listened[1], timeout, logger)
+            except Exception as exc:  # never let the announcement break the host
+                logger.warning("attach_ready: could not announce to attachd: %s", exc)
+        elif _state["project"] != project:
+            logger.warning("attach_ready: start() already called for project %r; "
+                           "ignoring project %r", _state["project"], project)
+        result = _state["address"]
+
+    if wait_for_client:
+        _wait_for_client(_state["backend"], logger)
+    return result
+
+
+def session_id():
+    """The attachd session id of this process, or None (not announced / no answer yet)."""
+    return _state["session"]
+
+
+def address():
+    """(host, port) the debug server listens on, or None before start()."""
+    return _state["address"]
+
+
+def status(text):
+    """Send a STATUS= line to attachd (shown by `attachctl sessions`). Returns True if sent."""
+    conn = _state["conn"]
+    if conn is None:
+        return False
+    text = " ".join(str(text).splitlines())
+    try:
+        with _send_lock:
+            _sendall_with_timeout(conn, ("STATUS=%s\n" % text).encode("utf-8"), 2.0)
+        return True
+    except Exception:
+        return False
+
+
+def rendezvous_address(project):
+    """Where the project's rendezvous is: ("unix", PATH) or ("tcp", (HOST, PORT))."""
+    value = os.environ.get("ATTACHD_RENDEZVOUS", "")
+    if value:
+        if value.startswith("tcp:"):
+            hostport = value[len("tcp:"):]
+            rhost, _, rport = hostport.rpartition(":")
+            if rhost.startswith("[") and rhost.endswith("]"):
+                rhost = rhost[1:-1]
+            return ("tcp", (rhost or "127.0.0.1", int(rport)))
+        if value.startswith("unix:"):
+            value = value[len("unix:"):]
+        return ("unix", value)
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    if runtime:
+        base = os.path.join(runtime, "attachd")
+    else:
+        uid = os.getuid() if hasattr(os, "getuid") else 0
+        base = "/tmp/attachd-%d" % uid
+    return ("unix", os.path.join(base, "projects", project + ".sock"))
+
+
+def find_python(python=None):
+    """The interpreter debugpy should run its adapter with, or None if sys.executable will do.
+
+    Order: the `python` argument, $ATTACHD_PYTHON, then (only when sys.executable
+    does not look like a Python matching this one) an interpreter next to
+    sys.prefix, then one on PATH.  Returns None when sys.executable is usable.
+    """
+    if python:
+        return python
+    env = os.environ.get("ATTACHD_PYTHON", "")
+    if env:
+        return env
+    if _looks_like_python(sys.executable):
+        return None
+    return _search_python()
+
+
+# --------------------------------------------------------------------------- debug server
+
+def _is_text(value):
+    try:
+        return isinstance(value, basestring)  # noqa: F821 (Python 2)
+    except NameError:
+        return isinstance(value, str)
+
+
+def _looks_like_python(path):
+    if not path or not os.path.isfile(path):
+        return False
+    base = os.path.basename(path).lower()
+    if not base.startswith("python"):
+        return False
+    m = re.match(r"python(\d+)(?:\.(\d+))?", base)
+    if m:
+        if int(m.group(1)) != sys.version_info[0]:
+            return False
+        if m.group(2) is not None and int(m.group(2)) != sys.version_info[1]:
+            return False  # e.g. a host that set sys.executable to the first python3.X on PATH
+    return True
+
+
+def _candidate_names():
+    if os.name == "nt":
+        return ["python.exe"]
+    major, minor = sys.version_info[0], sys.version_info[1]
+    return ["python%d.%d" % (major, minor), "python%d" % major, "python"]
+
+
+def _is_executable_file(path):
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def _search_python():
+    names = _candidate_names()
+    prefixes = []
+    for attr in ("prefix", "exec_prefix", "base_prefix", "base_exec_prefix", "real_prefix"):
+        value = getattr(sys, attr, None)
+        if value and value not in prefixes:
+            prefixes.append(value)
+    dirs = []
+    for prefix in prefixes:
+        if os.name == "nt":
+            dirs.extend([prefix, os.path.join(prefix, "Scripts")])
+        else:
+            dirs.append(os.path.join(prefix, "bin"))
+    for name in names:
+        for d in dirs:
+            candidate = os.path.join(d, name)
+            if _is_executable_file(candidate):
+                return candidate
+    path_dirs = [d for d in os.environ.get("PATH", os.defpath).split(os.pathsep) if d]
+    for name in names:
+        for d in path_dirs:
+            candidate = os.path.join(d, name)
+            if _is_executable_file(candidate):
+                return candidate
+    return None
+
+
+def _adapter_env():
+    env = dict(os.environ)
+    for name in _HOST_PYTHON_VARS:
+        env.pop(name, None)
+    return env
+
+
+def _start_debug_server(host, port, python, logger):
+    try:
+        import debugpy
+    except ImportError:
+        debugpy = None
+    if debugpy is not None:
+        return _start_debugpy(debugpy, host, port, python, logger), "debugpy"
+    try:
+        import ptvsd
+    except ImportError:
+        raise ImportError("attach_ready: neither debugpy nor ptvsd can be imported; "
+                          "install debugpy where this interpreter finds it")
+    return _start_ptvsd(ptvsd, host, port), "ptvsd"
+
+
+def _start_debugpy(debugpy, host, port, python, logger):
+    interpreter = find_python(python)
+    if interpreter is None:
+        return _as_address(debugpy.listen((host, port)), host, port)
+    logger.debug("attach_ready: debugpy adapter will run with %s (sys.executable is %r)",
+                 interpreter, sys.executable)
+    saved = sys.executable
+    try:
+        # debugpy 1.8 type-checks configure() values against defaults taken from
+        # sys.executable at import time: a None there makes configure(python=str) fail.
+        sys.executable = interpreter
+        try:
+            debugpy.configure(python=interpreter, pythonEnv=_adapter_env())
+        except (ValueError, TypeError):
+            try:
+                from debugpy.server import api as _api
+                _api._config["python"] = interpreter
+                _api._config["pythonEnv"] = _adapter_env()
+            except Exception as exc:
+                logger.warning("attach_ready: cannot point debugpy at %s: %s", interpreter, exc)
+        return _as_address(debugpy.listen((host, port)), host, port)
+    finally:
+        sys.executable = saved
+
+
+def _start_ptvsd(ptvsd, host, port):
+    if port == 0:
+        port = _pick_free_port(host)
+    result = ptvsd.enable_attach(address=(host, port))
+    return _as_address(result, host, port)
+
+
+def _as_address(result, host, port):
+    if isinstance(result, tuple) and len(result) >= 2 and result[1]:
+        return (result[0], int(result[1]))
+    if isinstance(result, int) and result:
+        return (host, result)
+    return (host, port)
+
+
+def _pick_free_port(host):
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
+def _wait_for_client(backend, logger):
+    logger.info("attach_ready: waiting for the IDE to attach")
+    if backend == "debugpy":
+        import debugpy
+        debugpy.wait_for_client()
+    elif backend == "ptvsd":
+        import ptvsd
+        ptvsd.wait_for_attach()
+
+
+# --------------------------------------------------------------------------- rendezvous
+
+def _set_cloexec(sock):
+    try:
+        import fcntl
+    except ImportError:
+        return
+    try:
+        flags = fcntl.fcntl(sock.fileno(), fcntl.F_GETFD)
+        fcntl.fcntl(sock.fileno(), fcntl.F_SETFD, flags | fcntl.FD_CLOEXEC)
+    except (IOError, OSError):
+        pass
+
+
+def _connect(kind, target, timeout):
+    if kind == "unix":
+        if not hasattr(socket, "AF_UNIX"):
+            raise OSError(errno.EAFNOSUPPORT, "no Unix sockets here; set ATTACHD_RENDEZVOUS=tcp:HOST:PORT")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        _set_cloexec(sock)
+        sock.settimeout(timeout)
+        try:
+            sock.connect(target)
+        except Exception:
+            sock.close()
+            raise
+        return sock
+    deadline = time.time() + timeout
+    last = None
+    for family, socktype, proto, _, sockaddr in socket.getaddrinfo(
+            target[0], target[1], 0, socket.SOCK_STREAM):
+        sock = socket.socket(family, socktype, proto)
+        _set_cloexec(sock)
+        sock.settimeout(max(deadline - time.time(), 0.001))
+        try:
+            sock.connect(sockaddr)
+            return sock
+        except Exception as exc:
+            last = exc
+            sock.close()
+    raise last if last is not None else OSError(errno.ECONNREFUSED, "no address")
+
+
+def _sendall_with_timeout(sock, data, timeout):
+    old = sock.gettimeout()
+    sock.settimeout(timeout)
+    try:
+        sock.sendall(data)
+    finally:
+        try:
+            sock.settimeout(old)
+        except Exception:
+            pass
+
+
+def _describe(exc):
+    code = getattr(exc, "errno", None)
+    if isinstance(exc, socket.timeout):
+        return "no answer (timed out)"
+    if code == errno.ENOENT:
+        return "no rendezvous socket (is attachd running and the project added?)"
+    if code == errno.ECONNREFUSED:
+        return "connection refused (is attachd running?)"
+    return str(exc) or exc.__class__.__name__
+
+
+def _parse_reply(line):
+    """("ok", session-id-or-None) or ("error", reason)."""
+    if line.startswith("OK"):
+        for token in line.split()[1:]:
+            if token.startswith("session="):
+                return "ok", token[len("session="):]
+        return "ok", None
+    if line.startswith("ERROR"):
+        return "error", line[len("ERROR"):].strip()
+    return "unknown", line
+
+
+def _announce(project, debug_port, timeout, logger):
+    deadline = time.time() + max(float(timeout), 0.0)
+    kind, target = rendezvous_address(project)
+    where = target if kind == "unix" else "%s:%s" % target
+    try:
+        sock = _connect(kind, target, max(deadline - time.time(), 0.001))
+    except Exception as exc:
+        logger.warning("attach_ready: attachd not reached for project %r at %s: %s; "
+                       "the debug server listens on port %s anyway",
+                       project, where, _describe(exc), debug_port)
+        return
+
+    lines = ["DEBUG_PORT=%d" % debug_port, "MAINPID=%d" % os.getpid(), "READY=1"]
+    buf = b""
+    replies = []
+    problem = None
+    try:
+        sock.settimeout(max(deadline - time.time(), 0.001))
+        with _send_lock:
+            sock.sendall(("\n".join(lines) + "\n").encode("ascii"))
+        while len(replies) < len(lines):
+            remaining = deadline - time.time()
+            if remaining <= 0:
+                raise socket.timeout("timed out")
+            sock.settimeout(remaining)
+            chunk = sock.recv(4096)
+            if not chunk:
+                problem = "attachd closed the connection"
+                break
+            buf += chunk
+            while b"\n" in buf and len(replies) < len(lines):
+                raw, buf = buf.split(b"\n", 1)
+                replies.append(raw.decode("utf-8", "replace").strip())
+    except Exception as exc:
+        problem = _describe(exc)
+
+    errors = []
+    for line in replies:
+        kind_, value = _parse_reply(line)
+        if kind_ == "ok" and value and _state["session"] is None:
+            _state["session"] = value
+        elif kind_ == "error":
+            errors.append(value)
+
+    if problem == "attachd closed the connection":
+        sock.close()
+        logger.warning("attach_ready: attachd closed the rendezvous for project %r%s",
+                       project, (": " + "; ".join(errors)) if errors else "")
+        return
+    if errors:
+        logger.warning("attach_ready: attachd refused part of the announcement for project %r: %s",
+                       project, "; ".join(errors))
+    elif problem is not None:
+        logger.warning("attach_ready: attachd at %s gave %s within %.1fs for project %r; "
+                       "keeping the connection open, the debug server listens on port %s",
+                       where, problem, float(timeout), project, debug_port)
+    else:
+        logger.debug("attach_ready: announced to attachd, session %s", _state["session"])
+
+    # Keep the connection for the life of the process: EOF tells attachd the host is gone.
+    _state["conn"] = sock
+    reader = threading.Thread(target=_hold, args=(sock, buf, logger), name="attach_ready-rendezvous")
+    reader.daemon = True
+    reader.start()
+
+
+def _hold(sock, buf, logger):
+    try:
+        sock.settimeout(None)
+        while True:
+            while b"\n" in buf:
+                raw, buf = buf.split(b"\n", 1)
+                kind, value = _parse_reply(raw.decode("utf-8", "replace").strip())
+                if kind == "ok" and value and _state["session"] is None:
+                    _state["session"] = value
+                elif kind == "error":
+                    logger.debug("attach_ready: attachd: ERROR %s", value)
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            buf += chunk
+    except Exception:
+        pass
+    try:
+        if _state["conn"] is sock:
+            _state["conn"] = None
+        sock.close()
+    except Exception:
+        pass
+
+
+def _after_fork_in_child():
+    # A forked child must not keep the parent's session open.
+    conn = _state["conn"]
+    _state["conn"] = None
+    if conn is not None:
+        try:
+            conn.close()
+        except Exception:
+            pass
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
