@@ -17,6 +17,7 @@ Must stay Python 2.7 compatible (the tests run it under old interpreters too).
 Options: --project NAME --port N --host H --timeout S --python PATH
          --wait-for-client --sys-executable VALUE ("none" sets sys.executable to None)
          --start-twice (calls start() twice and reports whether both agree)
+         --debug-log (attach_ready logs at DEBUG) --magic N
 """
 import argparse
 import json
@@ -45,6 +46,7 @@ def main():
     parser.add_argument("--sys-executable", default=None)
     parser.add_argument("--start-twice", action="store_true")
     parser.add_argument("--magic", type=int, default=42)
+    parser.add_argument("--debug-log", action="store_true", help="log attach_ready at DEBUG")
     parser.add_argument("--helper-dir", default=os.environ.get("ATTACH_READY_DIR", HELPER_DIR))
     args = parser.parse_args()
     MAGIC = args.magic
@@ -54,6 +56,8 @@ def main():
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    if args.debug_log:
+        logging.getLogger("attach_ready").setLevel(logging.DEBUG)
 
     if args.sys_executable is not None:
         sys.executable = None if args.sys_executable == "none" else args.sys_executable

@@ -16,7 +16,6 @@ extension Broker {
     public mutating func rendezvousLine(_ connection: ConnectionID, project: String,
                                         _ line: Result<RendezvousAssignment, RendezvousLineError>,
                                         now: Instant) -> [BrokerAction] {
-        talkingConnections.insert(connection)
         guard let config = projects[project]?.config else {
             return [.sendLine(connection, "ERROR project \(project) was removed"), .closeConnection(connection)]
         }
@@ -64,9 +63,12 @@ extension Broker {
         return actions
     }
 
-    /// A rendezvous connection reached end-of-file (or failed, or was closed by the daemon).
-    public mutating func rendezvousClosed(_ connection: ConnectionID, project: String, now: Instant) -> [BrokerAction] {
-        let talked = talkingConnections.remove(connection) != nil
+    /// A rendezvous connection reached end-of-file, failed, or was dropped for bad input.
+    /// `receivedBytes` tells a bare connect (the article's bootstrap: nothing said) from a
+    /// host that spoke.
+    public mutating func rendezvousClosed(_ connection: ConnectionID, project: String, receivedBytes: Bool,
+                                          now: Instant) -> [BrokerAction] {
+        let talked = receivedBytes
         var actions: [BrokerAction] = []
         if let id = sessionByConnection.removeValue(forKey: connection) {
             sessions[id]?.connection = nil
@@ -108,7 +110,6 @@ extension Broker {
         if session.info.pid != nil { actions.append(.unwatchProcess(session: id)) }
         if let connection = session.connection {
             sessionByConnection[connection] = nil
-            talkingConnections.remove(connection)
             if projects[session.info.project]?.handoffConnection == connection {
                 projects[session.info.project]?.handoffConnection = nil
             }

@@ -139,3 +139,10 @@ extension Broker {
         return changed ? [.emit(BrokerEvent(kind: .projectChanged, project: projectInfo(project)))] : []
     }
 }
+
+extension Broker {
+    /// The waiters a control connection has, oldest first.
+    public func waitingTokens(connection: ConnectionID) -> [RequestToken] {
+        waiters.keys.filter { $0.connection == connection }.sorted { $0.serial < $1.serial }
+    }
+}

@@ -19,8 +19,6 @@ public struct Broker: Sendable {
     var ended: [SessionInfo] = []
     var waiters: [RequestToken: Waiter] = [:]
     var sessionByConnection: [ConnectionID: String] = [:]
-    /// Rendezvous connections that have sent at least one byte.
-    var talkingConnections: Set<ConnectionID> = []
     var nextSessionNumber: UInt64
     /// The rendezvous socket path for each project name, supplied by the daemon.
     let rendezvousPath: @Sendable (String) -> String

@@ -39,24 +39,68 @@ public final class VarlinkCodec: @unchecked Sendable {
             let data = try encoder.encode(params)
             return try decoder.decode(T.self, from: data)
         } catch let error as DecodingError {
-            throw .invalidParameter(Self.fieldName(of: error))
+            throw .invalidParameter(Self.fieldName(of: error) ?? culprit(decoding: T.self, from: params) ?? "parameters")
         } catch {
             throw .invalidParameter("parameters")
         }
     }
 
-    private static func fieldName(of error: DecodingError) -> String {
+    /// The top-level key whose number makes decoding `params` fail, for errors that carry no
+    /// coding path: Foundation's JSONDecoder on Linux reports a number that does not fit an
+    /// integer field (`"debugPort": 5678.5`, `1e30`) as `dataCorrupted` with an empty path. The
+    /// culprit is the key whose numbers, once set to 0 (together with those of the keys tried
+    /// before it), make that error go away. Error path only.
+    private func culprit<T: Decodable>(decoding type: T.Type, from params: JSONValue) -> String? {
+        guard case .object(let members) = params else { return nil }
+        var zeroed = members
+        for key in members.keys.sorted() {
+            guard let value = members[key], value.containsNumber else { continue }
+            zeroed[key] = value.withNumbersZeroed
+            do {
+                _ = try decoder.decode(T.self, from: encoder.encode(JSONValue.object(zeroed)))
+                return key
+            } catch let error as DecodingError {
+                if Self.fieldName(of: error) != nil { return key }
+            } catch {
+                return nil
+            }
+        }
+        return nil
+    }
+
+    /// The field `error` is about, or nil when it names none.
+    private static func fieldName(of error: DecodingError) -> String? {
         switch error {
-        case .keyNotFound(let key, _):
-            return key.stringValue
+        case .keyNotFound(let key, let context):
+            return (context.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: ".")
         case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
-            return context.codingPath.map(\.stringValue).joined(separator: ".").nonEmpty ?? "parameters"
+            return context.codingPath.map(\.stringValue).joined(separator: ".").nonEmpty
         @unknown default:
-            return "parameters"
+            return nil
         }
     }
 }
 
 extension String {
     fileprivate var nonEmpty: String? { isEmpty ? nil : self }
+}
+
+extension JSONValue {
+    fileprivate var containsNumber: Bool {
+        switch self {
+        case .number: return true
+        case .array(let items): return items.contains { $0.containsNumber }
+        case .object(let members): return members.values.contains { $0.containsNumber }
+        case .null, .bool, .string: return false
+        }
+    }
+
+    fileprivate var withNumbersZeroed: JSONValue {
+        switch self {
+        case .number: return .number(0)
+        case .array(let items): return .array(items.map(\.withNumbersZeroed))
+        case .object(let members): return .object(members.mapValues(\.withNumbersZeroed))
+        case .null, .bool, .string: return self
+        }
+    }
 }

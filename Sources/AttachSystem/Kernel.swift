@@ -47,8 +47,8 @@ internal enum Kernel {
     }
 
     /// fstat(2)
-    static func fstat(_ fd: Int32) throws(Errno) -> stat {
-        var info = stat()
+    static func fstat(_ fd: Int32) throws(Errno) -> Glibc.stat {
+        var info = Glibc.stat()
         _ = try syscall { Glibc.fstat(fd, &info) }
         return info
     }
@@ -70,7 +70,7 @@ internal enum Kernel {
         var fds: (Int32, Int32) = (-1, -1)
         _ = try withUnsafeMutableBytes(of: &fds) { (raw) throws(Errno) -> Int32 in
             let pointer = raw.baseAddress!.assumingMemoryBound(to: Int32.self)
-            return try syscall { Glibc.socketpair(domain, type, 0, pointer) }
+            return try syscall { () -> Int32 in Glibc.socketpair(domain, type, 0, pointer) }
         }
         return fds
     }
@@ -150,8 +150,8 @@ internal enum Kernel {
     }
 
     /// lstat(2)
-    static func lstat(_ path: String) throws(Errno) -> stat {
-        var info = stat()
+    static func lstat(_ path: String) throws(Errno) -> Glibc.stat {
+        var info = Glibc.stat()
         _ = try syscall { Glibc.lstat(path, &info) }
         return info
     }
@@ -221,14 +221,14 @@ internal enum Kernel {
     /// getrlimit(2)
     static func getrlimit(_ resource: __rlimit_resource) throws(Errno) -> rlimit {
         var limit = rlimit()
-        _ = try syscall { Glibc.getrlimit(resource, &limit) }
+        _ = try syscall { Glibc.getrlimit(__rlimit_resource_t(resource.rawValue), &limit) }
         return limit
     }
 
     /// setrlimit(2)
     static func setrlimit(_ resource: __rlimit_resource, _ limit: rlimit) throws(Errno) {
         var limit = limit
-        _ = try syscall { Glibc.setrlimit(resource, &limit) }
+        _ = try syscall { Glibc.setrlimit(__rlimit_resource_t(resource.rawValue), &limit) }
     }
 
     /// clock_gettime(2); cannot fail for the clocks used here.
@@ -241,7 +241,7 @@ internal enum Kernel {
     /// getrusage(2) for this process; cannot fail for RUSAGE_SELF.
     static func resourceUsage() -> rusage {
         var usage = rusage()
-        _ = Glibc.getrusage(RUSAGE_SELF, &usage)
+        _ = Glibc.getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
         return usage
     }
 }
@@ -250,7 +250,7 @@ internal enum Kernel {
 private enum PidfdOpen {
     typealias Function = @convention(c) (pid_t, UInt32) -> Int32
 
-    nonisolated(unsafe) static let function: Function? = {
+    static let function: Function? = {
         guard let handle = dlopen(nil, RTLD_NOW),
               let symbol = dlsym(handle, "pidfd_open")
         else { return nil }

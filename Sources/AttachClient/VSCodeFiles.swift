@@ -1,0 +1,196 @@
+import AttachProtocol
+
+/// The VS Code files that make F5 wait for attachd, then attach: a `tasks.json` task running
+/// `attachctl wait NAME` and a `launch.json` debugpy attach configuration using it as its
+/// `preLaunchTask` (plus, optionally, a configuration starting the host application and a
+/// compound running both). Pure functions: no I/O.
+public struct VSCodeFiles: Sendable {
+    /// What to generate.
+    public struct Options: Sendable, Equatable {
+        /// The command the task runs (`attachctl`, or an absolute path to it).
+        public var attachctl: String = "attachctl"
+        /// Extra arguments put before `wait` (e.g. `--socket PATH`).
+        public var attachctlArguments: [String] = []
+        /// The host application to start, if any.
+        public var hostCommand: String?
+        public var hostArguments: [String] = []
+        /// Prepended to the host's PYTHONPATH (where `attach_ready.py` or the bootstrap lives).
+        public var pythonPath: String?
+
+        public init(attachctl: String = "attachctl", attachctlArguments: [String] = [], hostCommand: String? = nil,
+                    hostArguments: [String] = [], pythonPath: String? = nil) {
+            self.attachctl = attachctl
+            self.attachctlArguments = attachctlArguments
+            self.hostCommand = hostCommand
+            self.hostArguments = hostArguments
+            self.pythonPath = pythonPath
+        }
+    }
+
+    public var project: ProjectInfo
+    public var options: Options
+
+    public init(project: ProjectInfo, options: Options = Options()) {
+        self.project = project
+        self.options = options
+    }
+
+    // MARK: - Names
+
+    /// `attachd: wait NAME`: the task's label and the attach configuration's preLaunchTask.
+    public var taskLabel: String { "attachd: wait \(project.name)" }
+    /// `attachd: attach NAME`.
+    public var attachName: String { "attachd: attach \(project.name)" }
+    /// `attachd: start NAME host`.
+    public var hostName: String { "attachd: start \(project.name) host" }
+    /// `attachd: NAME (host + attach)`.
+    public var compoundName: String { "attachd: \(project.name) (host + attach)" }
+
+    // MARK: - Entries
+
+    /// The task running `attachctl wait NAME`.
+    public var task: OrderedJSON {
+        .object([
+            ("label", .string(taskLabel)),
+            ("type", .string("process")),
+            ("command", .string(options.attachctl)),
+            ("args", .array((options.attachctlArguments + ["wait", project.name]).map(OrderedJSON.string))),
+            ("problemMatcher", .array([])),
+            ("presentation", .object([
+                ("reveal", .string("silent")),
+                ("panel", .string("shared")),
+                ("showReuseMessage", .bool(false)),
+            ])),
+            ("detail", .string("Waits until a host of attachd project '\(project.name)' has its debug server listening on \(Format.endpoint(host: project.debugHost, port: project.debugPort)).")),
+        ])
+    }
+
+    /// The debugpy attach configuration.
+    public var attachConfiguration: OrderedJSON {
+        .object([
+            ("name", .string(attachName)),
+            ("type", .string("debugpy")),
+            ("request", .string("attach")),
+            ("connect", .object([
+                ("host", .string(project.debugHost)),
+                ("port", .int(project.debugPort)),
+            ])),
+            ("preLaunchTask", .string(taskLabel)),
+            ("pathMappings", .array([.object([
+                ("localRoot", .string("${workspaceFolder}")),
+                ("remoteRoot", .string("${workspaceFolder}")),
+            ])])),
+            ("justMyCode", .bool(true)),
+        ])
+    }
+
+    /// The environment a host's bootstrap reads: the article's PROJECT_DEBUG_HOST/PORT and
+    /// attach_ready's ATTACHD_RENDEZVOUS (plus PYTHONPATH with `--python-path`).
+    public var hostEnvironment: [(String, String)] {
+        var environment: [(String, String)] = [
+            ("PROJECT_DEBUG_HOST", project.debugHost),
+            ("PROJECT_DEBUG_PORT", String(project.debugPort)),
+            ("ATTACHD_RENDEZVOUS", project.rendezvousSocket),
+        ]
+        if let path = options.pythonPath {
+            environment.append(("PYTHONPATH", path + ":${env:PYTHONPATH}"))
+        }
+        return environment
+    }
+
+    /// The configuration starting the host application (cppdbg launch, as the article's
+    /// cppvsdbg one on Windows), or nil without a host command.
+    public var hostConfiguration: OrderedJSON? {
+        guard let command = options.hostCommand else { return nil }
+        return .object([
+            ("name", .string(hostName)),
+            ("type", .string("cppdbg")),
+            ("request", .string("launch")),
+            ("program", .string(command)),
+            ("args", .array(options.hostArguments.map(OrderedJSON.string))),
+            ("cwd", .string("${workspaceFolder}")),
+            ("stopAtEntry", .bool(false)),
+            ("MIMode", .string("gdb")),
+            ("environment", .array(hostEnvironment.map { name, value in
+                .object([("name", .string(name)), ("value", .string(value))])
+            })),
+        ])
+    }
+
+    /// The compound starting the host and attaching, or nil without a host command.
+    public var compound: OrderedJSON? {
+        guard options.hostCommand != nil else { return nil }
+        return .object([
+            ("name", .string(compoundName)),
+            ("configurations", .array([.string(hostName), .string(attachName)])),
+            ("stopAll", .bool(true)),
+        ])
+    }
+
+    // MARK: - Documents
+
+    /// A fresh `tasks.json`.
+    public var tasksDocument: OrderedJSON {
+        merge(tasks: nil)
+    }
+
+    /// A fresh `launch.json`.
+    public var launchDocument: OrderedJSON {
+        merge(launch: nil)
+    }
+
+    /// `existing` (a parsed tasks.json, or nil for none) with this project's task added, or
+    /// replacing the task of the same label in place. Other tasks and keys are kept.
+    public func merge(tasks existing: OrderedJSON?) -> OrderedJSON {
+        var document = existing.flatMap { $0.isObject ? $0 : nil } ?? .object([("version", .string("2.0.0"))])
+        if document["version"] == nil { document["version"] = .string("2.0.0") }
+        document["tasks"] = .array(Self.upsert([task], into: document["tasks"]?.arrayValue ?? [], key: "label"))
+        return document
+    }
+
+    /// `existing` (a parsed launch.json, or nil for none) with this project's configurations
+    /// (and compound) added, replacing entries of the same name in place. Others are kept.
+    public func merge(launch existing: OrderedJSON?) -> OrderedJSON {
+        var document = existing.flatMap { $0.isObject ? $0 : nil } ?? .object([("version", .string("0.2.0"))])
+        if document["version"] == nil { document["version"] = .string("0.2.0") }
+        var configurations = [attachConfiguration]
+        if let host = hostConfiguration { configurations.insert(host, at: 0) }
+        document["configurations"] = .array(Self.upsert(configurations, into: document["configurations"]?.arrayValue ?? [],
+                                                        key: "name"))
+        if let compound {
+            document["compounds"] = .array(Self.upsert([compound], into: document["compounds"]?.arrayValue ?? [], key: "name"))
+        }
+        return document
+    }
+
+    /// `entries` put into `list`: an entry whose `key` equals an existing one's replaces it
+    /// where it is; the others are appended in order.
+    public static func upsert(_ entries: [OrderedJSON], into list: [OrderedJSON], key: String) -> [OrderedJSON] {
+        var result = list
+        for entry in entries {
+            let name = entry[key]?.stringValue
+            if let name, let index = result.firstIndex(where: { $0[key]?.stringValue == name }) {
+                result[index] = entry
+                // Drop later duplicates of the same name, which VS Code would show twice.
+                var later = index + 1
+                while later < result.count {
+                    if result[later][key]?.stringValue == name { result.remove(at: later) } else { later += 1 }
+                }
+            } else {
+                result.append(entry)
+            }
+        }
+        return result
+    }
+
+    /// Both documents in one object, as `attachctl vscode --json` prints them.
+    public var combined: OrderedJSON {
+        .object([("tasks.json", tasksDocument), ("launch.json", launchDocument)])
+    }
+
+    /// The human form: each document after a `// .vscode/NAME` heading line.
+    public var headedBlocks: String {
+        "// .vscode/tasks.json\n" + tasksDocument.serialized() + "\n\n// .vscode/launch.json\n"
+            + launchDocument.serialized() + "\n"
+    }
+}

@@ -1,0 +1,124 @@
+import AttachSystem
+import Dispatch
+
+/// A non-blocking socket watched by a read source on the daemon's queue, with an output
+/// buffer drained by a write source when the kernel's buffer is full. The descriptor is closed
+/// only once every source on it has been cancelled, as Dispatch requires.
+final class Connection: @unchecked Sendable {
+    let id: UInt64
+    let fd: FileDescriptor
+    private let queue: DispatchQueue
+    private var readSource: DispatchSourceRead?
+    private var writeSource: DispatchSourceWrite?
+    private var output: [UInt8] = []
+    private var outputStart = 0
+    private(set) var isClosed = false
+    /// Close once everything queued has been written.
+    private var closeAfterFlush = false
+    private var liveSources = 0
+    /// The most bytes that may wait in `output` before the client is considered stuck.
+    let outputLimit: Int
+    var onClose: (() -> Void)?
+
+    init(id: UInt64, fd: FileDescriptor, queue: DispatchQueue, outputLimit: Int) {
+        self.id = id
+        self.fd = fd
+        self.queue = queue
+        self.outputLimit = outputLimit
+    }
+
+    /// Starts reading: `onReadable` runs on the queue whenever bytes (or end-of-file) arrive.
+    func start(onReadable: @escaping @Sendable () -> Void) {
+        let source = DispatchSource.makeReadSource(fileDescriptor: fd.rawValue, queue: queue)
+        source.setEventHandler(handler: onReadable)
+        source.setCancelHandler { [self] in sourceCancelled() }
+        liveSources += 1
+        readSource = source
+        source.resume()
+    }
+
+    /// Reads what is there: bytes, `[]` at end of file, nil when nothing is ready.
+    func read(max: Int = 65536) throws(Errno) -> [UInt8]? {
+        do {
+            return try fd.read(upTo: max)
+        } catch .wouldBlock {
+            return nil
+        }
+    }
+
+    /// Queues bytes and writes as much as the kernel takes now. Returns false when the client
+    /// is not reading and its queue is over the limit (the connection is then closed).
+    @discardableResult
+    func send(_ bytes: [UInt8]) -> Bool {
+        guard !isClosed else { return false }
+        output.append(contentsOf: bytes)
+        flush()
+        if output.count - outputStart > outputLimit {
+            close()
+            return false
+        }
+        return true
+    }
+
+    /// Closes once the queued output is written (or at once if there is none).
+    func closeWhenFlushed() {
+        closeAfterFlush = true
+        if output.count == outputStart { close() }
+    }
+
+    var pendingOutput: Int { output.count - outputStart }
+
+    private func flush() {
+        while outputStart < output.count, !isClosed {
+            do {
+                let n = try fd.write(output[outputStart...])
+                outputStart += n
+            } catch .wouldBlock {
+                armWriteSource()
+                return
+            } catch {
+                close()
+                return
+            }
+        }
+        if outputStart == output.count {
+            output.removeAll(keepingCapacity: output.capacity <= 65536)
+            outputStart = 0
+            disarmWriteSource()
+            if closeAfterFlush { close() }
+        }
+    }
+
+    private func armWriteSource() {
+        guard writeSource == nil, !isClosed else { return }
+        let source = DispatchSource.makeWriteSource(fileDescriptor: fd.rawValue, queue: queue)
+        source.setEventHandler { [self] in flush() }
+        source.setCancelHandler { [self] in sourceCancelled() }
+        liveSources += 1
+        writeSource = source
+        source.resume()
+    }
+
+    private func disarmWriteSource() {
+        writeSource?.cancel()
+        writeSource = nil
+    }
+
+    /// Stops watching and closes the descriptor (after the sources are cancelled).
+    func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        readSource?.cancel()
+        readSource = nil
+        disarmWriteSource()
+        if liveSources == 0 { fd.close() }
+        let handler = onClose
+        onClose = nil
+        handler?()
+    }
+
+    private func sourceCancelled() {
+        liveSources -= 1
+        if liveSources == 0, isClosed { fd.close() }
+    }
+}

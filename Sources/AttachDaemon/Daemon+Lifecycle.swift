@@ -1,0 +1,172 @@
+import AttachCore
+import AttachProtocol
+import AttachSystem
+import Dispatch
+
+extension Daemon {
+    /// Takes or binds the sockets, loads the projects, tells systemd it is ready.
+    func start() throws(DaemonError) {
+        ProcessHandle.ignoreSIGPIPE()
+        if let problem = prepareRuntimeDirectory() { throw DaemonError(problem) }
+        fdStoreEnabled = Environment.get("NOTIFY_SOCKET") != nil
+        var controlFD: FileDescriptor?
+        for (name, fd) in Systemd.listenFDs() {
+            if name == "control" || name == "attachd.socket" {
+                guard Socket.isListeningUnixStream(fd, path: nil) else {
+                    throw DaemonError("the descriptor systemd passed as 'control' (fd \(fd.rawValue)) is not a listening Unix stream socket; check attachd.socket")
+                }
+                controlFD = fd
+            } else if name.hasPrefix("tcp.") || name.hasPrefix("unix.") {
+                inheritedListeners[name] = fd
+            } else {
+                logger.warning("ignoring an unknown inherited descriptor", metadata: ["name": "\(name)", "fd": "\(fd.rawValue)"])
+                fd.close()
+            }
+        }
+        if let controlFD {
+            logger.info("socket-activated", metadata: ["adopted": "\(inheritedListeners.count)"])
+            try? controlFD.setNonBlocking(true)
+            startControl(controlFD)
+        } else {
+            try bindControlSocket()
+        }
+        let loaded = store.load()
+        let (actions, skipped) = broker.load(loaded)
+        for name in skipped {
+            logger.error("skipping an invalid saved project", metadata: ["project": "\(name)"])
+        }
+        perform(actions)
+        for (name, fd) in inheritedListeners {
+            // A project removed while the daemon was down: systemd should forget it too.
+            logger.info("dropping a stored listener of a project that no longer exists", metadata: ["name": "\(name)"])
+            removeFromSystemd(name)
+            fd.close()
+        }
+        inheritedListeners = [:]
+        installSignalHandlers()
+        startWatchdog()
+        Systemd.notify("READY=1")
+        logger.info("ready", metadata: ["socket": "\(options.controlSocket)", "projects": "\(broker.counts.projects)",
+                                         "probe": "\(probe.method == .sockDiag ? "sock_diag" : "proc")"])
+    }
+
+    /// The runtime directory must be ours alone: 0700, owned by us.
+    private func prepareRuntimeDirectory() -> String? {
+        let directories = [options.runtimeDirectory, parent(of: options.controlSocket)]
+        for directory in Set(directories) {
+            do {
+                try Files.createDirectories(directory, mode: 0o700)
+            } catch {
+                return "cannot create \(directory): \(error)"
+            }
+            if let problem = Files.privateDirectoryProblem(directory) {
+                return "refusing to use \(directory): \(problem). Fix it with `chmod 700 \(directory)` or remove it."
+            }
+        }
+        return nil
+    }
+
+    private func parent(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+
+    /// Binds the control socket, replacing a stale file but never a live daemon's socket.
+    private func bindControlSocket() throws(DaemonError) {
+        let path = options.controlSocket
+        if Files.exists(path) {
+            if let fd = try? Socket.connectUnix(path: path) {
+                fd.close()
+                throw DaemonError("another attachd is already serving \(path); stop it first (attachctl status shows its pid)", exitCode: 3)
+            }
+            guard Files.isSocket(path) else {
+                throw DaemonError("\(path) exists and is not a socket; move it away or pass --socket")
+            }
+            logger.info("replacing a stale control socket", metadata: ["socket": "\(path)"])
+            try? Files.unlink(path)
+        }
+        do {
+            let fd = try Socket.listenUnix(path: path, mode: 0o600)
+            ownsControlSocket = true
+            startControl(fd)
+        } catch {
+            throw DaemonError("cannot listen on \(path): \(error)")
+        }
+    }
+
+    private func startControl(_ fd: FileDescriptor) {
+        let listener = Listener(fd: fd, name: "control", queue: queue,
+                                onAccept: { [self] client in acceptControl(client) },
+                                onExhausted: { [self] error in
+                                    logger.warning("control accept failed; pausing", metadata: ["error": "\(error)"])
+                                })
+        listener.start()
+        controlListener = listener
+    }
+
+    private func installSignalHandlers() {
+        for signal in [SIGTERM, SIGINT] {
+            ProcessHandle.ignoreSignal(signal)
+            let source = DispatchSource.makeSignalSource(signal: signal, queue: queue)
+            source.setEventHandler { [self] in shutdown(signal: signal) }
+            source.resume()
+            signalSources.append(source)
+        }
+    }
+
+    /// `WATCHDOG=1` at half the interval systemd asked for, and no timer at all otherwise.
+    private func startWatchdog() {
+        guard let usec = Systemd.watchdogMicroseconds(), usec > 0 else { return }
+        let interval = Double(usec) / 2_000_000
+        let timer = DispatchSource.makeTimerSource(queue: queue)
+        timer.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(10))
+        timer.setEventHandler { Systemd.notify("WATCHDOG=1") }
+        timer.resume()
+        watchdogTimer = timer
+        logger.info("watchdog enabled", metadata: ["interval": "\(interval)s"])
+    }
+
+    /// Stops cleanly: waiters get an error, sockets close, projects are saved.
+    func shutdown(signal: Int32) {
+        guard !shuttingDown else { return }
+        shuttingDown = true
+        Systemd.notify("STOPPING=1")
+        logger.info("stopping", metadata: ["signal": "\(signal)"])
+        for token in controls.values.flatMap({ client in broker.waitingTokens(connection: client.connection.id) }) {
+            send(token, .failure(.shuttingDown()))
+        }
+        controlListener?.close(keepDescriptor: !ownsControlSocket)
+        if ownsControlSocket { try? Files.unlink(options.controlSocket) }
+        for project in Array(tcpListeners.keys) { tcpListeners.removeValue(forKey: project)?.close() }
+        for project in Array(unixListeners.keys) {
+            unixListeners.removeValue(forKey: project)?.close()
+            // With the fd store, systemd keeps the socket for the next start: keep its file too.
+            if !fdStoreEnabled { try? Files.unlink(options.rendezvousSocket(for: project)) }
+        }
+        do {
+            try store.save(broker.projectConfigs)
+        } catch {
+            logger.error("cannot save projects", metadata: ["error": "\(error)"])
+        }
+        // Let queued replies reach their clients, briefly.
+        let clients = Array(controls.values)
+        for client in clients { client.connection.closeWhenFlushed() }
+        queue.asyncAfter(deadline: .now() + 0.05) {
+            exit(0)
+        }
+    }
+
+    // MARK: systemd's file descriptor store
+
+    func storeInSystemd(_ fd: FileDescriptor, name: String) {
+        guard fdStoreEnabled else { return }
+        if !Systemd.notify("FDSTORE=1\nFDNAME=\(name)", fds: [fd]) {
+            logger.debug("fd store not available", metadata: ["name": "\(name)"])
+        }
+    }
+
+    func removeFromSystemd(_ name: String) {
+        guard fdStoreEnabled else { return }
+        Systemd.notify("FDSTOREREMOVE=1\nFDNAME=\(name)")
+    }
+}

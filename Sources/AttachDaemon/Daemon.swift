@@ -1,0 +1,213 @@
+import AttachCore
+import AttachProtocol
+import AttachSystem
+import Dispatch
+import Logging
+
+/// The running daemon: the broker's state machine, and the sockets, timers and files that
+/// carry out its actions. Everything runs on one serial queue; no thread per connection.
+public final class Daemon: @unchecked Sendable {
+    let options: DaemonOptions
+    let logger: Logger
+    let queue = DispatchQueue(label: "io.attachd.daemon")
+    var broker: Broker
+    let codec = VarlinkCodec()
+    let probe = ListenProbe()
+    let store: ProjectStore
+    let startedAt = Clock.monotonicSeconds()
+
+    var controlListener: Listener?
+    /// The control socket file was bound here (not passed by systemd), so it is ours to remove.
+    var ownsControlSocket = false
+    var tcpListeners: [String: Listener] = [:]
+    var unixListeners: [String: Listener] = [:]
+    /// Listeners passed back by systemd's fd store, by FDNAME, until their project adopts them.
+    var inheritedListeners: [String: FileDescriptor] = [:]
+    /// Listeners are pushed to systemd's fd store (NOTIFY_SOCKET is set).
+    var fdStoreEnabled = false
+    var rebindTimers: [String: DispatchSourceTimer] = [:]
+    var rebindDelays: [String: Double] = [:]
+
+    var controls: [ConnectionID: ControlClient] = [:]
+    var hosts: [ConnectionID: HostClient] = [:]
+    var watchers: [RequestToken: String?] = [:]
+    var processWatches: [String: (fd: FileDescriptor, source: DispatchSourceRead)] = [:]
+    var nextConnectionID: ConnectionID = 1
+
+    var timer: DispatchSourceTimer?
+    var timerFireAt: Double?
+    var probeRequested = false
+    var saveRequested = false
+    var lastStatus = ""
+    var watchdogTimer: DispatchSourceTimer?
+    var signalSources: [DispatchSourceSignal] = []
+    var shuttingDown = false
+
+    public init(options: DaemonOptions, logger: Logger) {
+        self.options = options
+        self.logger = logger
+        let directory = options.rendezvousDirectory
+        // Seeded from the clock, so session ids stay unique across restarts.
+        let seed = UInt64(Clock.wallSeconds() * 1000) % 1_000_000_000
+        self.broker = Broker(firstSessionNumber: seed) { directory + "/" + $0 + ".sock" }
+        self.store = ProjectStore(path: options.projectsFile, directory: options.configDirectory, logger: logger)
+    }
+
+    /// Starts everything and never returns; exits the process after a clean shutdown.
+    public func run() throws(DaemonError) -> Never {
+        var failure: DaemonError?
+        queue.sync {
+            do throws(DaemonError) {
+                try start()
+            } catch {
+                failure = error
+            }
+        }
+        if let failure { throw failure }
+        dispatchMain()
+    }
+
+    func instant() -> Instant {
+        Instant(monotonic: Clock.monotonicSeconds(), wall: Clock.wallSeconds())
+    }
+
+    func makeConnectionID() -> ConnectionID {
+        defer { nextConnectionID += 1 }
+        return nextConnectionID
+    }
+
+    // MARK: The one funnel from events to actions
+
+    /// Feeds one event to the broker and carries out what it asks.
+    func apply(_ event: (inout Broker, Instant) -> [BrokerAction]) {
+        let actions = event(&broker, instant())
+        perform(actions)
+    }
+
+    func perform(_ actions: [BrokerAction]) {
+        var work = actions
+        var index = 0
+        while true {
+            while index < work.count {
+                work += execute(work[index])
+                index += 1
+            }
+            guard probeRequested else { break }
+            probeRequested = false
+            work += broker.tick(now: instant(), listening: readListening())
+        }
+        afterChange()
+    }
+
+    /// Carries out one action; returns the broker's answer to what happened, if any.
+    private func execute(_ action: BrokerAction) -> [BrokerAction] {
+        switch action {
+        case .respond(let token, let result):
+            respond(token, result)
+        case .openListeners(let project):
+            return openListeners(project)
+        case .closeListeners(let project):
+            closeListeners(project)
+        case .releaseTCPPort(let project):
+            releaseTCPPort(project)
+        case .reclaimTCPPort(let project):
+            return reclaimTCPPort(project)
+        case .sendLine(let connection, let line):
+            hosts[connection]?.connection.send(Array((line + "\n").utf8))
+        case .closeConnection(let connection):
+            if let host = hosts.removeValue(forKey: connection) {
+                host.closedByDaemon = true
+                host.stopIdleTimer()
+                host.connection.closeWhenFlushed()
+            }
+        case .watchProcess(let session, let pid):
+            watchProcess(session: session, pid: pid)
+        case .unwatchProcess(let session):
+            unwatchProcess(session: session)
+        case .probeNow:
+            probeRequested = true
+        case .persistProjects:
+            saveRequested = true
+        case .emit(let event):
+            emit(event)
+        }
+        return []
+    }
+
+    /// Reads the LISTEN table; nil when the kernel refused (logged).
+    func readListening() -> Set<UInt16>? {
+        do {
+            return try probe.listeningPorts()
+        } catch {
+            logger.error("cannot read LISTEN sockets", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// After every batch: save if asked, move the timer, refresh the systemd status.
+    private func afterChange() {
+        if saveRequested {
+            saveRequested = false
+            do {
+                try store.save(broker.projectConfigs)
+            } catch {
+                logger.error("cannot save projects", metadata: ["file": "\(store.path)", "error": "\(error)"])
+            }
+        }
+        rescheduleTimer()
+        updateStatus()
+    }
+
+    // MARK: The one timer: probing while something is pending, and deadlines
+
+    func rescheduleTimer() {
+        let now = Clock.monotonicSeconds()
+        var fireAt: Double?
+        if let interval = broker.probeInterval { fireAt = now + interval }
+        if let deadline = broker.nextDeadline { fireAt = min(fireAt ?? deadline, deadline) }
+        guard let fireAt else {
+            if timerFireAt != nil {
+                timer?.schedule(deadline: .distantFuture)
+                timerFireAt = nil
+            }
+            return
+        }
+        // Only ever move the timer earlier; when it fires it schedules the next one itself.
+        if let current = timerFireAt, current <= fireAt { return }
+        if timer == nil {
+            let source = DispatchSource.makeTimerSource(queue: queue)
+            source.setEventHandler { [self] in timerFired() }
+            timer = source
+            source.schedule(deadline: .distantFuture)
+            source.resume()
+        }
+        let delay = max(0, fireAt - now)
+        timer?.schedule(deadline: .now() + delay, leeway: .microseconds(delay < 0.01 ? 200 : 2000))
+        timerFireAt = fireAt
+    }
+
+    private func timerFired() {
+        timerFireAt = nil
+        let listening = broker.probeInterval == nil ? nil : readListening()
+        perform(broker.tick(now: instant(), listening: listening))
+    }
+
+    /// The one-line summary for `systemctl status`, sent whenever it changes.
+    private func updateStatus() {
+        let c = broker.counts
+        let status = "\(c.projects) project\(c.projects == 1 ? "" : "s"), \(c.pending) pending, \(c.ready) ready, \(c.waiters) waiting"
+        guard status != lastStatus else { return }
+        lastStatus = status
+        Systemd.notify("STATUS=" + status)
+    }
+}
+
+/// Why the daemon cannot start.
+public struct DaemonError: Error, CustomStringConvertible {
+    public var description: String
+    public var exitCode: Int32
+    public init(_ description: String, exitCode: Int32 = 1) {
+        self.description = description
+        self.exitCode = exitCode
+    }
+}

@@ -1,0 +1,101 @@
+import AttachSystem
+import Dispatch
+
+/// A listening socket watched by a read source. Accepts until the kernel has nothing more;
+/// when descriptors run out (EMFILE, ENFILE) it stops watching for a while instead of
+/// spinning on a readiness it cannot serve, then tries again.
+final class Listener: @unchecked Sendable {
+    let fd: FileDescriptor
+    /// What this listener is, for logs and the fd store: `control`, `tcp:NAME`, `unix:NAME`.
+    let name: String
+    private let queue: DispatchQueue
+    private var source: DispatchSourceRead?
+    private var suspended = false
+    private var backoff: DispatchSourceTimer?
+    private(set) var isClosed = false
+    private let onAccept: (FileDescriptor) -> Void
+    private let onExhausted: (Errno) -> Void
+    /// How long to stop accepting after running out of descriptors.
+    static let exhaustionPause = 0.25
+
+    init(fd: FileDescriptor, name: String, queue: DispatchQueue,
+         onAccept: @escaping (FileDescriptor) -> Void, onExhausted: @escaping (Errno) -> Void) {
+        self.fd = fd
+        self.name = name
+        self.queue = queue
+        self.onAccept = onAccept
+        self.onExhausted = onExhausted
+    }
+
+    func start() {
+        let source = DispatchSource.makeReadSource(fileDescriptor: fd.rawValue, queue: queue)
+        source.setEventHandler { [self] in acceptAll() }
+        let fd = self.fd
+        // Whoever closes the listener decides whether the descriptor goes too (see `close`).
+        source.setCancelHandler { [self] in if closesDescriptor { fd.close() } }
+        self.source = source
+        source.resume()
+    }
+
+    private var closesDescriptor = true
+
+    private func acceptAll() {
+        // Bounded, so one busy listener cannot starve the others on the queue.
+        for _ in 0..<64 {
+            guard !isClosed else { return }
+            do {
+                guard let client = try Socket.accept(fd) else { return }
+                onAccept(client)
+            } catch .tooManyOpenFiles {
+                pause(.tooManyOpenFiles)
+                return
+            } catch .fileTableFull {
+                pause(.fileTableFull)
+                return
+            } catch .noBufferSpace {
+                pause(.noBufferSpace)
+                return
+            } catch .noMemory {
+                pause(.noMemory)
+                return
+            } catch {
+                onExhausted(error)
+                return
+            }
+        }
+    }
+
+    private func pause(_ error: Errno) {
+        guard !suspended, let source else { return }
+        onExhausted(error)
+        suspended = true
+        source.suspend()
+        let timer = DispatchSource.makeTimerSource(queue: queue)
+        timer.schedule(deadline: .now() + Self.exhaustionPause)
+        timer.setEventHandler { [self] in
+            backoff?.cancel()
+            backoff = nil
+            guard suspended, !isClosed else { return }
+            suspended = false
+            self.source?.resume()
+        }
+        backoff = timer
+        timer.resume()
+    }
+
+    /// Stops accepting. With `keepDescriptor` the socket stays open (it was handed to the fd
+    /// store, or the daemon is restarting); otherwise it is closed.
+    func close(keepDescriptor: Bool = false) {
+        guard !isClosed else { return }
+        isClosed = true
+        closesDescriptor = !keepDescriptor
+        backoff?.cancel()
+        backoff = nil
+        if suspended {
+            suspended = false
+            source?.resume()
+        }
+        source?.cancel()
+        source = nil
+    }
+}

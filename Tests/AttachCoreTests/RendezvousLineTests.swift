@@ -1,0 +1,80 @@
+import AttachCore
+import AttachProtocol
+import Testing
+
+@Suite("Hosts that speak")
+struct HostLineTests {
+    @Test("each line is answered; READY=1 asks for a probe; the port listening makes it ready")
+    func linesSession() {
+        var h = Harness()
+        h.add("maxtools", debugPort: 5678)
+        let first = h.line(1, "maxtools", "DEBUG_PORT=6001")
+        #expect(first.lines == ["OK session=maxtools-1"])
+        #expect(first.eventKinds == [.sessionStarted])
+        #expect(h.line(1, "maxtools", "MAINPID=4242").effects == [.watchProcess(session: "maxtools-1", pid: 4242),
+                                                                   .sendLine(1, "OK session=maxtools-1")])
+        // Not ready before READY=1, even when the port listens.
+        #expect(h.tick([6001]).isEmpty)
+        #expect(h.broker.probeInterval == nil)
+        #expect(h.line(1, "maxtools", "READY=1").effects == [.probeNow, .sendLine(1, "OK session=maxtools-1")])
+        let ready = h.tick([6001])
+        #expect(ready.eventKinds == [.sessionReady])
+        // Lines sessions end with their connection, not with their port.
+        #expect(h.tick([]).isEmpty)
+        let closed = h.broker.rendezvousClosed(1, project: "maxtools", receivedBytes: true, now: h.now)
+        #expect(closed.eventKinds == [.sessionEnded])
+        #expect(closed.contains(.unwatchProcess(session: "maxtools-1")))
+        #expect(h.broker.sessionInfos().first?.endReason == "host closed the rendezvous connection")
+    }
+
+    @Test("bad lines get a precise error and change nothing", arguments: [
+        ("DEBUG_PORT=99999", "ERROR DEBUG_PORT=99999: expected a port number 1-65535"),
+        ("MAINPID=-5", "ERROR MAINPID=-5: expected a positive process ID (1-2147483647)"),
+        ("FOO=1", "ERROR unknown key \"FOO\": expected one of READY, STOPPING, DEBUG_PORT, MAINPID, STATUS"),
+    ])
+    func badLine(text: String, reply: String) {
+        var h = Harness()
+        h.add("maxtools", debugPort: 5678)
+        #expect(h.line(1, "maxtools", text) == [.sendLine(1, reply)])
+        #expect(h.broker.sessionInfos().isEmpty)
+    }
+
+    @Test("STOPPING=1 ends the session; the pid exiting ends it too")
+    func stoppingAndExit() {
+        var h = Harness()
+        h.add("maxtools", debugPort: 5678)
+        _ = h.line(1, "maxtools", "READY=1")
+        let stop = h.line(1, "maxtools", "STOPPING=1")
+        #expect(stop.eventKinds == [.sessionEnded])
+        #expect(stop.contains(.closeConnection(1)))
+        _ = h.line(2, "maxtools", "MAINPID=77")
+        let exit = h.broker.processExited(session: "maxtools-2", now: h.now)
+        #expect(exit.eventKinds == [.sessionEnded])
+        #expect(h.broker.session("maxtools-2")?.endReason == "process 77 exited")
+    }
+
+    @Test("Announce from the control socket: ready with its port, ended when its pid exits")
+    func announce() {
+        var h = Harness()
+        h.add("maxtools", debugPort: 5678)
+        let actions = h.request(.announce(AnnounceParameters(project: "maxtools", debugPort: 6100, pid: 99)))
+        #expect(actions.effects == [.watchProcess(session: "maxtools-1", pid: 99), .probeNow])
+        #expect(h.tick([6100]).eventKinds == [.sessionReady])
+        // With a pid, the port going away does not end it; the pid does.
+        #expect(h.tick([]).isEmpty)
+        #expect(h.broker.processExited(session: "maxtools-1", now: h.now).eventKinds == [.sessionEnded])
+        #expect(h.request(.announce(AnnounceParameters(project: "maxtools", pid: -1))).responses.values.first?.errorName
+                == "org.varlink.service.InvalidParameter")
+    }
+
+    @Test("EndSession ends a live session and tells its host")
+    func endSession() {
+        var h = Harness()
+        h.add("maxtools", debugPort: 5678)
+        _ = h.line(1, "maxtools", "READY=1")
+        let actions = h.request(.endSession(id: "maxtools-1"))
+        #expect(actions.responses.values.first?.session?.state == .ended)
+        #expect(actions.lines == ["ERROR session maxtools-1 ended: ended by EndSession"])
+        #expect(h.request(.endSession(id: "nope")).responses.values.first?.errorName == "io.attachd.Broker.SessionNotFound")
+    }
+}
