@@ -34,10 +34,11 @@ Daemon(extra_args=(), env=None, bin_dir=None)
                 stderr_text(); open_fds(); running; cleanup() (stop + remove temp dir)
     It is a context manager (start on enter, cleanup on exit).
 
-HostProcess(project, env, python=sys.executable, port=0, timeout=5.0, args=())
+HostProcess(project, env, python=sys.executable, port=0, timeout=5.0, args=(), wait=True)
     Runs tests/fake_host.py (a pretend host app with embedded Python calling
     attach_ready.start()).  ``.report`` is the dict it prints (host, port, session,
-    elapsed, backend, sys_executable, pid, python); ``.port``, ``.host``, ``.pid``;
+    elapsed, backend, sys_executable, pid, python); ``.port``, ``.host``, ``.pid``
+    (with wait=False, call ``.wait_ready(timeout)`` later, e.g. for --wait-for-client);
     ``.command("session")`` sends a stdin command and returns its reply line;
     ``.log_lines()`` its LOG lines so far; ``.close(timeout)`` closes stdin and waits
     (returns exit code); ``.kill()``.
@@ -190,7 +191,7 @@ class HostProcess(object):
     """tests/fake_host.py: a pretend host application calling attach_ready.start()."""
 
     def __init__(self, project, env=None, python=None, port=0, timeout=5.0, args=(),
-                 start_timeout=30.0, cwd=None):
+                 start_timeout=30.0, cwd=None, wait=True):
         env = dict(os.environ if env is None else env)
         env.setdefault("PYTHONDONTWRITEBYTECODE", "1")  # no .pyc next to the helper
         cmd = [python or sys.executable, FAKE_HOST, "--project", project, "--port", str(port),
@@ -202,8 +203,14 @@ class HostProcess(object):
         self.pid = self.proc.pid
         self.stdout = _LineReader(self.proc.stdout, "host-stdout")
         self.stderr = _LineReader(self.proc.stderr, "host-stderr")
+        self.report = self.host = self.port = None
+        if wait:
+            self.wait_ready(start_timeout)
+
+    def wait_ready(self, timeout=30.0):
+        """Wait for start() to return in the host (its ATTACH_READY line); return the report."""
         try:
-            line = self.stdout.wait_line(lambda l: l.startswith("ATTACH_READY "), start_timeout)
+            line = self.stdout.wait_line(lambda l: l.startswith("ATTACH_READY "), timeout)
         except (TimeoutError, EOFError) as exc:
             self.kill()
             raise RuntimeError("fake host did not start (%s); stderr:\n%s"
@@ -211,6 +218,7 @@ class HostProcess(object):
         self.report = json.loads(line[len("ATTACH_READY "):])
         self.host = self.report["host"]
         self.port = self.report["port"]
+        return self.report
 
     def command(self, text, timeout=10.0):
         """Send one stdin command (session, status TEXT, magic); return its reply line."""

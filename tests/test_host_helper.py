@@ -347,6 +347,22 @@ def test_given_port_is_used(short_tmp):
         assert attach_and_evaluate("127.0.0.1", port) == "42"
 
 
+def test_wait_for_client_blocks_until_the_ide_attaches(short_tmp):
+    path = os.path.join(short_tmp, "attachd", "projects", "blocking.sock")
+    port = free_port()
+    with FakeRendezvous(path, mode="ok") as fake:
+        with HostProcess("blocking", env=no_daemon_env(short_tmp), port=port,
+                         args=["--wait-for-client"], wait=False) as host:
+            fake.wait_lines(3, 20)  # announced: the server listens, start() is still blocked
+            assert host.report is None and host.proc.poll() is None
+            with DapClient.connect("127.0.0.1", port, timeout=20) as dap:
+                dap.attach()
+                report = host.wait_ready(20)  # start() returned once the client attached
+                assert report["port"] == port
+                assert dap.evaluate("MAGIC") == "42"
+                dap.disconnect()
+
+
 def _recording_python(directory):
     """A wrapper interpreter that records each use, then runs the real one."""
     marker = os.path.join(directory, "used")

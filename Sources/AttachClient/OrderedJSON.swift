@@ -140,6 +140,27 @@ public struct JSONParseError: Error, Equatable, Sendable, CustomStringConvertibl
 
 /// The "JSON with comments" dialect of VS Code's configuration files.
 public enum JSONC {
+    /// Whether `text` has a `//` or `/* */` comment outside its string literals.
+    public static func hasComments(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        var i = 0
+        var inString = false
+        while i < bytes.count {
+            let c = bytes[i]
+            if inString {
+                if c == UInt8(ascii: "\\") { i += 2; continue }
+                if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\n") { inString = false }
+            } else if c == UInt8(ascii: "\"") {
+                inString = true
+            } else if c == UInt8(ascii: "/"), i + 1 < bytes.count,
+                      bytes[i + 1] == UInt8(ascii: "/") || bytes[i + 1] == UInt8(ascii: "*") {
+                return true
+            }
+            i += 1
+        }
+        return false
+    }
+
     /// `text` with `//` and `/* */` comments replaced by spaces (newlines are kept, so line
     /// numbers stay right) and commas that only precede a `]` or `}` removed. String literals,
     /// including escaped quotes and comment markers inside them, are left untouched.

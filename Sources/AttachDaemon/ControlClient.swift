@@ -3,7 +3,7 @@ import AttachProtocol
 
 /// One client of the control socket. Replies leave in the order the calls came, even when an
 /// earlier call (a `Wait`) is answered after a later one.
-final class ControlClient {
+final class ControlClient: @unchecked Sendable {
     let connection: Connection
     var framer: VarlinkFramer
     private var nextSerial: UInt64 = 0
@@ -57,7 +57,7 @@ final class ControlClient {
 }
 
 /// One host on a rendezvous socket.
-final class HostClient {
+final class HostClient: @unchecked Sendable {
     let connection: Connection
     let project: String
     let viaTCP: Bool

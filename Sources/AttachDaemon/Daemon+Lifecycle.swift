@@ -105,7 +105,7 @@ extension Daemon {
     }
 
     private func installSignalHandlers() {
-        for signal in [SIGTERM, SIGINT] {
+        for signal in [SignalNumber.terminate, SignalNumber.interrupt] {
             ProcessHandle.ignoreSignal(signal)
             let source = DispatchSource.makeSignalSource(signal: signal, queue: queue)
             source.setEventHandler { [self] in shutdown(signal: signal) }
@@ -152,7 +152,7 @@ extension Daemon {
         let clients = Array(controls.values)
         for client in clients { client.connection.closeWhenFlushed() }
         queue.asyncAfter(deadline: .now() + 0.05) {
-            exit(0)
+            ProcessHandle.exit(0)
         }
     }
 

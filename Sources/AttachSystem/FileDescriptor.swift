@@ -57,9 +57,10 @@ public struct FileDescriptor: Hashable, Sendable, CustomStringConvertible {
     /// Throws `.wouldBlock` when a non-blocking socket's buffer is full. Retries EINTR.
     public func write(_ bytes: ArraySlice<UInt8>) throws(Errno) -> Int {
         guard !bytes.isEmpty else { return 0 }
-        return try bytes.withUnsafeBytes { (raw) throws(Errno) -> Int in
-            try Kernel.write(rawValue, raw)
+        let result = bytes.withUnsafeBytes { raw in
+            Result { () throws(Errno) -> Int in try Kernel.write(rawValue, raw) }
         }
+        return try result.get()
     }
 
     /// Blocking helper over write(2): writes everything, retrying partial writes. Meant for

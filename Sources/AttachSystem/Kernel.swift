@@ -87,9 +87,9 @@ internal enum Kernel {
         _ = try syscall { Glibc.listen(fd, backlog) }
     }
 
-    /// accept4(2) without asking for the peer address.
+    /// accept4(2) (glibc's, looked up at run time) without asking for the peer address.
     static func accept4(_ fd: Int32, flags: Int32) throws(Errno) -> Int32 {
-        try syscall { Glibc.accept4(fd, nil, nil, flags) }
+        try syscall { GNU.accept4(fd, nil, nil, flags) }
     }
 
     /// connect(2). Not retried on EINTR: the connection continues in the background, so the
@@ -159,7 +159,7 @@ internal enum Kernel {
     /// stat(2)
     static func stat(_ path: String) throws(Errno) -> Glibc.stat {
         var info = Glibc.stat()
-        _ = try syscall { Glibc.stat(path, &info) }
+        _ = try syscall { statFunction(path, &info) }
         return info
     }
 
@@ -211,10 +211,9 @@ internal enum Kernel {
         _ = try syscall { Glibc.kill(pid, signal) }
     }
 
-    /// pidfd_open(2). glibc 2.36 exports `pidfd_open` but ships no header Swift can import and
-    /// Swift cannot call the variadic `syscall(2)`, so the symbol is looked up once with dlsym.
+    /// pidfd_open(2) (glibc ≥ 2.36, looked up at run time).
     static func pidfdOpen(_ pid: Int32) throws(Errno) -> Int32 {
-        guard let function = PidfdOpen.function else { throw .notImplemented }
+        guard let function = GNU.pidfdOpen else { throw .notImplemented }
         return try syscall { function(pid, 0) }
     }
 
@@ -246,14 +245,7 @@ internal enum Kernel {
     }
 }
 
-/// The resolved `pidfd_open` entry point (glibc ≥ 2.36), or nil on an older libc.
-private enum PidfdOpen {
-    typealias Function = @convention(c) (pid_t, UInt32) -> Int32
-
-    static let function: Function? = {
-        guard let handle = dlopen(nil, RTLD_NOW),
-              let symbol = dlsym(handle, "pidfd_open")
-        else { return nil }
-        return unsafeBitCast(symbol, to: Function.self)
-    }()
+/// stat(2) under another name: inside `Kernel`, `stat` is the wrapper and `Glibc.stat` the struct.
+private func statFunction(_ path: String, _ info: inout Glibc.stat) -> Int32 {
+    stat(path, &info)
 }

@@ -93,9 +93,9 @@ public final class ListenProbe: @unchecked Sendable {
     private func query(family: Int32) throws(Errno) -> [UInt16] {
         sequence &+= 1
         let request = SockDiag.request(family: family, sequence: sequence)
-        let sent = try request.withUnsafeBytes { (raw) throws(Errno) -> Int in
-            try Kernel.send(netlink, raw, flags: 0)
-        }
+        let sent = try request.withUnsafeBytes { raw in
+            Result { () throws(Errno) -> Int in try Kernel.send(netlink, raw, flags: 0) }
+        }.get()
         guard sent == request.count else { throw .protocolError }
 
         var ports: [UInt16] = []

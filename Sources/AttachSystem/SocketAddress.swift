@@ -85,8 +85,9 @@ internal enum SocketAddress: Sendable {
     /// Throws EAFNOSUPPORT for any other family.
     static func port(of storage: sockaddr_storage) throws(Errno) -> UInt16 {
         var storage = storage
+        let family = Int32(storage.ss_family)
         return try withUnsafeBytes(of: &storage) { (raw) throws(Errno) -> UInt16 in
-            switch Int32(storage.ss_family) {
+            switch family {
             case AF_INET:
                 let address = raw.loadUnaligned(as: sockaddr_in.self)
                 return UInt16(bigEndian: address.sin_port)

@@ -1,0 +1,89 @@
+import ArgumentParser
+import AttachClient
+import AttachProtocol
+
+struct Add: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Add a project: a name, the debug port its host listens on, and rendezvous endpoints.",
+        discussion: """
+        attachd opens the project's rendezvous endpoints at once and keeps them open: a Unix \
+        socket at $XDG_RUNTIME_DIR/attachd/projects/NAME.sock, and a TCP port on loopback with \
+        --rendezvous-port. A host announces itself there (attach_ready.start(), or the article's \
+        bootstrap connecting to the TCP port); `attachctl wait NAME` then returns as soon as the \
+        debug port is in LISTEN state. Projects persist across daemon restarts.
+
+        Example:
+          attachctl add maxtools --debug-port 5678
+          attachctl add blender --debug-port 5679 --rendezvous-port 5680 --timeout 300
+        """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: JSONOption
+
+    @Argument(help: "Project name: 1-64 characters of A-Z a-z 0-9 . _ -")
+    var name: String
+
+    @Option(name: .long, help: ArgumentHelp("Port the host's debug server (debugpy/ptvsd) listens on.", valueName: "port"))
+    var debugPort: Int
+
+    @Option(name: .long, help: ArgumentHelp("Host the debug server listens on.", valueName: "host"))
+    var debugHost: String = "127.0.0.1"
+
+    @Option(name: .long, help: ArgumentHelp("Also accept rendezvous on this TCP port (loopback). May equal --debug-port: attachd then hands the port over to the debug server (the article's setup).", valueName: "port"))
+    var rendezvousPort: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Default seconds `attachctl wait` waits for a host to become ready.", valueName: "seconds"))
+    var timeout: Double = 120
+
+    @Flag(name: .long, help: "Allow a debug host that is not loopback (hosts on other machines).")
+    var allowRemote = false
+
+    func validate() throws {
+        try validateProjectName(name)
+        try validatePort(debugPort, option: "--debug-port")
+        try validatePort(rendezvousPort, option: "--rendezvous-port")
+        try validateSeconds(timeout, option: "--timeout", allowZero: false)
+        if debugHost.isEmpty { throw ValidationError("--debug-host must not be empty; use e.g. 127.0.0.1") }
+    }
+
+    func run() throws {
+        let parameters = AddProjectParameters(name: name, debugPort: debugPort, debugHost: debugHost,
+                                              rendezvousPort: rendezvousPort, readyTimeout: timeout,
+                                              allowRemote: allowRemote ? true : nil)
+        let (project, raw) = try withClient(global) { client throws(ClientError) in
+            let project = try client.addProject(parameters)
+            return (project, client.lastReply["project"] ?? .null)
+        }
+        if output.json {
+            Output.json(raw)
+            return
+        }
+        Output.out("added project '\(project.name)'")
+        Output.out(describe(project))
+        if let error = project.error {
+            Output.err("attachctl: warning: a rendezvous endpoint of '\(project.name)' is not listening: \(error)")
+        }
+        Output.out("""
+
+        next: make the host announce itself (in its startup script: \
+        `import attach_ready; attach_ready.start(project="\(project.name)", port=\(project.debugPort))`), \
+        then `attachctl vscode \(project.name) --write .` for F5, or `attachctl wait \(project.name)` by hand.
+        """)
+    }
+}
+
+/// The key/value block describing a project (add, and reused elsewhere).
+func describe(_ project: ProjectInfo) -> String {
+    var rows: [[String]] = [
+        ["  debug server:", Format.endpoint(host: project.debugHost, port: project.debugPort)],
+        ["  rendezvous (unix):", project.rendezvousSocket],
+    ]
+    if let port = project.rendezvousPort {
+        rows.append(["  rendezvous (tcp):", Format.endpoint(host: "127.0.0.1", port: port) + (port == project.debugPort ? " (handed over to the debug server)" : "")])
+    } else {
+        rows.append(["  rendezvous (tcp):", "none (add one with --rendezvous-port)"])
+    }
+    rows.append(["  ready timeout:", Format.seconds(project.readyTimeout)])
+    if project.allowRemote { rows.append(["  remote hosts:", "allowed"]) }
+    return Table.render(headers: [], rows: rows)
+}

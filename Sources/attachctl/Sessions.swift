@@ -1,0 +1,46 @@
+import ArgumentParser
+import AttachClient
+import AttachSystem
+
+struct Sessions: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List host sessions (live and recently ended), of one project or all.",
+        discussion: """
+        Columns: ID; PROJECT; STATE (pending: the host announced itself, its debug port is not \
+        listening yet; ready: it is; ended) with the host's STATUS text; ORIGIN (connect: bare \
+        connection to the rendezvous, lines: sd_notify-style lines, control: `attachctl announce`); \
+        DEBUG host:port; PID; AGE; END REASON.
+        With --json: a list of Session objects exactly as the API's ListSessions returns them.
+
+        Example:
+          attachctl sessions
+          attachctl sessions maxtools --json
+        """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: JSONOption
+
+    @Argument(help: "Only this project's sessions.")
+    var name: String?
+
+    func validate() throws {
+        if let name { try validateProjectName(name) }
+    }
+
+    func run() throws {
+        let (sessions, raw) = try withClient(global) { client throws(ClientError) in
+            let sessions = try client.listSessions(project: name)
+            return (sessions, client.lastReply["sessions"] ?? .array([]))
+        }
+        if output.json {
+            Output.json(raw)
+            return
+        }
+        if sessions.isEmpty {
+            Output.err(name.map { "no sessions of '\($0)'; a host appears here once it announces itself on the project's rendezvous" }
+                       ?? "no sessions; a host appears here once it announces itself on its project's rendezvous")
+            return
+        }
+        Output.out(Format.sessionTable(sessions, now: Clock.wallSeconds()))
+    }
+}

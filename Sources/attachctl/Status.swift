@@ -1,0 +1,40 @@
+import ArgumentParser
+import AttachClient
+import AttachProtocol
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show whether attachd runs, its version, uptime and counts.",
+        discussion: """
+        Exits 69 when no attachd listens on the control socket, so `attachctl status` doubles \
+        as a liveness check. The probe is how attachd reads LISTEN state: sock_diag (netlink) \
+        or proc (/proc/net/tcp, the fallback).
+
+        Example:
+          attachctl status
+          attachctl status --json
+        """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: JSONOption
+
+    func run() throws {
+        let (status, raw) = try withClient(global) { client throws(ClientError) in
+            let status = try client.status()
+            return (status, client.lastReply)
+        }
+        if output.json {
+            Output.json(raw)
+            return
+        }
+        Output.out(Table.render(headers: [], rows: [
+            ["attachd:", "\(status.version) (pid \(status.pid)), up \(Format.age(status.uptime))"],
+            ["socket:", global.socketPath],
+            ["projects:", "\(status.projects)"],
+            ["sessions:", "\(status.sessions) live (\(status.pending) pending, \(status.ready) ready)"],
+            ["waiters:", "\(status.waiters)"],
+            ["connections:", "\(status.connections)"],
+            ["probe:", status.probe],
+        ]))
+    }
+}

@@ -1,0 +1,71 @@
+import ArgumentParser
+import AttachClient
+import AttachSystem
+
+struct Wait: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Wait until a host of the project has its debug server listening; print host:port.",
+        discussion: """
+        Returns at once if a session of the project is already ready, else as soon as one \
+        becomes ready (its debug port is in LISTEN state, as the kernel reports it; the port is \
+        never probed by connecting). This is what VS Code's preLaunchTask runs before attaching.
+        Without --timeout, the project's ready timeout applies (`attachctl add --timeout`); \
+        --timeout 0 checks once. While waiting on a terminal, a progress line shows the elapsed \
+        time on stderr; nothing is shown when stderr is not a terminal.
+
+        Prints HOST:PORT of the ready debug server (with --json, the Session object).
+
+        Exit codes:
+          0    a session is ready
+          3    no such project, or it was removed while waiting
+          64   usage error
+          69   attachd is not running (nothing listens on the control socket)
+          75   attachd went away while waiting (restarting?): run the wait again
+          124  timeout: no session became ready in time (as timeout(1))
+          1    any other error
+
+        Example:
+          attachctl wait maxtools
+          attachctl wait maxtools --timeout 30 && echo attach now
+        """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: JSONOption
+
+    @Argument(help: "The project to wait for.")
+    var name: String
+
+    @Option(name: .long, help: ArgumentHelp("Seconds to wait (default: the project's ready timeout; 0: check once).", valueName: "seconds"))
+    var timeout: Double?
+
+    func validate() throws {
+        try validateProjectName(name)
+        try validateSeconds(timeout, option: "--timeout", allowZero: true)
+    }
+
+    func run() throws {
+        let showProgress = Output.stderrIsTerminal
+        let started = Clock.monotonicSeconds()
+        var drawn = false
+        let project = name
+        func draw() {
+            Output.rawErr("\r\u{1B}[Kwaiting for \(project)… \(Format.elapsed(Clock.monotonicSeconds() - started))")
+            drawn = true
+        }
+        func clear() {
+            if drawn { Output.rawErr("\r\u{1B}[K") }
+            drawn = false
+        }
+        let (session, raw) = try withClient(global, context: .waiting(project: name), cleanup: clear) { client throws(ClientError) in
+            if showProgress { draw() }
+            let session = try client.wait(project: project, timeout: timeout, tickInterval: 0.1,
+                                          tick: showProgress ? { draw() } : nil)
+            return (session, client.lastReply["session"] ?? .null)
+        }
+        if output.json {
+            Output.json(raw)
+        } else {
+            Output.out(Format.endpoint(host: session.debugHost, port: session.debugPort))
+        }
+    }
+}
