@@ -1,1 +1,0 @@
-// Placeholder: delete once this target has real files.
