@@ -56,6 +56,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(
+            name: "attachbench",
+            dependencies: [
+                "AttachClient", "AttachProtocol", "AttachSystem",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .testTarget(name: "AttachProtocolTests", dependencies: ["AttachProtocol"]),
         .testTarget(name: "AttachCoreTests", dependencies: ["AttachCore", "AttachProtocol"]),
         .testTarget(name: "AttachSystemTests", dependencies: ["AttachSystem"]),

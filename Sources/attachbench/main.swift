@@ -1,0 +1,1 @@
+print("attachbench: not yet")
