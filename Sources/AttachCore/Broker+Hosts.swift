@@ -37,6 +37,7 @@ extension Broker {
             sessionByConnection[connection] = id
             if projects[project]?.handoffConnection == connection { projects[project]?.handoffSession = id }
             actions.append(.emit(BrokerEvent(kind: .sessionStarted, session: info)))
+            actions += handOffIfNeeded(project: project, session: id, port: config.debugPort)
         }
         guard var session = sessions[id] else { return [.sendLine(connection, "ERROR session \(id) has ended")] }
         switch assignment {
@@ -45,6 +46,8 @@ extension Broker {
                 return actions + [.sendLine(connection, "ERROR DEBUG_PORT cannot change once session \(id) is ready")]
             }
             session.info.debugPort = port
+            sessions[id] = session
+            actions += handOffIfNeeded(project: project, session: id, port: port)
         case .mainPID(let pid):
             if let old = session.info.pid, old != Int(pid) { actions.append(.unwatchProcess(session: id)) }
             session.info.pid = Int(pid)
@@ -83,13 +86,27 @@ extension Broker {
             sessions[id] = SessionRecord(info: info, connection: nil, readyClaimed: true,
                                          readyDeadline: now.monotonic + config.readyTimeout)
             if projects[project]?.handoffConnection == connection { projects[project]?.handoffSession = id }
-            actions += [.emit(BrokerEvent(kind: .sessionStarted, session: info)), .probeNow]
+            actions.append(.emit(BrokerEvent(kind: .sessionStarted, session: info)))
+            actions += handOffIfNeeded(project: project, session: id, port: config.debugPort)
+            actions.append(.probeNow)
         }
         if projects[project]?.handoffConnection == connection {
             projects[project]?.handoffConnection = nil
             actions.append(.probeNow)
         }
         return actions
+    }
+
+    /// A session whose debug port is the project's own TCP rendezvous port: the daemon must
+    /// give the port up, whichever way the host announced itself, or the debug server could
+    /// not bind it.
+    mutating func handOffIfNeeded(project: String, session id: String, port: Int) -> [BrokerAction] {
+        guard var record = projects[project], record.config.rendezvousPort == port else { return [] }
+        if record.handoffSession == nil { record.handoffSession = id }
+        let release = !record.tcpReleased
+        record.tcpReleased = true
+        projects[project] = record
+        return release ? [.releaseTCPPort(project: project)] : []
     }
 
     /// A watched process exited.

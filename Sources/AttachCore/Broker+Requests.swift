@@ -78,6 +78,7 @@ extension Broker {
         record.seenListening = false
         sessions[id] = record
         var actions: [BrokerAction] = [.emit(BrokerEvent(kind: .sessionStarted, session: record.info))]
+        actions += handOffIfNeeded(project: p.project, session: id, port: port)
         if let pid = p.pid { actions.append(.watchProcess(session: id, pid: Int32(pid))) }
         actions.append(.probeNow)
         actions.append(.respond(token, .success(.session(record.info))))
@@ -95,6 +96,12 @@ extension Broker {
         if timeout == 0 { throw .timeout(project: p.project, seconds: 0) }
         waiters[token] = Waiter(project: p.project, deadline: now.monotonic + timeout, timeout: timeout)
         return []
+    }
+
+    /// Whether a Wait on this project should read LISTEN state first: a ready session whose
+    /// readiness rests on its port may have lost it since the last slow probe.
+    public func wantsFreshProbe(forWaitOn project: String) -> Bool {
+        sessions.values.contains { $0.info.project == project && $0.info.state == .ready && $0.endsWithPort }
     }
 
     /// The most recently readied live session of a project.

@@ -110,6 +110,10 @@ extension Daemon {
             sendStream(token, codec.value(WatchReply()))
         default:
             let request = try brokerRequest(call)
+            if case .wait(let p) = request, broker.wantsFreshProbe(forWaitOn: p.project) {
+                // Never hand out a session whose debug server went away since the last look.
+                perform(broker.tick(now: instant(), listening: readListening()))
+            }
             apply { broker, now in broker.handle(request, token: token, now: now) }
         }
     }

@@ -111,6 +111,15 @@ extension Daemon {
     func releaseTCPPort(_ project: String) {
         guard let listener = tcpListeners.removeValue(forKey: project) else { return }
         removeFromSystemd(Self.tcpName(project))
+        // Until Dispatch has really closed it, our own socket still LISTENs on the port: it
+        // must not pass for the host's debug server.
+        if let port = broker.projectInfo(project)?.rendezvousPort.map(UInt16.init) {
+            closingPorts[port, default: 0] += 1
+            listener.onClosed = { [self] in
+                closingPorts[port, default: 1] -= 1
+                if closingPorts[port] == 0 { closingPorts[port] = nil }
+            }
+        }
         listener.close()
         logger.debug("rendezvous port handed to the host", metadata: ["project": "\(project)"])
     }

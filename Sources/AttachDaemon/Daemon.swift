@@ -20,6 +20,8 @@ public final class Daemon: @unchecked Sendable {
     /// The control socket file was bound here (not passed by systemd), so it is ours to remove.
     var ownsControlSocket = false
     var tcpListeners: [String: Listener] = [:]
+    /// Ports of our TCP listeners given up for a handoff but not yet closed by Dispatch.
+    var closingPorts: [UInt16: Int] = [:]
     var unixListeners: [String: Listener] = [:]
     /// Listeners passed back by systemd's fd store, by FDNAME, until their project adopts them.
     var inheritedListeners: [String: FileDescriptor] = [:]
@@ -137,7 +139,8 @@ public final class Daemon: @unchecked Sendable {
     /// Reads the LISTEN table; nil when the kernel refused (logged).
     func readListening() -> Set<UInt16>? {
         do {
-            return try probe.listeningPorts()
+            let ports = try probe.listeningPorts()
+            return closingPorts.isEmpty ? ports : ports.subtracting(closingPorts.keys)
         } catch {
             logger.error("cannot read LISTEN sockets", metadata: ["error": "\(error)"])
             return nil

@@ -32,12 +32,18 @@ final class Listener: @unchecked Sendable {
         source.setEventHandler { [self] in acceptAll() }
         let fd = self.fd
         // Whoever closes the listener decides whether the descriptor goes too (see `close`).
-        source.setCancelHandler { [self] in if closesDescriptor { fd.close() } }
+        source.setCancelHandler { [self] in
+            if closesDescriptor { fd.close() }
+            onClosed?()
+            onClosed = nil
+        }
         self.source = source
         source.resume()
     }
 
     private var closesDescriptor = true
+    /// Runs once the descriptor is really closed (Dispatch closes it after cancellation).
+    var onClosed: (() -> Void)?
 
     private func acceptAll() {
         // Bounded, so one busy listener cannot starve the others on the queue.

@@ -61,6 +61,20 @@ struct ReadinessTests {
         #expect(h.tick([]).contains(.reclaimTCPPort(project: "maxtools")))
     }
 
+    @Test("a host announcing on the Unix socket of a handoff project also gets the port released")
+    func handoffForLinesHost() {
+        var h = Harness()
+        h.add("maxtools", debugPort: 5678, rendezvousPort: 5678)
+        #expect(h.broker.rendezvousAccepted(1, project: "maxtools", viaTCP: false).isEmpty)
+        let first = h.line(1, "maxtools", "MAINPID=10")
+        #expect(first.contains(.releaseTCPPort(project: "maxtools")))
+        #expect(!h.line(1, "maxtools", "READY=1").contains(.releaseTCPPort(project: "maxtools")))
+        _ = h.tick([5678])
+        let closed = h.broker.rendezvousClosed(1, project: "maxtools", receivedBytes: true, now: h.now)
+        #expect(closed.eventKinds == [.sessionEnded])
+        #expect(h.tick([]).contains(.reclaimTCPPort(project: "maxtools")))
+    }
+
     @Test("waiters time out with the project and seconds; a waiter that went away is forgotten")
     func waiterTimeout() {
         var h = Harness()
