@@ -215,16 +215,28 @@ class HostProcess(object):
             self.kill()
             raise RuntimeError("fake host did not start (%s); stderr:\n%s"
                                % (exc, "\n".join(self.stderr.lines())))
+        self._sync_stderr(timeout)
         self.report = json.loads(line[len("ATTACH_READY "):])
         self.host = self.report["host"]
         self.port = self.report["port"]
         return self.report
 
+    def _sync_stderr(self, timeout):
+        # fake_host writes "FAKE_HOST mark" to stderr after each stdout reply: once read,
+        # every log line the host wrote before that reply is in self.stderr.
+        self.stderr.wait_line(lambda l: l == "FAKE_HOST mark", timeout)
+
     def command(self, text, timeout=10.0):
-        """Send one stdin command (session, status TEXT, magic); return its reply line."""
+        """Send one stdin command (session, status TEXT, magic); return its reply line.
+
+        When it returns, log lines the host wrote before replying are in log_lines().
+        """
         self.proc.stdin.write(text + "\n")
         self.proc.stdin.flush()
-        return self.stdout.next_line(timeout)
+        reply = self.stdout.next_line(timeout)
+        if reply is not None:
+            self._sync_stderr(timeout)
+        return reply
 
     def log_lines(self, level=None):
         """stderr lines written by the logging module ("LOG LEVEL logger message")."""

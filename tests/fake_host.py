@@ -10,7 +10,8 @@ EOF or says ``exit``.  Other stdin commands, each answered with one stdout line:
     status TEXT    -> STATUS <True|False>   (attach_ready.status)
     magic          -> MAGIC <value>
 
-Log records go to stderr as ``LOG <LEVEL> <logger> <message>``.
+Log records go to stderr as ``LOG <LEVEL> <logger> <message>``; after each stdout
+reply a ``FAKE_HOST mark`` line goes to stderr (a sync point for the harness).
 
 Must stay Python 2.7 compatible (the tests run it under old interpreters too).
 
@@ -32,6 +33,13 @@ HELPER_DIR = os.path.join(os.path.dirname(HERE), "integrations", "python")
 
 MAGIC = 42
 TICKS = 0
+
+
+def mark():
+    # Written to stderr after every stdout reply: once the harness has read it, every
+    # log line written before the reply has been read too (stdout and stderr are two pipes).
+    sys.stderr.write("FAKE_HOST mark\n")
+    sys.stderr.flush()
 
 
 def main():
@@ -82,6 +90,7 @@ def main():
         report["second"] = list(again)
     sys.stdout.write("ATTACH_READY " + json.dumps(report) + "\n")
     sys.stdout.flush()
+    mark()
 
     done = threading.Event()
 
@@ -104,6 +113,7 @@ def main():
                     out = "UNKNOWN %s" % (line,)
                 sys.stdout.write(out + "\n")
                 sys.stdout.flush()
+                mark()
         finally:
             done.set()
 
