@@ -7,13 +7,26 @@ extension Daemon {
     /// Takes or binds the sockets, loads the projects, tells systemd it is ready.
     func start() throws(DaemonError) {
         ProcessHandle.ignoreSIGPIPE()
+        // SIGTERM/SIGINT stay pending (blocked) until the signal sources are registered; see
+        // installSignalHandlers().
+        for signal in Self.stopSignals { ProcessHandle.blockSignal(signal) }
         if let problem = prepareRuntimeDirectory() { throw DaemonError(problem) }
         fdStoreEnabled = Environment.get("NOTIFY_SOCKET") != nil
         var controlFD: FileDescriptor?
-        for (name, fd) in Systemd.listenFDs() {
-            if name == "control" || name == "attachd.socket" {
+        let inherited = Systemd.listenFDs()
+        for (name, fd) in inherited {
+            // "control" is attachd.socket's FileDescriptorName=; without it systemd names the fd
+            // after the socket unit, and a lone unnamed fd (systemd-socket-activate without
+            // --fdname) can only be the control socket too.
+            if name == "control" || name == "attachd.socket" || (name == "unknown" && inherited.count == 1) {
                 guard Socket.isListeningUnixStream(fd, path: nil) else {
-                    throw DaemonError("the descriptor systemd passed as 'control' (fd \(fd.rawValue)) is not a listening Unix stream socket; check attachd.socket")
+                    let what = Socket.isListeningTCP(fd, port: 0) ? "a listening TCP socket" : "not a listening socket"
+                    throw DaemonError("refusing to start: the descriptor passed as '\(name)' (fd \(fd.rawValue)) is not a listening Unix stream socket (it is \(what)); attachd.socket must say ListenStream=%t/attachd/control.sock and FileDescriptorName=control")
+                }
+                if controlFD != nil {
+                    logger.warning("ignoring a second control socket", metadata: ["name": "\(name)", "fd": "\(fd.rawValue)"])
+                    fd.close()
+                    continue
                 }
                 controlFD = fd
             } else if name.hasPrefix("tcp.") || name.hasPrefix("unix.") {
@@ -104,13 +117,27 @@ extension Daemon {
         controlListener = listener
     }
 
+    static let stopSignals = [SignalNumber.terminate, SignalNumber.interrupt]
+
+    /// SIGTERM and SIGINT stop the daemon cleanly. On Linux, libdispatch reads signals through a
+    /// signalfd and installs its own handler only when a source is registered, which happens
+    /// asynchronously on the source's queue. So the signals are blocked (pending, never lost) from
+    /// the start of start(), the sources live on their own queue (not `queue`, which is busy in
+    /// start()), and READY=1 waits until they are registered: a `systemctl stop` right after
+    /// READY=1 is never dropped. (Not SIG_IGN: that would discard a pending signal.)
     private func installSignalHandlers() {
-        for signal in [SignalNumber.terminate, SignalNumber.interrupt] {
-            ProcessHandle.ignoreSignal(signal)
-            let source = DispatchSource.makeSignalSource(signal: signal, queue: queue)
-            source.setEventHandler { [self] in shutdown(signal: signal) }
+        let signalQueue = DispatchQueue(label: "io.attachd.signals")
+        let registered = DispatchSemaphore(value: 0)
+        for signal in Self.stopSignals {
+            let source = DispatchSource.makeSignalSource(signal: signal, queue: signalQueue)
+            source.setRegistrationHandler { registered.signal() }
+            source.setEventHandler { [self] in queue.async { [self] in shutdown(signal: signal) } }
             source.resume()
             signalSources.append(source)
+        }
+        for _ in Self.stopSignals where registered.wait(timeout: .now() + 5) == .timedOut {
+            logger.warning("signal handlers not registered within 5 s; SIGTERM may be delayed")
+            break
         }
     }
 
