@@ -28,7 +28,10 @@ public struct DaemonLogHandler: LogHandler {
         let text = details.isEmpty ? "\(event.message)" : "\(event.message) \(details)"
         let line: String
         if journal {
-            line = "<\(Self.priority(event.level))>\(text)\n"
+            // journald reads the priority per line: every line of a message needs it.
+            let prefix = "<\(Self.priority(event.level))>"
+            line = text.split(separator: "\n", omittingEmptySubsequences: false)
+                .map { prefix + $0 + "\n" }.joined()
         } else {
             line = "\(Self.timestamp()) \(event.level) \(label): \(text)\n"
         }

@@ -1,1 +1,2 @@
-print("attachbench: not yet")
+// attachbench: measures the release attachd. See bench/README.md.
+AttachBench.main()
