@@ -81,8 +81,11 @@ public enum Format {
             var rendezvous: [String] = []
             if let port = project.rendezvousPort { rendezvous.append("tcp \(port)") }
             rendezvous.append(project.rendezvousSocket)
-            let state: String
+            var state: String
             if let error = project.error { state = "error: \(error)" } else { state = "listening" }
+            if project.allowRemote, project.rendezvousPort != nil {
+                state += " (warning: TCP rendezvous open to the network, --allow-remote)"
+            }
             return [project.name,
                     endpoint(host: project.debugHost, port: project.debugPort),
                     rendezvous.joined(separator: " / "),

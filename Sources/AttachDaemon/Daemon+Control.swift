@@ -13,19 +13,35 @@ extension Daemon {
             logger.warning("refused a control connection from another user",
                            metadata: ["uid": "\(credentials.map { String($0.uid) } ?? "unknown")",
                                       "pid": "\(credentials.map { String($0.pid) } ?? "unknown")"])
-            connection.send(codec.frame(VarlinkReply(error: .permissionDenied(uid: credentials?.uid ?? UInt32.max))))
-            connection.closeWhenFlushed()
+            refuse(connection, with: .permissionDenied(uid: credentials?.uid ?? UInt32.max))
             return
         }
         guard controls.count < options.maxControlConnections else {
             logger.warning("too many control connections; refusing one", metadata: ["limit": "\(options.maxControlConnections)"])
-            connection.close()
+            refuse(connection, with: VarlinkError("io.attachd.Broker.TooManyConnections",
+                                                  ["limit": .number(Double(options.maxControlConnections))]))
             return
         }
         let client = ControlClient(connection: connection, maxMessageSize: options.maxMessageSize)
         controls[id] = client
         connection.onClose = { [self] in controlClosed(id) }
         connection.start { [self] in controlReadable(client) }
+    }
+
+    /// Answers a connection we will not serve with one error, then lets the client finish
+    /// writing its call (discarding it) before closing: closing at once would make its write
+    /// fail and hide the error behind a broken pipe.
+    private func refuse(_ connection: Connection, with error: VarlinkError) {
+        connection.send(codec.frame(VarlinkReply(error: error)))
+        Socket.shutdownWrite(connection.fd)
+        connection.start { [connection] in
+            switch Result(catching: { () throws(Errno) in try connection.read() }) {
+            case .success(nil): return
+            case .success(let bytes?) where !bytes.isEmpty: return
+            default: connection.close()
+            }
+        }
+        queue.asyncAfter(deadline: .now() + 1) { connection.close() }
     }
 
     private func controlClosed(_ id: ConnectionID) {

@@ -11,6 +11,12 @@ extension Daemon {
         // installSignalHandlers().
         for signal in Self.stopSignals { ProcessHandle.blockSignal(signal) }
         if let problem = prepareRuntimeDirectory() { throw DaemonError(problem) }
+        // Each project holds two listeners and each host or client a connection: the usual
+        // soft limit of 1024 is too low for a thousand projects.
+        if let limit = try? ProcessHandle.raiseOpenFileLimit() {
+            logger.debug("open file limit", metadata: ["soft": "\(limit)"])
+        }
+        makeTimer()
         fdStoreEnabled = Environment.get("NOTIFY_SOCKET") != nil
         var controlFD: FileDescriptor?
         let inherited = Systemd.listenFDs()
@@ -108,10 +114,10 @@ extension Daemon {
     }
 
     private func startControl(_ fd: FileDescriptor) {
-        let listener = Listener(fd: fd, name: "control", queue: queue,
+        let listener = Listener(fd: fd, name: "control", queue: queue, reserve: reserve,
                                 onAccept: { [self] client in acceptControl(client) },
                                 onExhausted: { [self] error in
-                                    logger.warning("control accept failed; pausing", metadata: ["error": "\(error)"])
+                                    logger.warning("control accept failed; turning clients away until descriptors are free", metadata: ["error": "\(error)"])
                                 })
         listener.start()
         controlListener = listener

@@ -61,10 +61,10 @@ extension Daemon {
     }
 
     private func makeListener(_ fd: FileDescriptor, name: String, project: String, viaTCP: Bool) -> Listener {
-        let listener = Listener(fd: fd, name: name, queue: queue,
+        let listener = Listener(fd: fd, name: name, queue: queue, reserve: reserve,
                                 onAccept: { [self] client in acceptHost(client, project: project, viaTCP: viaTCP) },
                                 onExhausted: { [self] error in
-                                    logger.warning("accept failed; pausing this listener", metadata: ["listener": "\(name)", "error": "\(error)"])
+                                    logger.warning("accept failed; turning hosts away until descriptors are free", metadata: ["listener": "\(name)", "error": "\(error)"])
                                 })
         listener.start()
         return listener
@@ -133,6 +133,7 @@ extension Daemon {
 
     private func acceptHost(_ fd: FileDescriptor, project: String, viaTCP: Bool) {
         let id = makeConnectionID()
+        if viaTCP { try? Socket.setNoDelay(fd) }
         let connection = Connection(id: id, fd: fd, queue: queue, outputLimit: 65536)
         let perProject = hosts.values.lazy.filter { $0.project == project }.count
         guard hosts.count < options.maxRendezvousConnections, perProject < options.maxRendezvousPerProject else {

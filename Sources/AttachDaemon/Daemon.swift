@@ -17,6 +17,8 @@ public final class Daemon: @unchecked Sendable {
     let startedAt = Clock.monotonicSeconds()
 
     var controlListener: Listener?
+    /// The descriptor given back when accept runs out of them (see `Listener`).
+    let reserve = ReserveDescriptor()
     /// The control socket file was bound here (not passed by systemd), so it is ours to remove.
     var ownsControlSocket = false
     var tcpListeners: [String: Listener] = [:]
@@ -39,7 +41,6 @@ public final class Daemon: @unchecked Sendable {
     var timer: DispatchSourceTimer?
     var timerFireAt: Double?
     var probeRequested = false
-    var saveRequested = false
     var lastStatus = ""
     var watchdogTimer: DispatchSourceTimer?
     var signalSources: [DispatchSourceSignal] = []
@@ -129,11 +130,21 @@ public final class Daemon: @unchecked Sendable {
         case .probeNow:
             probeRequested = true
         case .persistProjects:
-            saveRequested = true
+            // At once: the reply that follows in this batch must not promise a change that a
+            // crash could still lose.
+            saveProjects()
         case .emit(let event):
             emit(event)
         }
         return []
+    }
+
+    func saveProjects() {
+        do {
+            try store.save(broker.projectConfigs)
+        } catch {
+            logger.error("cannot save projects", metadata: ["file": "\(store.path)", "error": "\(error)"])
+        }
     }
 
     /// Reads the LISTEN table; nil when the kernel refused (logged).
@@ -149,14 +160,6 @@ public final class Daemon: @unchecked Sendable {
 
     /// After every batch: save if asked, move the timer, refresh the systemd status.
     private func afterChange() {
-        if saveRequested {
-            saveRequested = false
-            do {
-                try store.save(broker.projectConfigs)
-            } catch {
-                logger.error("cannot save projects", metadata: ["file": "\(store.path)", "error": "\(error)"])
-            }
-        }
         rescheduleTimer()
         updateStatus()
     }
@@ -177,16 +180,22 @@ public final class Daemon: @unchecked Sendable {
         }
         // Only ever move the timer earlier; when it fires it schedules the next one itself.
         if let current = timerFireAt, current <= fireAt { return }
-        if timer == nil {
-            let source = DispatchSource.makeTimerSource(queue: queue)
-            source.setEventHandler { [self] in timerFired() }
-            timer = source
-            source.schedule(deadline: .distantFuture)
-            source.resume()
-        }
+        makeTimer()
         let delay = max(0, fireAt - now)
         timer?.schedule(deadline: .now() + delay, leeway: .microseconds(delay < 0.01 ? 200 : 2000))
         timerFireAt = fireAt
+    }
+
+    /// Creates the one timer, armed once at once: Dispatch opens its timer descriptor the first
+    /// time a timer is armed, and that must not first happen when descriptors have run out.
+    func makeTimer() {
+        guard timer == nil else { return }
+        let source = DispatchSource.makeTimerSource(queue: queue)
+        source.setEventHandler { [self] in timerFired() }
+        timer = source
+        source.schedule(deadline: .now())
+        timerFireAt = Clock.monotonicSeconds()
+        source.resume()
     }
 
     private func timerFired() {

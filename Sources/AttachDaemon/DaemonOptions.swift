@@ -16,7 +16,7 @@ public struct DaemonOptions: Sendable {
     /// Seconds a rendezvous connection may sit on a partial line.
     public var partialLineTimeout = 10.0
     /// Control connections open at once.
-    public var maxControlConnections = 256
+    public var maxControlConnections = 2048
     /// Rendezvous connections open at once, per project and in all.
     public var maxRendezvousPerProject = 64
     public var maxRendezvousConnections = 1024

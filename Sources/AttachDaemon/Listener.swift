@@ -18,9 +18,10 @@ final class Listener: @unchecked Sendable {
     /// How long to stop accepting after running out of descriptors.
     static let exhaustionPause = 0.25
 
-    init(fd: FileDescriptor, name: String, queue: DispatchQueue,
+    init(fd: FileDescriptor, name: String, queue: DispatchQueue, reserve: ReserveDescriptor,
          onAccept: @escaping (FileDescriptor) -> Void, onExhausted: @escaping (Errno) -> Void) {
         self.fd = fd
+        self.reserve = reserve
         self.name = name
         self.queue = queue
         self.onAccept = onAccept
@@ -42,6 +43,10 @@ final class Listener: @unchecked Sendable {
     }
 
     private var closesDescriptor = true
+    /// One descriptor kept for when the process runs out, shared by every listener.
+    private let reserve: ReserveDescriptor
+    /// Descriptors ran out and have not been seen back yet (logged once per episode).
+    private var exhausted = false
     /// Runs once the descriptor is really closed (Dispatch closes it after cancellation).
     var onClosed: (() -> Void)?
 
@@ -51,12 +56,13 @@ final class Listener: @unchecked Sendable {
             guard !isClosed else { return }
             do {
                 guard let client = try Socket.accept(fd) else { return }
+                exhausted = false
                 onAccept(client)
             } catch .tooManyOpenFiles {
-                pause(.tooManyOpenFiles)
+                if !shedOne(.tooManyOpenFiles) { pause(.tooManyOpenFiles) }
                 return
             } catch .fileTableFull {
-                pause(.fileTableFull)
+                if !shedOne(.fileTableFull) { pause(.fileTableFull) }
                 return
             } catch .noBufferSpace {
                 pause(.noBufferSpace)
@@ -69,6 +75,24 @@ final class Listener: @unchecked Sendable {
                 return
             }
         }
+    }
+
+    /// Out of descriptors: gives back the reserve one, accepts the waiting client and closes
+    /// it at once (it sees end-of-file rather than hanging in the backlog), and takes the
+    /// reserve again. Nothing needs a timer, so this works even when no timer can be made.
+    private func shedOne(_ error: Errno) -> Bool {
+        guard let spare = reserve.take() else { return false }
+        spare.close()
+        let client = try? Socket.accept(fd)
+        client?.close()
+        reserve.refill()
+        if !exhausted {
+            exhausted = true
+            onExhausted(error)
+        }
+        // The kernel reports the listener readable again while clients wait: each is shed in
+        // its turn, so the CPU stays idle between them.
+        return client != nil || reserve.isHeld
     }
 
     private func pause(_ error: Errno) {
@@ -103,5 +127,24 @@ final class Listener: @unchecked Sendable {
         }
         source?.cancel()
         source = nil
+    }
+}
+
+/// A descriptor on /dev/null held in reserve for the moment the process runs out of them.
+final class ReserveDescriptor: @unchecked Sendable {
+    private var held: FileDescriptor?
+
+    init() { refill() }
+
+    var isHeld: Bool { held != nil }
+
+    func take() -> FileDescriptor? {
+        defer { held = nil }
+        return held
+    }
+
+    func refill() {
+        guard held == nil else { return }
+        held = try? FileDescriptor.openNullDevice()
     }
 }

@@ -108,6 +108,7 @@ error AddressInUse (address: string)
 error ProjectRemoved (name: string)
 error ShuttingDown ()
 error PermissionDenied (uid: int)
+error TooManyConnections (limit: int)
 error MessageTooLarge (limit: int)
 
 """#

@@ -126,3 +126,11 @@ public struct FileDescriptor: Hashable, Sendable, CustomStringConvertible {
         }
     }
 }
+
+extension FileDescriptor {
+    /// open(2) of /dev/null, read-only and close-on-exec: a descriptor held in reserve, to be
+    /// given back when the process runs out of them.
+    public static func openNullDevice() throws(Errno) -> FileDescriptor {
+        FileDescriptor(rawValue: try Kernel.open("/dev/null", O_RDONLY | O_CLOEXEC))
+    }
+}

@@ -135,6 +135,12 @@ public enum Socket {
         try SocketAddress.port(of: Kernel.getsockname(fd.rawValue))
     }
 
+    /// setsockopt(2) TCP_NODELAY: small replies leave at once instead of waiting for the
+    /// peer's delayed acknowledgement.
+    public static func setNoDelay(_ fd: FileDescriptor) throws(Errno) {
+        try Kernel.setsockopt(fd.rawValue, Int32(IPPROTO_TCP), TCP_NODELAY, Int32(1))
+    }
+
     /// shutdown(2) SHUT_WR: tells the peer we are done sending. Errors (ENOTCONN) are ignored.
     public static func shutdownWrite(_ fd: FileDescriptor) {
         _ = try? Kernel.shutdown(fd.rawValue, Int32(SHUT_WR))

@@ -19,14 +19,18 @@ struct Status: ParsableCommand {
     @OptionGroup var output: JSONOption
 
     func run() throws {
-        let (status, raw) = try withClient(global) { client throws(ClientError) in
+        let (status, raw, projects) = try withClient(global) { client throws(ClientError) in
             let status = try client.status()
-            return (status, client.lastReply)
+            let raw = client.lastReply
+            return (status, raw, try client.listProjects())
         }
         if output.json {
             Output.json(raw)
             return
         }
+        // Listener problems belong on the status page too: a project whose rendezvous is down
+        // makes every launch of it wait for nothing.
+        let problems = projects.filter { $0.error != nil }.map { ["problem:", "\($0.name): \($0.error!)"] }
         Output.out(Table.render(headers: [], rows: [
             ["attachd:", "\(status.version) (pid \(status.pid)), up \(Format.age(status.uptime))"],
             ["socket:", global.socketPath],
@@ -35,6 +39,6 @@ struct Status: ParsableCommand {
             ["waiters:", "\(status.waiters)"],
             ["connections:", "\(status.connections)"],
             ["probe:", status.probe],
-        ]))
+        ] + problems))
     }
 }

@@ -33,12 +33,20 @@ struct AttachDCommand: ParsableCommand {
     @Option(name: .long, help: "Least severe messages to log: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
+    @Option(name: .long, help: ArgumentHelp("Control connections served at once; more are told TooManyConnections and closed.", valueName: "n"))
+    var maxConnections: Int = 2048
+
+    func validate() throws {
+        guard maxConnections >= 1 else { throw ValidationError("--max-connections must be at least 1") }
+    }
+
     func run() throws {
         let level = logLevel
         let journal = Systemd.stderrIsJournal
         LoggingSystem.bootstrap { label in DaemonLogHandler(label: label, level: level, journal: journal) }
         let logger = Logger(label: "attachd")
-        let options = DaemonOptions.defaults(controlSocket: socket, version: Self.version)
+        var options = DaemonOptions.defaults(controlSocket: socket, version: Self.version)
+        options.maxControlConnections = maxConnections
         do {
             try Daemon(options: options, logger: logger).run()
         } catch {

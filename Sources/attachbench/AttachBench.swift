@@ -1,0 +1,274 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import AttachSystem
+import Foundation
+
+struct Results: Codable {
+    struct Settings: Codable {
+        var quick: Bool
+        var launches: Int
+        var warmupLaunches: Int
+        var baselineLaunches: Int
+        var projects: Int
+        var waiterConnections: Int
+        var idleSeconds: Double
+        var roundTrips: Int
+        var coldStarts: Int
+        var phases: [String]
+    }
+
+    struct Target: Codable {
+        var name: String
+        var target: String
+        var measured: String
+        var met: Bool?
+    }
+
+    var machine: MachineInfo
+    var settings: Settings
+    var releaseLines: LatencyResult?
+    var releaseBare: LatencyResult?
+    var releaseRaw: LatencyResult?
+    var baseline: BaselineResult?
+    /// Article handshake p50 over attachd's handshake-start → release p50 (lines, bare).
+    var speedupLines: Double?
+    var speedupBare: Double?
+    var roundTrip: RoundTripResult?
+    var idle: IdleResult?
+    var scale: ScaleResult?
+    var coldStart: ColdStartResult?
+    var coldStartWithProjects: ColdStartResult?
+    var targets: [Target] = []
+    var wallSeconds: Double = 0
+}
+
+struct AttachBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "attachbench",
+        abstract: "Benchmark the release attachd: release latency, scale, memory, control round trip, idle cost, cold start.",
+        discussion: """
+        Starts the real attachd (from the directory of this executable, or --bin-dir) with a \
+        temporary XDG_RUNTIME_DIR and XDG_CONFIG_HOME, measures, prints a Markdown table and \
+        writes JSON. Figures are reported against the targets; nothing fails on a slow machine.
+        Loopback only. Every wait is bounded; --max-seconds kills everything if a run hangs.
+
+          swift run -c release attachbench                 # full run, a few minutes
+          swift run -c release attachbench --quick         # smoke test, under a minute
+        """)
+
+    @Option(help: "Launches per mode for the release latency (after the warm-up).")
+    var launches: Int?
+    @Option(help: "Unmeasured launches per mode first.")
+    var warmup: Int = 5
+    @Option(help: "Launches of the article's own handshake (about 1 s each).")
+    var baselineLaunches: Int?
+    @Option(help: "Projects (and waiters, and hosts) for the scale and idle measurements.")
+    var projects: Int?
+    @Option(help: "Control connections carrying the scale waiters (one Wait each when equal to --projects).")
+    var waiterConnections: Int?
+    @Option(help: "Seconds of idle measurement.")
+    var idleSeconds: Double?
+    @Option(help: "GetStatus calls (and echo round trips) measured.")
+    var roundTrips: Int?
+    @Option(help: "Cold starts under systemd-socket-activate.")
+    var coldStarts: Int?
+    @Flag(help: "Smoke test: 30 launches, 2 article launches, 100 projects, 2 s idle, fewer calls.")
+    var quick = false
+    @Option(help: "Comma-separated phases: release,baseline,roundtrip,scale,idle,coldstart.")
+    var phases: String = "release,baseline,roundtrip,scale,idle,coldstart"
+    @Option(help: "Directory holding attachd and attachctl (default: this executable's directory).")
+    var binDir: String?
+    @Option(help: "Directory holding host_driver.py and article_bootstrap.py (default: ./bench, else found from the executable).")
+    var benchDir: String?
+    @Option(help: "Python interpreter for the host side.")
+    var python: String = "python3"
+    @Option(help: "Where to write the JSON results (default: BENCH_DIR/results.json).")
+    var jsonOut: String?
+    @Option(help: "First TCP port of the scale projects' ranges (2 × projects consecutive ports below 32768).")
+    var portBase: Int = 23000
+    @Option(help: "Parent of the temporary XDG_RUNTIME_DIR (default: /dev/shm when it is a tmpfs, like /run/user/UID; else /tmp).")
+    var runtimeParent: String?
+    @Option(help: "Kill everything and exit 2 after this many seconds.")
+    var maxSeconds: UInt32 = 900
+
+    func run() throws {
+        let wallStart = Clock.monotonicSeconds()
+        ChildRegistry.installHandlers(maxSeconds: maxSeconds)
+        if let runtimeParent { Sandbox.runtimeParent = runtimeParent }
+        ProcessHandle.ignoreSIGPIPE()
+        let launches = self.launches ?? (quick ? 30 : 200)
+        let baselineLaunches = self.baselineLaunches ?? (quick ? 2 : 10)
+        let projects = max(1, self.projects ?? (quick ? 100 : 1000))
+        let waiterConnections = self.waiterConnections ?? projects
+        let idleSeconds = self.idleSeconds ?? (quick ? 2 : 10)
+        let roundTrips = self.roundTrips ?? (quick ? 2000 : 20000)
+        let coldStarts = self.coldStarts ?? (quick ? 3 : 20)
+        let phases = Set(self.phases.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        let binDirectory = binDir ?? Self.executableDirectory()
+        let benchDirectory = try benchDir ?? Self.findBenchDirectory(from: binDirectory)
+        let jsonPath = jsonOut ?? benchDirectory + "/results.json"
+        try Self.checkBinaries(binDirectory, repository: String(benchDirectory.dropLast("/bench".count)))
+        let fileLimit = (try? ProcessHandle.raiseOpenFileLimit()) ?? 0
+        let needed = UInt64(3 * projects + 200)
+        if fileLimit < needed {
+            log("warning: RLIMIT_NOFILE is \(fileLimit); \(projects) projects need about \(needed) descriptors in attachd and here")
+        }
+        log("attachbench: attachd from \(binDirectory), host scripts from \(benchDirectory), runtime dirs in \(Sandbox.runtimeParent), open-file limit \(fileLimit) (attachd inherits it)")
+
+        var results = Results(
+            machine: MachineInfo.collect(python: "?", attachdVersion: "?", openFileLimit: fileLimit),
+            settings: .init(quick: quick, launches: launches, warmupLaunches: warmup, baselineLaunches: baselineLaunches,
+                            projects: projects, waiterConnections: waiterConnections, idleSeconds: idleSeconds,
+                            roundTrips: roundTrips, coldStarts: coldStarts, phases: phases.sorted()))
+
+        // A: one daemon, a few projects: release latency, the article's handshake, round trips.
+        if !phases.isDisjoint(with: ["release", "baseline", "roundtrip"]) {
+            let sandbox = try Sandbox(label: "latency")
+            let daemon = DaemonUnderTest(sandbox: sandbox, binDirectory: binDirectory)
+            defer { daemon.stop(); sandbox.remove() }
+            try daemon.start()
+            results.machine.attachdVersion = (try? daemon.status()["version"] as? String) ?? "?"
+            let host = try HostDriver(python: python, script: benchDirectory + "/host_driver.py",
+                                      environment: Processes.environment())
+            defer { host.quit() }
+            results.machine.python = host.pythonVersion
+            let context = ReleaseLatency.Context(daemon: daemon, host: host, attachctl: binDirectory + "/attachctl",
+                                                 python: python, articleScript: benchDirectory + "/article_bootstrap.py")
+            if phases.contains("release") {
+                let linesPort = try Self.freePort(), barePort = try Self.freePort()
+                _ = try daemon.call("AddProject", ["name": "bench-lines", "debugPort": linesPort])
+                _ = try daemon.call("AddProject", ["name": "bench-bare", "debugPort": barePort, "rendezvousPort": barePort])
+                log("release latency: \(launches) launches announcing with READY=1 lines")
+                results.releaseLines = try ReleaseLatency.measure(.lines, project: "bench-lines", port: linesPort, launches: launches,
+                                                                  warmup: warmup, context: context, progress: log)
+                log("release latency: \(launches) launches, READY=1 lines, raw varlink Wait instead of attachctl")
+                results.releaseRaw = try ReleaseLatency.measure(.linesRaw, project: "bench-lines", port: linesPort, launches: launches,
+                                                                warmup: warmup, context: context, progress: log)
+                log("release latency: \(launches) launches with the article's bare connect and handoff")
+                results.releaseBare = try ReleaseLatency.measure(.bare, project: "bench-bare", port: barePort, launches: launches,
+                                                                 warmup: warmup, context: context, progress: log)
+            }
+            if phases.contains("baseline") {
+                log("baseline: \(baselineLaunches) launches of the article's _listen/_connect handshake")
+                results.baseline = try ReleaseLatency.baseline(port: try Self.freePort(), launches: baselineLaunches,
+                                                               context: context, progress: log)
+            }
+            if phases.contains("roundtrip") {
+                log("control round trip: \(roundTrips) GetStatus calls and as many echo round trips")
+                results.roundTrip = try RoundTrip.run(daemon, calls: roundTrips, progress: log)
+            }
+        }
+        if let article = results.baseline?.handshakeToAttachable?.p50Ms {
+            results.speedupLines = results.releaseLines?.handshakeToRelease.map { article / $0.p50Ms }
+            results.speedupBare = results.releaseBare?.handshakeToRelease.map { article / $0.p50Ms }
+        }
+
+        // B: a daemon with many projects: idle cost, then scale.
+        let rendezvousBase = try Scale.freeRange(from: portBase, count: 2 * projects)
+        let specs = (0..<projects).map {
+            ProjectSpec(name: Scale.name($0), debugPort: rendezvousBase + projects + $0, rendezvousPort: rendezvousBase + $0)
+        }
+        if !phases.isDisjoint(with: ["scale", "idle"]) {
+            let sandbox = try Sandbox(label: "scale")
+            let daemon = DaemonUnderTest(sandbox: sandbox, binDirectory: binDirectory)
+            defer { daemon.stop(); sandbox.remove() }
+            try sandbox.writeProjects(specs)
+            log("scale: starting attachd with \(projects) projects (TCP \(rendezvousBase)…, debug ports \(rendezvousBase + projects)…)")
+            try daemon.start(timeout: 60)
+            if results.machine.attachdVersion == "?" { results.machine.attachdVersion = (try? daemon.status()["version"] as? String) ?? "?" }
+            let loaded = try daemon.count("projects")
+            guard loaded == projects else { throw BenchError("attachd loaded \(loaded) projects, not \(projects):\n\(sandbox.logTail())") }
+            let problems = try daemon.call("ListProjects")["projects"] as? [[String: Any]] ?? []
+            let broken = problems.filter { $0["error"] is String }
+            if !broken.isEmpty { log("warning: \(broken.count) projects report listener errors, e.g. \(broken[0])") }
+            let rssAfterStart = daemon.rssKiB, fdsAfterStart = daemon.descriptorCount, anonAfterStart = daemon.rssAnonKiB
+            if phases.contains("idle") {
+                sleepSeconds(0.5)
+                log("idle: \(idleSeconds) s with \(projects) projects and no session")
+                results.idle = Scale.idle(daemon, projects: projects, seconds: idleSeconds)
+            }
+            if phases.contains("scale") {
+                log("scale: \(projects) waiters, \(projects) hosts ready together")
+                results.scale = try Scale.run(daemon, projects: projects, rendezvousBase: rendezvousBase,
+                                              debugBase: rendezvousBase + projects, waiterConnections: waiterConnections,
+                                              idleAfterSeconds: phases.contains("idle") ? min(idleSeconds, 5) : 0,
+                                              startSeconds: daemon.startSeconds, rssAfterStart: rssAfterStart, rssAnonAfterStart: anonAfterStart,
+                                              descriptorsAfterStart: fdsAfterStart, progress: log)
+            }
+        }
+
+        // C: cold starts under socket activation, empty and with the projects.
+        if phases.contains("coldstart") {
+            log("cold start: \(coldStarts) × systemd-socket-activate, no projects")
+            results.coldStart = try ColdStart.run(binDirectory: binDirectory, projects: [], starts: coldStarts, progress: log)
+            let withProjects = max(1, coldStarts / 4)
+            log("cold start: \(withProjects) × with \(projects) projects")
+            results.coldStartWithProjects = try ColdStart.run(binDirectory: binDirectory, projects: specs, starts: withProjects,
+                                                              progress: log)
+        }
+
+        results.wallSeconds = Clock.monotonicSeconds() - wallStart
+        results.targets = Report.targets(results)
+        print(Report.table(results))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let data = try encoder.encode(results)
+        try Files.writeAtomically([UInt8](data) + [10], to: jsonPath, mode: 0o644)
+        print("\nJSON written to \(jsonPath)")
+    }
+
+    // MARK: Helpers
+
+    static func executableDirectory() -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard count > 0 else { return "." }
+        let path = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
+    }
+
+    /// ./bench if it holds host_driver.py, else the nearest bench/ above the executable.
+    static func findBenchDirectory(from binDirectory: String) throws -> String {
+        var candidates = ["bench"]
+        var directory = binDirectory
+        for _ in 0..<6 {
+            candidates.append(directory + "/bench")
+            guard let slash = directory.lastIndex(of: "/"), slash != directory.startIndex else { break }
+            directory = String(directory[..<slash])
+        }
+        for candidate in candidates where Files.exists(candidate + "/host_driver.py") {
+            if candidate.hasPrefix("/") { return candidate }
+            return (FileManager.default.currentDirectoryPath) + "/" + candidate
+        }
+        throw BenchError("cannot find bench/host_driver.py; run from the repository root or pass --bench-dir")
+    }
+
+    /// `swift run attachbench` builds attachbench only: attachd and attachctl must come from a
+    /// `swift build -c release` into the same directory. Missing: stop; older than a source
+    /// file: warn.
+    static func checkBinaries(_ binDirectory: String, repository: String) throws {
+        for name in ["attachd", "attachctl"] where access(binDirectory + "/" + name, X_OK) != 0 {
+            throw BenchError("\(binDirectory)/\(name) is missing. `swift run` builds attachbench alone: run `swift build -c release` (with the same --scratch-path) first, or pass --bin-dir")
+        }
+        guard Files.isDirectory(repository + "/Sources") else { return }
+        let newer = Processes.output(of: ["find", repository + "/Sources", "-name", "*.swift", "-newer", binDirectory + "/attachd",
+                                          "-not", "-path", "*/attachbench/*"], environment: Processes.environment(), timeout: 10) ?? ""
+        if let file = newer.split(separator: "\n").first {
+            log("warning: \(file) is newer than \(binDirectory)/attachd; run `swift build -c release` to measure the current sources")
+        }
+    }
+
+    /// A loopback port the kernel just handed out (bind to 0, read, close).
+    static func freePort() throws -> Int {
+        let fd = try Socket.listenTCP(host: "127.0.0.1", port: 0)
+        defer { fd.close() }
+        return Int(try Socket.localPort(fd))
+    }
+}
+
+func log(_ text: String) {
+    FileHandle.standardError.write((text + "\n").data(using: .utf8)!)
+}
