@@ -111,19 +111,19 @@ extension Daemon {
             let info = ServiceInfoReply(vendor: "attachd", product: "attachd", version: options.version,
                                         url: "https://varlink.org", interfaces: [InterfaceDescriptions.serviceName,
                                                                                   InterfaceDescriptions.brokerName])
-            send(token, .success(codec.value(info)))
+            sendReply(token, info)
         case "org.varlink.service.GetInterfaceDescription":
             let p = try codec.parameters(InterfaceDescriptionParameters.self, of: call)
             guard let text = InterfaceDescriptions.description(of: p.interface) else { throw .interfaceNotFound(p.interface) }
-            send(token, .success(codec.value(InterfaceDescriptionReply(description: text))))
+            sendReply(token, InterfaceDescriptionReply(description: text))
         case "io.attachd.Broker.GetStatus":
-            send(token, .success(codec.value(status())))
+            sendReply(token, status())
         case "io.attachd.Broker.Watch":
             let p = try codec.parameters(WatchParameters.self, of: call)
             guard call.more == true else { throw .expectedMore() }
             if let project = p.project, broker.projectInfo(project) == nil { throw .projectNotFound(project) }
             watchers[token] = p.project
-            sendStream(token, codec.value(WatchReply()))
+            sendStream(token, codec.frameReply(WatchReply(), continues: true))
         default:
             let request = try brokerRequest(call)
             if case .wait(let p) = request, broker.wantsFreshProbe(forWaitOn: p.project) {
@@ -165,19 +165,20 @@ extension Daemon {
         switch result {
         case .failure(let error):
             send(token, .failure(error))
-        case .success(let response):
-            let value: JSONValue
-            switch response {
-            case .project(let info):
-                // Built after the listeners were tried, so it carries their error.
-                value = codec.value(ProjectReply(project: broker.projectInfo(info.name) ?? info))
-            case .projects(let list): value = codec.value(ListProjectsReply(projects: list))
-            case .session(let info): value = codec.value(SessionReply(session: info))
-            case .sessions(let list): value = codec.value(ListSessionsReply(sessions: list))
-            case .empty: value = .object([:])
-            }
-            send(token, .success(value))
+        case .success(.project(let info)):
+            // Built after the listeners were tried, so it carries their error.
+            sendReply(token, ProjectReply(project: broker.projectInfo(info.name) ?? info))
+        case .success(.projects(let list)): sendReply(token, ListProjectsReply(projects: list))
+        case .success(.session(let info)): sendReply(token, SessionReply(session: info))
+        case .success(.sessions(let list)): sendReply(token, ListSessionsReply(sessions: list))
+        case .success(.empty): sendReply(token, EmptyReply())
         }
+    }
+
+    /// Sends the final, successful reply of a call.
+    func sendReply<P: Encodable>(_ token: RequestToken, _ parameters: P) {
+        guard let client = controls[token.connection] else { return }
+        client.reply(token.serial, codec.frameReply(parameters), final: true)
     }
 
     /// Sends the final reply of a call.
@@ -192,17 +193,17 @@ extension Daemon {
     }
 
     /// Sends one reply of a stream that continues.
-    func sendStream(_ token: RequestToken, _ value: JSONValue) {
+    func sendStream(_ token: RequestToken, _ bytes: [UInt8]) {
         guard let client = controls[token.connection] else { return }
-        client.reply(token.serial, codec.frame(VarlinkReply(parameters: value, continues: true)), final: false)
+        client.reply(token.serial, bytes, final: false)
     }
 
     /// Tells every watcher interested in this event.
     func emit(_ event: BrokerEvent) {
         guard !watchers.isEmpty else { return }
-        let value = codec.value(WatchReply(event: event))
+        let bytes = codec.frameReply(WatchReply(event: event), continues: true)
         for (token, filter) in watchers where filter == nil || filter == event.projectName {
-            sendStream(token, value)
+            sendStream(token, bytes)
         }
     }
 }

@@ -1,5 +1,4 @@
 import AttachSystem
-import Foundation
 import Logging
 
 /// Writes log lines to stderr: with `<N>` priority prefixes when stderr is the journal
@@ -51,10 +50,6 @@ public struct DaemonLogHandler: LogHandler {
     }
 
     static func timestamp() -> String {
-        let t = Clock.wallSeconds()
-        let date = Date(timeIntervalSince1970: t)
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
+        UTCTimestamp.iso8601(Clock.wallSeconds())
     }
 }

@@ -1,6 +1,11 @@
 import AttachCore
+import AttachProtocol
 import AttachSystem
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Logging
 
 /// Loads and saves `projects.json`. Saves are atomic (temp file, fsync, rename, fsync of the
@@ -52,18 +57,16 @@ struct ProjectStore {
 
     /// The projects that still decode one by one from a damaged file.
     static func salvage(_ bytes: [UInt8]) -> [ProjectConfig] {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any],
-              let list = object["projects"] as? [Any] else { return [] }
+        guard let object = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)),
+              case .array(let list)? = object["projects"] else { return [] }
+        let encoder = JSONEncoder()
         return list.compactMap { item in
-            guard let data = try? JSONSerialization.data(withJSONObject: item) else { return nil }
+            guard let data = try? encoder.encode(item) else { return nil }
             return try? JSONDecoder().decode(ProjectConfig.self, from: data)
         }
     }
 
     static func timestamp() -> String {
-        let formatter = DateFormatter()
-        formatter.dateFormat = "yyyyMMdd'T'HHmmss"
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: Date())
+        UTCTimestamp.compact(Clock.wallSeconds())
     }
 }

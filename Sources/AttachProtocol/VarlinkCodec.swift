@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Turns varlink messages into bytes and back. Holds one JSON encoder and decoder, so it is
 /// meant to be owned by one queue or thread.
@@ -16,6 +20,12 @@ public final class VarlinkCodec: @unchecked Sendable {
         var bytes = (try? [UInt8](encoder.encode(message))) ?? Array(#"{"error":"org.varlink.service.InternalError"}"#.utf8)
         bytes.append(0)
         return bytes
+    }
+
+    /// The bytes of a successful reply carrying `parameters`, encoded in one pass (no detour
+    /// through `JSONValue`), ended by its NUL.
+    public func frameReply<P: Encodable>(_ parameters: P, continues: Bool? = nil) -> [UInt8] {
+        frame(ReplyEnvelope(parameters: parameters, continues: continues))
     }
 
     /// Decodes one message (without its NUL).
@@ -103,4 +113,10 @@ extension JSONValue {
         case .null, .bool, .string: return self
         }
     }
+}
+
+/// A reply whose parameters are already a typed value.
+private struct ReplyEnvelope<P: Encodable>: Encodable {
+    let parameters: P
+    let continues: Bool?
 }
