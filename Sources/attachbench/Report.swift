@@ -102,8 +102,8 @@ enum Report {
             row("… ratio GetStatus / bare echo", "\(Fmt.ratio(t.ratioP50)) (p50), \(Fmt.ratio(t.ratioThroughput)) (throughput)")
             let c = t.codec
             row("… attachd's VarlinkCodec work per `GetStatus` (same code, timed here)",
-                String(format: "%.1f µs: decode call %.1f + `value(StatusReply)` %.1f + `frame(reply)` %.1f (one direct encode instead of the last two: %.1f)",
-                       c.totalMicros, c.decodeCallMicros, c.valueOfStatusMicros, c.frameReplyMicros, c.directFrameMicros))
+                String(format: "%.1f µs: decode call %.1f + `frameReply(StatusReply)` %.1f",
+                       c.totalMicros, c.decodeCallMicros, c.frameReplyMicros))
             row("`GetStatus` through AttachClient's typed `BrokerClient`", "p50 \(Fmt.us(t.typedClient?.p50Ms ?? .nan)) · \(Int(t.typedClientPerSecond)) calls/s")
         }
         for c in [r.coldStart, r.coldStartWithProjects].compactMap({ $0 }) {
