@@ -46,6 +46,20 @@ final class Connection: @unchecked Sendable {
         }
     }
 
+    /// Reads what is there for a handler: the bytes, or nil when there is nothing to handle.
+    /// End of file (the peer closed first, so any TIME_WAIT stays on its side) and errors
+    /// close the connection.
+    func readOrClose(max: Int = 65536) -> [UInt8]? {
+        do {
+            guard let bytes = try read(max: max) else { return nil }
+            if bytes.isEmpty { close() }
+            return bytes.isEmpty ? nil : bytes
+        } catch {
+            close()
+            return nil
+        }
+    }
+
     /// Queues bytes and writes as much as the kernel takes now. Returns false when the client
     /// is not reading and its queue is over the limit (the connection is then closed).
     @discardableResult

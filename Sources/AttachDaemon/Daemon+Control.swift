@@ -55,18 +55,7 @@ extension Daemon {
 
     private func controlReadable(_ client: ControlClient) {
         let connection = client.connection
-        let bytes: [UInt8]
-        do {
-            guard let read = try connection.read() else { return }
-            bytes = read
-        } catch {
-            connection.close()
-            return
-        }
-        if bytes.isEmpty {
-            connection.close()
-            return
-        }
+        guard let bytes = connection.readOrClose() else { return }
         client.framer.append(bytes)
         while !connection.isClosed {
             let message: [UInt8]

@@ -159,20 +159,9 @@ extension Daemon {
 
     private func hostReadable(_ host: HostClient) {
         let connection = host.connection
-        let bytes: [UInt8]
-        do {
-            guard let read = try connection.read(max: 16384) else { return }
-            bytes = read
-        } catch {
-            connection.close()
-            return
-        }
-        // End of file: the host closed first, so the TIME_WAIT is on its side, not on the
-        // port its debug server binds next.
-        if bytes.isEmpty {
-            connection.close()
-            return
-        }
+        // At end of file the host has closed first, so the TIME_WAIT is on its side, not on
+        // the port its debug server binds next.
+        guard let bytes = connection.readOrClose(max: 16384) else { return }
         host.receivedBytes = true
         host.framer.append(bytes)
         while !connection.isClosed {
