@@ -74,6 +74,17 @@ final class Connection: @unchecked Sendable {
         return true
     }
 
+    /// Sends a last message to a peer we will not serve, then reads and drops whatever it still
+    /// writes until it closes (or `seconds` pass) before closing: closing with its input
+    /// unread would reset the connection and lose the message.
+    func sendLastAndDrain(_ bytes: [UInt8], within seconds: Double = 1) {
+        send(bytes)
+        guard !isClosed else { return }
+        Socket.shutdownWrite(fd)
+        start { [self] in _ = readOrClose() }
+        queue.asyncAfter(deadline: .now() + seconds) { [self] in close() }
+    }
+
     /// Closes once the queued output is written (or at once if there is none).
     func closeWhenFlushed() {
         closeAfterFlush = true

@@ -28,20 +28,9 @@ extension Daemon {
         connection.start { [self] in controlReadable(client) }
     }
 
-    /// Answers a connection we will not serve with one error, then lets the client finish
-    /// writing its call (discarding it) before closing: closing at once would make its write
-    /// fail and hide the error behind a broken pipe.
+    /// Answers a connection we will not serve with one error (see `sendLastAndDrain`).
     private func refuse(_ connection: Connection, with error: VarlinkError) {
-        connection.send(codec.frame(VarlinkReply(error: error)))
-        Socket.shutdownWrite(connection.fd)
-        connection.start { [connection] in
-            switch Result(catching: { () throws(Errno) in try connection.read() }) {
-            case .success(nil): return
-            case .success(let bytes?) where !bytes.isEmpty: return
-            default: connection.close()
-            }
-        }
-        queue.asyncAfter(deadline: .now() + 1) { connection.close() }
+        connection.sendLastAndDrain(codec.frame(VarlinkReply(error: error)))
     }
 
     private func controlClosed(_ id: ConnectionID) {

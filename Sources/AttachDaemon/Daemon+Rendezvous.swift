@@ -138,8 +138,12 @@ extension Daemon {
         let perProject = hosts.values.lazy.filter { $0.project == project }.count
         guard hosts.count < options.maxRendezvousConnections, perProject < options.maxRendezvousPerProject else {
             logger.warning("too many rendezvous connections; refusing one", metadata: ["project": "\(project)"])
-            connection.send(Array("ERROR too many connections\n".utf8))
-            connection.close()
+            connection.sendLastAndDrain(Array("ERROR too many connections\n".utf8))
+            return
+        }
+        if let stranger = foreignUser(fd, viaTCP: viaTCP) {
+            logger.warning("refused a rendezvous connection from another user", metadata: ["project": "\(project)", "uid": "\(stranger)"])
+            connection.sendLastAndDrain(Array("ERROR permission denied: uid \(stranger) is not the user attachd serves\n".utf8))
             return
         }
         let host = HostClient(connection: connection, project: project, viaTCP: viaTCP, maxLineLength: options.maxLineLength)
@@ -147,6 +151,20 @@ extension Daemon {
         connection.onClose = { [self] in hostClosed(host) }
         connection.start { [self] in hostReadable(host) }
         apply { broker, _ in broker.rendezvousAccepted(id, project: project, viaTCP: viaTCP) }
+    }
+
+    /// The uid of a peer that is positively another user, nil otherwise. Unix peers are known
+    /// from SO_PEERCRED; a local TCP peer from its socket's owner (sock_diag). A TCP peer that
+    /// has already closed (the article's bare connect) has no owner left to ask and is let
+    /// through: all it can do is start a session on the project's own debug port.
+    private func foreignUser(_ fd: FileDescriptor, viaTCP: Bool) -> UInt32? {
+        let me = ProcessHandle.currentUID
+        if viaTCP {
+            if case .user(let uid) = probe.peerOwner(of: fd), uid != me { return uid }
+            return nil
+        }
+        guard let credentials = try? Socket.peerCredentials(fd) else { return nil }
+        return credentials.uid == me ? nil : credentials.uid
     }
 
     private func hostClosed(_ host: HostClient) {

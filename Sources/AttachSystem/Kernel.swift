@@ -132,6 +132,17 @@ internal enum Kernel {
         return storage
     }
 
+    /// getpeername(2)
+    static func getpeername(_ fd: Int32) throws(Errno) -> sockaddr_storage {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = try withUnsafeMutableBytes(of: &storage) { (raw) throws(Errno) -> Int32 in
+            let pointer = raw.baseAddress!.assumingMemoryBound(to: sockaddr.self)
+            return try syscall { Glibc.getpeername(fd, pointer, &length) }
+        }
+        return storage
+    }
+
     /// send(2)
     static func send(_ fd: Int32, _ buffer: UnsafeRawBufferPointer, flags: Int32) throws(Errno) -> Int {
         try syscall { Glibc.send(fd, buffer.baseAddress, buffer.count, flags) }

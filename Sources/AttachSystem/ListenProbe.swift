@@ -77,6 +77,35 @@ public final class ListenProbe: @unchecked Sendable {
         return try ProcNetTCP.listeningPorts()
     }
 
+    /// Who owns the socket at the other end of `connection`, a TCP connection this process
+    /// accepted from a local peer: one exact sock_diag lookup (~0.03 ms) by the connection's
+    /// two endpoints. `.unknown` when netlink is not available, the peer is not on this
+    /// machine, or its socket is already closed (a closed socket has no owner any more).
+    public func peerOwner(of connection: FileDescriptor) -> PeerOwner {
+        guard method == .sockDiag, netlink >= 0,
+              let local = try? Kernel.getsockname(connection.rawValue),
+              let peer = try? Kernel.getpeername(connection.rawValue),
+              let request = SockDiag.exactRequest(peerSide: peer, ourSide: local, sequence: sequence &+ 1)
+        else { return .unknown }
+        sequence &+= 1
+        do throws(Errno) {
+            let sent = try request.withUnsafeBytes { raw in
+                Result { () throws(Errno) -> Int in try Kernel.send(netlink, raw, flags: 0) }
+            }.get()
+            guard sent == request.count else { return .unknown }
+            while true {
+                let received = try Kernel.recv(netlink, buffer, flags: Int32(MSG_TRUNC))
+                guard received > 0, received <= buffer.count else { return .unknown }
+                let answer = try SockDiag.parseOwner(UnsafeRawBufferPointer(rebasing: buffer[..<received]),
+                                                     sequence: sequence)
+                if let answer { return answer }
+            }
+        } catch {
+            // ENOENT: no such socket on this machine (a remote peer, or one already gone).
+            return .unknown
+        }
+    }
+
     // MARK: sock_diag
 
     private func sockDiagPorts() throws(Errno) -> Set<UInt16> {
