@@ -101,7 +101,7 @@ public enum JSONC {
     }
 }
 
-struct Parser {
+struct JSONCReader {
     let bytes: [UInt8]
     var index = 0
     var depth = 0

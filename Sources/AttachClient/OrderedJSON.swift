@@ -125,7 +125,7 @@ public indirect enum OrderedJSON: Equatable, Sendable {
     /// `/* */` block comments and trailing commas before `]` or `}` are allowed and dropped.
     /// Comment markers inside strings (`"https://…"`) are string content.
     public static func parse(jsonc text: String) throws(JSONParseError) -> OrderedJSON {
-        var parser = Parser(bytes: Array(JSONC.stripComments(text).utf8))
+        var parser = JSONCReader(bytes: Array(JSONC.stripComments(text).utf8))
         return try parser.parseDocument()
     }
 }
