@@ -1,5 +1,6 @@
 """The first slice end to end: the real attachd, attachctl and standard varlink clients."""
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -224,3 +225,33 @@ def test_projects_survive_a_restart(daemon):
     daemon.restart()
     projects = daemon.ctl_json("list")
     assert [(p["name"], p["debugPort"]) for p in projects] == [("kept", port)]
+
+
+def test_a_host_whose_debug_server_went_away_is_not_handed_out(daemon):
+    port = daemon.add_project("flaky")
+    host = socket.socket(socket.AF_UNIX)
+    host.settimeout(10)
+    host.connect(daemon.rendezvous_path("flaky"))
+    replies = host.makefile("rb")
+    host.sendall(b"DEBUG_PORT=%d\nREADY=1\n" % port)
+    assert replies.readline().startswith(b"OK session=")
+    assert replies.readline().startswith(b"OK session=")
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", port))
+    server.listen(1)
+    try:
+        assert daemon.ctl("wait", "flaky", "--timeout", "10").returncode == 0
+        server.close()
+        # The host is still connected, but nothing listens: a wait must not return.
+        r = daemon.ctl("wait", "flaky", "--timeout", "0.5")
+        assert r.returncode == 124, (r.stdout, r.stderr)
+        assert [s["state"] for s in daemon.sessions("flaky")] == ["pending"]
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", port))
+        server.listen(1)
+        assert daemon.ctl("wait", "flaky", "--timeout", "10").returncode == 0
+    finally:
+        server.close()
+        host.close()

@@ -29,8 +29,18 @@ extension Broker {
                 sessions[id] = session
                 actions.append(.emit(BrokerEvent(kind: .sessionReady, session: session.info)))
                 actions += releaseWaiters(of: session.info.project, with: session.info)
-            } else if session.info.state == .ready, session.endsWithPort, !listens {
-                actions += end(id, reason: "debug port \(session.info.debugPort) stopped listening", now: now)
+            } else if session.info.state == .ready, !listens {
+                if session.endsWithPort {
+                    actions += end(id, reason: "debug port \(session.info.debugPort) stopped listening", now: now)
+                } else {
+                    // The host lives on but its debug server is gone: no waiter may be sent to
+                    // it, and it is ready again when the port listens again.
+                    session.info.state = .pending
+                    session.info.readyAt = nil
+                    session.readyDeadline = now.monotonic + (projects[session.info.project]?.config.readyTimeout ?? 0)
+                    sessions[id] = session
+                    actions.append(.emit(BrokerEvent(kind: .sessionPending, session: session.info)))
+                }
             }
         }
         return actions

@@ -98,10 +98,10 @@ extension Broker {
         return []
     }
 
-    /// Whether a Wait on this project should read LISTEN state first: a ready session whose
-    /// readiness rests on its port may have lost it since the last slow probe.
+    /// Whether a Wait on this project should read LISTEN state first: a ready session's debug
+    /// server may have gone away since the last look.
     public func wantsFreshProbe(forWaitOn project: String) -> Bool {
-        sessions.values.contains { $0.info.project == project && $0.info.state == .ready && $0.endsWithPort }
+        sessions.values.contains { $0.info.project == project && $0.info.state == .ready }
     }
 
     /// The most recently readied live session of a project.

@@ -2,6 +2,8 @@
 public struct BrokerEvent: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable {
         case projectAdded, projectRemoved, projectChanged, sessionStarted, sessionReady, sessionEnded
+        /// A ready session whose debug port stopped listening while its host lives on.
+        case sessionPending
     }
 
     public var kind: Kind

@@ -46,7 +46,7 @@ type Session (
 
 # What Watch streams: one project or session change.
 type Event (
-  kind: (projectAdded, projectRemoved, projectChanged, sessionStarted, sessionReady, sessionEnded),
+  kind: (projectAdded, projectRemoved, projectChanged, sessionStarted, sessionReady, sessionPending, sessionEnded),
   project: ?Project,
   session: ?Session
 )

@@ -19,8 +19,13 @@ struct HostLineTests {
         #expect(h.line(1, "maxtools", "READY=1").effects == [.probeNow, .sendLine(1, "OK session=maxtools-1")])
         let ready = h.tick([6001])
         #expect(ready.eventKinds == [.sessionReady])
-        // Lines sessions end with their connection, not with their port.
-        #expect(h.tick([]).isEmpty)
+        // Lines sessions end with their connection, not with their port: a port that stops
+        // listening makes the session pending again, and waiters wait for it to come back.
+        #expect(h.tick([]).eventKinds == [.sessionPending])
+        let waiter = h.token(connection: 60)
+        #expect(h.request(.wait(WaitParameters(project: "maxtools")), token: waiter).isEmpty)
+        #expect(h.broker.probeInterval == Broker.fastProbeInterval)
+        #expect(h.tick([6001]).responses[waiter]?.session?.state == .ready)
         let closed = h.broker.rendezvousClosed(1, project: "maxtools", receivedBytes: true, now: h.now)
         #expect(closed.eventKinds == [.sessionEnded])
         #expect(closed.contains(.unwatchProcess(session: "maxtools-1")))
@@ -60,8 +65,8 @@ struct HostLineTests {
         let actions = h.request(.announce(AnnounceParameters(project: "maxtools", debugPort: 6100, pid: 99)))
         #expect(actions.effects == [.watchProcess(session: "maxtools-1", pid: 99), .probeNow])
         #expect(h.tick([6100]).eventKinds == [.sessionReady])
-        // With a pid, the port going away does not end it; the pid does.
-        #expect(h.tick([]).isEmpty)
+        // With a pid, the port going away does not end it (it is pending again); the pid does.
+        #expect(h.tick([]).eventKinds == [.sessionPending])
         #expect(h.broker.processExited(session: "maxtools-1", now: h.now).eventKinds == [.sessionEnded])
         #expect(h.request(.announce(AnnounceParameters(project: "maxtools", pid: -1))).responses.values.first?.errorName
                 == "org.varlink.service.InvalidParameter")
