@@ -471,7 +471,7 @@ def test_fuzz_control_and_rendezvous_sockets(daemon, capsys):
     names = [p["name"] for p in daemon.ctl_json("list")]
     extras = [n for n in names if n not in PROJECTS]
     for name in extras:
-        daemon.ctl("remove", name, check=True)
+        daemon.ctl("remove", "--", name, check=True)  # a fuzzed name may start with "-"
     assert sorted(n for n in names if n in PROJECTS) == sorted(PROJECTS)
     listed = daemon.ctl("list")
     assert listed.returncode == 0 and all(p in listed.stdout for p in PROJECTS)
