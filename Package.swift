@@ -66,5 +66,7 @@ let package = Package(
         .testTarget(name: "AttachProtocolTests", dependencies: ["AttachProtocol"]),
         .testTarget(name: "AttachCoreTests", dependencies: ["AttachCore", "AttachProtocol"]),
         .testTarget(name: "AttachSystemTests", dependencies: ["AttachSystem"]),
+        .testTarget(name: "AttachDaemonTests", dependencies: ["AttachDaemon", "AttachCore", "AttachProtocol", "AttachSystem"]),
+        .testTarget(name: "AttachClientTests", dependencies: ["AttachClient", "AttachProtocol"]),
     ]
 )
