@@ -255,3 +255,24 @@ def test_a_host_whose_debug_server_went_away_is_not_handed_out(daemon):
     finally:
         server.close()
         host.close()
+
+
+def test_a_session_ends_when_its_main_pid_exits(daemon):
+    port = daemon.add_project("pidful")
+    watch = RawVarlink(daemon.socket)
+    process = subprocess.Popen(["sleep", "60"])
+    try:
+        watch.send("io.attachd.Broker.Watch", {"project": "pidful"}, more=True)
+        assert "event" not in watch.receive()["parameters"]
+        r = daemon.ctl("announce", "pidful", "--debug-port", port, "--pid", process.pid)
+        assert r.returncode == 0, r.stderr
+        assert watch.receive()["parameters"]["event"]["kind"] == "sessionStarted"
+        process.kill()
+        process.wait()
+        event = watch.receive(timeout=10)["parameters"]["event"]
+        assert event["kind"] == "sessionEnded"
+        assert event["session"]["endReason"] == "process %d exited" % process.pid
+    finally:
+        if process.poll() is None:
+            process.kill()
+        watch.close()
