@@ -356,6 +356,23 @@ def test_wait_shows_progress_line_on_a_terminal(daemon):
         os.close(waiter.pty_master)
 
 
+def test_wait_interrupted_erases_its_progress_line(daemon):
+    add(daemon, "ctrlc")
+    waiter = ctl_popen(daemon, "wait", "ctrlc", "--timeout", "60", stderr_pty=True)
+    try:
+        seen = read_pty_until(waiter.pty_master, "waiting for ctrlc\u2026".encode(), 10)
+        waiter.send_signal(signal.SIGINT)
+        assert waiter.wait(timeout=10) == -signal.SIGINT
+        seen += drain_pty(waiter.pty_master)
+        # The last thing on the terminal is the erase sequence: no stale line under the prompt.
+        assert seen.endswith(b"\r\x1b[K"), seen[-80:]
+    finally:
+        if waiter.poll() is None:
+            waiter.kill()
+            waiter.wait()
+        os.close(waiter.pty_master)
+
+
 def test_wait_then_daemon_killed_exits_75(daemon):
     add(daemon, "doomed")
     waiter = ctl_popen(daemon, "wait", "doomed", "--timeout", "60")

@@ -56,6 +56,7 @@ struct Wait: ParsableCommand {
             if drawn { Output.rawErr("\r\u{1B}[K") }
             drawn = false
         }
+        if showProgress { TerminalLine.eraseOnInterrupt() }
         let (session, raw) = try withClient(global, context: .waiting(project: name), cleanup: clear) { client throws(ClientError) in
             if showProgress { draw() }
             let session = try client.wait(project: project, timeout: timeout, tickInterval: 0.1,
