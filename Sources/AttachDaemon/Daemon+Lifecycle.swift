@@ -65,7 +65,8 @@ extension Daemon {
         installSignalHandlers()
         startWatchdog()
         Systemd.notify("READY=1")
-        logger.info("ready", metadata: ["socket": "\(options.controlSocket)", "projects": "\(broker.counts.projects)",
+        let socket = controlFD.map { "passed by systemd (fd \($0.rawValue))" } ?? options.controlSocket
+        logger.info("ready", metadata: ["socket": "\(socket)", "projects": "\(broker.counts.projects)",
                                          "probe": "\(probe.method == .sockDiag ? "sock_diag" : "proc")"])
     }
 
