@@ -276,3 +276,32 @@ def test_a_session_ends_when_its_main_pid_exits(daemon):
         if process.poll() is None:
             process.kill()
         watch.close()
+
+
+def test_a_session_is_attached_while_the_ide_is_connected(daemon):
+    port = daemon.add_project("watched-attach")
+    watch = RawVarlink(daemon.socket)
+    host = daemon.spawn_host("watched-attach", port=port)
+    try:
+        watch.send("io.attachd.Broker.Watch", {"project": "watched-attach"}, more=True)
+        assert "event" not in watch.receive()["parameters"]
+        assert daemon.ctl("wait", "watched-attach", "--timeout", "30").returncode == 0
+
+        def next_kind(wanted, timeout=15):
+            while True:
+                event = watch.receive(timeout=timeout)["parameters"]["event"]
+                if event["kind"] == wanted:
+                    return event
+
+        with DapClient.connect(host.host, host.port, timeout=30) as dap:
+            assert dap.attach().get("success")
+            event = next_kind("sessionAttached")
+            assert event["session"]["state"] == "attached"
+            assert [s["state"] for s in daemon.sessions("watched-attach")] == ["attached"]
+            # Attached still counts as ready for a second wait.
+            assert daemon.ctl("wait", "watched-attach", "--timeout", "5").returncode == 0
+            dap.disconnect()
+        assert next_kind("sessionReady")["session"]["state"] == "ready"
+    finally:
+        host.close()
+        watch.close()

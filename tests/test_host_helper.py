@@ -542,4 +542,5 @@ def test_two_hosts_of_two_projects(daemon):
         assert a.close() == 0
         wait_for(lambda: (_session_of(daemon, "alpha", a.pid) or {}).get("state") == "ended",
                  15, interval=0.05)
-        assert _session_of(daemon, "beta", b.pid)["state"] == "ready"
+        # Attached if the last look (once a second) fell while the DAP client was connected.
+        assert _session_of(daemon, "beta", b.pid)["state"] in ("ready", "attached")

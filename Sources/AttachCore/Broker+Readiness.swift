@@ -2,13 +2,16 @@ import AttachProtocol
 
 extension Broker {
     /// The clock moved on, and (when the I/O layer read it) this is the set of local TCP ports
-    /// in LISTEN state. Readies sessions whose port listens, releases their waiters, ends
-    /// sessions whose port went away, times out waiters and pending sessions, and takes back
-    /// ports given up for a handoff once they are free.
-    public mutating func tick(now: Instant, listening: Set<UInt16>?) -> [BrokerAction] {
+    /// in LISTEN state, and perhaps the local ports of ESTABLISHED connections (`connected`,
+    /// asked for when `wantsConnectedPorts`). Readies sessions whose port listens, releases
+    /// their waiters, marks sessions attached while a client is connected, ends sessions whose
+    /// port went away, times out waiters and pending sessions, and takes back ports given up
+    /// for a handoff once they are free.
+    public mutating func tick(now: Instant, listening: Set<UInt16>?, connected: Set<UInt16>? = nil) -> [BrokerAction] {
         var actions: [BrokerAction] = []
         if let listening {
             actions += updateReadiness(listening: listening, now: now)
+            if let connected { actions += updateAttachment(connected: connected) }
             actions += reclaimPorts(listening: listening)
         }
         actions += expire(now: now)
@@ -29,7 +32,7 @@ extension Broker {
                 sessions[id] = session
                 actions.append(.emit(BrokerEvent(kind: .sessionReady, session: session.info)))
                 actions += releaseWaiters(of: session.info.project, with: session.info)
-            } else if session.info.state == .ready, !listens {
+            } else if session.info.state.isListening, !listens {
                 if session.endsWithPort {
                     actions += end(id, reason: "debug port \(session.info.debugPort) stopped listening", now: now)
                 } else {
@@ -42,6 +45,21 @@ extension Broker {
                     actions.append(.emit(BrokerEvent(kind: .sessionPending, session: session.info)))
                 }
             }
+        }
+        return actions
+    }
+
+    /// A ready session with a client on its debug port is attached; ready again once the
+    /// client has gone.
+    private mutating func updateAttachment(connected: Set<UInt16>) -> [BrokerAction] {
+        var actions: [BrokerAction] = []
+        for id in sessions.keys.sorted() {
+            guard var session = sessions[id], session.info.state.isListening else { continue }
+            let state: SessionState = connected.contains(session.port) ? .attached : .ready
+            guard state != session.info.state else { continue }
+            session.info.state = state
+            sessions[id] = session
+            actions.append(.emit(BrokerEvent(kind: state == .attached ? .sessionAttached : .sessionReady, session: session.info)))
         }
         return actions
     }

@@ -101,12 +101,12 @@ extension Broker {
     /// Whether a Wait on this project should read LISTEN state first: a ready session's debug
     /// server may have gone away since the last look.
     public func wantsFreshProbe(forWaitOn project: String) -> Bool {
-        sessions.values.contains { $0.info.project == project && $0.info.state == .ready }
+        sessions.values.contains { $0.info.project == project && $0.info.state.isListening }
     }
 
     /// The most recently readied live session of a project.
     func readySession(of project: String) -> SessionInfo? {
-        sessions.values.filter { $0.info.project == project && $0.info.state == .ready }
+        sessions.values.filter { $0.info.project == project && $0.info.state.isListening }
             .max { ($0.info.readyAt ?? 0) < ($1.info.readyAt ?? 0) }?.info
     }
 

@@ -74,13 +74,20 @@ public struct Broker: Sendable {
         func want(_ seconds: Double) { interval = min(interval ?? seconds, seconds) }
         for session in sessions.values {
             if session.isPending && session.readyClaimed { want(Self.fastProbeInterval) }
-            else if session.info.state == .ready && session.endsWithPort { want(Self.slowProbeInterval) }
+            // Slowly while ready: a bare session ends with its port, and any ready session
+            // is watched for a client attaching.
+            else if session.info.state.isListening { want(Self.slowProbeInterval) }
         }
         for project in projects.values where project.tcpReleased && project.handoffSession == nil
             && project.handoffConnection == nil {
             want(Self.handoffProbeInterval)
         }
         return interval
+    }
+
+    /// Whether the next probe should also read the ESTABLISHED connections (see `tick`).
+    public var wantsConnectedPorts: Bool {
+        sessions.values.contains { $0.info.state.isListening }
     }
 
     /// The earliest monotonic time at which a waiter or a pending session times out.

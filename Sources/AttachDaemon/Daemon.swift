@@ -41,6 +41,7 @@ public final class Daemon: @unchecked Sendable {
     var timer: DispatchSourceTimer?
     var timerFireAt: Double?
     var probeRequested = false
+    var lastAttachmentCheck = 0.0
     var lastStatus = ""
     var watchdogTimer: DispatchSourceTimer?
     var signalSources: [DispatchSourceSignal] = []
@@ -201,7 +202,15 @@ public final class Daemon: @unchecked Sendable {
     private func timerFired() {
         timerFireAt = nil
         let listening = broker.probeInterval == nil ? nil : readListening()
-        perform(broker.tick(now: instant(), listening: listening))
+        // Attachment is only looked at on the timer, at most once a second, while sessions are
+        // ready: it walks every established connection, not just the listeners.
+        var connected: Set<UInt16>?
+        let now = Clock.monotonicSeconds()
+        if listening != nil, broker.wantsConnectedPorts, now - lastAttachmentCheck >= Broker.slowProbeInterval * 0.9 {
+            lastAttachmentCheck = now
+            connected = probe.connectedPorts()
+        }
+        perform(broker.tick(now: instant(), listening: listening, connected: connected))
     }
 
     /// The one-line summary for `systemctl status`, sent whenever it changes.

@@ -4,6 +4,8 @@ public struct BrokerEvent: Codable, Sendable, Equatable {
         case projectAdded, projectRemoved, projectChanged, sessionStarted, sessionReady, sessionEnded
         /// A ready session whose debug port stopped listening while its host lives on.
         case sessionPending
+        /// A client connected to a ready session's debug port (`sessionReady` again when it leaves).
+        case sessionAttached
     }
 
     public var kind: Kind

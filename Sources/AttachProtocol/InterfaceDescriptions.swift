@@ -30,7 +30,7 @@ type Project (
 type Session (
   id: string,
   project: string,
-  state: (pending, ready, ended),
+  state: (pending, ready, attached, ended),
   # How the host announced itself: bare connect, rendezvous lines, or the Announce call.
   origin: (connect, lines, control),
   debugHost: string,
@@ -46,7 +46,7 @@ type Session (
 
 # What Watch streams: one project or session change.
 type Event (
-  kind: (projectAdded, projectRemoved, projectChanged, sessionStarted, sessionReady, sessionPending, sessionEnded),
+  kind: (projectAdded, projectRemoved, projectChanged, sessionStarted, sessionReady, sessionAttached, sessionPending, sessionEnded),
   project: ?Project,
   session: ?Session
 )
@@ -77,7 +77,7 @@ method EndSession(id: string) -> (session: Session)
 # process exits; otherwise when the debug port stops listening after it was ready.
 method Announce(project: string, debugPort: ?int, pid: ?int, status: ?string) -> (session: Session)
 
-# Returns as soon as a session of the project is ready (at once if one already is).
+# Returns as soon as a session of the project is ready or attached (at once if one already is).
 # timeout defaults to the project's readyTimeout; 0 means check once.
 method Wait(project: string, timeout: ?float) -> (session: Session)
 

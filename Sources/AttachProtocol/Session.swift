@@ -4,8 +4,13 @@ public enum SessionState: String, Codable, Sendable, CaseIterable {
     case pending
     /// The debug port is in LISTEN state: an IDE may attach.
     case ready
+    /// Ready, and a client is connected to the debug port (seen about once a second).
+    case attached
     /// The host went away, the session was ended, or it never became ready.
     case ended
+
+    /// Ready or attached: the debug server listens.
+    public var isListening: Bool { self == .ready || self == .attached }
 }
 
 /// How a host announced itself.

@@ -108,10 +108,18 @@ public final class ListenProbe: @unchecked Sendable {
 
     // MARK: sock_diag
 
-    private func sockDiagPorts() throws(Errno) -> Set<UInt16> {
-        var ports = Set(try query(family: AF_INET))
+    /// The local ports of the TCP connections in ESTABLISHED state (IPv4 and IPv6): a debug
+    /// server with a client attached has one on its port. nil when only /proc is available
+    /// (reading it for this is not worth its cost) or the query failed.
+    public func connectedPorts() -> Set<UInt16>? {
+        guard method == .sockDiag, netlink >= 0 else { return nil }
+        return try? sockDiagPorts(state: SockDiag.tcpEstablished)
+    }
+
+    private func sockDiagPorts(state: UInt8 = SockDiag.tcpListen) throws(Errno) -> Set<UInt16> {
+        var ports = Set(try query(family: AF_INET, state: state))
         do throws(Errno) {
-            ports.formUnion(try query(family: AF_INET6))
+            ports.formUnion(try query(family: AF_INET6, state: state))
         } catch .noSuchFile, .addressFamilyNotSupported {
             // No IPv6 in this kernel: nothing listens there.
         }
@@ -119,9 +127,9 @@ public final class ListenProbe: @unchecked Sendable {
     }
 
     /// One dump: send the request, then recv(2) until NLMSG_DONE.
-    private func query(family: Int32) throws(Errno) -> [UInt16] {
+    private func query(family: Int32, state: UInt8) throws(Errno) -> [UInt16] {
         sequence &+= 1
-        let request = SockDiag.request(family: family, sequence: sequence)
+        let request = SockDiag.request(family: family, sequence: sequence, state: state)
         let sent = try request.withUnsafeBytes { raw in
             Result { () throws(Errno) -> Int in try Kernel.send(netlink, raw, flags: 0) }
         }.get()
@@ -134,7 +142,7 @@ public final class ListenProbe: @unchecked Sendable {
             guard received > 0 else { throw .protocolError }
             guard received <= buffer.count else { throw .noBufferSpace }
             let batch = try SockDiag.parse(UnsafeRawBufferPointer(rebasing: buffer[..<received]),
-                                           sequence: sequence)
+                                           sequence: sequence, state: state)
             ports += batch.ports
             if batch.done { return ports }
         }

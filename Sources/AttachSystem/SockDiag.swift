@@ -18,12 +18,13 @@ internal enum SockDiag {
     static let flagRequest: UInt16 = 0x1           // NLM_F_REQUEST
     static let flagDump: UInt16 = 0x300            // NLM_F_ROOT | NLM_F_MATCH
     static let tcpListen: UInt8 = 10               // TCP_LISTEN
+    static let tcpEstablished: UInt8 = 1           // TCP_ESTABLISHED
     static let headerSize = 16
     static let requestBodySize = 56
     static let receiveBufferSize = 32 * 1024
 
-    /// The request for every TCP socket of `family` (AF_INET or AF_INET6) in LISTEN state.
-    static func request(family: Int32, sequence: UInt32) -> [UInt8] {
+    /// The request for every TCP socket of `family` (AF_INET or AF_INET6) in `state`.
+    static func request(family: Int32, sequence: UInt32, state: UInt8 = tcpListen) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(headerSize + requestBodySize)
         append(UInt32(headerSize + requestBodySize), to: &bytes)   // nlmsg_len
@@ -35,7 +36,7 @@ internal enum SockDiag {
         bytes.append(UInt8(IPPROTO_TCP))                           // sdiag_protocol
         bytes.append(0)                                            // idiag_ext
         bytes.append(0)                                            // pad
-        append(UInt32(1) << UInt32(tcpListen), to: &bytes)         // idiag_states
+        append(UInt32(1) << UInt32(state), to: &bytes)             // idiag_states
         bytes.append(contentsOf: repeatElement(0, count: 48))      // inet_diag_sockid
         return bytes
     }
@@ -49,7 +50,8 @@ internal enum SockDiag {
     /// Walks the `nlmsghdr` records of one datagram. Records with another sequence number (left
     /// over from an abandoned dump) are skipped. An NLMSG_ERROR record throws its error; a
     /// malformed record throws EPROTO.
-    static func parse(_ datagram: UnsafeRawBufferPointer, sequence: UInt32) throws(Errno) -> Batch {
+    static func parse(_ datagram: UnsafeRawBufferPointer, sequence: UInt32,
+                      state wanted: UInt8 = tcpListen) throws(Errno) -> Batch {
         var batch = Batch()
         var offset = 0
         while offset + headerSize <= datagram.count {
@@ -73,7 +75,7 @@ internal enum SockDiag {
                 case sockDiagByFamily:
                     guard bodyLength >= 6 else { throw .protocolError }
                     let state = datagram[body + 1]
-                    if state == tcpListen {
+                    if state == wanted {
                         let port = datagram.loadUnaligned(fromByteOffset: body + 4, as: UInt16.self)
                         batch.ports.append(UInt16(bigEndian: port))
                     }

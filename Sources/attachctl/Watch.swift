@@ -7,7 +7,7 @@ struct Watch: ParsableCommand {
         abstract: "Stream project and session events, one line each.",
         discussion: """
         Each line: time, event kind (projectAdded, projectRemoved, projectChanged, sessionStarted, \
-        sessionReady, sessionPending, sessionEnded), project, session id and state. With --json, one Event object \
+        sessionReady, sessionAttached, sessionPending, sessionEnded), project, session id and state. With --json, one Event object \
         per line (JSON lines). Runs until interrupted (Ctrl-C); exits 75 if attachd goes away.
 
         Example:

@@ -120,3 +120,30 @@ struct ReadinessTests {
         #expect(h.tick([5001, 5002]).responses.keys.first == wMaya)
     }
 }
+
+@Suite("Attachment")
+struct AttachmentTests {
+    @Test("a client on the debug port makes a ready session attached, and ready again when it leaves")
+    func attachAndDetach() {
+        var h = Harness()
+        h.add("maxtools", debugPort: 5678)
+        _ = h.line(1, "maxtools", "READY=1")
+        _ = h.tick([5678])
+        #expect(h.broker.wantsConnectedPorts)
+        #expect(h.broker.probeInterval == Broker.slowProbeInterval)
+        let attached = h.broker.tick(now: h.now, listening: [5678], connected: [5678, 22])
+        #expect(attached.eventKinds == [.sessionAttached])
+        #expect(h.broker.sessionInfos().first?.state == .attached)
+        // Attached counts as ready: a waiter is answered at once.
+        #expect(h.request(.wait(WaitParameters(project: "maxtools"))).responses.values.first?.session?.state == .attached)
+        // Without a reading of connections, attachment stays as it was.
+        #expect(h.tick([5678]).isEmpty)
+        let left = h.broker.tick(now: h.now, listening: [5678], connected: [22])
+        #expect(left.eventKinds == [.sessionReady])
+        #expect(h.broker.counts.ready == 1)
+        // An attached session whose port goes away is pending again, like a ready one.
+        _ = h.broker.tick(now: h.now, listening: [5678], connected: [5678])
+        #expect(h.tick([]).eventKinds == [.sessionPending])
+        #expect(!h.broker.wantsConnectedPorts)
+    }
+}
