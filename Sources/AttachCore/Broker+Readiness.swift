@@ -28,7 +28,6 @@ extension Broker {
             if session.isPending, session.readyClaimed, listens {
                 session.info.state = .ready
                 session.info.readyAt = now.wall
-                session.seenListening = true
                 sessions[id] = session
                 actions.append(.emit(BrokerEvent(kind: .sessionReady, session: session.info)))
                 actions += releaseWaiters(of: session.info.project, with: session.info)

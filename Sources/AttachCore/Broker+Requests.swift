@@ -71,11 +71,10 @@ extension Broker {
         guard (1...65535).contains(port) else { throw .invalidPort(port) }
         if let pid = p.pid, pid <= 0 || pid > Int(Int32.max) { throw .invalidParameter("pid") }
         let id = makeSessionID(project: p.project)
-        var record = SessionRecord(
+        let record = SessionRecord(
             info: SessionInfo(id: id, project: p.project, state: .pending, origin: .control, debugHost: config.debugHost,
                               debugPort: port, pid: p.pid, status: p.status, startedAt: now.wall),
             connection: nil, readyClaimed: true, readyDeadline: now.monotonic + config.readyTimeout)
-        record.seenListening = false
         sessions[id] = record
         var actions: [BrokerAction] = [.emit(BrokerEvent(kind: .sessionStarted, session: record.info))]
         actions += handOffIfNeeded(project: p.project, session: id, port: port)

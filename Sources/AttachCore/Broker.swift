@@ -97,9 +97,6 @@ public struct Broker: Sendable {
         return (waiterDeadlines + sessionDeadlines).min()
     }
 
-    /// Whether `token` is a waiter still blocked.
-    public func isWaiting(_ token: RequestToken) -> Bool { waiters[token] != nil }
-
     // MARK: Start-up
 
     /// Takes the projects read from `projects.json`; invalid entries are skipped and named.

@@ -9,8 +9,6 @@ struct SessionRecord: Sendable {
     var readyClaimed: Bool
     /// Monotonic time after which a still-pending session fails.
     var readyDeadline: Double
-    /// The debug port has been seen listening at least once.
-    var seenListening = false
 
     var isLive: Bool { info.state != .ended }
     var isPending: Bool { info.state == .pending }

@@ -91,8 +91,6 @@ final class Connection: @unchecked Sendable {
         if output.count == outputStart { close() }
     }
 
-    var pendingOutput: Int { output.count - outputStart }
-
     private func flush() {
         while outputStart < output.count, !isClosed {
             do {

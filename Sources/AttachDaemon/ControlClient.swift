@@ -55,26 +55,3 @@ final class ControlClient: @unchecked Sendable {
         }
     }
 }
-
-/// One host on a rendezvous socket.
-final class HostClient: @unchecked Sendable {
-    let connection: Connection
-    let project: String
-    let viaTCP: Bool
-    var framer: LineFramer
-    var receivedBytes = false
-    var closedByDaemon = false
-    var cancelIdle: (() -> Void)?
-
-    init(connection: Connection, project: String, viaTCP: Bool, maxLineLength: Int) {
-        self.connection = connection
-        self.project = project
-        self.viaTCP = viaTCP
-        self.framer = LineFramer(maxLineLength: maxLineLength)
-    }
-
-    func stopIdleTimer() {
-        cancelIdle?()
-        cancelIdle = nil
-    }
-}

@@ -73,13 +73,13 @@ extension Daemon {
         }
         let token = client.nextToken(expectsReply: call.oneway != true)
         if shuttingDown {
-            send(token, .failure(.shuttingDown()))
+            sendError(token, .shuttingDown())
             return
         }
         do {
             try dispatch(call, token: token)
         } catch {
-            send(token, .failure(error))
+            sendError(token, error)
         }
     }
 
@@ -142,7 +142,7 @@ extension Daemon {
     func respond(_ token: RequestToken, _ result: Result<BrokerResponse, VarlinkError>) {
         switch result {
         case .failure(let error):
-            send(token, .failure(error))
+            sendError(token, error)
         case .success(.project(let info)):
             // Built after the listeners were tried, so it carries their error.
             sendReply(token, ProjectReply(project: broker.projectInfo(info.name) ?? info))
@@ -159,15 +159,10 @@ extension Daemon {
         client.reply(token.serial, codec.frameReply(parameters), final: true)
     }
 
-    /// Sends the final reply of a call.
-    func send(_ token: RequestToken, _ result: Result<JSONValue, VarlinkError>) {
+    /// Sends an error as the final reply of a call.
+    func sendError(_ token: RequestToken, _ error: VarlinkError) {
         guard let client = controls[token.connection] else { return }
-        let reply: VarlinkReply
-        switch result {
-        case .success(let value): reply = VarlinkReply(parameters: value)
-        case .failure(let error): reply = VarlinkReply(error: error)
-        }
-        client.reply(token.serial, codec.frame(reply), final: true)
+        client.reply(token.serial, codec.frame(VarlinkReply(error: error)), final: true)
     }
 
     /// Sends one reply of a stream that continues.

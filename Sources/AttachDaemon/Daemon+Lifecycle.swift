@@ -65,14 +65,14 @@ extension Daemon {
         installSignalHandlers()
         startWatchdog()
         Systemd.notify("READY=1")
-        let socket = controlFD.map { "passed by systemd (fd \($0.rawValue))" } ?? options.controlSocket
+        let socket = controlFD.map { "passed by systemd (fd \($0.rawValue))" } ?? options.paths.controlSocket
         logger.info("ready", metadata: ["socket": "\(socket)", "projects": "\(broker.counts.projects)",
                                          "probe": "\(probe.method == .sockDiag ? "sock_diag" : "proc")"])
     }
 
     /// The runtime directory must be ours alone: 0700, owned by us.
     private func prepareRuntimeDirectory() -> String? {
-        let directories = [options.runtimeDirectory, parent(of: options.controlSocket)]
+        let directories = [options.paths.runtimeDirectory, parent(of: options.paths.controlSocket)]
         for directory in Set(directories) {
             do {
                 try Files.createDirectories(directory, mode: 0o700)
@@ -93,7 +93,7 @@ extension Daemon {
 
     /// Binds the control socket, replacing a stale file but never a live daemon's socket.
     private func bindControlSocket() throws(DaemonError) {
-        let path = options.controlSocket
+        let path = options.paths.controlSocket
         if Files.exists(path) {
             if let fd = try? Socket.connectUnix(path: path) {
                 fd.close()
@@ -167,15 +167,15 @@ extension Daemon {
         Systemd.notify("STOPPING=1")
         logger.info("stopping", metadata: ["signal": "\(signal)"])
         for token in controls.values.flatMap({ client in broker.waitingTokens(connection: client.connection.id) }) {
-            send(token, .failure(.shuttingDown()))
+            sendError(token, .shuttingDown())
         }
         controlListener?.close(keepDescriptor: !ownsControlSocket)
-        if ownsControlSocket { try? Files.unlink(options.controlSocket) }
+        if ownsControlSocket { try? Files.unlink(options.paths.controlSocket) }
         for project in Array(tcpListeners.keys) { tcpListeners.removeValue(forKey: project)?.close() }
         for project in Array(unixListeners.keys) {
             unixListeners.removeValue(forKey: project)?.close()
             // With the fd store, systemd keeps the socket for the next start: keep its file too.
-            if !fdStoreEnabled { try? Files.unlink(options.rendezvousSocket(for: project)) }
+            if !fdStoreEnabled { try? Files.unlink(options.paths.rendezvousSocket(for: project)) }
         }
         do {
             try store.save(broker.projectConfigs)

@@ -38,12 +38,12 @@ extension Daemon {
     }
 
     private func adoptOrBindUnix(_ project: String) throws(Errno) -> FileDescriptor {
-        let path = options.rendezvousSocket(for: project)
+        let path = options.paths.rendezvousSocket(for: project)
         if let fd = inheritedListeners.removeValue(forKey: Self.unixName(project)) {
             if Socket.isListeningUnixStream(fd, path: nil) && Files.isSocket(path) { return fd }
             fd.close()
         }
-        try Files.createDirectories(options.rendezvousDirectory, mode: 0o700)
+        try Files.createDirectories(options.paths.rendezvousDirectory, mode: 0o700)
         if Files.exists(path) { try Files.unlink(path) }
         let fd = try Socket.listenUnix(path: path, mode: 0o600)
         storeInSystemd(fd, name: Self.unixName(project))
@@ -96,13 +96,10 @@ extension Daemon {
         if let listener = unixListeners.removeValue(forKey: project) {
             removeFromSystemd(Self.unixName(project))
             listener.close()
-            try? Files.unlink(options.rendezvousSocket(for: project))
+            try? Files.unlink(options.paths.rendezvousSocket(for: project))
         }
-        for (id, host) in hosts where host.project == project {
-            hosts[id] = nil
-            host.closedByDaemon = true
-            host.stopIdleTimer()
-            host.connection.close()
+        for host in hosts.values where host.project == project {
+            closeHost(host, flushFirst: false)
         }
     }
 
@@ -205,13 +202,19 @@ extension Daemon {
         if host.framer.hasPartialLine { startIdleTimer(host) } else { host.stopIdleTimer() }
     }
 
+    /// Closes a host connection the daemon is done with. The broker is not told (it asked for
+    /// the close, or the project is going); `hostClosed` then ignores the connection.
+    func closeHost(_ host: HostClient, flushFirst: Bool) {
+        hosts[host.connection.id] = nil
+        host.closedByDaemon = true
+        host.stopIdleTimer()
+        if flushFirst { host.connection.closeWhenFlushed() } else { host.connection.close() }
+    }
+
     /// Closes a host connection for bad input, after its last reply is written.
     private func dropHost(_ host: HostClient) {
         let id = host.connection.id
-        hosts[id] = nil
-        host.closedByDaemon = true
-        host.stopIdleTimer()
-        host.connection.closeWhenFlushed()
+        closeHost(host, flushFirst: true)
         apply { broker, now in broker.rendezvousClosed(id, project: host.project, receivedBytes: true, now: now) }
     }
 

@@ -50,11 +50,11 @@ public final class Daemon: @unchecked Sendable {
     public init(options: DaemonOptions, logger: Logger) {
         self.options = options
         self.logger = logger
-        let directory = options.rendezvousDirectory
+        let paths = options.paths
         // Seeded from the clock, so session ids stay unique across restarts.
         let seed = UInt64(Clock.wallSeconds() * 1000) % 1_000_000_000
-        self.broker = Broker(firstSessionNumber: seed) { directory + "/" + $0 + ".sock" }
-        self.store = ProjectStore(path: options.projectsFile, directory: options.configDirectory, logger: logger)
+        self.broker = Broker(firstSessionNumber: seed) { paths.rendezvousSocket(for: $0) }
+        self.store = ProjectStore(path: options.paths.projectsFile, directory: options.paths.configDirectory, logger: logger)
     }
 
     /// Starts everything and never returns; exits the process after a clean shutdown.
@@ -119,11 +119,7 @@ public final class Daemon: @unchecked Sendable {
         case .sendLine(let connection, let line):
             hosts[connection]?.connection.send(Array((line + "\n").utf8))
         case .closeConnection(let connection):
-            if let host = hosts.removeValue(forKey: connection) {
-                host.closedByDaemon = true
-                host.stopIdleTimer()
-                host.connection.closeWhenFlushed()
-            }
+            if let host = hosts[connection] { closeHost(host, flushFirst: true) }
         case .watchProcess(let session, let pid):
             watchProcess(session: session, pid: pid)
         case .unwatchProcess(let session):

@@ -2,12 +2,9 @@ import AttachSystem
 
 /// Everything the daemon needs to know before it starts.
 public struct DaemonOptions: Sendable {
-    /// The control socket to bind when systemd passes none.
-    public var controlSocket: String
-    /// Holds `projects/` with the Unix rendezvous sockets.
-    public var runtimeDirectory: String
-    /// Holds `projects.json`.
-    public var configDirectory: String
+    /// Where the control socket (bound when systemd passes none), the Unix rendezvous sockets
+    /// and `projects.json` live: the same computation attachctl uses.
+    public var paths: DefaultPaths
     public var version: String
     /// The most varlink bytes one message may have.
     public var maxMessageSize = 1 << 20
@@ -23,21 +20,15 @@ public struct DaemonOptions: Sendable {
     /// Bytes queued for a client that does not read before it is dropped.
     public var maxPendingOutput = 8 << 20
 
-    public init(controlSocket: String, runtimeDirectory: String, configDirectory: String, version: String) {
-        self.controlSocket = controlSocket
-        self.runtimeDirectory = runtimeDirectory
-        self.configDirectory = configDirectory
+    public init(paths: DefaultPaths, version: String) {
+        self.paths = paths
         self.version = version
     }
 
-    /// The defaults both binaries agree on, with `controlSocket` overridden when given.
+    /// The defaults both binaries agree on, with the control socket overridden when given.
     public static func defaults(controlSocket: String? = nil, version: String) -> DaemonOptions {
-        let paths = DefaultPaths.fromEnvironment()
-        return DaemonOptions(controlSocket: controlSocket ?? paths.controlSocket, runtimeDirectory: paths.runtimeDirectory,
-                             configDirectory: paths.configDirectory, version: version)
+        var paths = DefaultPaths.fromEnvironment()
+        if let controlSocket { paths.controlSocket = controlSocket }
+        return DaemonOptions(paths: paths, version: version)
     }
-
-    public var projectsFile: String { configDirectory + "/projects.json" }
-    public var rendezvousDirectory: String { runtimeDirectory + "/projects" }
-    public func rendezvousSocket(for project: String) -> String { rendezvousDirectory + "/" + project + ".sock" }
 }
