@@ -44,7 +44,7 @@ let package = Package(
         .executableTarget(
             name: "attachd",
             dependencies: [
-                "AttachDaemon", "AttachSystem",
+                "AttachDaemon", "AttachSystem", "AttachProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AttachProtocol
 
 @main
 struct AttachCtl: ParsableCommand {
@@ -24,7 +25,7 @@ struct AttachCtl: ParsableCommand {
         removed while waiting); 64 usage error; 69 attachd is not running; 75 attachd went away \
         during the call; 124 timeout (wait).
         """,
-        version: "1.0.0",
+        version: AttachdVersion.current,
         subcommands: [
             Add.self, Remove.self, List.self, Status.self, Sessions.self,
             Wait.self, Announce.self, Watch.self, VSCode.self,

@@ -1,12 +1,13 @@
 import ArgumentParser
 import AttachDaemon
+import AttachProtocol
 import AttachSystem
 import Logging
 
 /// `attachd`: the daemon. Everything it does lives in AttachDaemon; this only reads flags.
 @main
 struct AttachDCommand: ParsableCommand {
-    static let version = "0.1.0"
+    static let version = AttachdVersion.current
 
     static let configuration = CommandConfiguration(
         commandName: "attachd",
