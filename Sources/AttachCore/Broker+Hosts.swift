@@ -2,7 +2,7 @@ import AttachProtocol
 
 extension Broker {
     /// A host connected to a project's rendezvous listener.
-    public mutating func rendezvousAccepted(_ connection: ConnectionID, project: String, viaTCP: Bool) -> [BrokerAction] {
+    mutating func rendezvousAccepted(_ connection: ConnectionID, project: String, viaTCP: Bool) -> [BrokerAction] {
         guard var record = projects[project] else { return [.closeConnection(connection)] }
         guard viaTCP, record.config.isHandoff, !record.tcpReleased else { return [] }
         // The debug server is about to bind this very port: give it up now, not after the host closes.
@@ -13,15 +13,15 @@ extension Broker {
     }
 
     /// A complete line arrived on a rendezvous connection (already parsed).
-    public mutating func rendezvousLine(_ connection: ConnectionID, project: String,
+    mutating func rendezvousLine(_ connection: ConnectionID, project: String,
                                         _ line: Result<RendezvousAssignment, RendezvousLineError>,
                                         now: Instant) -> [BrokerAction] {
         guard let config = projects[project]?.config else {
-            return [.sendLine(connection, "ERROR project \(project) was removed"), .closeConnection(connection)]
+            return [.sendLine(connection, .projectRemoved(project)), .closeConnection(connection)]
         }
         let assignment: RendezvousAssignment
         switch line {
-        case .failure(let error): return [.sendLine(connection, "ERROR \(error)")]
+        case .failure(let error): return [.sendLine(connection, .invalidLine(error))]
         case .success(let a): assignment = a
         }
         var actions: [BrokerAction] = []
@@ -39,11 +39,11 @@ extension Broker {
             actions.append(.emit(BrokerEvent(kind: .sessionStarted, session: info)))
             actions += handOffIfNeeded(project: project, session: id, port: config.debugPort)
         }
-        guard var session = sessions[id] else { return [.sendLine(connection, "ERROR session \(id) has ended")] }
+        guard var session = sessions[id] else { return [.sendLine(connection, .sessionGone(id))] }
         switch assignment {
         case .debugPort(let port):
             guard session.isPending else {
-                return actions + [.sendLine(connection, "ERROR DEBUG_PORT cannot change once session \(id) is ready")]
+                return actions + [.sendLine(connection, .debugPortFixed(session: id))]
             }
             session.info.debugPort = port
             sessions[id] = session
@@ -59,17 +59,17 @@ extension Broker {
             if session.isPending { actions.append(.probeNow) }
         case .stopping:
             sessions[id] = session
-            return actions + [.sendLine(connection, "OK session=\(id)")] + end(id, reason: "host sent STOPPING=1", now: now)
+            return actions + [.sendLine(connection, .ok(session: id))] + end(id, reason: "host sent STOPPING=1", now: now)
         }
         sessions[id] = session
-        actions.append(.sendLine(connection, "OK session=\(id)"))
+        actions.append(.sendLine(connection, .ok(session: id)))
         return actions
     }
 
     /// A rendezvous connection reached end-of-file, failed, or was dropped for bad input.
     /// `receivedBytes` tells a bare connect (the article's bootstrap: nothing said) from a
     /// host that spoke.
-    public mutating func rendezvousClosed(_ connection: ConnectionID, project: String, receivedBytes: Bool,
+    mutating func rendezvousClosed(_ connection: ConnectionID, project: String, receivedBytes: Bool,
                                           now: Instant) -> [BrokerAction] {
         let talked = receivedBytes
         var actions: [BrokerAction] = []
@@ -110,7 +110,7 @@ extension Broker {
     }
 
     /// A watched process exited.
-    public mutating func processExited(session id: String, now: Instant) -> [BrokerAction] {
+    mutating func processExited(session id: String, now: Instant) -> [BrokerAction] {
         guard let session = sessions[id] else { return [] }
         return end(id, reason: "process \(session.info.pid.map(String.init) ?? "?") exited", now: now)
     }
@@ -130,7 +130,7 @@ extension Broker {
             if projects[session.info.project]?.handoffConnection == connection {
                 projects[session.info.project]?.handoffConnection = nil
             }
-            actions.append(.sendLine(connection, "ERROR session \(id) ended: \(reason)"))
+            actions.append(.sendLine(connection, .sessionEnded(session: id, reason: reason)))
             actions.append(.closeConnection(connection))
         }
         if projects[session.info.project]?.handoffSession == id {

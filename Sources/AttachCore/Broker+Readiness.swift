@@ -7,13 +7,15 @@ extension Broker {
     /// their waiters, marks sessions attached while a client is connected, ends sessions whose
     /// port went away, times out waiters and pending sessions, and takes back ports given up
     /// for a handoff once they are free.
-    public mutating func tick(now: Instant, listening: Set<UInt16>?, connected: Set<UInt16>? = nil) -> [BrokerAction] {
+    mutating func tick(now: Instant, listening: Set<UInt16>?, connected: Set<UInt16>? = nil) -> [BrokerAction] {
         var actions: [BrokerAction] = []
         if let listening {
             actions += updateReadiness(listening: listening, now: now)
             if let connected { actions += updateAttachment(connected: connected) }
             actions += reclaimPorts(listening: listening)
         }
+        // Without a reading (the kernel refused) the last one is the best there is.
+        actions += answerFreshWaiters()
         actions += expire(now: now)
         return actions
     }
@@ -68,6 +70,24 @@ extension Broker {
             .sorted { ($0.connection, $0.serial) < ($1.connection, $1.serial) }
         for token in tokens { waiters[token] = nil }
         return tokens.map { .respond($0, .success(.session(session))) }
+    }
+
+    /// Waits that came while a session was ready, now that LISTEN state was read again: the
+    /// ready session still there answers them; otherwise they wait like any other.
+    private mutating func answerFreshWaiters() -> [BrokerAction] {
+        var actions: [BrokerAction] = []
+        let tokens = waiters.filter(\.value.wantsFreshLook).keys
+            .sorted { ($0.connection, $0.serial) < ($1.connection, $1.serial) }
+        for token in tokens {
+            guard let project = waiters[token]?.project else { continue }
+            if let ready = readySession(of: project) {
+                waiters[token] = nil
+                actions.append(.respond(token, .success(.session(ready))))
+            } else {
+                waiters[token]?.wantsFreshLook = false
+            }
+        }
+        return actions
     }
 
     private mutating func reclaimPorts(listening: Set<UInt16>) -> [BrokerAction] {

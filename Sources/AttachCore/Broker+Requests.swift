@@ -3,7 +3,7 @@ import AttachProtocol
 extension Broker {
     /// A control call. Every call is answered by a `respond` action, at once or (for `wait`)
     /// when a session becomes ready, the wait times out, or the project goes away.
-    public mutating func handle(_ request: BrokerRequest, token: RequestToken, now: Instant) -> [BrokerAction] {
+    mutating func handle(_ request: BrokerRequest, token: RequestToken, now: Instant) -> [BrokerAction] {
         do {
             return try dispatch(request, token: token, now: now)
         } catch {
@@ -19,11 +19,10 @@ extension Broker {
             if let other = conflict(for: config) {
                 throw .addressInUse("127.0.0.1:\(config.rendezvousPort!) (rendezvous of project \(other))")
             }
-            projects[config.name] = ProjectRecord(config: config)
-            // The reply is built after the listeners were tried, so it carries their error.
-            return [.openListeners(project: config.name), .persistProjects,
-                    .emit(BrokerEvent(kind: .projectAdded, project: projectInfo(config.name))),
-                    .respond(token, .success(.project(projectInfo(config.name)!)))]
+            // Answered once the listeners were tried (`listenersOpened`), so the reply and the
+            // event carry their error.
+            projects[config.name] = ProjectRecord(config: config, addedBy: token)
+            return [.openListeners(project: config.name)]
 
         case .removeProject(let name):
             try requireProject(name)
@@ -87,20 +86,19 @@ extension Broker {
     private mutating func wait(_ p: WaitParameters, token: RequestToken, now: Instant) throws(VarlinkError) -> [BrokerAction] {
         try requireProject(p.project)
         let config = projects[p.project]!.config
-        if let ready = readySession(of: p.project) {
-            return [.respond(token, .success(.session(ready)))]
-        }
         let timeout = p.timeout ?? config.readyTimeout
+        if readySession(of: p.project) != nil {
+            // Never hand out a session whose debug server went away since the last look: the
+            // answer waits for a fresh reading of LISTEN state (see `answerFreshWaiters`).
+            let valid = timeout.isFinite && timeout >= 0
+            waiters[token] = Waiter(project: p.project, deadline: now.monotonic + (valid ? timeout : 0),
+                                    timeout: valid ? timeout : 0, wantsFreshLook: true)
+            return [.probeNow]
+        }
         guard timeout.isFinite, timeout >= 0 else { throw .invalidParameter("timeout") }
         if timeout == 0 { throw .timeout(project: p.project, seconds: 0) }
         waiters[token] = Waiter(project: p.project, deadline: now.monotonic + timeout, timeout: timeout)
         return []
-    }
-
-    /// Whether a Wait on this project should read LISTEN state first: a ready session's debug
-    /// server may have gone away since the last look.
-    public func wantsFreshProbe(forWaitOn project: String) -> Bool {
-        sessions.values.contains { $0.info.project == project && $0.info.state.isListening }
     }
 
     /// The most recently readied live session of a project.
@@ -109,13 +107,8 @@ extension Broker {
             .max { ($0.info.readyAt ?? 0) < ($1.info.readyAt ?? 0) }?.info
     }
 
-    /// The client of a control call went away: forget its waiter.
-    public mutating func cancel(_ token: RequestToken) {
-        waiters[token] = nil
-    }
-
     /// A control connection closed: forget every waiter it had.
-    public mutating func controlConnectionClosed(_ connection: ConnectionID) {
+    mutating func controlConnectionClosed(_ connection: ConnectionID) {
         waiters = waiters.filter { $0.key.connection != connection }
     }
 
@@ -136,12 +129,18 @@ extension Broker {
     }
 
     /// The I/O layer tried to open a project's listeners: nil when all are up.
-    public mutating func listenersOpened(project: String, error: String?) -> [BrokerAction] {
+    mutating func listenersOpened(project: String, error: String?) -> [BrokerAction] {
         guard var record = projects[project] else { return [] }
         let changed = record.listenerError != error
         record.listenerError = error
         if error == nil { record.tcpReleased = false }
+        let addedBy = record.addedBy
+        record.addedBy = nil
         projects[project] = record
+        if let token = addedBy, let info = projectInfo(project) {
+            return [.persistProjects, .emit(BrokerEvent(kind: .projectAdded, project: info)),
+                    .respond(token, .success(.project(info)))]
+        }
         return changed ? [.emit(BrokerEvent(kind: .projectChanged, project: projectInfo(project)))] : []
     }
 }

@@ -60,7 +60,7 @@ public enum BrokerAction: Sendable, Equatable {
     /// Bind the TCP listener again after a handoff, then report with `listenersOpened`.
     case reclaimTCPPort(project: String)
     /// Write a reply line on a rendezvous connection.
-    case sendLine(ConnectionID, String)
+    case sendLine(ConnectionID, RendezvousReply)
     /// Close a rendezvous connection.
     case closeConnection(ConnectionID)
     /// Report `processExited` when this process exits.

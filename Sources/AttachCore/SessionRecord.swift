@@ -10,7 +10,6 @@ struct SessionRecord: Sendable {
     /// Monotonic time after which a still-pending session fails.
     var readyDeadline: Double
 
-    var isLive: Bool { info.state != .ended }
     var isPending: Bool { info.state == .pending }
     var port: UInt16 { UInt16(truncatingIfNeeded: info.debugPort) }
 
@@ -30,12 +29,17 @@ struct Waiter: Sendable {
     var project: String
     var deadline: Double
     var timeout: Double
+    /// Asked while a session was ready: answered by the next reading of LISTEN state, which
+    /// tells whether that session's debug server is still there.
+    var wantsFreshLook = false
 }
 
 /// A project and the state of its listeners.
 struct ProjectRecord: Sendable {
     var config: ProjectConfig
     var listenerError: String?
+    /// The `AddProject` call that created it, until its listeners were tried and it is answered.
+    var addedBy: RequestToken?
     /// The TCP port is given up to a starting host (handoff) and not yet taken back.
     var tcpReleased = false
     /// The rendezvous connection that caused the handoff, while it is open.

@@ -4,48 +4,36 @@ import AttachSystem
 import Dispatch
 import Logging
 
-/// The running daemon: the broker's state machine, and the sockets, timers and files that
-/// carry out its actions. Everything runs on one serial queue; no thread per connection.
+/// The running daemon. It owns the broker (Core's state machine) and the rooms that carry out
+/// its actions, and does nothing else than route: every input from a room goes through one
+/// door, `handle(_:)`, into `Broker.handle`, and every action that comes out goes to the room
+/// whose job it is. Everything runs on one serial queue; no thread per connection.
 public final class Daemon: @unchecked Sendable {
     let options: DaemonOptions
     let logger: Logger
     let queue = DispatchQueue(label: "io.attachd.daemon")
     var broker: Broker
-    let codec = VarlinkCodec()
-    let probe = ListenProbe()
     let store: ProjectStore
     let startedAt = Clock.monotonicSeconds()
-
-    var controlListener: Listener?
+    let ids = ConnectionIDs()
     /// The descriptor given back when accept runs out of them (see `Listener`).
     let reserve = ReserveDescriptor()
+    let fdStore: FDStore
+
+    // The rooms; each owns its sockets and state.
+    var control: ControlServer!
+    var listeners: RendezvousListeners!
+    var hosts: HostConnections!
+    var processes: ProcessWatcher!
+    var readiness: ReadinessProbe!
+
     /// The control socket file was bound here (not passed by systemd), so it is ours to remove.
     var ownsControlSocket = false
-    var tcpListeners: [String: Listener] = [:]
-    /// Ports of our TCP listeners given up for a handoff but not yet closed by Dispatch.
-    var closingPorts: [UInt16: Int] = [:]
-    var unixListeners: [String: Listener] = [:]
-    /// Listeners passed back by systemd's fd store, by FDNAME, until their project adopts them.
-    var inheritedListeners: [String: FileDescriptor] = [:]
-    /// Listeners are pushed to systemd's fd store (NOTIFY_SOCKET is set).
-    var fdStoreEnabled = false
-    var rebindTimers: [String: DispatchSourceTimer] = [:]
-    var rebindDelays: [String: Double] = [:]
-
-    var controls: [ConnectionID: ControlClient] = [:]
-    var hosts: [ConnectionID: HostClient] = [:]
-    var watchers: [RequestToken: String?] = [:]
-    var processWatches: [String: (fd: FileDescriptor, source: DispatchSourceRead)] = [:]
-    var nextConnectionID: ConnectionID = 1
-
-    var timer: DispatchSourceTimer?
-    var timerFireAt: Double?
-    var probeRequested = false
-    var lastAttachmentCheck = 0.0
-    var lastStatus = ""
     var watchdogTimer: DispatchSourceTimer?
     var signalSources: [DispatchSourceSignal] = []
     var shuttingDown = false
+    private var probeRequested = false
+    private var lastStatus = ""
 
     public init(options: DaemonOptions, logger: Logger) {
         self.options = options
@@ -54,7 +42,21 @@ public final class Daemon: @unchecked Sendable {
         // Seeded from the clock, so session ids stay unique across restarts.
         let seed = UInt64(Clock.wallSeconds() * 1000) % 1_000_000_000
         self.broker = Broker(firstSessionNumber: seed) { paths.rendezvousSocket(for: $0) }
-        self.store = ProjectStore(path: options.paths.projectsFile, directory: options.paths.configDirectory, logger: logger)
+        self.store = ProjectStore(path: paths.projectsFile, directory: paths.configDirectory, logger: logger)
+        self.fdStore = FDStore(enabled: Environment.get("NOTIFY_SOCKET") != nil, logger: logger)
+        let deliver: @Sendable (BrokerInput) -> Void = { [unowned self] input in handle(input) }
+        control = ControlServer(queue: queue, logger: logger, options: options, ids: ids, reserve: reserve, deliver: deliver)
+        hosts = HostConnections(queue: queue, logger: logger, options: options, ids: ids,
+                                peerOwner: { [unowned self] fd in readiness.probe.peerOwner(of: fd) }, deliver: deliver)
+        listeners = RendezvousListeners(queue: queue, logger: logger, paths: paths, fdStore: fdStore, reserve: reserve,
+                                        lookup: { [unowned self] name in broker.projectInfo(name) },
+                                        onAccept: { [unowned self] fd, project, viaTCP in hosts.accept(fd, project: project, viaTCP: viaTCP) },
+                                        deliver: deliver)
+        processes = ProcessWatcher(queue: queue, deliver: deliver)
+        readiness = ReadinessProbe(queue: queue, logger: logger,
+                                   excludedPorts: { [unowned self] in listeners.closingPorts }, deliver: deliver)
+        control.status = { [unowned self] in status() }
+        control.projectExists = { [unowned self] name in broker.projectInfo(name) != nil }
     }
 
     /// Starts everything and never returns; exits the process after a clean shutdown.
@@ -75,19 +77,15 @@ public final class Daemon: @unchecked Sendable {
         Instant(monotonic: Clock.monotonicSeconds(), wall: Clock.wallSeconds())
     }
 
-    func makeConnectionID() -> ConnectionID {
-        defer { nextConnectionID += 1 }
-        return nextConnectionID
+    // MARK: The one door into Core
+
+    /// Feeds one input to the broker and carries out what it asks.
+    func handle(_ input: BrokerInput) {
+        perform(broker.handle(input, now: instant()))
     }
 
-    // MARK: The one funnel from events to actions
-
-    /// Feeds one event to the broker and carries out what it asks.
-    func apply(_ event: (inout Broker, Instant) -> [BrokerAction]) {
-        let actions = event(&broker, instant())
-        perform(actions)
-    }
-
+    /// Carries out a batch of actions, and what Core answers to them, in order; reads LISTEN
+    /// state once at the end when an action asked for it.
     func perform(_ actions: [BrokerAction]) {
         var work = actions
         var index = 0
@@ -98,32 +96,38 @@ public final class Daemon: @unchecked Sendable {
             }
             guard probeRequested else { break }
             probeRequested = false
-            work += broker.tick(now: instant(), listening: readListening())
+            work += broker.handle(.probed(listening: readiness.readListening(), connected: nil), now: instant())
         }
-        afterChange()
+        readiness.reschedule(interval: broker.probeInterval, deadline: broker.nextDeadline,
+                             wantsConnected: broker.wantsConnectedPorts)
+        updateStatus()
     }
 
-    /// Carries out one action; returns the broker's answer to what happened, if any.
+    /// Routes one action to its room; returns Core's answer to what happened, if any.
     private func execute(_ action: BrokerAction) -> [BrokerAction] {
         switch action {
         case .respond(let token, let result):
-            respond(token, result)
+            control.respond(token, result)
         case .openListeners(let project):
-            return openListeners(project)
+            guard let info = broker.projectInfo(project) else { return [] }
+            let problem = listeners.open(info)
+            return broker.handle(.listenersOpened(project: project, error: problem), now: instant())
         case .closeListeners(let project):
-            closeListeners(project)
+            listeners.close(project)
+            hosts.closeAll(of: project)
         case .releaseTCPPort(let project):
-            releaseTCPPort(project)
+            listeners.releaseTCP(project, port: broker.projectInfo(project)?.rendezvousPort)
         case .reclaimTCPPort(let project):
-            return reclaimTCPPort(project)
-        case .sendLine(let connection, let line):
-            hosts[connection]?.connection.send(Array((line + "\n").utf8))
+            logger.debug("taking the rendezvous port back", metadata: ["project": "\(project)"])
+            return execute(.openListeners(project: project))
+        case .sendLine(let connection, let reply):
+            hosts.send(reply, to: connection)
         case .closeConnection(let connection):
-            if let host = hosts[connection] { closeHost(host, flushFirst: true) }
+            hosts.close(connection)
         case .watchProcess(let session, let pid):
-            watchProcess(session: session, pid: pid)
+            processes.watch(session: session, pid: pid)
         case .unwatchProcess(let session):
-            unwatchProcess(session: session)
+            processes.unwatch(session: session)
         case .probeNow:
             probeRequested = true
         case .persistProjects:
@@ -131,7 +135,7 @@ public final class Daemon: @unchecked Sendable {
             // crash could still lose.
             saveProjects()
         case .emit(let event):
-            emit(event)
+            control.emit(event)
         }
         return []
     }
@@ -144,69 +148,12 @@ public final class Daemon: @unchecked Sendable {
         }
     }
 
-    /// Reads the LISTEN table; nil when the kernel refused (logged).
-    func readListening() -> Set<UInt16>? {
-        do {
-            let ports = try probe.listeningPorts()
-            return closingPorts.isEmpty ? ports : ports.subtracting(closingPorts.keys)
-        } catch {
-            logger.error("cannot read LISTEN sockets", metadata: ["error": "\(error)"])
-            return nil
-        }
-    }
-
-    /// After every batch: save if asked, move the timer, refresh the systemd status.
-    private func afterChange() {
-        rescheduleTimer()
-        updateStatus()
-    }
-
-    // MARK: The one timer: probing while something is pending, and deadlines
-
-    func rescheduleTimer() {
-        let now = Clock.monotonicSeconds()
-        var fireAt: Double?
-        if let interval = broker.probeInterval { fireAt = now + interval }
-        if let deadline = broker.nextDeadline { fireAt = min(fireAt ?? deadline, deadline) }
-        guard let fireAt else {
-            if timerFireAt != nil {
-                timer?.schedule(deadline: .distantFuture)
-                timerFireAt = nil
-            }
-            return
-        }
-        // Only ever move the timer earlier; when it fires it schedules the next one itself.
-        if let current = timerFireAt, current <= fireAt { return }
-        makeTimer()
-        let delay = max(0, fireAt - now)
-        timer?.schedule(deadline: .now() + delay, leeway: .microseconds(delay < 0.01 ? 200 : 2000))
-        timerFireAt = fireAt
-    }
-
-    /// Creates the one timer, armed once at once: Dispatch opens its timer descriptor the first
-    /// time a timer is armed, and that must not first happen when descriptors have run out.
-    func makeTimer() {
-        guard timer == nil else { return }
-        let source = DispatchSource.makeTimerSource(queue: queue)
-        source.setEventHandler { [self] in timerFired() }
-        timer = source
-        source.schedule(deadline: .now())
-        timerFireAt = Clock.monotonicSeconds()
-        source.resume()
-    }
-
-    private func timerFired() {
-        timerFireAt = nil
-        let listening = broker.probeInterval == nil ? nil : readListening()
-        // Attachment is only looked at on the timer, at most once a second, while sessions are
-        // ready: it walks every established connection, not just the listeners.
-        var connected: Set<UInt16>?
-        let now = Clock.monotonicSeconds()
-        if listening != nil, broker.wantsConnectedPorts, now - lastAttachmentCheck >= Broker.slowProbeInterval * 0.9 {
-            lastAttachmentCheck = now
-            connected = probe.connectedPorts()
-        }
-        perform(broker.tick(now: instant(), listening: listening, connected: connected))
+    func status() -> StatusReply {
+        let c = broker.counts
+        return StatusReply(version: options.version, pid: Int(ProcessHandle.currentPID),
+                           uptime: Clock.monotonicSeconds() - startedAt, projects: c.projects,
+                           sessions: c.pending + c.ready, pending: c.pending, ready: c.ready, waiters: c.waiters,
+                           connections: control.count + hosts.count, probe: readiness.methodName)
     }
 
     /// The one-line summary for `systemctl status`, sent whenever it changes.

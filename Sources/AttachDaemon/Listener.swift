@@ -6,7 +6,7 @@ import Dispatch
 /// spinning on a readiness it cannot serve, then tries again.
 final class Listener: @unchecked Sendable {
     let fd: FileDescriptor
-    /// What this listener is, for logs and the fd store: `control`, `tcp:NAME`, `unix:NAME`.
+    /// What this listener is, for logs and the fd store: `control`, `tcp.NAME`, `unix.NAME`.
     let name: String
     private let queue: DispatchQueue
     private var source: DispatchSourceRead?

@@ -135,7 +135,7 @@ public enum Files {
     // MARK: Helpers
 
     /// ("dir", "name") for "dir/name"; (".", "name") for "name"; ("/", "name") for "/name".
-    static func split(_ path: String) -> (directory: String, name: String) {
+    public static func split(_ path: String) -> (directory: String, name: String) {
         guard let slash = path.lastIndex(of: "/") else { return (".", path) }
         let name = String(path[path.index(after: slash)...])
         let directory = String(path[..<slash])

@@ -6,6 +6,9 @@ struct Harness {
     var broker = Broker(firstSessionNumber: 1) { "/run/attachd/projects/\($0).sock" }
     var clock = 1000.0
     var nextSerial: UInt64 = 0
+    /// What the kernel says is listening, as of the last `tick`: what the daemon reads when an
+    /// action asks for a probe now.
+    var listening: Set<UInt16>?
 
     var now: Instant { Instant(monotonic: clock, wall: 1_700_000_000 + clock) }
 
@@ -19,22 +22,35 @@ struct Harness {
     @discardableResult
     mutating func request(_ request: BrokerRequest, token: RequestToken? = nil) -> [BrokerAction] {
         let t = token ?? self.token()
-        return broker.handle(request, token: t, now: now)
+        let actions = broker.handle(.call(request, token: t), now: now)
+        // As the daemon does: a probe asked for is made at once, in the same batch.
+        guard actions.contains(.probeNow) else { return actions }
+        return actions + send(.probed(listening: listening, connected: nil))
+    }
+
+    /// Feeds any input through the broker's one door, at the harness's clock.
+    @discardableResult
+    mutating func send(_ input: BrokerInput) -> [BrokerAction] {
+        broker.handle(input, now: now)
     }
 
     @discardableResult
     mutating func add(_ name: String, debugPort: Int, rendezvousPort: Int? = nil, timeout: Double? = nil) -> [BrokerAction] {
-        request(.addProject(AddProjectParameters(name: name, debugPort: debugPort, rendezvousPort: rendezvousPort,
-                                                 readyTimeout: timeout)))
+        // As the daemon does: the listeners are tried at once, and then the call is answered.
+        let added = request(.addProject(AddProjectParameters(name: name, debugPort: debugPort, rendezvousPort: rendezvousPort,
+                                                             readyTimeout: timeout)))
+        guard added == [.openListeners(project: name)] else { return added }
+        return added + send(.listenersOpened(project: name, error: nil))
     }
 
     mutating func line(_ connection: ConnectionID, _ project: String, _ text: String) -> [BrokerAction] {
         guard let parsed = RendezvousLine.parse(text) else { return [] }
-        return broker.rendezvousLine(connection, project: project, parsed, now: now)
+        return send(.hostLine(connection, project: project, parsed))
     }
 
     mutating func tick(_ listening: Set<UInt16>?) -> [BrokerAction] {
-        broker.tick(now: now, listening: listening)
+        if let listening { self.listening = listening }
+        return send(.probed(listening: listening, connected: nil))
     }
 }
 
@@ -52,7 +68,7 @@ extension Array where Element == BrokerAction {
     }
 
     var lines: [String] {
-        compactMap { if case .sendLine(_, let l) = $0 { return l } else { return nil } }
+        compactMap { if case .sendLine(_, let l) = $0 { return l.description } else { return nil } }
     }
 
     /// Actions other than responses and events: what the I/O layer must do.

@@ -84,10 +84,10 @@ struct ProjectRequestTests {
     func listenerError() {
         var h = Harness()
         h.add("maxtools", debugPort: 5678, rendezvousPort: 5678)
-        #expect(h.broker.listenersOpened(project: "maxtools", error: "tcp port 5678: in use").eventKinds == [.projectChanged])
+        #expect(h.send(.listenersOpened(project: "maxtools", error: "tcp port 5678: in use")).eventKinds == [.projectChanged])
         #expect(h.broker.projectInfo("maxtools")?.error == "tcp port 5678: in use")
-        #expect(h.broker.listenersOpened(project: "maxtools", error: "tcp port 5678: in use").isEmpty)
-        _ = h.broker.listenersOpened(project: "maxtools", error: nil)
+        #expect(h.send(.listenersOpened(project: "maxtools", error: "tcp port 5678: in use")).isEmpty)
+        _ = h.send(.listenersOpened(project: "maxtools", error: nil))
         #expect(h.broker.projectInfo("maxtools")?.error == nil)
     }
 }

@@ -11,8 +11,8 @@ struct ReadinessTests {
         let w1 = h.token(connection: 50), w2 = h.token(connection: 51)
         #expect(h.request(.wait(WaitParameters(project: "maxtools")), token: w1).isEmpty)
         #expect(h.request(.wait(WaitParameters(project: "maxtools")), token: w2).isEmpty)
-        #expect(h.broker.rendezvousAccepted(1, project: "maxtools", viaTCP: true).isEmpty)
-        let closed = h.broker.rendezvousClosed(1, project: "maxtools", receivedBytes: false, now: h.now)
+        #expect(h.send(.hostConnected(1, project: "maxtools", viaTCP: true)).isEmpty)
+        let closed = h.send(.hostClosed(1, project: "maxtools", receivedBytes: false))
         #expect(closed.eventKinds == [.sessionStarted])
         #expect(closed.effects == [.probeNow])
         #expect(h.broker.probeInterval == Broker.fastProbeInterval)
@@ -35,16 +35,16 @@ struct ReadinessTests {
     func handoff() {
         var h = Harness()
         h.add("maxtools", debugPort: 5678, rendezvousPort: 5678)
-        #expect(h.broker.rendezvousAccepted(1, project: "maxtools", viaTCP: true) == [.releaseTCPPort(project: "maxtools")])
+        #expect(h.send(.hostConnected(1, project: "maxtools", viaTCP: true)) == [.releaseTCPPort(project: "maxtools")])
         // A second connection on the Unix socket does not release anything.
-        #expect(h.broker.rendezvousAccepted(2, project: "maxtools", viaTCP: false).isEmpty)
-        _ = h.broker.rendezvousClosed(1, project: "maxtools", receivedBytes: false, now: h.now)
+        #expect(h.send(.hostConnected(2, project: "maxtools", viaTCP: false)).isEmpty)
+        _ = h.send(.hostClosed(1, project: "maxtools", receivedBytes: false))
         #expect(!h.tick([]).contains(.reclaimTCPPort(project: "maxtools")))
         _ = h.tick([5678])
         let ended = h.tick([])
         #expect(ended.eventKinds == [.sessionEnded])
         #expect(ended.contains(.reclaimTCPPort(project: "maxtools")))
-        _ = h.broker.listenersOpened(project: "maxtools", error: nil)
+        _ = h.send(.listenersOpened(project: "maxtools", error: nil))
         #expect(h.broker.probeInterval == nil)
     }
 
@@ -52,10 +52,10 @@ struct ReadinessTests {
     func handoffPortStillBusy() {
         var h = Harness()
         h.add("maxtools", debugPort: 5678, rendezvousPort: 5678)
-        _ = h.broker.rendezvousAccepted(1, project: "maxtools", viaTCP: true)
+        _ = h.send(.hostConnected(1, project: "maxtools", viaTCP: true))
         _ = h.line(1, "maxtools", "READY=1")
         _ = h.tick([5678])
-        _ = h.broker.rendezvousClosed(1, project: "maxtools", receivedBytes: true, now: h.now)
+        _ = h.send(.hostClosed(1, project: "maxtools", receivedBytes: true))
         #expect(h.broker.probeInterval == Broker.handoffProbeInterval)
         #expect(!h.tick([5678]).contains(.reclaimTCPPort(project: "maxtools")))
         #expect(h.tick([]).contains(.reclaimTCPPort(project: "maxtools")))
@@ -65,12 +65,12 @@ struct ReadinessTests {
     func handoffForLinesHost() {
         var h = Harness()
         h.add("maxtools", debugPort: 5678, rendezvousPort: 5678)
-        #expect(h.broker.rendezvousAccepted(1, project: "maxtools", viaTCP: false).isEmpty)
+        #expect(h.send(.hostConnected(1, project: "maxtools", viaTCP: false)).isEmpty)
         let first = h.line(1, "maxtools", "MAINPID=10")
         #expect(first.contains(.releaseTCPPort(project: "maxtools")))
         #expect(!h.line(1, "maxtools", "READY=1").contains(.releaseTCPPort(project: "maxtools")))
         _ = h.tick([5678])
-        let closed = h.broker.rendezvousClosed(1, project: "maxtools", receivedBytes: true, now: h.now)
+        let closed = h.send(.hostClosed(1, project: "maxtools", receivedBytes: true))
         #expect(closed.eventKinds == [.sessionEnded])
         #expect(h.tick([]).contains(.reclaimTCPPort(project: "maxtools")))
     }
@@ -83,7 +83,7 @@ struct ReadinessTests {
         _ = h.request(.wait(WaitParameters(project: "maxtools", timeout: 2)), token: w1)
         _ = h.request(.wait(WaitParameters(project: "maxtools", timeout: 5)), token: w2)
         #expect(h.broker.nextDeadline == h.clock + 2)
-        h.broker.controlConnectionClosed(51)
+        h.send(.controlClosed(51))
         h.advance(2)
         let actions = h.tick(nil)
         #expect(actions.responses[w1] == .failure(.timeout(project: "maxtools", seconds: 2)))
@@ -97,7 +97,7 @@ struct ReadinessTests {
     func readyTimeout() {
         var h = Harness()
         h.add("maxtools", debugPort: 5678, timeout: 30)
-        _ = h.broker.rendezvousClosed(1, project: "maxtools", receivedBytes: false, now: h.now)
+        _ = h.send(.hostClosed(1, project: "maxtools", receivedBytes: false))
         h.advance(29.9)
         #expect(h.tick([]).isEmpty)
         h.advance(0.1)
@@ -131,19 +131,59 @@ struct AttachmentTests {
         _ = h.tick([5678])
         #expect(h.broker.wantsConnectedPorts)
         #expect(h.broker.probeInterval == Broker.slowProbeInterval)
-        let attached = h.broker.tick(now: h.now, listening: [5678], connected: [5678, 22])
+        let attached = h.send(.probed(listening: [5678], connected: [5678, 22]))
         #expect(attached.eventKinds == [.sessionAttached])
         #expect(h.broker.sessionInfos().first?.state == .attached)
         // Attached counts as ready: a waiter is answered at once.
         #expect(h.request(.wait(WaitParameters(project: "maxtools"))).responses.values.first?.session?.state == .attached)
         // Without a reading of connections, attachment stays as it was.
         #expect(h.tick([5678]).isEmpty)
-        let left = h.broker.tick(now: h.now, listening: [5678], connected: [22])
+        let left = h.send(.probed(listening: [5678], connected: [22]))
         #expect(left.eventKinds == [.sessionReady])
         #expect(h.broker.counts.ready == 1)
         // An attached session whose port goes away is pending again, like a ready one.
-        _ = h.broker.tick(now: h.now, listening: [5678], connected: [5678])
+        _ = h.send(.probed(listening: [5678], connected: [5678]))
         #expect(h.tick([]).eventKinds == [.sessionPending])
         #expect(!h.broker.wantsConnectedPorts)
+    }
+}
+
+@Suite("Waits on a ready session")
+struct FreshLookTests {
+    @Test("a Wait while a session is ready asks for a fresh reading, and is answered by it")
+    func waitAsksForFreshLook() {
+        var h = Harness()
+        h.add("maxtools", debugPort: 5678)
+        _ = h.line(1, "maxtools", "READY=1")
+        _ = h.tick([5678])
+        let t = h.token()
+        let asked = h.broker.handle(.call(.wait(WaitParameters(project: "maxtools")), token: t), now: h.now)
+        #expect(asked == [.probeNow])
+        #expect(h.send(.probed(listening: [5678], connected: nil)).responses[t]?.session?.id == "maxtools-1")
+    }
+
+    @Test("a debug server gone since the last look is not handed out; the Wait waits for it to come back")
+    func goneServerIsNotHandedOut() {
+        var h = Harness()
+        h.add("maxtools", debugPort: 5678)
+        _ = h.line(1, "maxtools", "READY=1")
+        _ = h.tick([5678])
+        let t = h.token()
+        _ = h.broker.handle(.call(.wait(WaitParameters(project: "maxtools", timeout: 5)), token: t), now: h.now)
+        let fresh = h.send(.probed(listening: [], connected: nil))
+        #expect(fresh.responses[t] == nil)
+        #expect(fresh.eventKinds == [.sessionPending])
+        #expect(h.tick([5678]).responses[t]?.session?.state == .ready)
+    }
+
+    @Test("when the kernel cannot be read, the last reading answers")
+    func unreadableKernelUsesLastReading() {
+        var h = Harness()
+        h.add("maxtools", debugPort: 5678)
+        _ = h.line(1, "maxtools", "READY=1")
+        _ = h.tick([5678])
+        let t = h.token()
+        _ = h.broker.handle(.call(.wait(WaitParameters(project: "maxtools")), token: t), now: h.now)
+        #expect(h.send(.probed(listening: nil, connected: nil)).responses[t]?.session?.state == .ready)
     }
 }

@@ -12,11 +12,11 @@ struct HostLineTests {
         #expect(first.lines == ["OK session=maxtools-1"])
         #expect(first.eventKinds == [.sessionStarted])
         #expect(h.line(1, "maxtools", "MAINPID=4242").effects == [.watchProcess(session: "maxtools-1", pid: 4242),
-                                                                   .sendLine(1, "OK session=maxtools-1")])
+                                                                   .sendLine(1, .ok(session: "maxtools-1"))])
         // Not ready before READY=1, even when the port listens.
         #expect(h.tick([6001]).isEmpty)
         #expect(h.broker.probeInterval == nil)
-        #expect(h.line(1, "maxtools", "READY=1").effects == [.probeNow, .sendLine(1, "OK session=maxtools-1")])
+        #expect(h.line(1, "maxtools", "READY=1").effects == [.probeNow, .sendLine(1, .ok(session: "maxtools-1"))])
         let ready = h.tick([6001])
         #expect(ready.eventKinds == [.sessionReady])
         // Lines sessions end with their connection, not with their port: a port that stops
@@ -26,7 +26,7 @@ struct HostLineTests {
         #expect(h.request(.wait(WaitParameters(project: "maxtools")), token: waiter).isEmpty)
         #expect(h.broker.probeInterval == Broker.fastProbeInterval)
         #expect(h.tick([6001]).responses[waiter]?.session?.state == .ready)
-        let closed = h.broker.rendezvousClosed(1, project: "maxtools", receivedBytes: true, now: h.now)
+        let closed = h.send(.hostClosed(1, project: "maxtools", receivedBytes: true))
         #expect(closed.eventKinds == [.sessionEnded])
         #expect(closed.contains(.unwatchProcess(session: "maxtools-1")))
         #expect(h.broker.sessionInfos().first?.endReason == "host closed the rendezvous connection")
@@ -40,7 +40,7 @@ struct HostLineTests {
     func badLine(text: String, reply: String) {
         var h = Harness()
         h.add("maxtools", debugPort: 5678)
-        #expect(h.line(1, "maxtools", text) == [.sendLine(1, reply)])
+        #expect(h.line(1, "maxtools", text).lines == [reply])
         #expect(h.broker.sessionInfos().isEmpty)
     }
 
@@ -53,7 +53,7 @@ struct HostLineTests {
         #expect(stop.eventKinds == [.sessionEnded])
         #expect(stop.contains(.closeConnection(1)))
         _ = h.line(2, "maxtools", "MAINPID=77")
-        let exit = h.broker.processExited(session: "maxtools-2", now: h.now)
+        let exit = h.send(.processExited(session: "maxtools-2"))
         #expect(exit.eventKinds == [.sessionEnded])
         #expect(h.broker.session("maxtools-2")?.endReason == "process 77 exited")
     }
@@ -67,7 +67,7 @@ struct HostLineTests {
         #expect(h.tick([6100]).eventKinds == [.sessionReady])
         // With a pid, the port going away does not end it (it is pending again); the pid does.
         #expect(h.tick([]).eventKinds == [.sessionPending])
-        #expect(h.broker.processExited(session: "maxtools-1", now: h.now).eventKinds == [.sessionEnded])
+        #expect(h.send(.processExited(session: "maxtools-1")).eventKinds == [.sessionEnded])
         #expect(h.request(.announce(AnnounceParameters(project: "maxtools", pid: -1))).responses.values.first?.errorName
                 == "org.varlink.service.InvalidParameter")
     }

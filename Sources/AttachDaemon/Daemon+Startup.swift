@@ -16,8 +16,7 @@ extension Daemon {
         if let limit = try? ProcessHandle.raiseOpenFileLimit() {
             logger.debug("open file limit", metadata: ["soft": "\(limit)"])
         }
-        makeTimer()
-        fdStoreEnabled = Environment.get("NOTIFY_SOCKET") != nil
+        readiness.makeTimer()
         var controlFD: FileDescriptor?
         let inherited = Systemd.listenFDs()
         for (name, fd) in inherited {
@@ -35,17 +34,17 @@ extension Daemon {
                     continue
                 }
                 controlFD = fd
-            } else if name.hasPrefix("tcp.") || name.hasPrefix("unix.") {
-                inheritedListeners[name] = fd
+            } else if FDStore.isStoredName(name) {
+                fdStore.keepInherited(fd, name: name)
             } else {
                 logger.warning("ignoring an unknown inherited descriptor", metadata: ["name": "\(name)", "fd": "\(fd.rawValue)"])
                 fd.close()
             }
         }
         if let controlFD {
-            logger.info("socket-activated", metadata: ["adopted": "\(inheritedListeners.count)"])
+            logger.info("socket-activated", metadata: ["adopted": "\(fdStore.inheritedCount)"])
             try? controlFD.setNonBlocking(true)
-            startControl(controlFD)
+            control.start(controlFD)
         } else {
             try bindControlSocket()
         }
@@ -55,24 +54,18 @@ extension Daemon {
             logger.error("skipping an invalid saved project", metadata: ["project": "\(name)"])
         }
         perform(actions)
-        for (name, fd) in inheritedListeners {
-            // A project removed while the daemon was down: systemd should forget it too.
-            logger.info("dropping a stored listener of a project that no longer exists", metadata: ["name": "\(name)"])
-            removeFromSystemd(name)
-            fd.close()
-        }
-        inheritedListeners = [:]
+        fdStore.dropUnadopted()
         installSignalHandlers()
         startWatchdog()
         Systemd.notify("READY=1")
         let socket = controlFD.map { "passed by systemd (fd \($0.rawValue))" } ?? options.paths.controlSocket
         logger.info("ready", metadata: ["socket": "\(socket)", "projects": "\(broker.counts.projects)",
-                                         "probe": "\(probe.method == .sockDiag ? "sock_diag" : "proc")"])
+                                         "probe": "\(readiness.methodName)"])
     }
 
     /// The runtime directory must be ours alone: 0700, owned by us.
     private func prepareRuntimeDirectory() -> String? {
-        let directories = [options.paths.runtimeDirectory, parent(of: options.paths.controlSocket)]
+        let directories = [options.paths.runtimeDirectory, Files.split(options.paths.controlSocket).directory]
         for directory in Set(directories) {
             do {
                 try Files.createDirectories(directory, mode: 0o700)
@@ -84,11 +77,6 @@ extension Daemon {
             }
         }
         return nil
-    }
-
-    private func parent(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
     /// Binds the control socket, replacing a stale file but never a live daemon's socket.
@@ -108,20 +96,10 @@ extension Daemon {
         do {
             let fd = try Socket.listenUnix(path: path, mode: 0o600)
             ownsControlSocket = true
-            startControl(fd)
+            control.start(fd)
         } catch {
             throw DaemonError("cannot listen on \(path): \(error)")
         }
-    }
-
-    private func startControl(_ fd: FileDescriptor) {
-        let listener = Listener(fd: fd, name: "control", queue: queue, reserve: reserve,
-                                onAccept: { [self] client in acceptControl(client) },
-                                onExhausted: { [self] error in
-                                    logger.warning("control accept failed; turning clients away until descriptors are free", metadata: ["error": "\(error)"])
-                                })
-        listener.start()
-        controlListener = listener
     }
 
     static let stopSignals = [SignalNumber.terminate, SignalNumber.interrupt]
@@ -158,49 +136,5 @@ extension Daemon {
         timer.resume()
         watchdogTimer = timer
         logger.info("watchdog enabled", metadata: ["interval": "\(interval)s"])
-    }
-
-    /// Stops cleanly: waiters get an error, sockets close, projects are saved.
-    func shutdown(signal: Int32) {
-        guard !shuttingDown else { return }
-        shuttingDown = true
-        Systemd.notify("STOPPING=1")
-        logger.info("stopping", metadata: ["signal": "\(signal)"])
-        for token in controls.values.flatMap({ client in broker.waitingTokens(connection: client.connection.id) }) {
-            sendError(token, .shuttingDown())
-        }
-        controlListener?.close(keepDescriptor: !ownsControlSocket)
-        if ownsControlSocket { try? Files.unlink(options.paths.controlSocket) }
-        for project in Array(tcpListeners.keys) { tcpListeners.removeValue(forKey: project)?.close() }
-        for project in Array(unixListeners.keys) {
-            unixListeners.removeValue(forKey: project)?.close()
-            // With the fd store, systemd keeps the socket for the next start: keep its file too.
-            if !fdStoreEnabled { try? Files.unlink(options.paths.rendezvousSocket(for: project)) }
-        }
-        do {
-            try store.save(broker.projectConfigs)
-        } catch {
-            logger.error("cannot save projects", metadata: ["error": "\(error)"])
-        }
-        // Let queued replies reach their clients, briefly.
-        let clients = Array(controls.values)
-        for client in clients { client.connection.closeWhenFlushed() }
-        queue.asyncAfter(deadline: .now() + 0.05) {
-            ProcessHandle.exit(0)
-        }
-    }
-
-    // MARK: systemd's file descriptor store
-
-    func storeInSystemd(_ fd: FileDescriptor, name: String) {
-        guard fdStoreEnabled else { return }
-        if !Systemd.notify("FDSTORE=1\nFDNAME=\(name)", fds: [fd]) {
-            logger.debug("fd store not available", metadata: ["name": "\(name)"])
-        }
-    }
-
-    func removeFromSystemd(_ name: String) {
-        guard fdStoreEnabled else { return }
-        Systemd.notify("FDSTOREREMOVE=1\nFDNAME=\(name)")
     }
 }

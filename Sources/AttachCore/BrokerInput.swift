@@ -1,0 +1,51 @@
+import AttachProtocol
+
+/// Everything that can happen to the broker: the one kind of input its one door,
+/// `Broker.handle(_:now:)`, takes. The daemon turns sockets, timers and processes into these.
+public enum BrokerInput: Sendable, Equatable {
+    /// A control call arrived.
+    case call(BrokerRequest, token: RequestToken)
+    /// A control connection closed: its waiters go.
+    case controlClosed(ConnectionID)
+    /// A host connected to a project's rendezvous listener.
+    case hostConnected(ConnectionID, project: String, viaTCP: Bool)
+    /// A complete line arrived on a rendezvous connection (already parsed).
+    case hostLine(ConnectionID, project: String, Result<RendezvousAssignment, RendezvousLineError>)
+    /// A rendezvous connection reached end-of-file, failed, or was dropped for bad input.
+    /// `receivedBytes` tells a bare connect (the article's bootstrap: nothing said) from a host
+    /// that spoke.
+    case hostClosed(ConnectionID, project: String, receivedBytes: Bool)
+    /// A watched process exited.
+    case processExited(session: String)
+    /// The daemon tried to open a project's listeners: `error` is nil when all are up.
+    case listenersOpened(project: String, error: String?)
+    /// The clock moved on, and (when the daemon read it) this is the set of local TCP ports in
+    /// LISTEN state, and perhaps the local ports of ESTABLISHED connections (`connected`, read
+    /// when `wantsConnectedPorts`). nil `listening`: the kernel could not be read this time.
+    case probed(listening: Set<UInt16>?, connected: Set<UInt16>?)
+}
+
+extension Broker {
+    /// The one door: feeds one input to the broker and returns what the daemon must do.
+    public mutating func handle(_ input: BrokerInput, now: Instant) -> [BrokerAction] {
+        switch input {
+        case .call(let request, let token):
+            return handle(request, token: token, now: now)
+        case .controlClosed(let connection):
+            controlConnectionClosed(connection)
+            return []
+        case .hostConnected(let connection, let project, let viaTCP):
+            return rendezvousAccepted(connection, project: project, viaTCP: viaTCP)
+        case .hostLine(let connection, let project, let line):
+            return rendezvousLine(connection, project: project, line, now: now)
+        case .hostClosed(let connection, let project, let receivedBytes):
+            return rendezvousClosed(connection, project: project, receivedBytes: receivedBytes, now: now)
+        case .processExited(let session):
+            return processExited(session: session, now: now)
+        case .listenersOpened(let project, let error):
+            return listenersOpened(project: project, error: error)
+        case .probed(let listening, let connected):
+            return tick(now: now, listening: listening, connected: connected)
+        }
+    }
+}

@@ -1,0 +1,23 @@
+import AttachCore
+import AttachProtocol
+import AttachSystem
+import Dispatch
+
+extension Daemon {
+    /// Stops cleanly: waiters get an error, sockets close, projects are saved.
+    func shutdown(signal: Int32) {
+        guard !shuttingDown else { return }
+        shuttingDown = true
+        Systemd.notify("STOPPING=1")
+        logger.info("stopping", metadata: ["signal": "\(signal)"])
+        // Replies queued here reach their clients, briefly, before the process exits.
+        control.stop(answering: { [self] connection in broker.waitingTokens(connection: connection) },
+                     keepDescriptor: !ownsControlSocket)
+        if ownsControlSocket { try? Files.unlink(options.paths.controlSocket) }
+        listeners.stopAll()
+        saveProjects()
+        queue.asyncAfter(deadline: .now() + 0.05) {
+            ProcessHandle.exit(0)
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import AttachCore
+import AttachSystem
+import Dispatch
+import Logging
+
+/// The one timer of the daemon and the LISTEN probe behind it: reads the kernel's LISTEN
+/// table (sock_diag) as often as Core's `probeInterval` asks while something is pending, wakes
+/// for Core's next deadline, and never runs while nothing needs it (no wakeups when idle).
+final class ReadinessProbe: @unchecked Sendable {
+    let probe = ListenProbe()
+    private let queue: DispatchQueue
+    private let logger: Logger
+    private let deliver: @Sendable (BrokerInput) -> Void
+    /// Ports of our own listeners that are closing: never taken for a host's debug server.
+    private let excludedPorts: () -> Set<UInt16>
+    private var timer: DispatchSourceTimer?
+    private var timerFireAt: Double?
+    /// What Core wants, as of the last batch.
+    private var interval: Double?
+    private var wantsConnected = false
+    private var lastAttachmentCheck = 0.0
+
+    init(queue: DispatchQueue, logger: Logger, excludedPorts: @escaping () -> Set<UInt16>,
+         deliver: @escaping @Sendable (BrokerInput) -> Void) {
+        self.queue = queue
+        self.logger = logger
+        self.excludedPorts = excludedPorts
+        self.deliver = deliver
+    }
+
+    /// "sock_diag" or "proc", for status and logs.
+    var methodName: String { probe.method == .sockDiag ? "sock_diag" : "proc" }
+
+    /// Reads the LISTEN table now; nil when the kernel refused (logged).
+    func readListening() -> Set<UInt16>? {
+        do {
+            let ports = try probe.listeningPorts()
+            let excluded = excludedPorts()
+            return excluded.isEmpty ? ports : ports.subtracting(excluded)
+        } catch {
+            logger.error("cannot read LISTEN sockets", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// Moves the timer after a batch: to the next probe (`interval` from now) or `deadline`
+    /// (monotonic), whichever is first; parked when there is neither.
+    func reschedule(interval: Double?, deadline: Double?, wantsConnected: Bool) {
+        self.interval = interval
+        self.wantsConnected = wantsConnected
+        let now = Clock.monotonicSeconds()
+        var fireAt: Double?
+        if let interval { fireAt = now + interval }
+        if let deadline { fireAt = min(fireAt ?? deadline, deadline) }
+        guard let fireAt else {
+            if timerFireAt != nil {
+                timer?.schedule(deadline: .distantFuture)
+                timerFireAt = nil
+            }
+            return
+        }
+        // Only ever move the timer earlier; when it fires it schedules the next one itself.
+        if let current = timerFireAt, current <= fireAt { return }
+        makeTimer()
+        let delay = max(0, fireAt - now)
+        timer?.schedule(deadline: .now() + delay, leeway: .microseconds(delay < 0.01 ? 200 : 2000))
+        timerFireAt = fireAt
+    }
+
+    /// Creates the one timer, armed once at once: Dispatch opens its timer descriptor the first
+    /// time a timer is armed, and that must not first happen when descriptors have run out.
+    func makeTimer() {
+        guard timer == nil else { return }
+        let source = DispatchSource.makeTimerSource(queue: queue)
+        source.setEventHandler { [self] in timerFired() }
+        timer = source
+        source.schedule(deadline: .now())
+        timerFireAt = Clock.monotonicSeconds()
+        source.resume()
+    }
+
+    private func timerFired() {
+        timerFireAt = nil
+        let listening = interval == nil ? nil : readListening()
+        // Attachment is only looked at on the timer, at most once a second, while sessions are
+        // ready: it walks every established connection, not just the listeners.
+        var connected: Set<UInt16>?
+        let now = Clock.monotonicSeconds()
+        if listening != nil, wantsConnected, now - lastAttachmentCheck >= Broker.slowProbeInterval * 0.9 {
+            lastAttachmentCheck = now
+            connected = probe.connectedPorts()
+        }
+        deliver(.probed(listening: listening, connected: connected))
+    }
+}
