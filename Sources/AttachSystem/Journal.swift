@@ -65,11 +65,13 @@ public enum Journal {
             buffer += field.value.utf8
             ranges.append(start..<buffer.count)
         }
-        _ = try buffer.withUnsafeMutableBytes { (raw) throws(Errno) -> Int32 in
-            let base = raw.baseAddress!
-            let vectors = ranges.map { iovec(iov_base: base + $0.lowerBound, iov_len: $0.count) }
-            return try vectors.withUnsafeBufferPointer { (pointer) throws(Errno) -> Int32 in
-                try systemdCall { sd_journal_sendv(pointer.baseAddress, Int32(pointer.count)) }
+        let bytes = buffer
+        _ = try systemdCall {
+            bytes.withUnsafeBytes { raw in
+                // sd_journal_sendv only reads the vectors; iovec just has no const variant.
+                let base = UnsafeMutableRawPointer(mutating: raw.baseAddress!)
+                let vectors = ranges.map { iovec(iov_base: base + $0.lowerBound, iov_len: $0.count) }
+                return vectors.withUnsafeBufferPointer { sd_journal_sendv($0.baseAddress, Int32($0.count)) }
             }
         }
     }
