@@ -46,18 +46,41 @@ final class Connection: @unchecked Sendable {
         }
     }
 
-    /// Reads what is there for a handler: the bytes, or nil when there is nothing to handle.
-    /// End of file (the peer closed first, so any TIME_WAIT stays on its side) and errors
-    /// close the connection.
-    func readOrClose(max: Int = 65536) -> [UInt8]? {
-        do {
-            guard let bytes = try read(max: max) else { return nil }
-            if bytes.isEmpty { close() }
-            return bytes.isEmpty ? nil : bytes
-        } catch {
-            close()
-            return nil
+    /// What a handler gets from `readAvailable`.
+    enum Input {
+        /// Nothing to handle (or the connection is closed now: end of file or an error).
+        case nothing
+        /// Bytes; when `peerClosed`, the peer's end-of-file came right after them, and the
+        /// handler must close the connection once it has handled them.
+        case bytes([UInt8], peerClosed: Bool)
+    }
+
+    /// Reads what is there for a handler, to the last byte the kernel holds. End of file
+    /// (the peer closed first, so any TIME_WAIT stays on its side) and errors close the
+    /// connection; an end-of-file that arrived together with bytes is reported with them, since
+    /// the read source does not fire again for it (a call sent and closed in one write).
+    func readAvailable(max: Int = 65536) -> Input {
+        var bytes: [UInt8] = []
+        while bytes.count < max {
+            do {
+                guard let chunk = try read(max: max - bytes.count) else { break }
+                if chunk.isEmpty {
+                    if bytes.isEmpty {
+                        close()
+                        return .nothing
+                    }
+                    return .bytes(bytes, peerClosed: true)
+                }
+                bytes += chunk
+            } catch {
+                if bytes.isEmpty {
+                    close()
+                    return .nothing
+                }
+                return .bytes(bytes, peerClosed: true)
+            }
         }
+        return bytes.isEmpty ? .nothing : .bytes(bytes, peerClosed: false)
     }
 
     /// Queues bytes and writes as much as the kernel takes now. Returns false when the client
@@ -81,7 +104,9 @@ final class Connection: @unchecked Sendable {
         send(bytes)
         guard !isClosed else { return }
         Socket.shutdownWrite(fd)
-        start { [self] in _ = readOrClose() }
+        start { [self] in
+            if case .bytes(_, true) = readAvailable() { close() }
+        }
         queue.asyncAfter(deadline: .now() + seconds) { [self] in close() }
     }
 

@@ -107,7 +107,10 @@ final class ControlServer: @unchecked Sendable {
 
     private func readable(_ client: ControlClient) {
         let connection = client.connection
-        guard let bytes = connection.readOrClose() else { return }
+        guard case .bytes(let bytes, let peerClosed) = connection.readAvailable() else { return }
+        // Calls that came with the client's end-of-file are taken first, then dropped with
+        // the connection (their waiters and watches go too).
+        defer { if peerClosed { connection.close() } }
         client.framer.append(bytes)
         while !connection.isClosed {
             let message: [UInt8]

@@ -77,7 +77,9 @@ final class HostConnections: @unchecked Sendable {
         let connection = host.connection
         // At end of file the host has closed first, so the TIME_WAIT is on its side, not on
         // the port its debug server binds next.
-        guard let bytes = connection.readOrClose(max: 16384) else { return }
+        guard case .bytes(let bytes, let peerClosed) = connection.readAvailable(max: 16384) else { return }
+        // Lines that came with the host's end-of-file are taken first, then the session ends.
+        defer { if peerClosed { connection.close() } }
         host.receivedBytes = true
         host.framer.append(bytes)
         while !connection.isClosed {
