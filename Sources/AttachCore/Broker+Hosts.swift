@@ -4,10 +4,9 @@ extension Broker {
     /// A host connected to a project's rendezvous listener.
     mutating func rendezvousAccepted(_ connection: ConnectionID, project: String, viaTCP: Bool) -> [BrokerAction] {
         guard var record = projects[project] else { return [.closeConnection(connection)] }
-        guard viaTCP, record.config.isHandoff, !record.tcpReleased else { return [] }
+        guard viaTCP, record.config.isHandoff, !record.handoff.isReleased else { return [] }
         // The debug server is about to bind this very port: give it up now, not after the host closes.
-        record.tcpReleased = true
-        record.handoffConnection = connection
+        record.handoff.release(for: connection)
         projects[project] = record
         return [.releaseTCPPort(project: project)]
     }
@@ -35,7 +34,7 @@ extension Broker {
             sessions[id] = SessionRecord(info: info, connection: connection, readyClaimed: false,
                                          readyDeadline: now.monotonic + config.readyTimeout)
             sessionByConnection[connection] = id
-            if projects[project]?.handoffConnection == connection { projects[project]?.handoffSession = id }
+            projects[project]?.handoff.sessionStarted(id, on: connection)
             actions.append(.emit(BrokerEvent(kind: .sessionStarted, session: info)))
             actions += handOffIfNeeded(project: project, session: id, port: config.debugPort)
         }
@@ -85,13 +84,12 @@ extension Broker {
                                    debugPort: config.debugPort, startedAt: now.wall)
             sessions[id] = SessionRecord(info: info, connection: nil, readyClaimed: true,
                                          readyDeadline: now.monotonic + config.readyTimeout)
-            if projects[project]?.handoffConnection == connection { projects[project]?.handoffSession = id }
+            projects[project]?.handoff.sessionStarted(id, on: connection)
             actions.append(.emit(BrokerEvent(kind: .sessionStarted, session: info)))
             actions += handOffIfNeeded(project: project, session: id, port: config.debugPort)
             actions.append(.probeNow)
         }
-        if projects[project]?.handoffConnection == connection {
-            projects[project]?.handoffConnection = nil
+        if projects[project]?.handoff.connectionClosed(connection) == true {
             actions.append(.probeNow)
         }
         return actions
@@ -102,9 +100,7 @@ extension Broker {
     /// not bind it.
     mutating func handOffIfNeeded(project: String, session id: String, port: Int) -> [BrokerAction] {
         guard var record = projects[project], record.config.rendezvousPort == port else { return [] }
-        if record.handoffSession == nil { record.handoffSession = id }
-        let release = !record.tcpReleased
-        record.tcpReleased = true
+        let release = record.handoff.hold(for: id)
         projects[project] = record
         return release ? [.releaseTCPPort(project: project)] : []
     }
@@ -127,14 +123,11 @@ extension Broker {
         if session.info.pid != nil { actions.append(.unwatchProcess(session: id)) }
         if let connection = session.connection {
             sessionByConnection[connection] = nil
-            if projects[session.info.project]?.handoffConnection == connection {
-                projects[session.info.project]?.handoffConnection = nil
-            }
+            _ = projects[session.info.project]?.handoff.connectionClosed(connection)
             actions.append(.sendLine(connection, .sessionEnded(session: id, reason: reason)))
             actions.append(.closeConnection(connection))
         }
-        if projects[session.info.project]?.handoffSession == id {
-            projects[session.info.project]?.handoffSession = nil
+        if projects[session.info.project]?.handoff.sessionEnded(id) == true {
             actions.append(.probeNow)
         }
         return actions

@@ -93,10 +93,9 @@ extension Broker {
     private mutating func reclaimPorts(listening: Set<UInt16>) -> [BrokerAction] {
         var actions: [BrokerAction] = []
         for name in projects.keys.sorted() {
-            guard let record = projects[name], record.tcpReleased, record.handoffConnection == nil,
-                  record.handoffSession == nil, let port = record.config.rendezvousPort,
+            guard let record = projects[name], record.handoff.awaitsReclaim, let port = record.config.rendezvousPort,
                   !listening.contains(UInt16(port)) else { continue }
-            projects[name]?.tcpReleased = false
+            projects[name]?.handoff = .holding
             actions.append(.reclaimTCPPort(project: name))
         }
         return actions

@@ -133,7 +133,7 @@ extension Broker {
         guard var record = projects[project] else { return [] }
         let changed = record.listenerError != error
         record.listenerError = error
-        if error == nil { record.tcpReleased = false }
+        if error == nil { record.handoff = .holding }
         let addedBy = record.addedBy
         record.addedBy = nil
         projects[project] = record

@@ -78,8 +78,7 @@ public struct Broker: Sendable {
             // is watched for a client attaching.
             else if session.info.state.isListening { want(Self.slowProbeInterval) }
         }
-        for project in projects.values where project.tcpReleased && project.handoffSession == nil
-            && project.handoffConnection == nil {
+        for project in projects.values where project.handoff.awaitsReclaim {
             want(Self.handoffProbeInterval)
         }
         return interval

@@ -33,17 +33,3 @@ struct Waiter: Sendable {
     /// tells whether that session's debug server is still there.
     var wantsFreshLook = false
 }
-
-/// A project and the state of its listeners.
-struct ProjectRecord: Sendable {
-    var config: ProjectConfig
-    var listenerError: String?
-    /// The `AddProject` call that created it, until its listeners were tried and it is answered.
-    var addedBy: RequestToken?
-    /// The TCP port is given up to a starting host (handoff) and not yet taken back.
-    var tcpReleased = false
-    /// The rendezvous connection that caused the handoff, while it is open.
-    var handoffConnection: ConnectionID?
-    /// The session that holds the handoff, while it is live.
-    var handoffSession: String?
-}

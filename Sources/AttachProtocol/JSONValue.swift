@@ -24,11 +24,6 @@ public enum JSONValue: Sendable, Hashable {
         return nil
     }
 
-    public var boolValue: Bool? {
-        if case .bool(let b) = self { return b }
-        return nil
-    }
-
     /// The value as an integer, if it is a number with no fractional part.
     public var intValue: Int? {
         guard case .number(let n) = self, n.rounded() == n, abs(n) < 9.0e15 else { return nil }

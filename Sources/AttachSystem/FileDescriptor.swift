@@ -86,14 +86,6 @@ public struct FileDescriptor: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// fcntl(2) F_GETFD/F_SETFD: sets FD_CLOEXEC.
-    public func setCloseOnExec() throws(Errno) {
-        let flags = try Kernel.fcntl(rawValue, F_GETFD)
-        if flags & FD_CLOEXEC == 0 {
-            _ = try Kernel.fcntl(rawValue, F_SETFD, flags | FD_CLOEXEC)
-        }
-    }
-
     /// poll(2) for readability: true if the descriptor is readable, hung up or in error before
     /// the timeout, false on timeout. `timeoutMilliseconds` -1 waits forever. An interrupted
     /// poll is resumed with the time that is left. Throws `.badFileDescriptor` for a closed fd.

@@ -6,7 +6,6 @@ import Glibc
 public enum SignalNumber {
     public static let terminate = SIGTERM
     public static let interrupt = SIGINT
-    public static let hangUp = SIGHUP
 }
 
 extension ProcessHandle {

@@ -6,7 +6,17 @@ import Glibc
 //
 // Every call into the kernel in this module goes through `syscall(_:)` (or its pointer-returning
 // sibling), and the raw calls themselves live in the `Kernel` enum (Kernel*.swift), so that the
-// public types never touch Glibc's error conventions directly.
+// public types never touch Glibc's error conventions directly. libsystemd's sd_* functions go
+// through `systemdCall` (they return a negative errno instead).
+//
+// The only calls made around the funnel are those that cannot fail, or whose "failure" is an
+// answer rather than an error: getpid(2), getuid(2), geteuid(2), getenv(3) (NULL: unset),
+// getpwuid(3) (NULL: no entry), isatty(3) (0: not a terminal), exit(3), signal(2) with SIG_IGN
+// on a valid signal, pthread_sigmask(3) with SIG_BLOCK (fails only for an invalid `how`); and
+// the one write(2) made inside a signal handler (TerminalLine), where only async-signal-safe
+// code may run and there is nobody to report an error to. They are called where they are used
+// (DefaultPaths, Environment, ProcessHandle, ProcessExit, FileDescriptor.isTerminal,
+// TerminalLine), each naming its C call.
 
 extension Errno {
     /// The calling thread's `errno`. Read only by the funnels below.

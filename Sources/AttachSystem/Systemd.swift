@@ -12,8 +12,7 @@ public enum Systemd {
     /// are removed from the environment, so a second call returns nothing.
     public static func listenFDs() -> [(name: String, fd: FileDescriptor)] {
         var names: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
-        let count = sd_listen_fds_with_names(1, &names)
-        guard count > 0 else { return [] }
+        guard let count = try? systemdCall({ sd_listen_fds_with_names(1, &names) }), count > 0 else { return [] }
         defer {
             if let names {
                 for index in 0..<Int(count) { free(names[index]) }
@@ -30,7 +29,7 @@ public enum Systemd {
     /// (NOTIFY_SOCKET set and reachable), false otherwise; never throws.
     @discardableResult
     public static func notify(_ state: String) -> Bool {
-        sd_notify(0, state) > 0
+        ((try? systemdCall { sd_notify(0, state) }) ?? 0) > 0
     }
 
     /// sd_pid_notify_with_fds(3) with pid 0 and unset_environment = 0: sends `state` together with
@@ -39,7 +38,7 @@ public enum Systemd {
     public static func notify(_ state: String, fds: [FileDescriptor]) -> Bool {
         let raw = fds.map(\.rawValue)
         return raw.withUnsafeBufferPointer { buffer in
-            sd_pid_notify_with_fds(0, 0, state, buffer.baseAddress, UInt32(buffer.count)) > 0
+            ((try? systemdCall { sd_pid_notify_with_fds(0, 0, state, buffer.baseAddress, UInt32(buffer.count)) }) ?? 0) > 0
         }
     }
 
@@ -47,7 +46,8 @@ public enum Systemd {
     /// if systemd asked for keep-alive pings ("WATCHDOG=1"), nil otherwise.
     public static func watchdogMicroseconds() -> UInt64? {
         var microseconds: UInt64 = 0
-        guard sd_watchdog_enabled(0, &microseconds) > 0, microseconds > 0 else { return nil }
+        guard let enabled = try? systemdCall({ sd_watchdog_enabled(0, &microseconds) }), enabled > 0,
+              microseconds > 0 else { return nil }
         return microseconds
     }
 
