@@ -98,8 +98,8 @@ extension Broker {
     /// A session whose debug port is the project's own TCP rendezvous port: the daemon must
     /// give the port up, whichever way the host announced itself, or the debug server could
     /// not bind it.
-    mutating func handOffIfNeeded(project: String, session id: String, port: Int) -> [BrokerAction] {
-        guard var record = projects[project], record.config.rendezvousPort == port else { return [] }
+    mutating func handOffIfNeeded(project: String, session id: String, port: Int?) -> [BrokerAction] {
+        guard let port, var record = projects[project], record.config.rendezvousPort == port else { return [] }
         let release = record.handoff.hold(for: id)
         projects[project] = record
         return release ? [.releaseTCPPort(project: project)] : []
@@ -120,6 +120,11 @@ extension Broker {
         ended.append(session.info)
         if ended.count > Self.endedSessionsKept { ended.removeFirst(ended.count - Self.endedSessionsKept) }
         var actions: [BrokerAction] = [.emit(BrokerEvent(kind: .sessionEnded, session: session.info))]
+        actions += closeRelays(of: id, reason: "session \(id) ended: \(reason)")
+        if projects[session.info.project]?.selected == id {
+            projects[session.info.project]?.selected = nil
+            actions.append(.emit(BrokerEvent(kind: .projectChanged, project: projectInfo(session.info.project))))
+        }
         if session.info.pid != nil { actions.append(.unwatchProcess(session: id)) }
         if let connection = session.connection {
             sessionByConnection[connection] = nil

@@ -7,10 +7,11 @@ extension Broker {
     /// their waiters, marks sessions attached while a client is connected, ends sessions whose
     /// port went away, times out waiters and pending sessions, and takes back ports given up
     /// for a handoff once they are free.
-    mutating func tick(now: Instant, listening: Set<UInt16>?, connected: Set<UInt16>? = nil) -> [BrokerAction] {
+    mutating func tick(now: Instant, listening: Set<UInt16>?, connected: Set<UInt16>? = nil,
+                       hosts: [String: HostListening] = [:]) -> [BrokerAction] {
         var actions: [BrokerAction] = []
         if let listening {
-            actions += updateReadiness(listening: listening, now: now)
+            actions += updateReadiness(listening: listening, hosts: hosts, now: now)
             if let connected { actions += updateAttachment(connected: connected) }
             actions += reclaimPorts(listening: listening)
         }
@@ -20,22 +21,24 @@ extension Broker {
         return actions
     }
 
-    private mutating func updateReadiness(listening: Set<UInt16>, now: Instant) -> [BrokerAction] {
+    private mutating func updateReadiness(listening: Set<UInt16>, hosts: [String: HostListening], now: Instant) -> [BrokerAction] {
         var actions: [BrokerAction] = []
         // Oldest first, so that waiters see sessions become ready in the order hosts came.
         let ordered = sessions.values.sorted { $0.info.startedAt < $1.info.startedAt }.map(\.info.id)
         for id in ordered {
+            guard sessions[id] != nil else { continue }
+            let listens = listens(id, listening: listening, hosts: hosts)
             guard var session = sessions[id] else { continue }
-            let listens = listening.contains(session.port)
             if session.isPending, session.readyClaimed, listens {
                 session.info.state = .ready
                 session.info.readyAt = now.wall
                 sessions[id] = session
                 actions.append(.emit(BrokerEvent(kind: .sessionReady, session: session.info)))
                 actions += releaseWaiters(of: session.info.project, with: session.info)
+                actions += dispatchHeld(of: session.info.project)
             } else if session.info.state.isListening, !listens {
                 if session.endsWithPort {
-                    actions += end(id, reason: "debug port \(session.info.debugPort) stopped listening", now: now)
+                    actions += end(id, reason: "debug port \(Self.port(session.info.debugPort)) stopped listening", now: now)
                 } else {
                     // The host lives on but its debug server is gone: no waiter may be sent to
                     // it, and it is ready again when the port listens again.
@@ -55,8 +58,8 @@ extension Broker {
     private mutating func updateAttachment(connected: Set<UInt16>) -> [BrokerAction] {
         var actions: [BrokerAction] = []
         for id in sessions.keys.sorted() {
-            guard var session = sessions[id], session.info.state.isListening else { continue }
-            let state: SessionState = connected.contains(session.port) ? .attached : .ready
+            guard var session = sessions[id], session.info.state.isListening, let port = session.port else { continue }
+            let state: SessionState = connected.contains(port) ? .attached : .ready
             guard state != session.info.state else { continue }
             session.info.state = state
             sessions[id] = session
@@ -109,16 +112,22 @@ extension Broker {
             waiters[token] = nil
             actions.append(.respond(token, .failure(.timeout(project: waiter.project, seconds: waiter.timeout))))
         }
+        actions += expireHeld(now: now)
         let expiredSessions = sessions.values.filter { $0.isPending && $0.readyDeadline <= now.monotonic }
             .sorted { $0.info.startedAt < $1.info.startedAt }
         for session in expiredSessions {
             let timeout = projects[session.info.project]?.config.readyTimeout ?? 0
             let reason = session.readyClaimed
-                ? "debug port \(session.info.debugPort) did not listen within \(Self.seconds(timeout))"
+                ? "debug port \(Self.port(session.info.debugPort)) did not listen within \(Self.seconds(timeout))"
                 : "host did not send READY=1 within \(Self.seconds(timeout))"
             actions += end(session.info.id, reason: reason, now: now)
         }
         return actions
+    }
+
+    /// A debug port for people: the number, or what it is while unknown.
+    static func port(_ port: Int?) -> String {
+        port.map(String.init) ?? "(not known yet)"
     }
 
     static func seconds(_ value: Double) -> String {

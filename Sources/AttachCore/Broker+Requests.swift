@@ -17,7 +17,7 @@ extension Broker {
             let config = try ProjectConfig.validated(params)
             guard projects[config.name] == nil else { throw .projectExists(config.name) }
             if let other = conflict(for: config) {
-                throw .addressInUse("127.0.0.1:\(config.rendezvousPort!) (rendezvous of project \(other))")
+                throw .addressInUse("127.0.0.1:\(other.port) (\(other.what) of project \(other.project))")
             }
             // Answered once the listeners were tried (`listenersOpened`), so the reply and the
             // event carry their error.
@@ -53,6 +53,9 @@ extension Broker {
 
         case .wait(let params):
             return try wait(params, token: token, now: now)
+
+        case .selectSession(let params):
+            return try select(params, token: token)
         }
     }
 
@@ -67,8 +70,10 @@ extension Broker {
         try requireProject(p.project)
         let config = projects[p.project]!.config
         let port = p.debugPort ?? config.debugPort
-        guard (1...65535).contains(port) else { throw .invalidPort(port) }
+        if let port, !(1...65535).contains(port) { throw .invalidPort(port) }
         if let pid = p.pid, pid <= 0 || pid > Int(Int32.max) { throw .invalidParameter("pid") }
+        // Without a port, the host's own process tree tells it: that needs its pid.
+        if port == nil && p.pid == nil { throw .invalidParameter("debugPort") }
         let id = makeSessionID(project: p.project)
         let record = SessionRecord(
             info: SessionInfo(id: id, project: p.project, state: .pending, origin: .control, debugHost: config.debugHost,
@@ -121,6 +126,7 @@ extension Broker {
             waiters[token] = nil
             actions.append(.respond(token, .failure(.projectRemoved(name))))
         }
+        actions += closeAttaches(where: { $0.info.project == name }, reason: "project \(name) removed")
         let info = projectInfo(name)
         projects[name] = nil
         actions += [.closeListeners(project: name), .persistProjects,

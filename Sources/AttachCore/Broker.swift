@@ -19,6 +19,9 @@ public struct Broker: Sendable {
     var ended: [SessionInfo] = []
     var waiters: [RequestToken: Waiter] = [:]
     var sessionByConnection: [ConnectionID: String] = [:]
+    /// IDE connections on attach ports: held, connecting or relaying.
+    var attaches: [ConnectionID: AttachRecord] = [:]
+    var nextRelayID = 0
     var nextSessionNumber: UInt64
     /// The rendezvous socket path for each project name, supplied by the daemon.
     let rendezvousPath: @Sendable (String) -> String
@@ -43,7 +46,8 @@ public struct Broker: Sendable {
     public func projectInfo(_ name: String) -> ProjectInfo? {
         guard let record = projects[name] else { return nil }
         let c = record.config
-        return ProjectInfo(name: c.name, debugHost: c.debugHost, debugPort: c.debugPort, rendezvousPort: c.rendezvousPort,
+        return ProjectInfo(name: c.name, debugHost: c.debugHost, debugPort: c.debugPort, attachPort: c.attachPort,
+                           selectedSession: record.selected, rendezvousPort: c.rendezvousPort,
                            rendezvousSocket: rendezvousPath(c.name), readyTimeout: c.readyTimeout,
                            allowRemote: c.allowRemote, error: record.listenerError)
     }
@@ -52,7 +56,12 @@ public struct Broker: Sendable {
 
     /// Live sessions first (oldest first), then ended ones (most recent first).
     public func sessionInfos(project: String? = nil) -> [SessionInfo] {
-        let live = sessions.values.map(\.info).sorted { $0.startedAt < $1.startedAt }
+        let live = sessions.values.map(\.info).sorted { $0.startedAt < $1.startedAt }.map { info in
+            var info = info
+            let relays = relayInfos(of: info.id)
+            if !relays.isEmpty { info.relays = relays }
+            return info
+        }
         let all = live + ended.reversed()
         guard let project else { return all }
         return all.filter { $0.project == project }
@@ -93,7 +102,7 @@ public struct Broker: Sendable {
     public var nextDeadline: Double? {
         let waiterDeadlines = waiters.values.map(\.deadline)
         let sessionDeadlines = sessions.values.filter(\.isPending).map(\.readyDeadline)
-        return (waiterDeadlines + sessionDeadlines).min()
+        return (waiterDeadlines + sessionDeadlines + [nextHeldDeadline].compactMap { $0 }).min()
     }
 
     // MARK: Start-up
@@ -105,7 +114,7 @@ public struct Broker: Sendable {
         for config in configs {
             let params = AddProjectParameters(name: config.name, debugPort: config.debugPort, debugHost: config.debugHost,
                                               rendezvousPort: config.rendezvousPort, readyTimeout: config.readyTimeout,
-                                              allowRemote: config.allowRemote)
+                                              allowRemote: config.allowRemote, attachPort: config.attachPort)
             guard let valid = try? ProjectConfig.validated(params), projects[valid.name] == nil,
                   conflict(for: valid) == nil else {
                 skipped.append(config.name)
@@ -117,10 +126,15 @@ public struct Broker: Sendable {
         return (actions, skipped)
     }
 
-    /// The project already using `config`'s TCP rendezvous port, if any.
-    func conflict(for config: ProjectConfig) -> String? {
-        guard let port = config.rendezvousPort else { return nil }
-        return projects.values.first { $0.config.name != config.name && $0.config.rendezvousPort == port }?.config.name
+    /// The port of `config` that another project already listens on, and that project.
+    func conflict(for config: ProjectConfig) -> (port: Int, project: String, what: String)? {
+        for port in config.ownPorts {
+            for other in projects.values where other.config.name != config.name {
+                if other.config.rendezvousPort == port { return (port, other.config.name, "rendezvous") }
+                if other.config.attachPort == port { return (port, other.config.name, "attach port") }
+            }
+        }
+        return nil
     }
 
     mutating func makeSessionID(project: String) -> String {

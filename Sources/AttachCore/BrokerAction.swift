@@ -35,6 +35,7 @@ public enum BrokerRequest: Sendable, Equatable {
     case endSession(id: String)
     case announce(AnnounceParameters)
     case wait(WaitParameters)
+    case selectSession(SelectSessionParameters)
 }
 
 /// What a request is answered with.
@@ -50,8 +51,8 @@ public enum BrokerResponse: Sendable, Equatable {
 public enum BrokerAction: Sendable, Equatable {
     /// Answer a control call.
     case respond(RequestToken, Result<BrokerResponse, VarlinkError>)
-    /// Open the project's rendezvous listeners (Unix, and TCP when it has a port), then report
-    /// with `listenersOpened`.
+    /// Open the project's rendezvous listeners (Unix, and TCP when it has a port) and its attach
+    /// listener, then report with `listenersOpened`.
     case openListeners(project: String)
     /// Close all of the project's listeners and remove its Unix socket file.
     case closeListeners(project: String)
@@ -66,7 +67,12 @@ public enum BrokerAction: Sendable, Equatable {
     /// Report `processExited` when this process exits.
     case watchProcess(session: String, pid: Int32)
     case unwatchProcess(session: String)
-    /// Read the LISTEN table now and report with `tick`.
+    /// Connect an IDE connection held on an attach port to a session's debug endpoint and relay
+    /// it; report `relayUp` or `relayFailed`, and `relayEnded` when it is over.
+    case connectRelay(ConnectionID, session: String, host: String, port: Int)
+    /// Close an IDE connection on an attach port (held or relayed); report `relayEnded`.
+    case closeAttach(ConnectionID, reason: String)
+    /// Read the LISTEN table now and report with `.probed`.
     case probeNow
     /// Save `projectConfigs`.
     case persistProjects

@@ -17,12 +17,21 @@ public enum BrokerInput: Sendable, Equatable {
     case hostClosed(ConnectionID, project: String, receivedBytes: Bool)
     /// A watched process exited.
     case processExited(session: String)
+    /// An IDE connected to a project's attach port (`peer`: its address, for people).
+    case ideConnected(ConnectionID, project: String, peer: String)
+    /// The relay of an IDE connection reached the session's debug server.
+    case relayUp(ConnectionID)
+    /// The session's debug server refused the relay's connection (or did not answer).
+    case relayFailed(ConnectionID, reason: String)
+    /// An IDE connection (held or relayed) is closed, by either side or as Core asked.
+    case relayEnded(ConnectionID, reason: String, bytesToHost: Int, bytesToIDE: Int)
     /// The daemon tried to open a project's listeners: `error` is nil when all are up.
     case listenersOpened(project: String, error: String?)
     /// The clock moved on, and (when the daemon read it) this is the set of local TCP ports in
     /// LISTEN state, and perhaps the local ports of ESTABLISHED connections (`connected`, read
     /// when `wantsConnectedPorts`). nil `listening`: the kernel could not be read this time.
-    case probed(listening: Set<UInt16>?, connected: Set<UInt16>?)
+    /// `hosts` answers `ownershipQueries`: what each host's own process tree listens on.
+    case probed(listening: Set<UInt16>?, connected: Set<UInt16>?, hosts: [String: HostListening] = [:])
 }
 
 extension Broker {
@@ -42,10 +51,18 @@ extension Broker {
             return rendezvousClosed(connection, project: project, receivedBytes: receivedBytes, now: now)
         case .processExited(let session):
             return processExited(session: session, now: now)
+        case .ideConnected(let connection, let project, let peer):
+            return ideConnected(connection, project: project, peer: peer, now: now)
+        case .relayUp(let connection):
+            return relayUp(connection)
+        case .relayFailed(let connection, let reason):
+            return relayFailed(connection, reason: reason, now: now)
+        case .relayEnded(let connection, let reason, let bytesToHost, let bytesToIDE):
+            return relayEnded(connection, reason: reason, bytesToHost: bytesToHost, bytesToIDE: bytesToIDE)
         case .listenersOpened(let project, let error):
             return listenersOpened(project: project, error: error)
-        case .probed(let listening, let connected):
-            return tick(now: now, listening: listening, connected: connected)
+        case .probed(let listening, let connected, let hosts):
+            return tick(now: now, listening: listening, connected: connected, hosts: hosts)
         }
     }
 }

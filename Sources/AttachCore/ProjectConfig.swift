@@ -7,7 +7,10 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
 
     public var name: String
     public var debugHost: String
-    public var debugPort: Int
+    /// nil when each host says its own (only with `attachPort`).
+    public var debugPort: Int?
+    /// Where the IDE connects, relayed to a ready session; nil: the IDE connects to the debug port.
+    public var attachPort: Int?
     /// The loopback TCP port hosts may connect to; nil for the Unix socket only.
     public var rendezvousPort: Int?
     /// Seconds a pending session may take to become ready.
@@ -15,10 +18,11 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
     /// The TCP rendezvous listens on every address instead of loopback only.
     public var allowRemote: Bool
 
-    public init(name: String, debugHost: String = ProjectConfig.defaultDebugHost, debugPort: Int,
-                rendezvousPort: Int? = nil, readyTimeout: Double = ProjectConfig.defaultReadyTimeout,
+    public init(name: String, debugHost: String = ProjectConfig.defaultDebugHost, debugPort: Int?,
+                attachPort: Int? = nil, rendezvousPort: Int? = nil, readyTimeout: Double = ProjectConfig.defaultReadyTimeout,
                 allowRemote: Bool = false) {
         self.name = name
+        self.attachPort = attachPort
         self.debugHost = debugHost
         self.debugPort = debugPort
         self.rendezvousPort = rendezvousPort
@@ -28,21 +32,31 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
 
     /// The article's set-up: hosts connect to the very port their debug server will bind, so
     /// the daemon must give the port up while a host starts ("handoff").
-    public var isHandoff: Bool { rendezvousPort == debugPort }
+    public var isHandoff: Bool { debugPort != nil && rendezvousPort == debugPort }
+
+    /// The TCP ports attachd itself listens on for this project.
+    var ownPorts: [Int] { [rendezvousPort, attachPort].compactMap { $0 } }
 
     /// Checks and normalises `AddProject` parameters into a configuration.
     public static func validated(_ p: AddProjectParameters) throws(VarlinkError) -> ProjectConfig {
         if let reason = ProjectName.problem(with: p.name) {
             throw .invalidProjectName(p.name, reason: reason)
         }
-        guard (1...65535).contains(p.debugPort) else { throw .invalidPort(p.debugPort) }
+        if let port = p.debugPort, !(1...65535).contains(port) { throw .invalidPort(port) }
+        if p.debugPort == nil && p.attachPort == nil { throw .invalidParameter("debugPort") }
         if let port = p.rendezvousPort, !(1...65535).contains(port) { throw .invalidPort(port) }
+        if let port = p.attachPort {
+            guard (1...65535).contains(port) else { throw .invalidPort(port) }
+            // attachd listens there itself: neither a host nor the rendezvous can have it.
+            if port == p.debugPort || port == p.rendezvousPort { throw .invalidPort(port) }
+        }
         var host = p.debugHost ?? defaultDebugHost
         if host == "localhost" { host = defaultDebugHost }
         guard isNumericAddress(host) else { throw .invalidParameter("debugHost") }
         let timeout = p.readyTimeout ?? defaultReadyTimeout
         guard timeout > 0, timeout <= 86_400, timeout.isFinite else { throw .invalidParameter("readyTimeout") }
-        return ProjectConfig(name: p.name, debugHost: host, debugPort: p.debugPort, rendezvousPort: p.rendezvousPort,
+        return ProjectConfig(name: p.name, debugHost: host, debugPort: p.debugPort, attachPort: p.attachPort,
+                             rendezvousPort: p.rendezvousPort,
                              readyTimeout: timeout, allowRemote: p.allowRemote ?? false)
     }
 

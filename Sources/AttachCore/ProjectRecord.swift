@@ -6,6 +6,8 @@ struct ProjectRecord: Sendable {
     var addedBy: RequestToken?
     /// Who has the TCP rendezvous port: us, or a starting host.
     var handoff: Handoff = .holding
+    /// The session new IDE connections are pinned to, while it lives.
+    var selected: String?
 }
 
 /// The TCP rendezvous port of a project whose debug port is that same port (the article's

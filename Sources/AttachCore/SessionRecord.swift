@@ -11,7 +11,8 @@ struct SessionRecord: Sendable {
     var readyDeadline: Double
 
     var isPending: Bool { info.state == .pending }
-    var port: UInt16 { UInt16(truncatingIfNeeded: info.debugPort) }
+    /// The debug port, once known.
+    var port: UInt16? { info.debugPort.map { UInt16(truncatingIfNeeded: $0) } }
 
     /// Whether the session ends once the debug port stops listening: hosts that gave the
     /// broker nothing else to follow (no connection, no pid).

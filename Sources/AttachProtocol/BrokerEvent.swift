@@ -6,14 +6,20 @@ public struct BrokerEvent: Codable, Sendable, Equatable {
         case sessionPending
         /// A client connected to a ready session's debug port (`sessionReady` again when it leaves).
         case sessionAttached
+        /// An IDE connection on the attach port is relayed to a session (`relay`).
+        case relayStarted
+        /// A relay ended (`relay` has its byte counts and why).
+        case relayEnded
     }
 
     public var kind: Kind
     public var project: ProjectInfo?
     public var session: SessionInfo?
+    public var relay: RelayInfo?
 
-    public init(kind: Kind, project: ProjectInfo? = nil, session: SessionInfo? = nil) {
+    public init(kind: Kind, project: ProjectInfo? = nil, session: SessionInfo? = nil, relay: RelayInfo? = nil) {
         self.kind = kind
+        self.relay = relay
         self.project = project
         self.session = session
     }

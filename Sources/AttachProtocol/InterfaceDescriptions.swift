@@ -17,7 +17,12 @@ interface io.attachd.Broker
 type Project (
   name: string,
   debugHost: string,
-  debugPort: int,
+  # The port hosts' debug servers listen on; null when each host says its own (with attachPort).
+  debugPort: ?int,
+  # Where the IDE connects: attachd relays each connection to a ready session.
+  attachPort: ?int,
+  # The session new IDE connections are pinned to (SelectSession), while it lives.
+  selectedSession: ?string,
   rendezvousPort: ?int,
   rendezvousSocket: string,
   readyTimeout: float,
@@ -34,9 +39,14 @@ type Session (
   # How the host announced itself: bare connect, rendezvous lines, or the Announce call.
   origin: (connect, lines, control),
   debugHost: string,
-  debugPort: int,
+  # null until the host says it or its process tree is seen listening.
+  debugPort: ?int,
   pid: ?int,
   status: ?string,
+  # Why a pending session is not ready although something listens on its port.
+  problem: ?string,
+  # The IDE connections relayed to it through the attach port.
+  relays: ?[]Relay,
   # Seconds since the epoch.
   startedAt: float,
   readyAt: ?float,
@@ -44,21 +54,37 @@ type Session (
   endReason: ?string
 )
 
-# What Watch streams: one project or session change.
-type Event (
-  kind: (projectAdded, projectRemoved, projectChanged, sessionStarted, sessionReady, sessionAttached, sessionPending, sessionEnded),
-  project: ?Project,
-  session: ?Session
+# One IDE connection on a project's attach port, relayed to a session.
+type Relay (
+  id: int,
+  project: string,
+  # null while the connection is held: no session is ready yet.
+  session: ?string,
+  peer: string,
+  startedAt: float,
+  bytesToHost: int,
+  bytesToIDE: int,
+  endReason: ?string
 )
 
-# Adds a project and opens its rendezvous listeners.
+# What Watch streams: one project, session or relay change.
+type Event (
+  kind: (projectAdded, projectRemoved, projectChanged, sessionStarted, sessionReady, sessionAttached, sessionPending, sessionEnded, relayStarted, relayEnded),
+  project: ?Project,
+  session: ?Session,
+  relay: ?Relay
+)
+
+# Adds a project and opens its rendezvous listeners (and its attach port). debugPort may be
+# left out only with attachPort: then each host says its own.
 method AddProject(
   name: string,
-  debugPort: int,
+  debugPort: ?int,
   debugHost: ?string,
   rendezvousPort: ?int,
   readyTimeout: ?float,
-  allowRemote: ?bool
+  allowRemote: ?bool,
+  attachPort: ?int
 ) -> (project: Project)
 
 # Removes a project: closes its listeners, ends its sessions, fails its waiters.
@@ -72,6 +98,10 @@ method ListProjects() -> (projects: []Project)
 method ListSessions(project: ?string) -> (sessions: []Session)
 
 method EndSession(id: string) -> (session: Session)
+
+# Pins the project's new IDE connections to one live session until it ends; without session,
+# clears the pin (the newest ready session is chosen again).
+method SelectSession(project: string, session: ?string) -> (project: Project)
 
 # A host announces itself over the control socket. With pid, the session ends when that
 # process exits; otherwise when the debug port stops listening after it was ready.

@@ -2,7 +2,14 @@
 public struct ProjectInfo: Codable, Sendable, Equatable {
     public var name: String
     public var debugHost: String
-    public var debugPort: Int
+    /// The port hosts' debug servers listen on; nil when each host says its own (projects with
+    /// an attach port).
+    public var debugPort: Int?
+    /// Where the IDE connects: attachd relays it to a ready session. nil: the IDE connects to
+    /// the debug port itself.
+    public var attachPort: Int?
+    /// The session new IDE connections are pinned to (`SelectSession`), while it lives.
+    public var selectedSession: String?
     public var rendezvousPort: Int?
     public var rendezvousSocket: String
     public var readyTimeout: Double
@@ -10,11 +17,14 @@ public struct ProjectInfo: Codable, Sendable, Equatable {
     /// Why a rendezvous listener is not up, if it is not.
     public var error: String?
 
-    public init(name: String, debugHost: String, debugPort: Int, rendezvousPort: Int?, rendezvousSocket: String,
+    public init(name: String, debugHost: String, debugPort: Int?, attachPort: Int? = nil, selectedSession: String? = nil,
+                rendezvousPort: Int?, rendezvousSocket: String,
                 readyTimeout: Double, allowRemote: Bool, error: String? = nil) {
         self.name = name
         self.debugHost = debugHost
         self.debugPort = debugPort
+        self.attachPort = attachPort
+        self.selectedSession = selectedSession
         self.rendezvousPort = rendezvousPort
         self.rendezvousSocket = rendezvousSocket
         self.readyTimeout = readyTimeout

@@ -1,14 +1,17 @@
 /// `AddProject` parameters.
 public struct AddProjectParameters: Codable, Sendable, Equatable {
     public var name: String
-    public var debugPort: Int
+    /// Optional only with `attachPort`: then each host says its own.
+    public var debugPort: Int?
     public var debugHost: String?
     public var rendezvousPort: Int?
     public var readyTimeout: Double?
     public var allowRemote: Bool?
+    public var attachPort: Int?
 
-    public init(name: String, debugPort: Int, debugHost: String? = nil, rendezvousPort: Int? = nil,
-                readyTimeout: Double? = nil, allowRemote: Bool? = nil) {
+    public init(name: String, debugPort: Int?, debugHost: String? = nil, rendezvousPort: Int? = nil,
+                readyTimeout: Double? = nil, allowRemote: Bool? = nil, attachPort: Int? = nil) {
+        self.attachPort = attachPort
         self.name = name
         self.debugPort = debugPort
         self.debugHost = debugHost

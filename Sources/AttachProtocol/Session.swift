@@ -30,9 +30,15 @@ public struct SessionInfo: Codable, Sendable, Equatable {
     public var state: SessionState
     public var origin: SessionOrigin
     public var debugHost: String
-    public var debugPort: Int
+    /// nil until the host says it (`DEBUG_PORT=`) or its process tree is seen listening.
+    public var debugPort: Int?
     public var pid: Int?
     public var status: String?
+    /// Why a pending session is not ready although something listens, e.g. "port 5678 is held
+    /// by pid 4242 (python3), not by the host".
+    public var problem: String?
+    /// The IDE connections relayed to this session through the project's attach port.
+    public var relays: [RelayInfo]?
     /// Seconds since the epoch.
     public var startedAt: Double
     public var readyAt: Double?
@@ -40,7 +46,7 @@ public struct SessionInfo: Codable, Sendable, Equatable {
     public var endReason: String?
 
     public init(id: String, project: String, state: SessionState, origin: SessionOrigin, debugHost: String,
-                debugPort: Int, pid: Int? = nil, status: String? = nil, startedAt: Double,
+                debugPort: Int?, pid: Int? = nil, status: String? = nil, startedAt: Double,
                 readyAt: Double? = nil, endedAt: Double? = nil, endReason: String? = nil) {
         self.id = id
         self.project = project

@@ -1,0 +1,65 @@
+import AttachProtocol
+
+/// What the daemon saw of one host's own listeners, for a session whose pid is known: a session
+/// with a pid is ready only when a LISTEN socket on its port belongs to that process or one of
+/// its descendants (in the host's own network namespace), never because someone else listens.
+public enum HostListening: Sendable, Equatable {
+    /// The host's process tree listens on `port` (the session's port, or the first loopback port
+    /// it put in LISTEN when the session has none yet: discovery).
+    case listening(port: UInt16)
+    /// The port listens, but not for the host: `holder` says who ("pid 4242 (python3)", "uid 1001").
+    case heldByOther(port: UInt16, holder: String)
+    /// Nothing of the host's listens (yet).
+    case notListening
+}
+
+/// A session whose readiness the daemon must look at through its process tree: it answers each
+/// with a `HostListening` in `.probed(hosts:)`.
+public struct OwnershipQuery: Sendable, Equatable, Hashable {
+    public var session: String
+    public var pid: Int32
+    /// nil: discover the port.
+    public var port: UInt16?
+
+    public init(session: String, pid: Int32, port: UInt16?) {
+        self.session = session
+        self.pid = pid
+        self.port = port
+    }
+}
+
+extension Broker {
+    /// The sessions whose readiness depends on their own process tree: every live session with
+    /// a pid that is waiting to become ready or is ready now.
+    public var ownershipQueries: [OwnershipQuery] {
+        sessions.values.compactMap { record in
+            guard let pid = record.info.pid, pid > 0,
+                  (record.isPending && record.readyClaimed) || record.info.state.isListening else { return nil }
+            return OwnershipQuery(session: record.info.id, pid: Int32(pid), port: record.port)
+        }.sorted { $0.session < $1.session }
+    }
+
+    /// Whether `session` listens, by its own process tree when the daemon looked at it, else by
+    /// any LISTEN socket on its port (hosts without a pid). Records what it learnt: a discovered
+    /// port, or who holds the port instead.
+    mutating func listens(_ id: String, listening: Set<UInt16>, hosts: [String: HostListening]) -> Bool {
+        guard var session = sessions[id] else { return false }
+        defer { sessions[id] = session }
+        guard session.info.pid != nil, let seen = hosts[id] else {
+            guard let port = session.port else { return false }
+            return listening.contains(port)
+        }
+        switch seen {
+        case .listening(let port):
+            if session.info.debugPort == nil { session.info.debugPort = Int(port) }
+            session.info.problem = nil
+            return session.port == port
+        case .heldByOther(let port, let holder):
+            session.info.problem = "port \(port) is held by \(holder), not by the host"
+            return false
+        case .notListening:
+            session.info.problem = nil
+            return false
+        }
+    }
+}
