@@ -2,8 +2,11 @@
 /// process or one of its descendants, in the host's own network namespace?
 ///
 /// Each verdict costs one stat(2) of `/proc/PID/ns/net` plus one listing of the LISTEN sockets
-/// of that namespace (sock_diag for the daemon's own namespace, `/proc/PID/net/tcp{,6}` for
-/// another one). The expensive part, readlink(2) of every `/proc/P/fd/*` of the host's tree, is
+/// of that namespace: a sock_diag dump (~0.07 ms) for the daemon's own namespace, and for
+/// another one a sock_diag socket opened inside it with setns(2) (`NamespaceNetlink`, needs
+/// CAP_SYS_ADMIN), else `/proc/PID/net/tcp{,6}`, which costs milliseconds whatever the
+/// namespace holds (the kernel walks its whole established hash) and is therefore read at most
+/// once per `namespaceReadInterval` and reused in between. The expensive part, readlink(2) of every `/proc/P/fd/*` of the host's tree, is
 /// done only when a LISTEN socket of interest has an inode this probe has not classified yet
 /// (on the port asked for, or for discovery any loopback-reachable one); the holder of a
 /// socket that is not the tree's is looked for across /proc once per inode and cached.
@@ -19,8 +22,12 @@ public final class HostListenProbe: @unchecked Sendable {
         public var holderScans = 0
         /// Reads of `/proc/PID/net/tcp{,6}` for a host in another network namespace.
         public var namespaceReads = 0
+        /// sock_diag sockets opened inside another network namespace with setns(2).
+        public var namespaceSockets = 0
         /// Hosts with cached state (at most one per pid asked about and not yet gone or forgotten).
         public var trackedHosts = 0
+        /// Other network namespaces with an open sock_diag socket or a kept /proc listing.
+        public var trackedNamespaces = 0
     }
 
     /// What is known of one host's tree.
@@ -42,18 +49,34 @@ public final class HostListenProbe: @unchecked Sendable {
     private var hosts: [Int32: Host] = [:]
     private var holders: [UInt64: SocketHolder?] = [:]
     private var counters = Statistics()
+    private var namespaceProbes: [NetworkNamespace: ListenProbe] = [:]
+    private var namespaceListings: [NetworkNamespace: (time: Double, listeners: [ListeningSocket])] = [:]
+
+    /// How long (seconds) a `/proc/PID/net/tcp{,6}` listing of another namespace is reused:
+    /// the price of the /proc path is that a listener there is seen up to this much later.
+    public let namespaceReadInterval: Double
+
+    /// Why setns(2) into other network namespaces was given up (EPERM for a daemon without
+    /// CAP_SYS_ADMIN), nil while it works or has not been tried; then /proc is used.
+    public private(set) var namespaceRefusal: Errno?
 
     /// A probe that lists its own namespace's listeners through `listenProbe` (pass the
     /// daemon's, to share its netlink socket; both must then be used from the same queue).
-    public init(listenProbe: ListenProbe = ListenProbe()) {
+    /// With `entersNamespaces` false, hosts in other network namespaces are always read from
+    /// `/proc/PID/net/tcp{,6}` (at most once per `namespaceReadInterval` seconds).
+    public init(listenProbe: ListenProbe = ListenProbe(), entersNamespaces: Bool = true,
+                namespaceReadInterval: Double = 0.05) {
         probe = listenProbe
         ownNamespace = NetworkNamespace.current
+        self.namespaceReadInterval = namespaceReadInterval
+        if !entersNamespaces { namespaceRefusal = .notPermitted }
     }
 
     /// The work done so far, and the number of hosts tracked.
     public var statistics: Statistics {
         var statistics = counters
         statistics.trackedHosts = hosts.count
+        statistics.trackedNamespaces = Set(namespaceProbes.keys).union(namespaceListings.keys).count
         return statistics
     }
 
@@ -74,7 +97,8 @@ public final class HostListenProbe: @unchecked Sendable {
 
     /// Drops what is cached about `pid` (call it when the session ends).
     public func forget(pid: Int32) {
-        hosts[pid] = nil
+        guard let host = hosts.removeValue(forKey: pid) else { return }
+        if host.namespace != nil { dropUnusedNamespaces() }
     }
 
     // MARK: The decision
@@ -94,6 +118,8 @@ public final class HostListenProbe: @unchecked Sendable {
         var host = hosts[pid] ?? Host(namespace: namespace)
         if host.namespace != namespace {
             host = Host(namespace: namespace)               // it moved (unshare): start again
+            hosts[pid] = host
+            dropUnusedNamespaces()
         }
         guard let listeners = listing(for: pid, in: namespace, cache: &listings) else {
             hosts[pid] = host
@@ -178,18 +204,53 @@ public final class HostListenProbe: @unchecked Sendable {
     private func listing(for pid: Int32, in namespace: NetworkNamespace?,
                          cache: inout [NetworkNamespace?: [ListeningSocket]]) -> [ListeningSocket]? {
         if let cached = cache[namespace] { return cached }
-        let listeners: [ListeningSocket]
-        do throws(Errno) {
-            if namespace == nil {
-                listeners = try probe.listeningSockets()
-            } else {
-                counters.namespaceReads += 1
-                listeners = try ProcNetTCP.listeningSockets(in: "/proc/\(pid)/net")
-            }
-        } catch {
-            return nil
+        let listeners: [ListeningSocket]?
+        if let namespace {
+            listeners = otherNamespaceListing(for: pid, in: namespace)
+        } else {
+            listeners = try? probe.listeningSockets()
         }
-        cache[namespace] = listeners
+        if let listeners { cache[namespace] = listeners }
         return listeners
+    }
+
+    /// The listeners of another namespace: through a sock_diag socket opened inside it, else
+    /// from `/proc/PID/net`, reusing a listing younger than `namespaceReadInterval`.
+    private func otherNamespaceListing(for pid: Int32, in namespace: NetworkNamespace) -> [ListeningSocket]? {
+        if namespaceRefusal == nil {
+            do throws(Errno) {
+                let inside: ListenProbe
+                if let known = namespaceProbes[namespace] {
+                    inside = known
+                } else {
+                    inside = try NamespaceNetlink.probe(insideNetworkNamespaceOf: pid)
+                    counters.namespaceSockets += 1
+                    namespaceProbes[namespace] = inside
+                }
+                return try inside.listeningSockets()
+            } catch .noSuchFile, .noSuchProcess {
+                return nil                                  // the host is gone
+            } catch {
+                namespaceProbes[namespace] = nil
+                if error == .notPermitted || error == .permissionDenied || error == .notImplemented {
+                    namespaceRefusal = error
+                }
+            }
+        }
+        let now = Clock.monotonicSeconds()
+        if let recent = namespaceListings[namespace], now - recent.time < namespaceReadInterval {
+            return recent.listeners
+        }
+        counters.namespaceReads += 1
+        guard let listeners = try? ProcNetTCP.listeningSockets(in: "/proc/\(pid)/net") else { return nil }
+        namespaceListings[namespace] = (now, listeners)
+        return listeners
+    }
+
+    /// Closes the sockets and drops the listings of namespaces no tracked host is in any more.
+    private func dropUnusedNamespaces() {
+        let used = Set(hosts.values.compactMap(\.namespace))
+        namespaceProbes = namespaceProbes.filter { used.contains($0.key) }
+        namespaceListings = namespaceListings.filter { used.contains($0.key) }
     }
 }

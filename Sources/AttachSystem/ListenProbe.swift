@@ -27,6 +27,9 @@ public final class ListenProbe: @unchecked Sendable {
     /// Why the probe fell back to /proc, if it did: the netlink error.
     public private(set) var fallbackReason: Errno?
 
+    /// The netlink socket was opened in another network namespace (`adoptingNetlink`): never
+    /// re-opened here, never answered from this process's /proc/net, errors are thrown.
+    private let boundElsewhere: Bool
     private var netlink: Int32 = -1
     private var sequence: UInt32 = 0
     private let buffer = UnsafeMutableRawBufferPointer.allocate(
@@ -41,6 +44,7 @@ public final class ListenProbe: @unchecked Sendable {
     /// comparisons). Asking for `.sockDiag` still falls back when netlink is refused.
     public init(method: Method) {
         self.method = method
+        boundElsewhere = false
         if method == .sockDiag {
             do throws(Errno) {
                 try openNetlink()
@@ -48,6 +52,14 @@ public final class ListenProbe: @unchecked Sendable {
                 fallBack(because: error)
             }
         }
+    }
+
+    /// A probe over `fd`, a NETLINK_SOCK_DIAG socket opened inside another network namespace
+    /// (see `NamespaceNetlink`); the probe owns and closes it.
+    internal init(adoptingNetlink fd: Int32) {
+        method = .sockDiag
+        boundElsewhere = true
+        netlink = fd
     }
 
     deinit {
@@ -61,6 +73,7 @@ public final class ListenProbe: @unchecked Sendable {
     /// the probe switches to /proc for good, and for any other failure this one query is
     /// answered from /proc. Throws only when /proc cannot be read either.
     public func listeningPorts() throws(Errno) -> Set<UInt16> {
+        if boundElsewhere { return try sockDiagPorts() }
         if let ports = withSockDiag({ () throws(Errno) in try sockDiagPorts() }) { return ports }
         return try ProcNetTCP.listeningPorts()
     }
@@ -70,6 +83,7 @@ public final class ListenProbe: @unchecked Sendable {
     /// (`inet_diag_msg.idiag_uid`, `idiag_inode`), or /proc/net/tcp{,6} under the same fallback
     /// rules as `listeningPorts()`.
     public func listeningSockets() throws(Errno) -> [ListeningSocket] {
+        if boundElsewhere { return try sockDiagListeners() }
         if let sockets = withSockDiag({ () throws(Errno) in try sockDiagListeners() }) { return sockets }
         return try ProcNetTCP.listeningSockets()
     }
