@@ -27,6 +27,9 @@ public final class ListenProbe: @unchecked Sendable {
     /// Why the probe fell back to /proc, if it did: the netlink error.
     public private(set) var fallbackReason: Errno?
 
+    /// The netlink socket was opened in another network namespace (`adoptingNetlink`): never
+    /// re-opened here, never answered from this process's /proc/net, errors are thrown.
+    private let boundElsewhere: Bool
     private var netlink: Int32 = -1
     private var sequence: UInt32 = 0
     private let buffer = UnsafeMutableRawBufferPointer.allocate(
@@ -41,6 +44,7 @@ public final class ListenProbe: @unchecked Sendable {
     /// comparisons). Asking for `.sockDiag` still falls back when netlink is refused.
     public init(method: Method) {
         self.method = method
+        boundElsewhere = false
         if method == .sockDiag {
             do throws(Errno) {
                 try openNetlink()
@@ -48,6 +52,14 @@ public final class ListenProbe: @unchecked Sendable {
                 fallBack(because: error)
             }
         }
+    }
+
+    /// A probe over `fd`, a NETLINK_SOCK_DIAG socket opened inside another network namespace
+    /// (see `NamespaceNetlink`); the probe owns and closes it.
+    internal init(adoptingNetlink fd: Int32) {
+        method = .sockDiag
+        boundElsewhere = true
+        netlink = fd
     }
 
     deinit {
@@ -61,20 +73,37 @@ public final class ListenProbe: @unchecked Sendable {
     /// the probe switches to /proc for good, and for any other failure this one query is
     /// answered from /proc. Throws only when /proc cannot be read either.
     public func listeningPorts() throws(Errno) -> Set<UInt16> {
-        if method == .sockDiag {
+        if boundElsewhere { return try sockDiagPorts() }
+        if let ports = withSockDiag({ () throws(Errno) in try sockDiagPorts() }) { return ports }
+        return try ProcNetTCP.listeningPorts()
+    }
+
+    /// Every TCP socket in LISTEN state in this process's network namespace (IPv4 and IPv6),
+    /// with local address, port, inode and owner uid: one sock_diag dump per family
+    /// (`inet_diag_msg.idiag_uid`, `idiag_inode`), or /proc/net/tcp{,6} under the same fallback
+    /// rules as `listeningPorts()`.
+    public func listeningSockets() throws(Errno) -> [ListeningSocket] {
+        if boundElsewhere { return try sockDiagListeners() }
+        if let sockets = withSockDiag({ () throws(Errno) in try sockDiagListeners() }) { return sockets }
+        return try ProcNetTCP.listeningSockets()
+    }
+
+    /// Runs a sock_diag query, retrying once on a fresh socket; nil when the caller must fall
+    /// back to /proc (and, when netlink is refused, the probe switches to /proc for good).
+    private func withSockDiag<T>(_ body: () throws(Errno) -> T) -> T? {
+        guard method == .sockDiag else { return nil }
+        do throws(Errno) {
+            return try body()
+        } catch {
+            closeNetlink()
             do throws(Errno) {
-                return try sockDiagPorts()
+                try openNetlink()
+                return try body()
             } catch {
-                closeNetlink()
-                do throws(Errno) {
-                    try openNetlink()
-                    return try sockDiagPorts()
-                } catch {
-                    if Self.isRefusal(error) { fallBack(because: error) }
-                }
+                if Self.isRefusal(error) { fallBack(because: error) }
+                return nil
             }
         }
-        return try ProcNetTCP.listeningPorts()
     }
 
     /// Who owns the socket at the other end of `connection`, a TCP connection this process
@@ -117,34 +146,53 @@ public final class ListenProbe: @unchecked Sendable {
     }
 
     private func sockDiagPorts(state: UInt8 = SockDiag.tcpListen) throws(Errno) -> Set<UInt16> {
-        var ports = Set(try query(family: AF_INET, state: state))
-        do throws(Errno) {
-            ports.formUnion(try query(family: AF_INET6, state: state))
-        } catch .noSuchFile, .addressFamilyNotSupported {
-            // No IPv6 in this kernel: nothing listens there.
+        var ports = Set<UInt16>()
+        try bothFamilies { (family) throws(Errno) in
+            try dump(family: family, state: state) { (datagram, sequence) throws(Errno) -> Bool in
+                let batch = try SockDiag.parse(datagram, sequence: sequence, state: state)
+                ports.formUnion(batch.ports)
+                return batch.done
+            }
         }
         return ports
     }
 
-    /// One dump: send the request, then recv(2) until NLMSG_DONE.
-    private func query(family: Int32, state: UInt8) throws(Errno) -> [UInt16] {
+    private func sockDiagListeners() throws(Errno) -> [ListeningSocket] {
+        var sockets: [ListeningSocket] = []
+        try bothFamilies { (family) throws(Errno) in
+            try dump(family: family, state: SockDiag.tcpListen) { (datagram, sequence) throws(Errno) -> Bool in
+                let batch = try SockDiag.parseListeners(datagram, sequence: sequence)
+                sockets += batch.sockets
+                return batch.done
+            }
+        }
+        return sockets
+    }
+
+    private func bothFamilies(_ body: (Int32) throws(Errno) -> Void) throws(Errno) {
+        try body(AF_INET)
+        do throws(Errno) {
+            try body(AF_INET6)
+        } catch .noSuchFile, .addressFamilyNotSupported {
+            // No IPv6 in this kernel: nothing listens there.
+        }
+    }
+
+    /// One dump: send the request, then recv(2) datagrams into `take` until it reports NLMSG_DONE.
+    private func dump(family: Int32, state: UInt8,
+                      _ take: (UnsafeRawBufferPointer, UInt32) throws(Errno) -> Bool) throws(Errno) {
         sequence &+= 1
         let request = SockDiag.request(family: family, sequence: sequence, state: state)
         let sent = try request.withUnsafeBytes { raw in
             Result { () throws(Errno) -> Int in try Kernel.send(netlink, raw, flags: 0) }
         }.get()
         guard sent == request.count else { throw .protocolError }
-
-        var ports: [UInt16] = []
         while true {
             // MSG_TRUNC makes recv report the datagram's real length, so truncation is visible.
             let received = try Kernel.recv(netlink, buffer, flags: Int32(MSG_TRUNC))
             guard received > 0 else { throw .protocolError }
             guard received <= buffer.count else { throw .noBufferSpace }
-            let batch = try SockDiag.parse(UnsafeRawBufferPointer(rebasing: buffer[..<received]),
-                                           sequence: sequence, state: state)
-            ports += batch.ports
-            if batch.done { return ports }
+            if try take(UnsafeRawBufferPointer(rebasing: buffer[..<received]), sequence) { return }
         }
     }
 

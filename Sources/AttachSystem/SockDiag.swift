@@ -3,40 +3,38 @@ import Glibc
 #endif
 
 /// The bytes of the sock_diag netlink conversation, built and read by hand (the kernel's
-/// `nlmsghdr`, `inet_diag_req_v2` and `inet_diag_msg` are not importable from Glibc).
+/// `inet_diag_req_v2` and `inet_diag_msg` are not importable from Glibc); the `nlmsghdr`
+/// framing is `Netlink`'s.
 ///
-/// Request: a 16-byte `nlmsghdr` {len u32, type u16, flags u16, seq u32, pid u32} followed by a
-/// 56-byte `inet_diag_req_v2` {family u8, protocol u8, ext u8, pad u8, states u32, 48-byte
-/// zeroed `inet_diag_sockid`}. Replies: `nlmsghdr` records, each 4-byte aligned; the body of a
-/// SOCK_DIAG_BY_FAMILY record is an `inet_diag_msg` {family u8, state u8, timer u8, retrans u8,
-/// id.sport be16, ...}. All integers but the port are in host (little-endian) order.
+/// Request: a 16-byte `nlmsghdr` followed by a 56-byte `inet_diag_req_v2` {family u8, protocol
+/// u8, ext u8, pad u8, states u32, 48-byte zeroed `inet_diag_sockid`}. The body of a
+/// SOCK_DIAG_BY_FAMILY reply record is an `inet_diag_msg` {family u8, state u8, timer u8,
+/// retrans u8, id {sport be16, dport be16, src[16], dst[16], if u32, cookie[8]}, expires u32,
+/// rqueue u32, wqueue u32, uid u32 (offset 64), inode u32 (offset 68)}. All integers but the
+/// ports and addresses are in host (little-endian) order.
 internal enum SockDiag {
     static let netlinkSockDiag: Int32 = 4          // NETLINK_SOCK_DIAG
     static let sockDiagByFamily: UInt16 = 20       // SOCK_DIAG_BY_FAMILY
-    static let messageError: UInt16 = 2            // NLMSG_ERROR
-    static let messageDone: UInt16 = 3             // NLMSG_DONE
     static let flagRequest: UInt16 = 0x1           // NLM_F_REQUEST
     static let flagDump: UInt16 = 0x300            // NLM_F_ROOT | NLM_F_MATCH
     static let tcpListen: UInt8 = 10               // TCP_LISTEN
     static let tcpEstablished: UInt8 = 1           // TCP_ESTABLISHED
-    static let headerSize = 16
+    static let headerSize = Netlink.headerSize
     static let requestBodySize = 56
+    static let messageSize = 72                    // sizeof(struct inet_diag_msg)
     static let receiveBufferSize = 32 * 1024
 
     /// The request for every TCP socket of `family` (AF_INET or AF_INET6) in `state`.
     static func request(family: Int32, sequence: UInt32, state: UInt8 = tcpListen) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(headerSize + requestBodySize)
-        append(UInt32(headerSize + requestBodySize), to: &bytes)   // nlmsg_len
-        append(sockDiagByFamily, to: &bytes)                       // nlmsg_type
-        append(flagRequest | flagDump, to: &bytes)                 // nlmsg_flags
-        append(sequence, to: &bytes)                               // nlmsg_seq
-        append(UInt32(0), to: &bytes)                              // nlmsg_pid: the kernel fills it
+        Netlink.appendHeader(bodyLength: requestBodySize, type: sockDiagByFamily,
+                             flags: flagRequest | flagDump, sequence: sequence, to: &bytes)
         bytes.append(UInt8(family))                                // sdiag_family
         bytes.append(UInt8(IPPROTO_TCP))                           // sdiag_protocol
         bytes.append(0)                                            // idiag_ext
         bytes.append(0)                                            // pad
-        append(UInt32(1) << UInt32(state), to: &bytes)             // idiag_states
+        Netlink.append(UInt32(1) << UInt32(state), to: &bytes)     // idiag_states
         bytes.append(contentsOf: repeatElement(0, count: 48))      // inet_diag_sockid
         return bytes
     }
@@ -47,48 +45,63 @@ internal enum SockDiag {
         var done = false
     }
 
-    /// Walks the `nlmsghdr` records of one datagram. Records with another sequence number (left
-    /// over from an abandoned dump) are skipped. An NLMSG_ERROR record throws its error; a
-    /// malformed record throws EPROTO.
+    /// The local ports of the records of one datagram in state `wanted`. An NLMSG_ERROR record
+    /// throws its error; a malformed record throws EPROTO.
     static func parse(_ datagram: UnsafeRawBufferPointer, sequence: UInt32,
                       state wanted: UInt8 = tcpListen) throws(Errno) -> Batch {
         var batch = Batch()
-        var offset = 0
-        while offset + headerSize <= datagram.count {
-            let length = Int(datagram.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
-            let type = datagram.loadUnaligned(fromByteOffset: offset + 4, as: UInt16.self)
-            let seq = datagram.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self)
-            guard length >= headerSize, offset + length <= datagram.count else {
-                throw .protocolError
-            }
-            let body = offset + headerSize
-            let bodyLength = length - headerSize
-            if seq == sequence {
-                switch type {
-                case messageDone:
-                    batch.done = true
-                    return batch
-                case messageError:
-                    guard bodyLength >= 4 else { throw .protocolError }
-                    let code = datagram.loadUnaligned(fromByteOffset: body, as: Int32.self)
-                    if code != 0 { throw Errno(rawValue: -code) }
-                case sockDiagByFamily:
-                    guard bodyLength >= 6 else { throw .protocolError }
-                    let state = datagram[body + 1]
-                    if state == wanted {
-                        let port = datagram.loadUnaligned(fromByteOffset: body + 4, as: UInt16.self)
-                        batch.ports.append(UInt16(bigEndian: port))
-                    }
-                default:
-                    break
+        try Netlink.walk(datagram, sequence: sequence) { (record) throws(Errno) -> Bool in
+            switch record.type {
+            case Netlink.messageDone:
+                batch.done = true
+                return false
+            case sockDiagByFamily:
+                guard record.body.count >= 6 else { throw .protocolError }
+                let body = record.body.lowerBound
+                if datagram[body + 1] == wanted {
+                    let port = datagram.loadUnaligned(fromByteOffset: body + 4, as: UInt16.self)
+                    batch.ports.append(UInt16(bigEndian: port))
                 }
+                return true
+            default:
+                return true
             }
-            offset += (length + 3) & ~3                            // NLMSG_ALIGN
         }
         return batch
     }
 
-    private static func append<I: FixedWidthInteger>(_ value: I, to bytes: inout [UInt8]) {
-        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
+    /// What one received datagram of a LISTEN dump said, socket by socket.
+    struct ListenerBatch: Equatable {
+        var sockets: [ListeningSocket] = []
+        var done = false
+    }
+
+    /// The LISTEN sockets of one datagram, with address, port, uid and inode.
+    static func parseListeners(_ datagram: UnsafeRawBufferPointer, sequence: UInt32) throws(Errno) -> ListenerBatch {
+        var batch = ListenerBatch()
+        try Netlink.walk(datagram, sequence: sequence) { (record) throws(Errno) -> Bool in
+            switch record.type {
+            case Netlink.messageDone:
+                batch.done = true
+                return false
+            case sockDiagByFamily:
+                guard record.body.count >= messageSize else { throw .protocolError }
+                let body = record.body.lowerBound
+                guard datagram[body + 1] == tcpListen else { return true }
+                let family: ListeningSocket.Family = Int32(datagram[body]) == AF_INET6 ? .ipv6 : .ipv4
+                let port = UInt16(bigEndian: datagram.loadUnaligned(fromByteOffset: body + 4, as: UInt16.self))
+                let addressStart = body + 8
+                let addressLength = family == .ipv6 ? 16 : 4
+                let address = Array(datagram[addressStart..<(addressStart + addressLength)])
+                let uid = datagram.loadUnaligned(fromByteOffset: body + 64, as: UInt32.self)
+                let inode = datagram.loadUnaligned(fromByteOffset: body + 68, as: UInt32.self)
+                batch.sockets.append(ListeningSocket(family: family, address: address, port: port,
+                                                     inode: UInt64(inode), uid: uid))
+                return true
+            default:
+                return true
+            }
+        }
+        return batch
     }
 }

@@ -23,23 +23,21 @@ extension SockDiag {
               let peer = endpoint(peerSide), let ours = endpoint(ourSide) else { return nil }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(headerSize + requestBodySize)
-        appendLE(UInt32(headerSize + requestBodySize), to: &bytes)   // nlmsg_len
-        appendLE(sockDiagByFamily, to: &bytes)                       // nlmsg_type
-        appendLE(flagRequest, to: &bytes)                            // nlmsg_flags: one socket, no dump
-        appendLE(sequence, to: &bytes)                               // nlmsg_seq
-        appendLE(UInt32(0), to: &bytes)                              // nlmsg_pid
+        // One socket, no dump: NLM_F_REQUEST alone.
+        Netlink.appendHeader(bodyLength: requestBodySize, type: sockDiagByFamily, flags: flagRequest,
+                             sequence: sequence, to: &bytes)
         bytes.append(UInt8(peerSide.ss_family))                      // sdiag_family
         bytes.append(UInt8(IPPROTO_TCP))                             // sdiag_protocol
         bytes.append(0)                                              // idiag_ext
         bytes.append(0)                                              // pad
-        appendLE(allStates, to: &bytes)                              // idiag_states
+        Netlink.append(allStates, to: &bytes)                        // idiag_states
         bytes.append(contentsOf: peer.port)                          // id.idiag_sport (be16)
         bytes.append(contentsOf: ours.port)                          // id.idiag_dport (be16)
         bytes.append(contentsOf: peer.address)                       // id.idiag_src[4]
         bytes.append(contentsOf: ours.address)                       // id.idiag_dst[4]
-        appendLE(UInt32(0), to: &bytes)                              // id.idiag_if
-        appendLE(noCookie, to: &bytes)                               // id.idiag_cookie[0]
-        appendLE(noCookie, to: &bytes)                               // id.idiag_cookie[1]
+        Netlink.append(UInt32(0), to: &bytes)                        // id.idiag_if
+        Netlink.append(noCookie, to: &bytes)                         // id.idiag_cookie[0]
+        Netlink.append(noCookie, to: &bytes)                         // id.idiag_cookie[1]
         return bytes
     }
 
@@ -50,32 +48,22 @@ extension SockDiag {
     /// rqueue u32, wqueue u32, uid u32 (offset 64), inode u32 (offset 68). A socket with no
     /// inode was closed by its program (orphaned or TIME_WAIT): its uid means nothing.
     static func parseOwner(_ datagram: UnsafeRawBufferPointer, sequence: UInt32) throws(Errno) -> PeerOwner? {
-        var offset = 0
-        while offset + headerSize <= datagram.count {
-            let length = Int(datagram.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
-            let type = datagram.loadUnaligned(fromByteOffset: offset + 4, as: UInt16.self)
-            let seq = datagram.loadUnaligned(fromByteOffset: offset + 8, as: UInt32.self)
-            guard length >= headerSize, offset + length <= datagram.count else { throw .protocolError }
-            let body = offset + headerSize
-            if seq == sequence {
-                switch type {
-                case messageError:
-                    guard length - headerSize >= 4 else { throw .protocolError }
-                    let code = datagram.loadUnaligned(fromByteOffset: body, as: Int32.self)
-                    if code != 0 { throw Errno(rawValue: -code) }
-                    return .unknown
-                case sockDiagByFamily:
-                    guard length - headerSize >= 72 else { throw .protocolError }
-                    let uid = datagram.loadUnaligned(fromByteOffset: body + 64, as: UInt32.self)
-                    let inode = datagram.loadUnaligned(fromByteOffset: body + 68, as: UInt32.self)
-                    return inode == 0 ? .unknown : .user(uid)
-                default:
-                    return .unknown
-                }
+        var answer: PeerOwner?
+        try Netlink.walk(datagram, sequence: sequence) { (record) throws(Errno) -> Bool in
+            switch record.type {
+            case sockDiagByFamily:
+                guard record.body.count >= messageSize else { throw .protocolError }
+                let body = record.body.lowerBound
+                let uid = datagram.loadUnaligned(fromByteOffset: body + 64, as: UInt32.self)
+                let inode = datagram.loadUnaligned(fromByteOffset: body + 68, as: UInt32.self)
+                answer = inode == 0 ? .unknown : .user(uid)
+            default:
+                // An acknowledgement (NLMSG_ERROR with code 0) or anything else: no owner.
+                answer = .unknown
             }
-            offset += (length + 3) & ~3
+            return false
         }
-        return nil
+        return answer
     }
 
     /// The port (network order bytes) and a 16-byte address field of an IPv4/IPv6 endpoint.
@@ -94,9 +82,5 @@ extension SockDiag {
                 return nil
             }
         }
-    }
-
-    private static func appendLE<I: FixedWidthInteger>(_ value: I, to bytes: inout [UInt8]) {
-        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
     }
 }

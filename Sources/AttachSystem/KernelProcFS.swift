@@ -1,0 +1,54 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// The raw calls that look at other processes and enter their namespaces, behind the same
+// funnel as Kernel.swift.
+extension Kernel {
+    /// readlink(2) into `buffer`: the number of bytes of the link text stored (not
+    /// NUL-terminated; silently truncated to the buffer's size, which is fine for prefixes).
+    static func readlink(_ path: String, _ buffer: UnsafeMutableRawBufferPointer) throws(Errno) -> Int {
+        try syscall {
+            Glibc.readlink(path, buffer.baseAddress!.assumingMemoryBound(to: CChar.self), buffer.count)
+        }
+    }
+
+    /// setns(2) (glibc's, looked up at run time: <sched.h> declares it only under _GNU_SOURCE).
+    /// Moves the CALLING THREAD into the namespace `fd` refers to.
+    static func setns(_ fd: Int32, _ type: Int32) throws(Errno) {
+        guard let function = Namespaces.setns else { throw .notImplemented }
+        _ = try syscall { function(fd, type) }
+    }
+
+    /// pthread_create(3) + pthread_join(3): runs `body` on a thread of its own and waits for
+    /// it, so that whatever `body` does to its thread (setns) dies with that thread.
+    static func onFreshThread(_ body: @escaping () -> Void) throws(Errno) {
+        final class Work {
+            let body: () -> Void
+            init(_ body: @escaping () -> Void) { self.body = body }
+        }
+        let work = Unmanaged.passRetained(Work(body))
+        var thread = pthread_t()
+        let status = pthread_create(&thread, nil, { raw in
+            Unmanaged<Work>.fromOpaque(raw!).takeRetainedValue().body()
+            return nil
+        }, work.toOpaque())
+        guard status == 0 else {
+            work.release()
+            throw Errno(rawValue: status)
+        }
+        pthread_join(thread, nil)
+    }
+}
+
+private enum Namespaces {
+    typealias SetNS = @convention(c) (Int32, Int32) -> Int32
+
+    /// `int setns(int fd, int nstype)`, glibc ≥ 2.14.
+    static let setns: SetNS? = {
+        guard let handle = dlopen(nil, RTLD_NOW | RTLD_NOLOAD) ?? dlopen(nil, RTLD_NOW),
+              let symbol = dlsym(handle, "setns")
+        else { return nil }
+        return unsafeBitCast(symbol, to: SetNS.self)
+    }()
+}
