@@ -44,19 +44,20 @@ public final class Daemon: @unchecked Sendable {
         self.broker = Broker(firstSessionNumber: seed) { paths.rendezvousSocket(for: $0) }
         self.store = ProjectStore(path: paths.projectsFile, directory: paths.configDirectory, logger: logger)
         self.fdStore = FDStore(enabled: Environment.get("NOTIFY_SOCKET") != nil, logger: logger)
-        let deliver: @Sendable (BrokerInput) -> Void = { [unowned self] input in handle(input) }
+        // Weak: a daemon that failed to start is released while its timer may still fire once.
+        let deliver: @Sendable (BrokerInput) -> Void = { [weak self] input in self?.handle(input) }
         control = ControlServer(queue: queue, logger: logger, options: options, ids: ids, reserve: reserve, deliver: deliver)
         hosts = HostConnections(queue: queue, logger: logger, options: options, ids: ids,
-                                peerOwner: { [unowned self] fd in readiness.probe.peerOwner(of: fd) }, deliver: deliver)
+                                peerOwner: { [weak self] fd in self?.readiness.probe.peerOwner(of: fd) ?? .unknown }, deliver: deliver)
         listeners = RendezvousListeners(queue: queue, logger: logger, paths: paths, fdStore: fdStore, reserve: reserve,
-                                        lookup: { [unowned self] name in broker.projectInfo(name) },
-                                        onAccept: { [unowned self] fd, project, viaTCP in hosts.accept(fd, project: project, viaTCP: viaTCP) },
+                                        lookup: { [weak self] name in self?.broker.projectInfo(name) },
+                                        onAccept: { [weak self] fd, project, viaTCP in self?.hosts.accept(fd, project: project, viaTCP: viaTCP) },
                                         deliver: deliver)
         processes = ProcessWatcher(queue: queue, deliver: deliver)
         readiness = ReadinessProbe(queue: queue, logger: logger,
-                                   excludedPorts: { [unowned self] in listeners.closingPorts }, deliver: deliver)
-        control.status = { [unowned self] in status() }
-        control.projectExists = { [unowned self] name in broker.projectInfo(name) != nil }
+                                   excludedPorts: { [weak self] in self?.listeners.closingPorts ?? [] }, deliver: deliver)
+        control.status = { [weak self] in self?.status() ?? StatusReply(version: "", pid: 0, uptime: 0, projects: 0, sessions: 0, pending: 0, ready: 0, waiters: 0, connections: 0, probe: "") }
+        control.projectExists = { [weak self] name in self?.broker.projectInfo(name) != nil }
     }
 
     /// Starts everything and never returns; exits the process after a clean shutdown.
