@@ -6,10 +6,15 @@
 /// another one a sock_diag socket opened inside it with setns(2) (`NamespaceNetlink`, needs
 /// CAP_SYS_ADMIN), else `/proc/PID/net/tcp{,6}`, which costs milliseconds whatever the
 /// namespace holds (the kernel walks its whole established hash) and is therefore read at most
-/// once per `namespaceReadInterval` and reused in between. The expensive part, readlink(2) of every `/proc/P/fd/*` of the host's tree, is
-/// done only when a LISTEN socket of interest has an inode this probe has not classified yet
-/// (on the port asked for, or for discovery any loopback-reachable one); the holder of a
-/// socket that is not the tree's is looked for across /proc once per inode and cached.
+/// once per `namespaceReadInterval` and reused in between.
+///
+/// The expensive part, readlink(2) of every `/proc/P/fd/*` of the host's tree, is done only
+/// when a LISTEN socket of interest has an inode this probe has not classified yet (on the port
+/// asked for, or for discovery any loopback-reachable one); the holder of a socket that is not
+/// the tree's is looked for across /proc once per inode and cached.
+///
+/// The tree is judged in the namespace of its root `pid`: a descendant that entered yet another
+/// network namespace is not looked at there.
 ///
 /// Not thread-safe: use it from one serial queue (hence `@unchecked Sendable`). Call
 /// `forget(pid:)` when a session ends, so that a recycled pid starts from nothing.

@@ -68,6 +68,35 @@ import Testing
         #expect(probe.statistics.trackedNamespaces == 0)
     }
 
+    @Test("a host that enters a new network namespace after the first look is judged afresh there")
+    func hostMovesToANewNamespace() throws {
+        let other = try HostProcess.python(HostScripts.listen, ["127.0.0.1", "0"])
+        let port = try other.readPort()
+        // One pid throughout: sh waits for a line, then execs unshare, which execs python.
+        let host = try HostProcess("/bin/sh", [
+            "-c",
+            #"echo up; read line; exec /usr/bin/unshare --net -- /bin/sh -c 'ip link set lo up && exec /usr/bin/python3 -c "$1" 127.0.0.1 "$2"' sh "$1" "$2""#,
+            "sh", HostScripts.gatedListen, String(port),
+        ])
+        #expect(try host.readLine() == "up")
+        let probe = HostListenProbe()
+        guard case .heldByOther(port, other.pid, _, _) = probe.verdict(pid: host.pid, port: port) else {
+            Issue.record("in our namespace the port is the other process's")
+            return
+        }
+        try host.send("move")
+        do {
+            guard try host.readLine() == "up" else { throw HostProcessError.unexpected("no 'up'") }
+        } catch {
+            try Test.cancel("unshare --net did not start a host (needs CAP_SYS_ADMIN): \(error)")
+        }
+        #expect(try NetworkNamespace.of(pid: host.pid) != NetworkNamespace.current)
+        #expect(probe.verdict(pid: host.pid, port: port) == .notListening)
+        try host.send("go")
+        #expect(try host.readPort() == port)
+        #expect(probe.verdict(pid: host.pid, port: port) == .listening(port: port))
+    }
+
     @Test("reading another namespace through /proc every time costs milliseconds (why it is throttled)")
     func procReadCost() throws {
         let host = try HostProcess("/usr/bin/unshare", [
