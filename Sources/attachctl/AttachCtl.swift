@@ -31,4 +31,10 @@ struct AttachCtl: ParsableCommand {
             Wait.self, Announce.self, Watch.self, VSCode.self,
         ]
     )
+
+    // Held here so they may come before the subcommand (`attachctl --socket PATH status`, as
+    // systemctl and git take theirs); each subcommand's own @OptionGroup of the same type is
+    // given these values, so they may come after it too.
+    @OptionGroup(title: "Global options") var global: GlobalOptions
+    @OptionGroup(title: "Global options") var output: JSONOption
 }

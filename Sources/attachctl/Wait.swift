@@ -1,5 +1,6 @@
 import ArgumentParser
 import AttachClient
+import AttachCtlKit
 import AttachSystem
 
 struct Wait: ParsableCommand {
@@ -32,7 +33,7 @@ struct Wait: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: JSONOption
 
-    @Argument(help: "The project to wait for.")
+    @Argument(help: "The project to wait for.", completion: ProjectCompletion.kind)
     var name: String
 
     @Option(name: .long, help: ArgumentHelp("Seconds to wait (default: the project's ready timeout; 0: check once).", valueName: "seconds"))

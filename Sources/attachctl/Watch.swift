@@ -1,5 +1,6 @@
 import ArgumentParser
 import AttachClient
+import AttachCtlKit
 import AttachSystem
 
 struct Watch: ParsableCommand {
@@ -18,7 +19,7 @@ struct Watch: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: JSONOption
 
-    @Argument(help: "Only this project's events.")
+    @Argument(help: "Only this project's events.", completion: ProjectCompletion.kind)
     var name: String?
 
     func validate() throws {
@@ -31,9 +32,9 @@ struct Watch: ParsableCommand {
         try withClient(global, context: .watching) { client throws(ClientError) in
             try client.watch(project: name, onAcknowledged: {
                 if interactive { Output.err("watching \(name.map { "'\($0)'" } ?? "all projects")… (Ctrl-C to stop)") }
-            }, onEvent: { event, raw in
+            }, onEvent: { event in
                 if json {
-                    Output.out(JSONOutput.line(raw))
+                    Output.out(JSONOutput.line(client.lastReply["event"] ?? .null))
                 } else {
                     Output.out(Format.eventLine(event, at: Clock.wallSeconds()))
                 }
