@@ -33,6 +33,11 @@ enum Output {
         write(FileDescriptor.standardError, text + "\n")
     }
 
+    /// `text` on stdout as it is (no newline added).
+    static func raw(_ text: String) {
+        write(FileDescriptor.standardOutput, text)
+    }
+
     static func rawErr(_ text: String) {
         write(FileDescriptor.standardError, text)
     }
