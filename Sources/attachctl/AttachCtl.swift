@@ -28,7 +28,7 @@ struct AttachCtl: ParsableCommand {
         version: AttachdVersion.current,
         subcommands: [
             Add.self, Remove.self, List.self, Status.self, Sessions.self,
-            Wait.self, Announce.self, Watch.self, VSCode.self,
+            Wait.self, Announce.self, Watch.self, VSCode.self, DoctorCommand.self,
         ]
     )
 
