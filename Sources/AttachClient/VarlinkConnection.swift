@@ -156,7 +156,15 @@ public final class VarlinkConnection {
         _ method: String, _ parameters: P?, as type: R.Type, deadline: Double? = nil,
         tickInterval: Double = 0.1, tick: (() -> Void)? = nil
     ) throws(ClientError) -> R {
-        try send(method, parameters: parameters)
+        do {
+            try send(method, parameters: parameters)
+        } catch .connectionLost {
+            // The daemon may have turned the connection away (TooManyConnections,
+            // PermissionDenied) and closed it before the call was written: its reason is
+            // still in the socket, and reading it cannot block on a closed peer.
+            _ = try receive(R.self, method: method)
+            throw .connectionLost
+        }
         return try receive(R.self, method: method, deadline: deadline, tickInterval: tickInterval, tick: tick).reply
     }
 

@@ -22,9 +22,4 @@ public enum JSONOutput {
         guard let data = try? encoder.encode(value) else { return "null" }
         return String(decoding: data, as: UTF8.self)
     }
-
-    /// An Encodable value as JSON.
-    public static func value<T: Encodable>(_ value: T) -> JSONValue {
-        VarlinkCodec().value(value)
-    }
 }
