@@ -41,6 +41,11 @@ let package = Package(
             name: "AttachClient",
             dependencies: ["AttachProtocol", "AttachSystem"]
         ),
+        // attachctl's presentation: tables, times, messages for people, doctor's findings.
+        .target(
+            name: "AttachCtlKit",
+            dependencies: ["AttachClient", "AttachProtocol", "AttachSystem"]
+        ),
         .executableTarget(
             name: "attachd",
             dependencies: [
@@ -52,7 +57,7 @@ let package = Package(
         .executableTarget(
             name: "attachctl",
             dependencies: [
-                "AttachClient", "AttachProtocol",
+                "AttachClient", "AttachCtlKit", "AttachProtocol", "AttachSystem",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -68,5 +73,6 @@ let package = Package(
         .testTarget(name: "AttachSystemTests", dependencies: ["AttachSystem"]),
         .testTarget(name: "AttachDaemonTests", dependencies: ["AttachDaemon", "AttachCore", "AttachProtocol", "AttachSystem"]),
         .testTarget(name: "AttachClientTests", dependencies: ["AttachClient", "AttachProtocol"]),
+        .testTarget(name: "AttachCtlKitTests", dependencies: ["AttachCtlKit", "AttachClient", "AttachProtocol"]),
     ]
 )

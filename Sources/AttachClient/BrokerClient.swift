@@ -3,16 +3,15 @@ import AttachSystem
 
 /// A typed client of `io.attachd.Broker` over one control connection.
 ///
-/// Each method makes one call and waits for its reply. ``lastReply`` keeps the raw parameters
-/// of the last reply, for callers that print what the API gave verbatim (`--json`).
+/// Each method makes one call and waits for its reply, whose bytes are decoded once, straight
+/// into the method's reply type. ``lastReply`` gives the last reply's parameters as the API
+/// sent them, for callers that print them verbatim (`--json`).
 public final class BrokerClient {
     public static let interface = InterfaceDescriptions.brokerName
 
     public let connection: VarlinkConnection
-    /// The raw parameters of the last successful reply.
-    public private(set) var lastReply: JSONValue = .object([:])
 
-    /// Connects to attachd's control socket at `socketPath`.
+    /// Connects to attachd's control socket at `socketPath` (socket(2), connect(2)).
     public init(socketPath: String) throws(ClientError) {
         connection = try VarlinkConnection(path: socketPath)
     }
@@ -25,14 +24,24 @@ public final class BrokerClient {
 
     public func close() { connection.close() }
 
-    private func call<P: Encodable, R: Decodable>(_ member: String, _ parameters: P, as type: R.Type,
+    /// The parameters of the last reply received, as sent (`{}` before the first, or when the
+    /// bytes are not JSON). Decoded from the reply's bytes when asked for, not on every call.
+    public var lastReply: JSONValue {
+        let message = connection.lastMessage
+        guard !message.isEmpty, let reply = try? VarlinkCodec().decode(VarlinkReply.self, from: message) else {
+            return .object([:])
+        }
+        return reply.parameters ?? .object([:])
+    }
+
+    private func call<P: Encodable, R: Decodable>(_ member: String, _ parameters: P?, as type: R.Type,
                                                   deadline: Double? = nil, tickInterval: Double = 0.1,
                                                   tick: (() -> Void)? = nil) throws(ClientError) -> R {
-        let result = try connection.call(Self.interface + "." + member, parameters, as: R.self,
-                                         deadline: deadline, tickInterval: tickInterval, tick: tick)
-        lastReply = result.json
-        return result.reply
+        try connection.call(Self.interface + "." + member, parameters, as: R.self,
+                            deadline: deadline, tickInterval: tickInterval, tick: tick)
     }
+
+    private static let none: EmptyReply? = nil
 
     // MARK: - Projects
 
@@ -53,7 +62,7 @@ public final class BrokerClient {
 
     /// `ListProjects`.
     public func listProjects() throws(ClientError) -> [ProjectInfo] {
-        try call("ListProjects", EmptyReply(), as: ListProjectsReply.self).projects
+        try call("ListProjects", Self.none, as: ListProjectsReply.self).projects
     }
 
     // MARK: - Sessions
@@ -88,21 +97,18 @@ public final class BrokerClient {
     }
 
     /// `Watch` with `more: true`. The subscription acknowledgement (a reply without an event)
-    /// calls `onAcknowledged`; each event calls `onEvent` with the event and its raw JSON.
-    /// Returning false from `onEvent` stops the stream. Returns when the stream ends; a daemon
-    /// that goes away throws ``ClientError/connectionLost``.
+    /// calls `onAcknowledged`; each event calls `onEvent` (its JSON as sent is
+    /// `lastReply["event"]`). Returning false from `onEvent` stops the stream. Returns when the
+    /// stream ends; a daemon that goes away throws ``ClientError/connectionLost``.
     public func watch(project: String? = nil, onAcknowledged: () -> Void = {},
-                      onEvent: (BrokerEvent, JSONValue) -> Bool) throws(ClientError) {
-        let method = Self.interface + ".Watch"
-        let connection = self.connection
-        try connection.callMore(method, parameters: connection.encode(WatchParameters(project: project))) {
-            (json: JSONValue) throws(ClientError) -> Bool in
-            let reply = try connection.decode(WatchReply.self, from: json, method: method)
+                      onEvent: (BrokerEvent) -> Bool) throws(ClientError) {
+        try connection.callMore(Self.interface + ".Watch", WatchParameters(project: project),
+                                as: WatchReply.self) { (reply: WatchReply) throws(ClientError) -> Bool in
             guard let event = reply.event else {
                 onAcknowledged()
                 return true
             }
-            return onEvent(event, json["event"] ?? .null)
+            return onEvent(event)
         }
     }
 
@@ -110,13 +116,6 @@ public final class BrokerClient {
 
     /// `GetStatus`.
     public func status() throws(ClientError) -> StatusReply {
-        try call("GetStatus", EmptyReply(), as: StatusReply.self)
-    }
-
-    /// `org.varlink.service.GetInfo`.
-    public func getInfo() throws(ClientError) -> ServiceInfoReply {
-        let result = try connection.call("org.varlink.service.GetInfo", EmptyReply(), as: ServiceInfoReply.self)
-        lastReply = result.json
-        return result.reply
+        try call("GetStatus", Self.none, as: StatusReply.self)
     }
 }

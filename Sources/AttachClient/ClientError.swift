@@ -1,7 +1,8 @@
 import AttachProtocol
 import AttachSystem
 
-/// What can go wrong talking to attachd.
+/// What can go wrong talking to attachd. Messages for people are attachctl's business; the
+/// description here is a technical one, for logs and tests.
 public enum ClientError: Error, CustomStringConvertible {
     /// Nothing accepts connections on `path` (`errno` says why: ENOENT, ECONNREFUSED, EACCES, …).
     case unreachable(path: String, Errno)
@@ -17,12 +18,12 @@ public enum ClientError: Error, CustomStringConvertible {
     case deadlineExceeded(seconds: Double)
 
     public var description: String {
-        ErrorMessages.describe(self)
-    }
-
-    /// The varlink error name, when the daemon answered with an error.
-    public var remoteErrorName: String? {
-        if case .remote(let error) = self { return error.name }
-        return nil
+        switch self {
+        case .unreachable(let path, let errno): return "cannot connect to \(path): \(errno)"
+        case .connectionLost: return "connection lost"
+        case .remote(let error): return error.description
+        case .protocolViolation(let what): return what
+        case .deadlineExceeded(let seconds): return "no reply within \(seconds) s"
+        }
     }
 }

@@ -61,7 +61,7 @@ public struct VSCodeFiles: Sendable {
                 ("panel", .string("shared")),
                 ("showReuseMessage", .bool(false)),
             ])),
-            ("detail", .string("Waits until a host of attachd project '\(project.name)' has its debug server listening on \(Format.endpoint(host: project.debugHost, port: project.debugPort)).")),
+            ("detail", .string("Waits until a host of attachd project '\(project.name)' has its debug server listening on \(project.debugHost.contains(":") ? "[\(project.debugHost)]" : project.debugHost):\(project.debugPort).")),
         ])
     }
 

@@ -41,8 +41,17 @@ public final class VarlinkConnection {
 
     /// Sends one call (framed with its NUL). Does not wait for the reply.
     public func send(_ call: VarlinkCall) throws(ClientError) {
+        try write(codec.frame(call))
+    }
+
+    /// Sends a call whose parameters are encoded straight from `parameters` (nil: the call
+    /// carries no `parameters`, as varlink has it for methods without arguments).
+    public func send<P: Encodable>(_ method: String, parameters: P?, more: Bool = false) throws(ClientError) {
+        try write(codec.frame(CallEnvelope(method: method, parameters: parameters, more: more ? true : nil)))
+    }
+
+    private func write(_ bytes: [UInt8]) throws(ClientError) {
         guard let descriptor else { throw .connectionLost }
-        let bytes = codec.frame(call)
         do {
             try descriptor.writeAll(bytes)
         } catch {
@@ -55,23 +64,24 @@ public final class VarlinkConnection {
 
     // MARK: - Receiving
 
-    /// Reads the next reply.
+    /// The bytes of the last message received (without its NUL), e.g. for printing a reply
+    /// verbatim; empty before the first.
+    public private(set) var lastMessage: [UInt8] = []
+
+    /// Reads the next message, unparsed (without its NUL).
     ///
     /// - Parameters:
     ///   - deadline: a `Clock.monotonicSeconds()` instant after which ``ClientError/deadlineExceeded(seconds:)``
     ///     is thrown; nil waits for ever.
     ///   - tickInterval: how often `tick` is called while no reply has arrived, in seconds.
     ///   - tick: called about every `tickInterval` seconds while waiting (for a progress line).
-    public func receive(deadline: Double? = nil, tickInterval: Double = 0.1,
-                        tick: (() -> Void)? = nil) throws(ClientError) -> VarlinkReply {
+    public func receiveMessage(deadline: Double? = nil, tickInterval: Double = 0.1,
+                               tick: (() -> Void)? = nil) throws(ClientError) -> [UInt8] {
         let started = Clock.monotonicSeconds()
         while true {
             if let message = try nextBufferedMessage() {
-                do {
-                    return try codec.decode(VarlinkReply.self, from: message)
-                } catch {
-                    throw .protocolViolation("attachd sent a reply that is not a varlink message: \(error)")
-                }
+                lastMessage = message
+                return message
             }
             guard let descriptor else { throw .connectionLost }
             if deadline != nil || tick != nil {
@@ -109,6 +119,28 @@ public final class VarlinkConnection {
         }
     }
 
+    /// Reads the next reply and decodes it, once, into `R`; an error reply becomes
+    /// ``ClientError/remote(_:)``. Returns the parameters and whether more replies follow.
+    public func receive<R: Decodable>(_ type: R.Type, method: String, deadline: Double? = nil,
+                                      tickInterval: Double = 0.1,
+                                      tick: (() -> Void)? = nil) throws(ClientError) -> (reply: R, continues: Bool) {
+        let message = try receiveMessage(deadline: deadline, tickInterval: tickInterval, tick: tick)
+        let reply: VarlinkTypedReply<R>
+        do {
+            reply = try codec.reply(R.self, from: message)
+        } catch {
+            switch error {
+            case .malformed:
+                throw .protocolViolation("attachd sent a reply that is not a varlink message: \(error)")
+            case .mismatch(let field):
+                throw .protocolViolation("attachd's reply to \(method) does not match the interface (field '\(field ?? "?")'); are attachd and attachctl the same version?")
+            }
+        }
+        if let error = reply.error { throw .remote(error) }
+        guard let parameters = reply.parameters else { throw .protocolViolation("attachd's reply to \(method) has no parameters") }
+        return (parameters, reply.continues == true)
+    }
+
     private func nextBufferedMessage() throws(ClientError) -> [UInt8]? {
         do {
             return try framer.next()
@@ -119,61 +151,42 @@ public final class VarlinkConnection {
 
     // MARK: - Calls
 
-    /// Calls `method` and returns the reply's parameters (`{}` when the reply has none).
-    /// A varlink error reply becomes ``ClientError/remote(_:)``.
-    public func call(_ method: String, parameters: JSONValue? = nil, deadline: Double? = nil,
-                     tickInterval: Double = 0.1, tick: (() -> Void)? = nil) throws(ClientError) -> JSONValue {
-        try send(VarlinkCall(method: method, parameters: parameters))
-        let reply = try receive(deadline: deadline, tickInterval: tickInterval, tick: tick)
-        return try Self.checked(reply)
-    }
-
-    /// Calls `method` with `more: true`; `onReply` gets each reply's parameters and returns
-    /// false to stop reading (the connection should then be closed). Returns when the daemon
-    /// sends a reply without `continues`, or when `onReply` returns false.
-    public func callMore(_ method: String, parameters: JSONValue? = nil,
-                         onReply: (JSONValue) throws(ClientError) -> Bool) throws(ClientError) {
-        try send(VarlinkCall(method: method, parameters: parameters, more: true))
-        while true {
-            let reply = try receive()
-            let parameters = try Self.checked(reply)
-            if try !onReply(parameters) { return }
-            if reply.continues != true { return }
-        }
-    }
-
-    /// The typed form of ``call(_:parameters:deadline:tickInterval:tick:)``: encodes `parameters`,
-    /// decodes the reply into `R`. Returns the decoded reply and the raw JSON it came from.
+    /// Calls `method` with `parameters` (nil: none) and decodes the reply into `R`.
     public func call<P: Encodable, R: Decodable>(
-        _ method: String, _ parameters: P, as type: R.Type, deadline: Double? = nil,
+        _ method: String, _ parameters: P?, as type: R.Type, deadline: Double? = nil,
         tickInterval: Double = 0.1, tick: (() -> Void)? = nil
-    ) throws(ClientError) -> (reply: R, json: JSONValue) {
-        let json = try call(method, parameters: encode(parameters), deadline: deadline,
-                            tickInterval: tickInterval, tick: tick)
-        return (try decode(R.self, from: json, method: method), json)
-    }
-
-    /// Parameters as JSON; an empty object is sent as no `parameters` at all.
-    public func encode<P: Encodable>(_ parameters: P) -> JSONValue? {
-        let value = codec.value(parameters)
-        if case .object(let members) = value, members.isEmpty { return nil }
-        return value
-    }
-
-    /// Decodes a reply's parameters into `R`.
-    public func decode<R: Decodable>(_ type: R.Type, from json: JSONValue, method: String) throws(ClientError) -> R {
+    ) throws(ClientError) -> R {
         do {
-            let call = VarlinkCall(method: method, parameters: json)
-            return try codec.parameters(R.self, of: call)
-        } catch {
-            throw .protocolViolation("attachd's reply to \(method) does not match the interface (field '\(error.parameters["parameter"]?.stringValue ?? "?")'); are attachd and attachctl the same version?")
+            try send(method, parameters: parameters)
+        } catch .connectionLost {
+            // The daemon may have turned the connection away (TooManyConnections,
+            // PermissionDenied) and closed it before the call was written: its reason is
+            // still in the socket, and reading it cannot block on a closed peer.
+            _ = try receive(R.self, method: method)
+            throw .connectionLost
         }
+        return try receive(R.self, method: method, deadline: deadline, tickInterval: tickInterval, tick: tick).reply
     }
 
-    private static func checked(_ reply: VarlinkReply) throws(ClientError) -> JSONValue {
-        if let error = reply.error {
-            throw .remote(VarlinkError(name: error, parameters: reply.parameters))
+    /// Calls `method` with `more: true`; `onReply` gets each reply, decoded into `R`, and
+    /// returns false to stop reading (the connection should then be closed). Returns when the
+    /// daemon sends a reply without `continues`, or when `onReply` returns false.
+    public func callMore<P: Encodable, R: Decodable>(
+        _ method: String, _ parameters: P?, as type: R.Type,
+        onReply: (R) throws(ClientError) -> Bool
+    ) throws(ClientError) {
+        try send(method, parameters: parameters, more: true)
+        while true {
+            let (reply, continues) = try receive(R.self, method: method)
+            if try !onReply(reply) { return }
+            if !continues { return }
         }
-        return reply.parameters ?? .object([:])
     }
+}
+
+/// A call with typed parameters, encoded in one pass.
+private struct CallEnvelope<P: Encodable>: Encodable {
+    let method: String
+    let parameters: P?
+    let more: Bool?
 }

@@ -33,6 +33,28 @@ public final class VarlinkCodec: @unchecked Sendable {
         try decoder.decode(T.self, from: Data(bytes))
     }
 
+    /// Decodes one reply (without its NUL) in one pass, its parameters straight into `P`
+    /// (no detour through `JSONValue`). A successful reply without `parameters` is read as `{}`.
+    public func reply<P: Decodable>(_ type: P.Type, from bytes: [UInt8]) throws(ReplyDecodingError) -> VarlinkTypedReply<P> {
+        do {
+            var reply = try decoder.decode(VarlinkTypedReply<P>.self, from: Data(bytes))
+            if reply.error == nil, reply.parameters == nil {
+                reply.parameters = try decoder.decode(P.self, from: Data("{}".utf8))
+            }
+            return reply
+        } catch let error as DecodingError {
+            // An error without a path is bad JSON, or (Foundation on Linux) a number that does
+            // not fit its field: only the first fails to read as an untyped reply.
+            if Self.fieldName(of: error) == nil, (try? decoder.decode(VarlinkReply.self, from: Data(bytes))) == nil {
+                throw .malformed("\(error)")
+            }
+            let field = Self.fieldName(of: error).map { $0.hasPrefix("parameters.") ? String($0.dropFirst(11)) : $0 }
+            throw .mismatch(field: field)
+        } catch {
+            throw .malformed("\(error)")
+        }
+    }
+
     /// A value as JSON, for a reply's `parameters`.
     public func value<T: Encodable>(_ value: T) -> JSONValue {
         guard let data = try? encoder.encode(value),

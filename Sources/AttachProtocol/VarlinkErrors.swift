@@ -4,48 +4,51 @@ extension VarlinkError {
     public static let serviceInterface = "org.varlink.service"
 
     public static func methodNotFound(_ method: String) -> VarlinkError {
-        VarlinkError("org.varlink.service.MethodNotFound", ["method": .string(method)])
+        VarlinkError(.methodNotFound, ["method": .string(method)])
     }
     public static func interfaceNotFound(_ interface: String) -> VarlinkError {
-        VarlinkError("org.varlink.service.InterfaceNotFound", ["interface": .string(interface)])
+        VarlinkError(.interfaceNotFound, ["interface": .string(interface)])
     }
     public static func invalidParameter(_ parameter: String) -> VarlinkError {
-        VarlinkError("org.varlink.service.InvalidParameter", ["parameter": .string(parameter)])
+        VarlinkError(.invalidParameter, ["parameter": .string(parameter)])
     }
     public static func expectedMore() -> VarlinkError {
-        VarlinkError("org.varlink.service.ExpectedMore")
+        VarlinkError(.expectedMore)
     }
     public static func projectNotFound(_ name: String) -> VarlinkError {
-        VarlinkError("io.attachd.Broker.ProjectNotFound", ["name": .string(name)])
+        VarlinkError(.projectNotFound, ["name": .string(name)])
     }
     public static func projectExists(_ name: String) -> VarlinkError {
-        VarlinkError("io.attachd.Broker.ProjectExists", ["name": .string(name)])
+        VarlinkError(.projectExists, ["name": .string(name)])
     }
     public static func invalidProjectName(_ name: String, reason: String) -> VarlinkError {
-        VarlinkError("io.attachd.Broker.InvalidProjectName", ["name": .string(name), "reason": .string(reason)])
+        VarlinkError(.invalidProjectName, ["name": .string(name), "reason": .string(reason)])
     }
     public static func invalidPort(_ port: Int) -> VarlinkError {
-        VarlinkError("io.attachd.Broker.InvalidPort", ["port": .number(Double(port))])
+        VarlinkError(.invalidPort, ["port": .number(Double(port))])
     }
     public static func sessionNotFound(_ id: String) -> VarlinkError {
-        VarlinkError("io.attachd.Broker.SessionNotFound", ["id": .string(id)])
+        VarlinkError(.sessionNotFound, ["id": .string(id)])
     }
     public static func timeout(project: String, seconds: Double) -> VarlinkError {
-        VarlinkError("io.attachd.Broker.Timeout", ["project": .string(project), "seconds": .number(seconds)])
+        VarlinkError(.timeout, ["project": .string(project), "seconds": .number(seconds)])
     }
     public static func addressInUse(_ address: String) -> VarlinkError {
-        VarlinkError("io.attachd.Broker.AddressInUse", ["address": .string(address)])
+        VarlinkError(.addressInUse, ["address": .string(address)])
     }
     public static func projectRemoved(_ name: String) -> VarlinkError {
-        VarlinkError("io.attachd.Broker.ProjectRemoved", ["name": .string(name)])
+        VarlinkError(.projectRemoved, ["name": .string(name)])
     }
     public static func shuttingDown() -> VarlinkError {
-        VarlinkError("io.attachd.Broker.ShuttingDown")
+        VarlinkError(.shuttingDown)
     }
     public static func permissionDenied(uid: UInt32) -> VarlinkError {
-        VarlinkError("io.attachd.Broker.PermissionDenied", ["uid": .number(Double(uid))])
+        VarlinkError(.permissionDenied, ["uid": .number(Double(uid))])
+    }
+    public static func tooManyConnections(limit: Int) -> VarlinkError {
+        VarlinkError(.tooManyConnections, ["limit": .number(Double(limit))])
     }
     public static func messageTooLarge(limit: Int) -> VarlinkError {
-        VarlinkError("io.attachd.Broker.MessageTooLarge", ["limit": .number(Double(limit))])
+        VarlinkError(.messageTooLarge, ["limit": .number(Double(limit))])
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AttachClient
+import AttachCtlKit
 import AttachProtocol
 
 struct Announce: ParsableCommand {
@@ -17,7 +18,7 @@ struct Announce: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: JSONOption
 
-    @Argument(help: "The project the host belongs to.")
+    @Argument(help: "The project the host belongs to.", completion: ProjectCompletion.kind)
     var name: String
 
     @Option(name: .long, help: ArgumentHelp("Port the host's debug server listens on (default: the project's).", valueName: "port"))

@@ -18,17 +18,38 @@ struct AttachCtl: ParsableCommand {
           attachctl vscode maxtools --write .
           attachctl wait maxtools          # what the preLaunchTask runs
 
-        Every command talks to the daemon's control socket: --socket PATH, else $ATTACHD_SOCKET, \
-        else $XDG_RUNTIME_DIR/attachd/control.sock.
+        Global options (--socket, --json) go before the subcommand or after it: \
+        `attachctl --socket PATH status` and `attachctl status --socket PATH` are the same.
 
-        Exit codes (all commands): 0 success; 1 other errors; 3 no such project (or it was \
-        removed while waiting); 64 usage error; 69 attachd is not running; 75 attachd went away \
-        during the call; 124 timeout (wait).
+        Files:
+          $XDG_RUNTIME_DIR/attachd/control.sock   the control socket (mode 0600 in a 0700 \
+        directory; /tmp/attachd-UID/control.sock without XDG_RUNTIME_DIR); --socket PATH, else \
+        $ATTACHD_SOCKET, overrides it
+          $XDG_RUNTIME_DIR/attachd/projects/NAME.sock   a project's Unix rendezvous socket
+          ~/.config/attachd/projects.json   the projects ($XDG_CONFIG_HOME/attachd/ when set), \
+        kept by attachd
+
+        Shell completion (project names come from the running daemon):
+          attachctl --generate-completion-script bash > ~/.local/share/bash-completion/completions/attachctl
+          attachctl --generate-completion-script zsh|fish
+
+        Something not working? `attachctl doctor NAME` says why, and what to do.
+
+        Exit codes (all commands): 0 success; 1 other errors (doctor: there are findings); 3 no \
+        such project (or it was removed while waiting); 64 usage error; 69 attachd is not \
+        running; 75 attachd went away during the call, or turned the connection away as too \
+        busy; 124 timeout (wait).
         """,
         version: AttachdVersion.current,
         subcommands: [
             Add.self, Remove.self, List.self, Status.self, Sessions.self,
-            Wait.self, Announce.self, Watch.self, VSCode.self,
+            Wait.self, Announce.self, Watch.self, VSCode.self, DoctorCommand.self,
         ]
     )
+
+    // Held here so they may come before the subcommand (`attachctl --socket PATH status`, as
+    // systemctl and git take theirs); each subcommand's own @OptionGroup of the same type is
+    // given these values, so they may come after it too.
+    @OptionGroup(title: "Global options") var global: GlobalOptions
+    @OptionGroup(title: "Global options") var output: JSONOption
 }

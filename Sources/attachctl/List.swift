@@ -1,5 +1,6 @@
 import ArgumentParser
 import AttachClient
+import AttachCtlKit
 
 struct List: ParsableCommand {
     static let configuration = CommandConfiguration(

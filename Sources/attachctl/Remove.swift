@@ -1,5 +1,6 @@
 import ArgumentParser
 import AttachClient
+import AttachCtlKit
 
 struct Remove: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,7 +15,7 @@ struct Remove: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The project to remove.")
+    @Argument(help: "The project to remove.", completion: ProjectCompletion.kind)
     var name: String
 
     func validate() throws {

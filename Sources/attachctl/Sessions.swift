@@ -1,5 +1,6 @@
 import ArgumentParser
 import AttachClient
+import AttachCtlKit
 import AttachSystem
 
 struct Sessions: ParsableCommand {
@@ -20,7 +21,7 @@ struct Sessions: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: JSONOption
 
-    @Argument(help: "Only this project's sessions.")
+    @Argument(help: "Only this project's sessions.", completion: ProjectCompletion.kind)
     var name: String?
 
     func validate() throws {

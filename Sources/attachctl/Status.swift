@@ -1,5 +1,6 @@
 import ArgumentParser
 import AttachClient
+import AttachCtlKit
 import AttachProtocol
 
 struct Status: ParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AttachClient
+import AttachCtlKit
 import AttachProtocol
 import AttachSystem
 
@@ -30,6 +31,11 @@ enum Output {
 
     static func err(_ text: String) {
         write(FileDescriptor.standardError, text + "\n")
+    }
+
+    /// `text` on stdout as it is (no newline added).
+    static func raw(_ text: String) {
+        write(FileDescriptor.standardOutput, text)
     }
 
     static func rawErr(_ text: String) {

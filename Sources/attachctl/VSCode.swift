@@ -1,5 +1,6 @@
 import ArgumentParser
 import AttachClient
+import AttachCtlKit
 import AttachProtocol
 import AttachSystem
 
@@ -34,7 +35,7 @@ struct VSCode: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: JSONOption
 
-    @Argument(help: "The project.")
+    @Argument(help: "The project.", completion: ProjectCompletion.kind)
     var name: String
 
     @Option(name: .long, help: ArgumentHelp("Merge the files into DIR/.vscode/ instead of printing them.", valueName: "dir"))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import AttachClient
+import AttachCtlKit
 import AttachSystem
 
 struct Wait: ParsableCommand {
@@ -20,7 +21,8 @@ struct Wait: ParsableCommand {
           3    no such project, or it was removed while waiting
           64   usage error
           69   attachd is not running (nothing listens on the control socket)
-          75   attachd went away while waiting (restarting?): run the wait again
+          75   attachd went away while waiting (restarting?), or was too busy to take
+               the connection: run the wait again
           124  timeout: no session became ready in time (as timeout(1))
           1    any other error
 
@@ -32,7 +34,7 @@ struct Wait: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: JSONOption
 
-    @Argument(help: "The project to wait for.")
+    @Argument(help: "The project to wait for.", completion: ProjectCompletion.kind)
     var name: String
 
     @Option(name: .long, help: ArgumentHelp("Seconds to wait (default: the project's ready timeout; 0: check once).", valueName: "seconds"))

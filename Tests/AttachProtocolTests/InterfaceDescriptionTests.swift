@@ -36,7 +36,7 @@ struct InterfaceDescriptionTests {
         let errors: [VarlinkError] = [
             .projectNotFound("x"), .projectExists("x"), .invalidProjectName("x", reason: "r"), .invalidPort(0),
             .sessionNotFound("x"), .timeout(project: "x", seconds: 1), .addressInUse("x"), .projectRemoved("x"),
-            .shuttingDown(), .permissionDenied(uid: 0), .messageTooLarge(limit: 1),
+            .shuttingDown(), .permissionDenied(uid: 0), .tooManyConnections(limit: 1), .messageTooLarge(limit: 1),
         ]
         for error in errors {
             let member = String(error.name.dropFirst("io.attachd.Broker.".count))
@@ -47,5 +47,35 @@ struct InterfaceDescriptionTests {
             let member = String(error.name.dropFirst("org.varlink.service.".count))
             #expect(InterfaceDescriptions.service.contains("\nerror \(member) ("), "\(error.name)")
         }
+    }
+
+    /// The names of the errors `description` declares (`error Name (…)` lines).
+    static func declaredErrors(_ description: String) -> [String] {
+        description.split(separator: "\n").compactMap { line -> String? in
+            guard line.hasPrefix("error ") else { return nil }
+            return line.dropFirst("error ".count).split(separator: " ").first.map(String.init)
+        }
+    }
+
+    @Test("BrokerErrorName lists exactly the errors both interfaces declare")
+    func errorNamesMatchTheInterfaces() {
+        let declared = Set(Self.declaredErrors(InterfaceDescriptions.broker).map { "io.attachd.Broker." + $0 }
+            + Self.declaredErrors(InterfaceDescriptions.service).map { "org.varlink.service." + $0 })
+        let named = Set(BrokerErrorName.allCases.map(\.rawValue))
+        #expect(declared.count == 18)
+        #expect(declared.subtracting(named).isEmpty, "declared but not in BrokerErrorName: \(declared.subtracting(named).sorted())")
+        #expect(named.subtracting(declared).isEmpty, "in BrokerErrorName but not declared: \(named.subtracting(declared).sorted())")
+        for name in BrokerErrorName.allCases {
+            #expect(name.interface + "." + name.member == name.rawValue)
+            #expect(VarlinkError(name).knownName == name)
+        }
+        #expect(VarlinkError("io.attachd.Broker.FromTheFuture").knownName == nil)
+    }
+
+    @Test("tooManyConnections carries its limit")
+    func tooManyConnections() {
+        let error = VarlinkError.tooManyConnections(limit: 2048)
+        #expect(error.name == "io.attachd.Broker.TooManyConnections")
+        #expect(error.parameters["limit"] == .number(2048))
     }
 }

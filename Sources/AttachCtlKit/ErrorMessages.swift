@@ -1,53 +1,6 @@
+import AttachClient
 import AttachProtocol
 import AttachSystem
-
-/// Exit codes of attachctl (sysexits(3) where one fits, 124 as timeout(1)).
-public enum ExitStatus {
-    public static let success: Int32 = 0
-    public static let failure: Int32 = 1
-    /// The project does not exist, or was removed while waiting.
-    public static let unknownProject: Int32 = 3
-    /// EX_USAGE: bad command line.
-    public static let usage: Int32 = 64
-    /// EX_UNAVAILABLE: no daemon listening.
-    public static let unavailable: Int32 = 69
-    /// EX_TEMPFAIL: the daemon went away mid-call.
-    public static let tempFail: Int32 = 75
-    /// As timeout(1): nothing became ready in time.
-    public static let timeout: Int32 = 124
-
-    /// The exit code for `error`.
-    public static func code(for error: ClientError) -> Int32 {
-        switch error {
-        case .unreachable: return unavailable
-        case .connectionLost: return tempFail
-        case .deadlineExceeded: return timeout
-        case .protocolViolation: return failure
-        case .remote(let remote):
-            switch remote.name {
-            case BrokerErrorName.projectNotFound, BrokerErrorName.projectRemoved: return unknownProject
-            case BrokerErrorName.timeout: return timeout
-            case BrokerErrorName.shuttingDown: return tempFail
-            default: return failure
-            }
-        }
-    }
-}
-
-/// Fully qualified names of the errors of `io.attachd.Broker`.
-public enum BrokerErrorName {
-    public static let projectNotFound = "io.attachd.Broker.ProjectNotFound"
-    public static let projectExists = "io.attachd.Broker.ProjectExists"
-    public static let invalidProjectName = "io.attachd.Broker.InvalidProjectName"
-    public static let invalidPort = "io.attachd.Broker.InvalidPort"
-    public static let sessionNotFound = "io.attachd.Broker.SessionNotFound"
-    public static let timeout = "io.attachd.Broker.Timeout"
-    public static let addressInUse = "io.attachd.Broker.AddressInUse"
-    public static let projectRemoved = "io.attachd.Broker.ProjectRemoved"
-    public static let shuttingDown = "io.attachd.Broker.ShuttingDown"
-    public static let permissionDenied = "io.attachd.Broker.PermissionDenied"
-    public static let messageTooLarge = "io.attachd.Broker.MessageTooLarge"
-}
 
 /// Human explanations of client errors: each names what is wrong and what to do about it.
 public enum ErrorMessages {
@@ -107,45 +60,48 @@ public enum ErrorMessages {
             guard let value = p[key]?.doubleValue else { return "?" }
             return value.rounded() == value ? String(Int64(value)) : String(value)
         }
-        switch error.name {
-        case BrokerErrorName.projectNotFound:
+        switch error.knownName {
+        case .projectNotFound:
             let name = s("name")
             return "no project named '\(name)'; see `attachctl list` or add it with `attachctl add \(name) --debug-port N`"
-        case BrokerErrorName.projectExists:
+        case .projectExists:
             let name = s("name")
             return "a project named '\(name)' already exists; see it with `attachctl list`, or remove it first with `attachctl remove \(name)`"
-        case BrokerErrorName.invalidProjectName:
+        case .invalidProjectName:
             return "invalid project name '\(s("name"))': \(s("reason")); use 1-\(ProjectName.maxLength) characters of A-Z a-z 0-9 . _ -"
-        case BrokerErrorName.invalidPort:
+        case .invalidPort:
             return "invalid port \(n("port")): use a port number 1-65535 (and a rendezvous port different from other projects')"
-        case BrokerErrorName.sessionNotFound:
+        case .sessionNotFound:
             return "no session with id '\(s("id"))'; see `attachctl sessions`"
-        case BrokerErrorName.timeout:
+        case .timeout:
             let project = s("project")
             let seconds = p["seconds"]?.doubleValue.map(Format.seconds) ?? "the timeout"
             return "no session of '\(project)' became ready within \(seconds); is the host application running, and does its bootstrap reach the rendezvous (see `attachctl list` and `attachctl sessions \(project)`)? give it longer with --timeout"
-        case BrokerErrorName.addressInUse:
+        case .addressInUse:
             return "address \(s("address")) is already in use; choose another port (--debug-port / --rendezvous-port) or find what holds it with `ss -ltnp`"
-        case BrokerErrorName.projectRemoved:
+        case .projectRemoved:
             let name = s("name")
             if case .waiting = context {
                 return "project '\(name)' was removed while waiting; add it again with `attachctl add \(name) --debug-port N`"
             }
             return "project '\(name)' was removed; add it again with `attachctl add \(name) --debug-port N`"
-        case BrokerErrorName.shuttingDown:
+        case .shuttingDown:
             return "attachd is shutting down; wait for it to come back (`attachctl status`) and retry"
-        case BrokerErrorName.permissionDenied:
+        case .permissionDenied:
             return "attachd refused this user (uid \(n("uid"))): only the daemon's own user may use it; run attachctl as that user or start your own attachd"
-        case BrokerErrorName.messageTooLarge:
+        case .messageTooLarge:
             return "the request is larger than attachd accepts (\(n("limit")) bytes); shorten the values (e.g. --status)"
-        case "org.varlink.service.MethodNotFound", "org.varlink.service.MethodNotImplemented",
-             "org.varlink.service.InterfaceNotFound":
+        case .tooManyConnections:
+            return "attachd is serving as many control connections as it allows (\(n("limit"))); something is opening connections and not closing them (see `attachctl status` and `journalctl --user -u attachd`), or raise the limit with `attachd --max-connections N`; retry in a moment"
+        case .methodNotFound, .methodNotImplemented, .interfaceNotFound:
             return "attachd does not know \(s(p["method"] != nil ? "method" : "interface")) (\(error.name)); attachd and attachctl are probably different versions: restart attachd after upgrading"
-        case "org.varlink.service.InvalidParameter":
+        case .invalidParameter:
             return "attachd refused the parameter '\(s("parameter"))'; check the value given on the command line"
-        case "org.varlink.service.PermissionDenied":
+        case .serviceAccessDenied:
             return "attachd denied access; only the daemon's own user may use it"
-        default:
+        case .expectedMore:
+            return "attachd expected a streaming call (\(error.name)); attachd and attachctl are probably different versions"
+        case nil:
             return "attachd answered with an error: \(error)"
         }
     }

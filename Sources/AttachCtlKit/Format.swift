@@ -1,42 +1,5 @@
 import AttachProtocol
-import Foundation
-
-/// Aligned plain-text tables for humans.
-public enum Table {
-    /// Renders `headers` and `rows` as columns separated by two spaces, each as wide as its
-    /// widest cell (counted in characters); the last column is not padded, and no line has
-    /// trailing spaces. Missing cells are empty; newlines in cells become spaces. With no
-    /// headers, only the rows are rendered.
-    public static func render(headers: [String], rows: [[String]]) -> String {
-        let columns = max(headers.count, rows.map(\.count).max() ?? 0)
-        func cells(_ row: [String]) -> [String] {
-            (0..<columns).map { $0 < row.count ? clean(row[$0]) : "" }
-        }
-        let all = (headers.isEmpty ? [] : [cells(headers)]) + rows.map(cells)
-        var widths = [Int](repeating: 0, count: columns)
-        for row in all {
-            for (index, cell) in row.enumerated() { widths[index] = max(widths[index], cell.count) }
-        }
-        var lines: [String] = []
-        for row in all {
-            var line = ""
-            for (index, cell) in row.enumerated() {
-                if index > 0 { line += "  " }
-                line += cell
-                if index < columns - 1 {
-                    line += String(repeating: " ", count: widths[index] - cell.count)
-                }
-            }
-            while line.hasSuffix(" ") { line.removeLast() }
-            lines.append(line)
-        }
-        return lines.joined(separator: "\n")
-    }
-
-    private static func clean(_ cell: String) -> String {
-        String(cell.map { $0.isNewline || $0 == "\t" ? " " : $0 })
-    }
-}
+import AttachSystem
 
 /// Small formatting helpers shared by attachctl's commands.
 public enum Format {
@@ -48,31 +11,59 @@ public enum Format {
     /// Seconds for humans: `0.3 s`, `2 s`, `120 s`.
     public static func seconds(_ value: Double) -> String {
         if value.rounded() == value, abs(value) < 1e9 { return "\(Int(value)) s" }
-        return String(format: "%.1f s", value)
+        return fixed(value, decimals: 1) + " s"
     }
 
     /// Elapsed time for a progress line: `3.2 s` (one decimal).
     public static func elapsed(_ value: Double) -> String {
-        String(format: "%.1f s", max(0, value))
+        fixed(max(0, value), decimals: 1) + " s"
     }
 
     /// An age for tables: `4.2s`, `17s`, `3m12s`, `2h05m`, `3d04h`.
     public static func age(_ value: Double) -> String {
-        let v = max(0, value)
-        if v < 10 { return String(format: "%.1fs", v) }
+        let v = value.isNaN ? 0 : min(max(0, value), 1e15)
+        if v < 10 { return fixed(v, decimals: 1) + "s" }
         let total = Int(v)
         if total < 60 { return "\(total)s" }
-        if total < 3600 { return String(format: "%dm%02ds", total / 60, total % 60) }
-        if total < 86400 { return String(format: "%dh%02dm", total / 3600, (total % 3600) / 60) }
-        return String(format: "%dd%02dh", total / 86400, (total % 86400) / 3600)
+        if total < 3600 { return "\(total / 60)m\(pad(total % 60))s" }
+        if total < 86400 { return "\(total / 3600)h\(pad((total % 3600) / 60))m" }
+        return "\(total / 86400)d\(pad((total % 86400) / 3600))h"
     }
 
-    /// A wall-clock time of day (local time) with milliseconds: `14:02:03.123`.
+    /// A wall-clock time of day (local time, as localtime(3) has it) with milliseconds:
+    /// `14:02:03.123`.
     public static func timeOfDay(_ epochSeconds: Double) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.dateFormat = "HH:mm:ss.SSS"
-        return formatter.string(from: Date(timeIntervalSince1970: epochSeconds))
+        timeOfDay(epochSeconds, utcOffset: LocalTime.utcOffsetSeconds(at: epochSeconds))
+    }
+
+    /// The time of day `utcOffset` seconds ahead of UTC at `epochSeconds`: `14:02:03.123`.
+    public static func timeOfDay(_ epochSeconds: Double, utcOffset: Int) -> String {
+        guard epochSeconds.isFinite, abs(epochSeconds) < 1e15 else { return "--:--:--.---" }
+        let millis = Int((epochSeconds * 1000).rounded(.down)) + utcOffset * 1000
+        let ofDay = ((millis % 86_400_000) + 86_400_000) % 86_400_000
+        let seconds = ofDay / 1000
+        return "\(pad(seconds / 3600)):\(pad(seconds % 3600 / 60)):\(pad(seconds % 60)).\(pad(ofDay % 1000, width: 3))"
+    }
+
+    /// `value` with exactly `decimals` digits after the point, as printf's `%.Nf` (ties to
+    /// even), for magnitudes below 10^15.
+    public static func fixed(_ value: Double, decimals: Int) -> String {
+        guard value.isFinite else { return value.isNaN ? "nan" : (value < 0 ? "-inf" : "inf") }
+        var scale = 1.0
+        for _ in 0..<max(0, decimals) { scale *= 10 }
+        let scaled = (abs(value) * scale).rounded(.toNearestOrEven)
+        guard scaled < 9e15 else { return String(value) }
+        let units = Int(scaled)
+        let factor = Int(scale)
+        var text = (value < 0 && units != 0 ? "-" : "") + String(units / factor)
+        if decimals > 0 { text += "." + pad(units % factor, width: decimals) }
+        return text
+    }
+
+    /// `n` with leading zeros to `width` digits.
+    static func pad(_ n: Int, width: Int = 2) -> String {
+        let digits = String(n)
+        return digits.count >= width ? digits : String(repeating: "0", count: width - digits.count) + digits
     }
 
     /// The table of `attachctl list`.
@@ -118,7 +109,8 @@ public enum Format {
 
     /// One line of `attachctl watch`: time, kind, project, session id, state.
     public static func eventLine(_ event: BrokerEvent, at epochSeconds: Double) -> String {
-        let kind = event.kind.rawValue.padding(toLength: 14, withPad: " ", startingAt: 0)
+        // Padded to 14 as ever; the one longer kind (sessionAttached) is no longer cut.
+        let kind = event.kind.rawValue + String(repeating: " ", count: max(0, 14 - event.kind.rawValue.count))
         let project = (event.projectName ?? "-")
         var parts = [timeOfDay(epochSeconds), kind, project]
         if let session = event.session {
@@ -133,29 +125,5 @@ public enum Format {
             if let error = project.error { parts.append("error: \(error)") }
         }
         return parts.joined(separator: "  ")
-    }
-}
-
-/// JSON text for `--json` output.
-public enum JSONOutput {
-    /// `value` as pretty-printed JSON with sorted keys (no trailing newline).
-    public static func string(_ value: JSONValue) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(value) else { return "null" }
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    /// `value` as one line of JSON (for JSON-lines streams).
-    public static func line(_ value: JSONValue) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(value) else { return "null" }
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    /// An Encodable value as JSON.
-    public static func value<T: Encodable>(_ value: T) -> JSONValue {
-        VarlinkCodec().value(value)
     }
 }

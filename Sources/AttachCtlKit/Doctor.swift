@@ -1,0 +1,125 @@
+import AttachClient
+import AttachProtocol
+
+/// One thing `attachctl doctor` found that keeps a wait from returning or an attach from
+/// working, with what to do about it.
+public struct Finding: Sendable, Equatable {
+    public enum Severity: String, Sendable {
+        /// A wait will not return, or the attach will fail.
+        case problem
+        /// It may work, but probably not as meant.
+        case warning
+    }
+
+    /// A stable name of the kind of finding (`daemon-unreachable`, `no-host`, …), for scripts.
+    public var check: String
+    public var severity: Severity
+    /// The project (or session id) it is about, if any.
+    public var subject: String?
+    /// What is wrong.
+    public var summary: String
+    /// What to do about it.
+    public var fix: String
+
+    public init(check: String, severity: Severity = .problem, subject: String? = nil, summary: String, fix: String) {
+        self.check = check
+        self.severity = severity
+        self.subject = subject
+        self.summary = summary
+        self.fix = fix
+    }
+}
+
+/// Everything doctor looks at, gathered by the command in one go: the checks are pure
+/// functions of it.
+public struct DoctorSnapshot: Sendable {
+    /// Whether the daemon answered `GetStatus`, and if not, why.
+    public enum Daemon: Sendable {
+        case reachable(StatusReply)
+        case unreachable(ClientError)
+    }
+
+    public var socketPath: String
+    public var daemon: Daemon
+    /// The project asked about; nil for all.
+    public var project: String?
+    public var projects: [ProjectInfo]
+    public var sessions: [SessionInfo]
+    /// Epoch seconds, for ages.
+    public var now: Double
+
+    public init(socketPath: String, daemon: Daemon, project: String? = nil, projects: [ProjectInfo] = [],
+                sessions: [SessionInfo] = [], now: Double) {
+        self.socketPath = socketPath
+        self.daemon = daemon
+        self.project = project
+        self.projects = projects
+        self.sessions = sessions
+        self.now = now
+    }
+
+    public var isReachable: Bool {
+        if case .reachable = daemon { return true }
+        return false
+    }
+
+    /// The projects the checks are about: the one asked about (if it exists), or all.
+    public var projectsInScope: [ProjectInfo] {
+        guard let project else { return projects }
+        return projects.filter { $0.name == project }
+    }
+
+    /// Sessions of `project`, oldest first.
+    public func sessions(of project: String) -> [SessionInfo] {
+        sessions.filter { $0.project == project }.sorted { $0.startedAt < $1.startedAt }
+    }
+}
+
+/// The checks of `attachctl doctor`. Each is one function from the snapshot to its findings;
+/// a new check (say, from a new SessionInfo field) is one more function in ``checks``.
+public enum Doctor {
+    public typealias Check = @Sendable (DoctorSnapshot) -> [Finding]
+
+    /// Every check, in the order their findings are shown.
+    public static let checks: [Check] = [
+        DoctorChecks.daemonUnreachable,
+        DoctorChecks.projectMissing,
+        DoctorChecks.listenerError,
+        DoctorChecks.noHost,
+        DoctorChecks.neverListened,
+        DoctorChecks.sessionEnded,
+        DoctorChecks.remoteDebugHost,
+    ]
+
+    /// All findings about `snapshot`; empty when all is well.
+    public static func findings(_ snapshot: DoctorSnapshot) -> [Finding] {
+        checks.flatMap { $0(snapshot) }
+    }
+
+    /// The findings as text for people: each as `problem: SUMMARY` then `  fix: FIX`, or one
+    /// line saying all is well.
+    public static func report(_ findings: [Finding], snapshot: DoctorSnapshot) -> String {
+        guard !findings.isEmpty else {
+            let scope = snapshot.project.map { "project '\($0)'" } ?? "\(snapshot.projects.count) project\(snapshot.projects.count == 1 ? "" : "s")"
+            var line = "all well: attachd answers on \(snapshot.socketPath)"
+            if case .reachable(let status) = snapshot.daemon { line += " (\(status.version), pid \(status.pid))" }
+            return line + "; \(scope) checked, nothing in the way"
+        }
+        return findings.map { finding in
+            let subject = finding.subject.map { "\($0): " } ?? ""
+            return "\(finding.severity.rawValue): \(subject)\(finding.summary)\n  fix: \(finding.fix)"
+        }.joined(separator: "\n")
+    }
+
+    /// The findings as the API's kind of JSON (`--json`).
+    public static func json(_ findings: [Finding]) -> JSONValue {
+        .array(findings.map { finding in
+            var members: [String: JSONValue] = [
+                "check": .string(finding.check), "severity": .string(finding.severity.rawValue),
+                "summary": .string(finding.summary), "fix": .string(finding.fix),
+            ]
+            if let subject = finding.subject { members["subject"] = .string(subject) }
+            return .object(members)
+        })
+    }
+}

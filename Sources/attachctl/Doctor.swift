@@ -1,0 +1,67 @@
+import ArgumentParser
+import AttachClient
+import AttachCtlKit
+import AttachProtocol
+import AttachSystem
+
+struct DoctorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "doctor",
+        abstract: "Explain why a wait does not return or an attach fails, each finding with its fix.",
+        discussion: """
+        Checks, in order: that attachd answers on the control socket (and how to start it if \
+        not); that the project exists; that its rendezvous endpoints listen (a TCP port in use \
+        shows here); that a host has announced itself; that each announced host's debug server \
+        listens (with the host's last STATUS= text); why the last session ended; and that the \
+        debug host is a loopback address the IDE can reach.
+        Without NAME, every project is checked (except for "no host has announced itself", \
+        which is only reported for the project named).
+
+        Prints each finding as `problem: …` or `warning: …` followed by `  fix: …`; with --json, \
+        a list of {check, severity, subject, summary, fix} objects.
+
+        Exit codes: 0 all is well; 1 there are findings; 64 usage error.
+
+        Example:
+          attachctl doctor maxtools
+          attachctl doctor --json | jq -r '.[].fix'
+        """)
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var output: JSONOption
+
+    @Argument(help: "The project to check (default: all).", completion: ProjectCompletion.kind)
+    var name: String?
+
+    func validate() throws {
+        if let name { try validateProjectName(name) }
+    }
+
+    func run() throws {
+        let snapshot = gather()
+        let findings = Doctor.findings(snapshot)
+        if output.json {
+            Output.json(Doctor.json(findings))
+        } else {
+            Output.out(Doctor.report(findings, snapshot: snapshot))
+        }
+        if !findings.isEmpty { throw ExitCode(ExitStatus.failure) }
+    }
+
+    /// Asks the daemon for its status, projects and sessions; a daemon that cannot be reached
+    /// (or fails half-way) is itself what the snapshot records.
+    private func gather() -> DoctorSnapshot {
+        let socket = global.socketPath
+        let now = Clock.wallSeconds()
+        do throws(ClientError) {
+            let client = try BrokerClient(socketPath: socket)
+            defer { client.close() }
+            let status = try client.status()
+            return DoctorSnapshot(socketPath: socket, daemon: .reachable(status), project: name,
+                                  projects: try client.listProjects(), sessions: try client.listSessions(),
+                                  now: now)
+        } catch {
+            return DoctorSnapshot(socketPath: socket, daemon: .unreachable(error), project: name, now: now)
+        }
+    }
+}

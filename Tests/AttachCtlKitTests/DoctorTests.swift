@@ -1,0 +1,84 @@
+import Testing
+import AttachClient
+import AttachCtlKit
+import AttachProtocol
+
+@Suite("doctor's checks")
+struct DoctorTests {
+    static let status = StatusReply(version: "0.2.0", pid: 1, uptime: 1, projects: 1, sessions: 0, pending: 0,
+                                    ready: 0, waiters: 0, connections: 1, probe: "sock_diag")
+
+    func project(_ name: String, host: String = "127.0.0.1", error: String? = nil) -> ProjectInfo {
+        ProjectInfo(name: name, debugHost: host, debugPort: 5678, rendezvousPort: 5679,
+                    rendezvousSocket: "/run/p.sock", readyTimeout: 120, allowRemote: host != "127.0.0.1", error: error)
+    }
+
+    func snapshot(_ name: String? = "p", projects: [ProjectInfo], sessions: [SessionInfo] = []) -> DoctorSnapshot {
+        DoctorSnapshot(socketPath: "/run/c.sock", daemon: .reachable(Self.status), project: name,
+                       projects: projects, sessions: sessions, now: 1000)
+    }
+
+    func checks(_ s: DoctorSnapshot) -> [String] { Doctor.findings(s).map(\.check) }
+
+    @Test("all well: a ready session of a loopback project")
+    func allWell() {
+        let ready = SessionInfo(id: "1", project: "p", state: .ready, origin: .lines, debugHost: "127.0.0.1",
+                                debugPort: 5678, startedAt: 990)
+        let s = snapshot(projects: [project("p")], sessions: [ready])
+        #expect(Doctor.findings(s).isEmpty)
+        #expect(Doctor.report([], snapshot: s).hasPrefix("all well"))
+    }
+
+    @Test("an unreachable daemon is the only finding, with how to start it")
+    func unreachable() {
+        let s = DoctorSnapshot(socketPath: "/run/c.sock", daemon: .unreachable(.unreachable(path: "/run/c.sock", .noSuchFile)),
+                               project: "p", now: 0)
+        let findings = Doctor.findings(s)
+        #expect(findings.map(\.check) == ["daemon-unreachable"])
+        #expect(findings[0].fix.contains("systemctl --user start attachd.socket"))
+        #expect(findings[0].fix.contains("attachd &"))
+    }
+
+    @Test("a missing project, no projects at all")
+    func missing() {
+        #expect(checks(snapshot(projects: [project("q")])) == ["project-missing"])
+        #expect(checks(snapshot(nil, projects: [])) == ["no-projects"])
+    }
+
+    @Test("a listener error and no host")
+    func listenerAndNoHost() {
+        let findings = Doctor.findings(snapshot(projects: [project("p", error: "tcp 127.0.0.1:5679: address in use")]))
+        #expect(findings.map(\.check) == ["listener-error", "no-host"])
+        #expect(findings[0].summary.contains("address in use"))
+        #expect(findings[0].fix.contains("sport = :5679"))
+    }
+
+    @Test("a pending session names the host's last STATUS")
+    func pending() {
+        let pending = SessionInfo(id: "4", project: "p", state: .pending, origin: .lines, debugHost: "127.0.0.1",
+                                  debugPort: 5678, status: "loading scene", startedAt: 900)
+        let findings = Doctor.findings(snapshot(projects: [project("p")], sessions: [pending]))
+        #expect(findings.map(\.check) == ["not-listening"])
+        #expect(findings[0].summary.contains("loading scene"))
+        #expect(findings[0].summary.contains("1m40s"))
+    }
+
+    @Test("an ended last session gives its reason; a remote debug host warns")
+    func endedAndRemote() {
+        let ended = SessionInfo(id: "5", project: "p", state: .ended, origin: .connect, debugHost: "10.1.2.3",
+                                debugPort: 5678, startedAt: 800, endedAt: 920,
+                                endReason: "debug port 5678 did not listen within 120 s")
+        let findings = Doctor.findings(snapshot(projects: [project("p", host: "10.1.2.3")], sessions: [ended]))
+        #expect(findings.map(\.check) == ["session-ended", "remote-debug-host"])
+        #expect(findings[0].summary.contains("did not listen within 120 s"))
+        #expect(findings[0].fix.contains("--timeout"))
+        #expect(findings[1].severity == .warning)
+    }
+
+    @Test("loopback addresses")
+    func loopback() {
+        #expect(DoctorChecks.isLoopback("127.0.0.1") && DoctorChecks.isLoopback("127.1.2.3"))
+        #expect(DoctorChecks.isLoopback("::1") && DoctorChecks.isLoopback("localhost"))
+        #expect(!DoctorChecks.isLoopback("10.0.0.1") && !DoctorChecks.isLoopback("127.0.0.1.example.com"))
+    }
+}
