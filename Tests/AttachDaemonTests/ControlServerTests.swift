@@ -99,10 +99,15 @@ struct ControlServerTests {
     func waitSentAndClosed() throws {
         let server = try server()
         defer { stop(server) }
+        // The queue is held while the client connects, writes and shuts down, so the server's
+        // first read finds the call and end-of-file together.
+        let held = DispatchSemaphore(value: 0)
+        queue.async { held.wait() }
         let peer = try client()
         defer { peer.close() }
         try peer.writeAll(varlinkCall(#"{"method":"io.attachd.Broker.Wait","parameters":{"project":"p","timeout":30}}"#))
         Socket.shutdownWrite(peer)
+        held.signal()
         #expect(recorder.wait(for: 2) == [
             .call(.wait(WaitParameters(project: "p", timeout: 30)), token: RequestToken(connection: 1, serial: 0)),
             .controlClosed(1),

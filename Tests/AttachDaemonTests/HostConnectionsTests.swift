@@ -57,10 +57,13 @@ struct HostConnectionsTests {
     @Test("lines sent together with end-of-file are delivered, then .hostClosed(receivedBytes: true)")
     func linesThenEndOfFile() throws {
         let hosts = room()
-        let peer = try connect(hosts)
+        // Written and shut down before the accept, so the first read finds lines and
+        // end-of-file together (the read source does not fire again for the end-of-file).
+        let (room, peer) = try roomPair()
         defer { peer.close() }
         try peer.send("DEBUG_PORT=5678\nREADY=1\n")
         Socket.shutdownWrite(peer)
+        queue.sync { hosts.accept(room, project: "maxtools", viaTCP: false) }
         #expect(recorder.wait(for: 4) == [
             .hostConnected(1, project: "maxtools", viaTCP: false),
             .hostLine(1, project: "maxtools", .success(.debugPort(5678))),
