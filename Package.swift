@@ -71,7 +71,8 @@ let package = Package(
         .testTarget(name: "AttachProtocolTests", dependencies: ["AttachProtocol"]),
         .testTarget(name: "AttachCoreTests", dependencies: ["AttachCore", "AttachProtocol"]),
         .testTarget(name: "AttachSystemTests", dependencies: ["AttachSystem"]),
-        .testTarget(name: "AttachDaemonTests", dependencies: ["AttachDaemon", "AttachCore", "AttachProtocol", "AttachSystem"]),
+        .testTarget(name: "AttachDaemonTests", dependencies: ["AttachDaemon", "AttachCore", "AttachProtocol", "AttachSystem",
+                                                     .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "AttachClientTests", dependencies: ["AttachClient", "AttachProtocol"]),
         .testTarget(name: "AttachCtlKitTests", dependencies: ["AttachCtlKit", "AttachClient", "AttachProtocol"]),
     ]

@@ -462,18 +462,18 @@ def test_tcp_rendezvous_replies_are_not_delayed(daemon):
 
 # ----------------------------------------------------------------------------- limits
 
-def test_limits(daemon_factory, capsys):
-    daemon = daemon_factory(extra_args=["--max-connections", "256"])
+def limits_daemon(daemon_factory, extra_args=()):
+    """A daemon with project `lim` (a Unix socket and a TCP rendezvous port); returns both."""
+    daemon = daemon_factory(extra_args=list(extra_args))
     debug_port, rendezvous_port = free_port(), free_port()
     daemon.ctl("add", "lim", "--debug-port", debug_port, "--rendezvous-port", rendezvous_port,
                "--timeout", "1", check=True)
-    # A partial line, then silence: closed after the daemon's 10 s timeout. Checked last, so
-    # the other limits are tested while it runs.
-    partial = LineClient(daemon.rendezvous_path("lim"), timeout=20)
-    partial.send(b"DEBUG_PORT=12")
-    partial_sent = time.monotonic()
+    return daemon, rendezvous_port
 
-    # varlink: exactly 1 MiB is fine; one byte more gets MessageTooLarge and the connection closes.
+
+def test_limit_varlink_message_is_one_mebibyte(daemon_factory, capsys):
+    daemon, _ = limits_daemon(daemon_factory)
+    # Exactly 1 MiB is fine; one byte more gets MessageTooLarge and the connection closes.
     conn = RawVarlink(daemon.socket)
     body = b'{"method":"io.attachd.Broker.GetStatus","parameters":{}'
     conn.send_raw(body + b" " * (MiB - len(body) - 1) + b"}\0")
@@ -483,8 +483,13 @@ def test_limits(daemon_factory, capsys):
     assert reply == {"error": "io.attachd.Broker.MessageTooLarge", "parameters": {"limit": MiB}}, reply
     assert conn.receive() is None
     conn.close()
+    assert status(daemon)["pid"] == daemon.pid
+    figure(capsys, "limits: 1 MiB ok, 1 MiB+1 refused")
 
-    # Rendezvous: a 4096-byte line is fine, 4097 gets an ERROR and the connection closes.
+
+def test_limit_rendezvous_line_is_4096_bytes(daemon_factory, capsys):
+    daemon, rendezvous_port = limits_daemon(daemon_factory)
+    # A 4096-byte line is fine, 4097 gets an ERROR and the connection closes.
     for target in (daemon.rendezvous_path("lim"), rendezvous_port):
         c = LineClient(target)
         c.send(b"STATUS=" + b"x" * (4096 - 7) + b"\n")
@@ -498,10 +503,20 @@ def test_limits(daemon_factory, capsys):
     c.send(b"y" * 5000)
     assert c.line() == b"ERROR line longer than 4096 bytes"
     c.close()
+    assert status(daemon)["pid"] == daemon.pid
+    figure(capsys, "limits: 4096-byte line ok, 4097 refused (Unix and TCP), 5000 bytes without a newline refused")
 
-    # Control connections: 256 at once; more are accepted and closed, not left in the backlog.
-    base = fd_count(daemon.pid)
-    conns = [BlockingConnectVarlink(daemon.socket) for _ in range(256 + 20)]
+
+def test_limit_control_connections(daemon_factory, capsys):
+    daemon, _ = limits_daemon(daemon_factory, extra_args=["--max-connections", "256"])
+    # 256 at once; more are accepted and closed, not left in the backlog.
+    # Dispatch opens its one timer descriptor the first time a timer is armed (a refusal's
+    # drain timer would be the first here): a Wait that times out arms one before the baseline.
+    first = BlockingConnectVarlink(daemon.socket)
+    warm = first.call("io.attachd.Broker.Wait", {"project": "lim", "timeout": 0.05})
+    assert warm["error"] == "io.attachd.Broker.Timeout", warm
+    base = fd_count(daemon.pid)  # with `first`'s descriptor
+    conns = [first] + [BlockingConnectVarlink(daemon.socket) for _ in range(255 + 20)]
     refused = 0
     for c in conns[256:]:
         # Accepted, told why, then closed: not left waiting in the backlog.
@@ -510,15 +525,20 @@ def test_limits(daemon_factory, capsys):
         assert c.receive(timeout=10) is None
         refused += 1
     st = conns[0].call("io.attachd.Broker.GetStatus")["parameters"]
-    assert st["connections"] == 256 + 1, st  # + the partial rendezvous connection
+    assert st["connections"] == 256, st
     for c in conns:
         c.close()
-    wait_fds_back(daemon.pid, base)
+    wait_fds_back(daemon.pid, base - 1)
+    assert status(daemon)["pid"] == daemon.pid
+    figure(capsys, "limits: %d of 276 control connections refused" % refused)
 
-    # Rendezvous connections: 64 per project; the 65th gets an ERROR and is closed.
-    hosts = [LineClient(daemon.rendezvous_path("lim")) for _ in range(63 + 6)]  # + partial = 64
+
+def test_limit_rendezvous_connections_per_project(daemon_factory, capsys):
+    daemon, _ = limits_daemon(daemon_factory)
+    # 64 per project; the 65th gets an ERROR and is closed.
+    hosts = [LineClient(daemon.rendezvous_path("lim")) for _ in range(64 + 6)]
     over = []
-    for h in hosts[63:]:
+    for h in hosts[64:]:
         over.append(h.line())
         assert h.wait_eof() == b""
     assert over == [b"ERROR too many connections"] * 6, over
@@ -526,16 +546,23 @@ def test_limits(daemon_factory, capsys):
     assert hosts[0].line().startswith(b"OK session=")
     for h in hosts:
         h.close()
+    assert status(daemon)["pid"] == daemon.pid
+    figure(capsys, "limits: 6 of 70 rendezvous connections refused")
 
+
+def test_limit_partial_line_times_out(daemon_factory, capsys):
+    daemon, _ = limits_daemon(daemon_factory)
+    # A partial line, then silence: closed after the daemon's 10 s timeout.
+    partial = LineClient(daemon.rendezvous_path("lim"), timeout=20)
+    partial.send(b"DEBUG_PORT=12")
+    partial_sent = time.monotonic()
     data = partial.wait_eof(timeout=15)
     waited = time.monotonic() - partial_sent
     assert data == b"ERROR incomplete line: no newline within 10 s\n", data
     assert 9.0 < waited < 13.0, waited
     partial.close()
     assert status(daemon)["pid"] == daemon.pid
-    figure(capsys, "limits: 1 MiB ok, 1 MiB+1 refused; 4096-byte line ok, 4097 refused; %d of 276 control "
-           "connections refused; 6 of 70 rendezvous refused; partial line closed after %.1fs"
-           % (refused, waited))
+    figure(capsys, "limits: partial line closed after %.1fs" % waited)
 
 
 # ----------------------------------------------------------------------------- 1,000 sessions

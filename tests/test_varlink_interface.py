@@ -66,5 +66,8 @@ def test_scanner_is_strict_enough_to_matter():
     with open(VARLINK_FILE, encoding="utf-8") as handle:
         text = handle.read()
     broken = text.replace("method GetStatus() -> (", "method GetStatus() -> (,", 1)
-    with pytest.raises(Exception):
+    assert broken != text
+    # varlink.scanner reports every malformed description as the built-in SyntaxError; the
+    # message names the token it wanted where the stray comma stands.
+    with pytest.raises(SyntaxError, match=r"^expected 'identifier'$"):
         scanner.Interface(broken)

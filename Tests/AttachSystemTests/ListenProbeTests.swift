@@ -62,19 +62,29 @@ import Testing
         #expect(try !ListenProbe(method: .procNet).listeningPorts().contains(clientPort))
     }
 
-    @Test func queryTimesSockDiagVersusProc() throws {
-        let rounds = 200
-        func measure(_ probe: ListenProbe) throws -> Double {
+    /// The daemon reads the LISTEN table every 2 ms (Core's probeInterval) while a session is
+    /// pending, so one sock_diag query must stay well inside that: under 1 ms, or at least no
+    /// slower than reading /proc/net/tcp on a machine so loaded that nothing is that fast.
+    /// Medians, so a few descheduled rounds on a shared machine do not decide it.
+    @Test func sockDiagQueryFitsInsideTheProbeInterval() throws {
+        let rounds = 101
+        func median(_ probe: ListenProbe) throws -> Double {
             _ = try probe.listeningPorts()
-            let start = Clock.monotonicSeconds()
-            for _ in 0..<rounds { _ = try probe.listeningPorts() }
-            return (Clock.monotonicSeconds() - start) / Double(rounds) * 1000
+            var times: [Double] = []
+            for _ in 0..<rounds {
+                let start = Clock.monotonicSeconds()
+                _ = try probe.listeningPorts()
+                times.append((Clock.monotonicSeconds() - start) * 1000)
+            }
+            return times.sorted()[rounds / 2]
         }
-        let diag = try measure(ListenProbe(method: .sockDiag))
-        let proc = try measure(ListenProbe(method: .procNet))
-        let count = try ListenProbe().listeningPorts().count
-        print("ListenProbe query time: sockDiag \(diag.formatted3) ms, procNet \(proc.formatted3) ms"
-              + " (mean of \(rounds), \(count) listening ports)")
+        let diagProbe = ListenProbe(method: .sockDiag)
+        #expect(diagProbe.method == .sockDiag, "netlink refused: \(String(describing: diagProbe.fallbackReason))")
+        let diag = try median(diagProbe)
+        let proc = try median(ListenProbe(method: .procNet))
+        let count = try diagProbe.listeningPorts().count
+        #expect(diag < 1.0 || diag <= proc,
+                "sock_diag \(diag.formatted3) ms, /proc/net/tcp \(proc.formatted3) ms (median of \(rounds), \(count) listening ports)")
     }
 }
 
