@@ -77,6 +77,11 @@ public final class BrokerClient {
         try call("EndSession", EndSessionParameters(id: id), as: SessionReply.self).session
     }
 
+    /// `SelectSession`: pins a project's new IDE connections to `session` (nil: clears the pin).
+    public func selectSession(project: String, session: String?) throws(ClientError) -> ProjectInfo {
+        try call("SelectSession", SelectSessionParameters(project: project, session: session), as: ProjectReply.self).project
+    }
+
     /// `Announce`: a host announces itself over the control socket.
     public func announce(_ parameters: AnnounceParameters) throws(ClientError) -> SessionInfo {
         try call("Announce", parameters, as: SessionReply.self).session

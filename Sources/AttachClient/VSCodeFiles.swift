@@ -1,9 +1,12 @@
 import AttachProtocol
 
-/// The VS Code files that make F5 wait for attachd, then attach: a `tasks.json` task running
-/// `attachctl wait NAME` and a `launch.json` debugpy attach configuration using it as its
-/// `preLaunchTask` (plus, optionally, a configuration starting the host application and a
-/// compound running both). Pure functions: no I/O.
+/// The VS Code files that make F5 attach through attachd. For a project with an attach port:
+/// a `launch.json` attach configuration on that port with no preLaunchTask (attachd holds the
+/// IDE until a host is ready), and optionally a background task starting the host through
+/// `attachctl run` with a configuration that runs it first. Without an attach port: a
+/// `tasks.json` task running `attachctl wait NAME` and an attach configuration on the debug port
+/// using it as its `preLaunchTask` (plus, optionally, a configuration starting the host
+/// application and a compound running both). Pure functions: no I/O.
 public struct VSCodeFiles: Sendable {
     /// What to generate.
     public struct Options: Sendable, Equatable {
@@ -45,6 +48,15 @@ public struct VSCodeFiles: Sendable {
     public var hostName: String { "attachd: start \(project.name) host" }
     /// `attachd: NAME (host + attach)`.
     public var compoundName: String { "attachd: \(project.name) (host + attach)" }
+    /// `attachd: run NAME host`: the background task of an attach-port project's host.
+    public var runTaskLabel: String { "attachd: run \(project.name) host" }
+
+    /// The project has an attach port: the IDE connects there and needs no wait task.
+    public var usesAttachPort: Bool { project.attachPort != nil }
+
+    /// Where the IDE connects: the attach port, else the debug port.
+    public var connectHost: String { usesAttachPort ? "127.0.0.1" : project.debugHost }
+    public var connectPort: Int { project.attachPort ?? project.debugPort ?? 0 }
 
     // MARK: - Entries
 
@@ -61,21 +73,59 @@ public struct VSCodeFiles: Sendable {
                 ("panel", .string("shared")),
                 ("showReuseMessage", .bool(false)),
             ])),
-            ("detail", .string("Waits until a host of attachd project '\(project.name)' has its debug server listening on \(project.debugHost.contains(":") ? "[\(project.debugHost)]" : project.debugHost):\(project.debugPort).")),
+            ("detail", .string("Waits until a host of attachd project '\(project.name)' has its debug server listening on \(project.debugHost.contains(":") ? "[\(project.debugHost)]" : project.debugHost):\(connectPort).")),
         ])
     }
 
-    /// The debugpy attach configuration.
+    /// The background task starting the host through `attachctl run` (attach-port projects with
+    /// a host command). It counts as started once attachctl says the session is announced.
+    public var runTask: OrderedJSON? {
+        guard usesAttachPort, let command = options.hostCommand else { return nil }
+        let args = options.attachctlArguments + ["run", project.name, "--", command] + options.hostArguments
+        return .object([
+            ("label", .string(runTaskLabel)),
+            ("type", .string("process")),
+            ("command", .string(options.attachctl)),
+            ("args", .array(args.map(OrderedJSON.string))),
+            ("isBackground", .bool(true)),
+            ("problemMatcher", .object([
+                ("owner", .string("attachd")),
+                ("pattern", .object([("regexp", .string("^attachctl run: error: (.*)$")), ("message", .int(1))])),
+                ("background", .object([
+                    ("activeBegins", .bool(true)),
+                    ("beginsPattern", .string("^attachctl run: starting")),
+                    ("endsPattern", .string("^attachctl run: session ")),
+                ])),
+            ])),
+            ("presentation", .object([("reveal", .string("always")), ("panel", .string("dedicated"))])),
+            ("detail", .string("Starts the host of attachd project '\(project.name)' as a session; F5 attaches through 127.0.0.1:\(connectPort).")),
+        ])
+    }
+
+    /// The debugpy attach configuration: on the attach port with no preLaunchTask, or on the
+    /// debug port after the wait task.
     public var attachConfiguration: OrderedJSON {
-        .object([
-            ("name", .string(attachName)),
+        attach(named: attachName, preLaunchTask: usesAttachPort ? nil : taskLabel)
+    }
+
+    /// For attach-port projects with a host command: start the host (`attachctl run`), then attach.
+    public var runAndAttachConfiguration: OrderedJSON? {
+        guard runTask != nil else { return nil }
+        return attach(named: compoundName, preLaunchTask: runTaskLabel)
+    }
+
+    private func attach(named name: String, preLaunchTask: String?) -> OrderedJSON {
+        var entries: [(String, OrderedJSON)] = [
+            ("name", .string(name)),
             ("type", .string("debugpy")),
             ("request", .string("attach")),
             ("connect", .object([
-                ("host", .string(project.debugHost)),
-                ("port", .int(project.debugPort)),
+                ("host", .string(connectHost)),
+                ("port", .int(connectPort)),
             ])),
-            ("preLaunchTask", .string(taskLabel)),
+        ]
+        if let preLaunchTask { entries.append(("preLaunchTask", .string(preLaunchTask))) }
+        return .object(entries + [
             ("pathMappings", .array([.object([
                 ("localRoot", .string("${workspaceFolder}")),
                 ("remoteRoot", .string("${workspaceFolder}")),
@@ -89,7 +139,7 @@ public struct VSCodeFiles: Sendable {
     public var hostEnvironment: [(String, String)] {
         var environment: [(String, String)] = [
             ("PROJECT_DEBUG_HOST", project.debugHost),
-            ("PROJECT_DEBUG_PORT", String(project.debugPort)),
+            ("PROJECT_DEBUG_PORT", String(project.debugPort ?? 0)),
             ("ATTACHD_RENDEZVOUS", project.rendezvousSocket),
         ]
         if let path = options.pythonPath {
@@ -101,7 +151,7 @@ public struct VSCodeFiles: Sendable {
     /// The configuration starting the host application (cppdbg launch, as the article's
     /// cppvsdbg one on Windows), or nil without a host command.
     public var hostConfiguration: OrderedJSON? {
-        guard let command = options.hostCommand else { return nil }
+        guard !usesAttachPort, let command = options.hostCommand else { return nil }
         return .object([
             ("name", .string(hostName)),
             ("type", .string("cppdbg")),
@@ -119,7 +169,7 @@ public struct VSCodeFiles: Sendable {
 
     /// The compound starting the host and attaching, or nil without a host command.
     public var compound: OrderedJSON? {
-        guard options.hostCommand != nil else { return nil }
+        guard !usesAttachPort, options.hostCommand != nil else { return nil }
         return .object([
             ("name", .string(compoundName)),
             ("configurations", .array([.string(hostName), .string(attachName)])),
@@ -144,7 +194,8 @@ public struct VSCodeFiles: Sendable {
     public func merge(tasks existing: OrderedJSON?) -> OrderedJSON {
         var document = existing.flatMap { $0.isObject ? $0 : nil } ?? .object([("version", .string("2.0.0"))])
         if document["version"] == nil { document["version"] = .string("2.0.0") }
-        document["tasks"] = .array(Self.upsert([task], into: document["tasks"]?.arrayValue ?? [], key: "label"))
+        let tasks = usesAttachPort ? [runTask].compactMap { $0 } : [task]
+        document["tasks"] = .array(Self.upsert(tasks, into: document["tasks"]?.arrayValue ?? [], key: "label"))
         return document
     }
 
@@ -155,6 +206,7 @@ public struct VSCodeFiles: Sendable {
         if document["version"] == nil { document["version"] = .string("0.2.0") }
         var configurations = [attachConfiguration]
         if let host = hostConfiguration { configurations.insert(host, at: 0) }
+        if let runAndAttach = runAndAttachConfiguration { configurations.append(runAndAttach) }
         document["configurations"] = .array(Self.upsert(configurations, into: document["configurations"]?.arrayValue ?? [],
                                                         key: "name"))
         if let compound {

@@ -7,8 +7,7 @@ extension Broker {
         guard let config = projects[project]?.config else {
             return [.closeAttach(connection, reason: "project \(project) was removed")]
         }
-        nextRelayID += 1
-        let info = RelayInfo(id: nextRelayID, project: project, session: nil, peer: peer, startedAt: now.wall)
+        let info = RelayInfo(id: Int(connection), project: project, session: nil, peer: peer, startedAt: now.wall)
         attaches[connection] = AttachRecord(info: info, phase: .held(deadline: now.monotonic + config.readyTimeout))
         return dispatchHeld(of: project)
     }

@@ -30,7 +30,7 @@ extension Broker {
         } else {
             id = makeSessionID(project: project)
             let info = SessionInfo(id: id, project: project, state: .pending, origin: .lines, debugHost: config.debugHost,
-                                   debugPort: config.debugPort, startedAt: now.wall)
+                                   debugPort: config.debugPort, attachPort: config.attachPort, startedAt: now.wall)
             sessions[id] = SessionRecord(info: info, connection: connection, readyClaimed: false,
                                          readyDeadline: now.monotonic + config.readyTimeout)
             sessionByConnection[connection] = id
@@ -81,7 +81,7 @@ extension Broker {
             // A bare connect: the article's bootstrap. Its debug server listens on the project's port next.
             let id = makeSessionID(project: project)
             let info = SessionInfo(id: id, project: project, state: .pending, origin: .connect, debugHost: config.debugHost,
-                                   debugPort: config.debugPort, startedAt: now.wall)
+                                   debugPort: config.debugPort, attachPort: config.attachPort, startedAt: now.wall)
             sessions[id] = SessionRecord(info: info, connection: nil, readyClaimed: true,
                                          readyDeadline: now.monotonic + config.readyTimeout)
             projects[project]?.handoff.sessionStarted(id, on: connection)

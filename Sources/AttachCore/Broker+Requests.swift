@@ -77,7 +77,8 @@ extension Broker {
         let id = makeSessionID(project: p.project)
         let record = SessionRecord(
             info: SessionInfo(id: id, project: p.project, state: .pending, origin: .control, debugHost: config.debugHost,
-                              debugPort: port, pid: p.pid, status: p.status, startedAt: now.wall),
+                              debugPort: port, attachPort: config.attachPort, pid: p.pid, status: p.status,
+                              startedAt: now.wall),
             connection: nil, readyClaimed: true, readyDeadline: now.monotonic + config.readyTimeout)
         sessions[id] = record
         var actions: [BrokerAction] = [.emit(BrokerEvent(kind: .sessionStarted, session: record.info))]

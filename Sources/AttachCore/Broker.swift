@@ -21,7 +21,6 @@ public struct Broker: Sendable {
     var sessionByConnection: [ConnectionID: String] = [:]
     /// IDE connections on attach ports: held, connecting or relaying.
     var attaches: [ConnectionID: AttachRecord] = [:]
-    var nextRelayID = 0
     var nextSessionNumber: UInt64
     /// The rendezvous socket path for each project name, supplied by the daemon.
     let rendezvousPath: @Sendable (String) -> String
@@ -56,19 +55,23 @@ public struct Broker: Sendable {
 
     /// Live sessions first (oldest first), then ended ones (most recent first).
     public func sessionInfos(project: String? = nil) -> [SessionInfo] {
-        let live = sessions.values.map(\.info).sorted { $0.startedAt < $1.startedAt }.map { info in
-            var info = info
-            let relays = relayInfos(of: info.id)
-            if !relays.isEmpty { info.relays = relays }
-            return info
-        }
+        let live = sessions.values.map(\.info).sorted { $0.startedAt < $1.startedAt }.map(withRelays)
         let all = live + ended.reversed()
         guard let project else { return all }
         return all.filter { $0.project == project }
     }
 
     public func session(_ id: String) -> SessionInfo? {
-        sessions[id]?.info ?? ended.last { $0.id == id }
+        sessions[id].map { withRelays($0.info) } ?? ended.last { $0.id == id }
+    }
+
+    /// A live session with the IDE connections relayed to it.
+    func withRelays(_ info: SessionInfo) -> SessionInfo {
+        let relays = relayInfos(of: info.id)
+        guard !relays.isEmpty else { return info }
+        var info = info
+        info.relays = relays
+        return info
     }
 
     /// Counts for `GetStatus` and the systemd status line.

@@ -8,6 +8,18 @@ public enum Format {
         host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
+    /// A debug endpoint whose port may not be known yet (each host says its own).
+    public static func endpoint(host: String, port: Int?) -> String {
+        guard let port else { return "(port of the host's choice)" }
+        return endpoint(host: host, port: port)
+    }
+
+    /// What the IDE connects to for a project: its attach port, else its debug endpoint.
+    public static func ideEndpoint(_ project: ProjectInfo) -> String {
+        if let attach = project.attachPort { return endpoint(host: "127.0.0.1", port: attach) }
+        return endpoint(host: project.debugHost, port: project.debugPort)
+    }
+
     /// Seconds for humans: `0.3 s`, `2 s`, `120 s`.
     public static func seconds(_ value: Double) -> String {
         if value.rounded() == value, abs(value) < 1e9 { return "\(Int(value)) s" }
@@ -77,8 +89,12 @@ public enum Format {
             if project.allowRemote, project.rendezvousPort != nil {
                 state += " (warning: TCP rendezvous open to the network, --allow-remote)"
             }
+            var debug = endpoint(host: project.debugHost, port: project.debugPort)
+            if let attach = project.attachPort {
+                debug = "attach " + endpoint(host: "127.0.0.1", port: attach) + (project.debugPort.map { " → \($0)" } ?? "")
+            }
             return [project.name,
-                    endpoint(host: project.debugHost, port: project.debugPort),
+                    debug,
                     rendezvous.joined(separator: " / "),
                     seconds(project.readyTimeout),
                     state]
@@ -91,6 +107,8 @@ public enum Format {
         let rows = sessions.map { session -> [String] in
             var state = session.state.rawValue
             if let status = session.status, !status.isEmpty { state += " (\(status))" }
+            if session.state == .pending, let problem = session.problem { state += ": \(problem)" }
+            if let relays = session.relays, !relays.isEmpty { state += " [\(relays.count) IDE]" }
             return [session.id,
                     session.project,
                     state,
@@ -100,7 +118,25 @@ public enum Format {
                     age(now - session.startedAt),
                     session.endReason ?? (session.state == .ended ? "?" : "-")]
         }
-        return render(headers: ["ID", "PROJECT", "STATE", "ORIGIN", "DEBUG", "PID", "AGE", "END REASON"], rows: rows)
+        let table = render(headers: ["ID", "PROJECT", "STATE", "ORIGIN", "DEBUG", "PID", "AGE", "END REASON"], rows: rows)
+        let relays = sessions.flatMap { $0.relays ?? [] }
+        guard !relays.isEmpty else { return table }
+        let relayRows = relays.map { relay in
+            ["\(relay.id)", relay.peer, relay.session ?? "(held)", bytes(relay.bytesToHost), bytes(relay.bytesToIDE),
+             age(now - relay.startedAt)]
+        }
+        return table + "\n\n" + render(headers: ["RELAY", "IDE", "SESSION", "TO HOST", "TO IDE", "AGE"], rows: relayRows)
+    }
+
+    /// A byte count for people: `512 B`, `3.4 KiB`, `12 MiB`.
+    public static func bytes(_ count: Int) -> String {
+        if count < 1024 { return "\(count) B" }
+        let units = ["KiB", "MiB", "GiB", "TiB"]
+        var value = Double(count) / 1024
+        var unit = 0
+        while value >= 1024, unit < units.count - 1 { value /= 1024; unit += 1 }
+        let tenths = Int((value * 10).rounded())
+        return tenths % 10 == 0 || value >= 100 ? "\(Int(value.rounded())) \(units[unit])" : "\(tenths / 10).\(tenths % 10) \(units[unit])"
     }
 
     private static func render(headers: [String], rows: [[String]]) -> String {
@@ -122,7 +158,15 @@ public enum Format {
             if let reason = session.endReason { parts.append("(\(reason))") }
         } else if let project = event.project {
             parts.append("debug \(endpoint(host: project.debugHost, port: project.debugPort))")
+            if let attach = project.attachPort { parts.append("attach \(endpoint(host: "127.0.0.1", port: attach))") }
             if let error = project.error { parts.append("error: \(error)") }
+        } else if let relay = event.relay {
+            parts.append("relay \(relay.id)")
+            parts.append("\(relay.peer) → \(relay.session ?? "(held)")")
+            if event.kind == .relayEnded {
+                parts.append("\(bytes(relay.bytesToHost)) to host, \(bytes(relay.bytesToIDE)) to IDE")
+                if let reason = relay.endReason { parts.append("(\(reason))") }
+            }
         }
         return parts.joined(separator: "  ")
     }

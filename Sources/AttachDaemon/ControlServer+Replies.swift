@@ -9,10 +9,25 @@ extension ControlServer {
         case .failure(let error): sendError(token, error)
         case .success(.project(let info)): sendReply(token, ProjectReply(project: info))
         case .success(.projects(let list)): sendReply(token, ListProjectsReply(projects: list))
-        case .success(.session(let info)): sendReply(token, SessionReply(session: info))
-        case .success(.sessions(let list)): sendReply(token, ListSessionsReply(sessions: list))
+        case .success(.session(let info)): sendReply(token, SessionReply(session: withRelayCounts(info)))
+        case .success(.sessions(let list)): sendReply(token, ListSessionsReply(sessions: list.map(withRelayCounts)))
         case .success(.empty): sendReply(token, EmptyReply())
         }
+    }
+
+    /// The byte counts live where the bytes move (the relay room); Core knows the rest.
+    private func withRelayCounts(_ session: SessionInfo) -> SessionInfo {
+        guard let relays = session.relays else { return session }
+        var session = session
+        session.relays = relays.map { relay in
+            var relay = relay
+            if let counts = relayCounts(relay.id) {
+                relay.bytesToHost = counts.toHost
+                relay.bytesToIDE = counts.toIDE
+            }
+            return relay
+        }
+        return session
     }
 
     /// Sends the final, successful reply of a call.
@@ -56,6 +71,7 @@ enum BrokerCalls {
         case "EndSession": return .endSession(id: try codec.parameters(EndSessionParameters.self, in: message).id)
         case "Announce": return .announce(try codec.parameters(AnnounceParameters.self, in: message))
         case "Wait": return .wait(try codec.parameters(WaitParameters.self, in: message))
+        case "SelectSession": return .selectSession(try codec.parameters(SelectSessionParameters.self, in: message))
         default: throw .methodNotFound(call.method)
         }
     }

@@ -17,6 +17,8 @@ final class ControlServer: @unchecked Sendable {
     private let deliver: @Sendable (BrokerInput) -> Void
     /// What `GetStatus` says, from the daemon.
     var status: () -> StatusReply = { preconditionFailure("wired by Daemon") }
+    /// Bytes moved so far by the relay of an IDE connection (by its id), for `ListSessions`.
+    var relayCounts: (Int) -> (toHost: Int, toIDE: Int)? = { _ in nil }
     /// Whether a project exists (for `Watch`).
     var projectExists: (String) -> Bool = { _ in false }
 
@@ -84,8 +86,7 @@ final class ControlServer: @unchecked Sendable {
         }
         guard clients.count < options.maxControlConnections else {
             logger.warning("too many control connections; refusing one", metadata: ["limit": "\(options.maxControlConnections)"])
-            refuse(connection, with: VarlinkError("io.attachd.Broker.TooManyConnections",
-                                                  ["limit": .number(Double(options.maxControlConnections))]))
+            refuse(connection, with: .tooManyConnections(limit: options.maxControlConnections))
             return
         }
         let client = ControlClient(connection: connection, maxMessageSize: options.maxMessageSize)

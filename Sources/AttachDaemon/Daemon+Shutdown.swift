@@ -14,6 +14,7 @@ extension Daemon {
         control.stop(answering: { [self] connection in broker.waitingTokens(connection: connection) },
                      keepDescriptor: !ownsControlSocket)
         if ownsControlSocket { try? Files.unlink(options.paths.controlSocket) }
+        relays.handOverAll()
         listeners.stopAll()
         saveProjects()
         queue.asyncAfter(deadline: .now() + 0.05) {

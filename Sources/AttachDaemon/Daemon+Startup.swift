@@ -54,6 +54,7 @@ extension Daemon {
             logger.error("skipping an invalid saved project", metadata: ["project": "\(name)"])
         }
         perform(actions)
+        relays.adoptStored { [self] name in broker.projectInfo(name) != nil }
         fdStore.dropUnadopted()
         installSignalHandlers()
         startWatchdog()

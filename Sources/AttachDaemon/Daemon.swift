@@ -26,6 +26,7 @@ public final class Daemon: @unchecked Sendable {
     var hosts: HostConnections!
     var processes: ProcessWatcher!
     var readiness: ReadinessProbe!
+    var relays: AttachRelays!
 
     /// The control socket file was bound here (not passed by systemd), so it is ours to remove.
     var ownsControlSocket = false
@@ -54,10 +55,13 @@ public final class Daemon: @unchecked Sendable {
                                         onAccept: { [weak self] fd, project, viaTCP in self?.hosts.accept(fd, project: project, viaTCP: viaTCP) },
                                         deliver: deliver)
         processes = ProcessWatcher(queue: queue, deliver: deliver)
+        relays = AttachRelays(queue: queue, logger: logger, options: options, fdStore: fdStore, reserve: reserve, ids: ids,
+                              peerOwner: { [weak self] fd in self?.readiness.probe.peerOwner(of: fd) ?? .unknown }, deliver: deliver)
         readiness = ReadinessProbe(queue: queue, logger: logger,
                                    excludedPorts: { [weak self] in self?.listeners.closingPorts ?? [] }, deliver: deliver)
         control.status = { [weak self] in self?.status() ?? StatusReply(version: "", pid: 0, uptime: 0, projects: 0, sessions: 0, pending: 0, ready: 0, waiters: 0, connections: 0, probe: "") }
         control.projectExists = { [weak self] name in self?.broker.projectInfo(name) != nil }
+        control.relayCounts = { [weak self] id in self?.relays.counts(ConnectionID(id)) }
     }
 
     /// Starts everything and never returns; exits the process after a clean shutdown.
@@ -97,10 +101,12 @@ public final class Daemon: @unchecked Sendable {
             }
             guard probeRequested else { break }
             probeRequested = false
-            work += broker.handle(.probed(listening: readiness.readListening(), connected: nil), now: instant())
+            let listening = readiness.readListening()
+            let hosts = listening == nil ? [:] : readiness.readHosts(broker.ownershipQueries)
+            work += broker.handle(.probed(listening: listening, connected: nil, hosts: hosts), now: instant())
         }
         readiness.reschedule(interval: broker.probeInterval, deadline: broker.nextDeadline,
-                             wantsConnected: broker.wantsConnectedPorts)
+                             wantsConnected: broker.wantsConnectedPorts, queries: broker.ownershipQueries)
         updateStatus()
     }
 
@@ -111,11 +117,18 @@ public final class Daemon: @unchecked Sendable {
             control.respond(token, result)
         case .openListeners(let project):
             guard let info = broker.projectInfo(project) else { return [] }
-            let problem = listeners.open(info)
+            let problems = [listeners.open(info), relays.open(info)].compactMap { $0 }
+            let problem = problems.isEmpty ? nil : problems.joined(separator: "; ")
             return broker.handle(.listenersOpened(project: project, error: problem), now: instant())
         case .closeListeners(let project):
             listeners.close(project)
+            relays.closeListener(project)
             hosts.closeAll(of: project)
+        case .connectRelay(let connection, let session, let host, let port):
+            relays.connect(connection, session: session, host: host, port: port)
+        case .closeAttach(let connection, let reason):
+            guard let input = relays.close(connection, reason: reason) else { return [] }
+            return broker.handle(input, now: instant())
         case .releaseTCPPort(let project):
             listeners.releaseTCP(project, port: broker.projectInfo(project)?.rendezvousPort)
         case .reclaimTCPPort(let project):
@@ -154,7 +167,7 @@ public final class Daemon: @unchecked Sendable {
         return StatusReply(version: options.version, pid: Int(ProcessHandle.currentPID),
                            uptime: Clock.monotonicSeconds() - startedAt, projects: c.projects,
                            sessions: c.pending + c.ready, pending: c.pending, ready: c.ready, waiters: c.waiters,
-                           connections: control.count + hosts.count, probe: readiness.methodName)
+                           connections: control.count + hosts.count + relays.count, probe: readiness.methodName)
     }
 
     /// The one-line summary for `systemctl status`, sent whenever it changes.

@@ -17,6 +17,9 @@ public struct DaemonOptions: Sendable {
     /// Rendezvous connections open at once, per project and in all.
     public var maxRendezvousPerProject = 64
     public var maxRendezvousConnections = 1024
+    /// IDE connections on attach ports (held or relayed), per project and in all.
+    public var maxAttachPerProject = 64
+    public var maxAttachConnections = 1024
     /// Bytes queued for a client that does not read before it is dropped.
     public var maxPendingOutput = 8 << 20
 

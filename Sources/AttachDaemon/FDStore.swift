@@ -17,10 +17,21 @@ final class FDStore: @unchecked Sendable {
     /// The names the listeners of a project are stored under.
     static func tcpName(_ project: String) -> String { "tcp." + project }
     static func unixName(_ project: String) -> String { "unix." + project }
+    /// The attach listener of a project.
+    static func attachName(_ project: String) -> String { "attach." + project }
 
     /// Whether systemd's name for an inherited descriptor is one of ours to adopt.
     static func isStoredName(_ name: String) -> Bool {
-        name.hasPrefix("tcp.") || name.hasPrefix("unix.")
+        ["tcp.", "unix.", "attach.", "relay.", "held."].contains { name.hasPrefix($0) } || name == relaysComplete
+    }
+
+    /// Stored last, after every relay was handed over: without it, the relays found in the
+    /// store come from an exit that was not orderly and cannot be trusted.
+    static let relaysComplete = "relays.complete"
+
+    /// The names under `prefix` still waiting to be adopted, sorted.
+    func inheritedNames(prefix: String) -> [String] {
+        inherited.keys.filter { $0.hasPrefix(prefix) }.sorted()
     }
 
     /// Keeps a descriptor systemd handed back, for `adopt`.

@@ -8,6 +8,10 @@ import Logging
 /// for Core's next deadline, and never runs while nothing needs it (no wakeups when idle).
 final class ReadinessProbe: @unchecked Sendable {
     let probe = ListenProbe()
+    /// Whether a host's own process tree listens (sharing `probe`'s netlink socket).
+    private lazy var hostProbe = HostListenProbe(listenProbe: probe)
+    /// Hosts looked at last time, so that a host no longer asked about is forgotten.
+    private var lookedAt: Set<Int32> = []
     private let queue: DispatchQueue
     private let logger: Logger
     private let deliver: @Sendable (BrokerInput) -> Void
@@ -18,6 +22,7 @@ final class ReadinessProbe: @unchecked Sendable {
     /// What Core wants, as of the last batch.
     private var interval: Double?
     private var wantsConnected = false
+    private var queries: [OwnershipQuery] = []
     private var lastAttachmentCheck = 0.0
 
     init(queue: DispatchQueue, logger: Logger, excludedPorts: @escaping () -> Set<UInt16>,
@@ -43,11 +48,37 @@ final class ReadinessProbe: @unchecked Sendable {
         }
     }
 
+    /// What each host's own process tree listens on, for Core's ownership queries.
+    func readHosts(_ queries: [OwnershipQuery]) -> [String: HostListening] {
+        let pids = Set(queries.map(\.pid))
+        for gone in lookedAt.subtracting(pids) { hostProbe.forget(pid: gone) }
+        lookedAt = pids
+        guard !queries.isEmpty else { return [:] }
+        let verdicts = hostProbe.verdicts(queries.map { (pid: $0.pid, port: $0.port) })
+        var seen: [String: HostListening] = [:]
+        for (query, verdict) in zip(queries, verdicts) { seen[query.session] = Self.listening(verdict) }
+        return seen
+    }
+
+    static func listening(_ verdict: HostListenVerdict) -> HostListening {
+        switch verdict {
+        case .listening(let port):
+            return .listening(port: port)
+        case .notListening:
+            return .notListening
+        case .heldByOther(let port, let pid, let command, let uid):
+            var holder = pid.map { "pid \($0)" + (command.map { " (\($0))" } ?? "") } ?? "uid \(uid)"
+            if pid != nil, uid != ProcessHandle.currentUID { holder += " of uid \(uid)" }
+            return .heldByOther(port: port, holder: holder)
+        }
+    }
+
     /// Moves the timer after a batch: to the next probe (`interval` from now) or `deadline`
     /// (monotonic), whichever is first; parked when there is neither.
-    func reschedule(interval: Double?, deadline: Double?, wantsConnected: Bool) {
+    func reschedule(interval: Double?, deadline: Double?, wantsConnected: Bool, queries: [OwnershipQuery] = []) {
         self.interval = interval
         self.wantsConnected = wantsConnected
+        self.queries = queries
         let now = Clock.monotonicSeconds()
         var fireAt: Double?
         if let interval { fireAt = now + interval }
@@ -90,6 +121,6 @@ final class ReadinessProbe: @unchecked Sendable {
             lastAttachmentCheck = now
             connected = probe.connectedPorts()
         }
-        deliver(.probed(listening: listening, connected: connected))
+        deliver(.probed(listening: listening, connected: connected, hosts: listening == nil ? [:] : readHosts(queries)))
     }
 }

@@ -41,6 +41,8 @@ type Session (
   debugHost: string,
   # null until the host says it or its process tree is seen listening.
   debugPort: ?int,
+  # The project's attach port: where an IDE reaches this session through attachd.
+  attachPort: ?int,
   pid: ?int,
   status: ?string,
   # Why a pending session is not ready although something listens on its port.

@@ -32,6 +32,8 @@ public struct SessionInfo: Codable, Sendable, Equatable {
     public var debugHost: String
     /// nil until the host says it (`DEBUG_PORT=`) or its process tree is seen listening.
     public var debugPort: Int?
+    /// The project's attach port: where an IDE reaches this session through attachd.
+    public var attachPort: Int?
     public var pid: Int?
     public var status: String?
     /// Why a pending session is not ready although something listens, e.g. "port 5678 is held
@@ -46,8 +48,9 @@ public struct SessionInfo: Codable, Sendable, Equatable {
     public var endReason: String?
 
     public init(id: String, project: String, state: SessionState, origin: SessionOrigin, debugHost: String,
-                debugPort: Int?, pid: Int? = nil, status: String? = nil, startedAt: Double,
+                debugPort: Int?, attachPort: Int? = nil, pid: Int? = nil, status: String? = nil, startedAt: Double,
                 readyAt: Double? = nil, endedAt: Double? = nil, endReason: String? = nil) {
+        self.attachPort = attachPort
         self.id = id
         self.project = project
         self.state = state

@@ -5,7 +5,7 @@ import AttachProtocol
 
 struct Add: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Add a project: a name, the debug port its host listens on, and rendezvous endpoints.",
+        abstract: "Add a project: a name, where the IDE attaches, where its host's debug server listens, and rendezvous endpoints.",
         discussion: """
         attachd opens the project's rendezvous endpoints at once and keeps them open: a Unix \
         socket at $XDG_RUNTIME_DIR/attachd/projects/NAME.sock, and a TCP port on loopback with \
@@ -13,7 +13,12 @@ struct Add: ParsableCommand {
         bootstrap connecting to the TCP port); `attachctl wait NAME` then returns as soon as the \
         debug port is in LISTEN state. Projects persist across daemon restarts.
 
+        With --attach-port, attachd listens there for the IDE and relays each connection to the \
+        newest ready session of the project (an IDE that connects first is held until one is \
+        ready); --debug-port is then optional, since each host says (or shows) its own.
+
         Example:
+          attachctl add blend --attach-port 5678
           attachctl add maxtools --debug-port 5678
           attachctl add blender --debug-port 5679 --rendezvous-port 5680 --timeout 300
         """)
@@ -24,8 +29,11 @@ struct Add: ParsableCommand {
     @Argument(help: "Project name: 1-64 characters of A-Z a-z 0-9 . _ -")
     var name: String
 
-    @Option(name: .long, help: ArgumentHelp("Port the host's debug server (debugpy/ptvsd) listens on.", valueName: "port"))
-    var debugPort: Int
+    @Option(name: .long, help: ArgumentHelp("Port the host's debug server (debugpy/ptvsd) listens on; optional with --attach-port (each host says its own).", valueName: "port"))
+    var debugPort: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Port attachd listens on for the IDE (loopback), relaying it to a ready session.", valueName: "port"))
+    var attachPort: Int?
 
     @Option(name: .long, help: ArgumentHelp("Host the debug server listens on.", valueName: "host"))
     var debugHost: String = "127.0.0.1"
@@ -36,12 +44,16 @@ struct Add: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Default seconds `attachctl wait` waits for a host to become ready.", valueName: "seconds"))
     var timeout: Double = 120
 
-    @Flag(name: .long, help: "Allow a debug host that is not loopback (hosts on other machines).")
+    @Flag(name: .long, help: "Listen on every address, not only loopback, with the TCP rendezvous and the attach port (hosts and IDEs on other machines).")
     var allowRemote = false
 
     func validate() throws {
         try validateProjectName(name)
         try validatePort(debugPort, option: "--debug-port")
+        try validatePort(attachPort, option: "--attach-port")
+        if debugPort == nil && attachPort == nil {
+            throw ValidationError("give --debug-port (where the host's debug server listens) or --attach-port (where the IDE attaches), or both")
+        }
         try validatePort(rendezvousPort, option: "--rendezvous-port")
         try validateSeconds(timeout, option: "--timeout", allowZero: false)
         if debugHost.isEmpty { throw ValidationError("--debug-host must not be empty; use e.g. 127.0.0.1") }
@@ -50,7 +62,7 @@ struct Add: ParsableCommand {
     func run() throws {
         let parameters = AddProjectParameters(name: name, debugPort: debugPort, debugHost: debugHost,
                                               rendezvousPort: rendezvousPort, readyTimeout: timeout,
-                                              allowRemote: allowRemote ? true : nil)
+                                              allowRemote: allowRemote ? true : nil, attachPort: attachPort)
         let (project, raw) = try withClient(global) { client throws(ClientError) in
             let project = try client.addProject(parameters)
             return (project, client.lastReply["project"] ?? .null)
@@ -67,15 +79,20 @@ struct Add: ParsableCommand {
         Output.out("""
 
         next: make the host announce itself (in its startup script: \
-        `import attach_ready; attach_ready.start(project="\(project.name)", port=\(project.debugPort))`), \
-        then `attachctl vscode \(project.name) --write .` for F5, or `attachctl wait \(project.name)` by hand.
+        `import attach_ready; attach_ready.start(project="\(project.name)"\(project.debugPort.map { ", port=\($0)" } ?? ""))`\
+        \(project.attachPort == nil ? "" : ", or start it with `attachctl run \(project.name) -- COMMAND`")), \
+        then `attachctl vscode \(project.name) --write .` for F5\(project.attachPort == nil ? ", or `attachctl wait \(project.name)` by hand" : "").
         """)
     }
 }
 
-/// The key/value block describing a project (add, and reused elsewhere).
+/// The key/value block describing a project, as `add` prints it.
 func describe(_ project: ProjectInfo) -> String {
-    var rows: [[String]] = [
+    var rows: [[String]] = []
+    if let attach = project.attachPort {
+        rows.append(["  attach (IDE):", Format.endpoint(host: "127.0.0.1", port: attach)])
+    }
+    rows += [
         ["  debug server:", Format.endpoint(host: project.debugHost, port: project.debugPort)],
         ["  rendezvous (unix):", project.rendezvousSocket],
     ]

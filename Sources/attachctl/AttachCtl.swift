@@ -13,7 +13,13 @@ struct AttachCtl: ParsableCommand {
         Put `attachctl wait` in VS Code's preLaunchTask (`attachctl vscode PROJECT --write .` does it) \
         and F5 attaches as soon as, and no sooner than, the host is ready.
 
-        Typical setup:
+        Typical setup, with an attach endpoint (no preLaunchTask: attachd holds the IDE until a \
+        host is ready, and relays it):
+          attachctl add blend --attach-port 5678
+          attachctl vscode blend --write .      # launch.json attaches to 127.0.0.1:5678
+          attachctl run blend -- blender        # or attach_ready.start(project="blend") inside it
+
+        Without an attach port, the IDE connects to the debug port itself, after a wait:
           attachctl add maxtools --debug-port 5678
           attachctl vscode maxtools --write .
           attachctl wait maxtools          # what the preLaunchTask runs
@@ -43,7 +49,7 @@ struct AttachCtl: ParsableCommand {
         version: AttachdVersion.current,
         subcommands: [
             Add.self, Remove.self, List.self, Status.self, Sessions.self,
-            Wait.self, Announce.self, Watch.self, VSCode.self, DoctorCommand.self,
+            Wait.self, Announce.self, Run.self, Select.self, Watch.self, VSCode.self, DoctorCommand.self,
         ]
     )
 

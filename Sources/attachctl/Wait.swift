@@ -68,7 +68,12 @@ struct Wait: ParsableCommand {
         if output.json {
             Output.json(raw)
         } else {
-            Output.out(Format.endpoint(host: session.debugHost, port: session.debugPort))
+            // What the IDE connects to: the attach port, where there is one.
+            if let attach = session.attachPort {
+                Output.out(Format.endpoint(host: "127.0.0.1", port: attach))
+            } else {
+                Output.out(Format.endpoint(host: session.debugHost, port: session.debugPort))
+            }
         }
     }
 }

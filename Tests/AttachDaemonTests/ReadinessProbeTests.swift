@@ -47,7 +47,7 @@ struct ReadinessProbeTests {
         let readiness = probe()
         queue.sync { readiness.reschedule(interval: 0.002, deadline: nil, wantsConnected: false) }
         let inputs = recorder.wait(for: 1)
-        guard case .probed(let listening, let connected)? = inputs.first else {
+        guard case .probed(let listening, let connected, _)? = inputs.first else {
             Issue.record("expected .probed, got \(inputs)")
             return
         }
@@ -72,7 +72,7 @@ struct ReadinessProbeTests {
         let readiness = probe()
         queue.sync { readiness.reschedule(interval: 0.002, deadline: nil, wantsConnected: true) }
         let inputs = recorder.wait(for: 1)
-        guard case .probed(_, let connected)? = inputs.first else {
+        guard case .probed(_, let connected, _)? = inputs.first else {
             Issue.record("expected .probed, got \(inputs)")
             return
         }

@@ -43,8 +43,14 @@ struct VarlinkCodecTests {
     func missingParameter() {
         let call = VarlinkCall(method: "io.attachd.Broker.AddProject", parameters: .object(["name": .string("maxtools")]))
         #expect(throws: VarlinkError.invalidParameter("debugPort")) {
-            try codec.parameters(AddProjectParameters.self, of: call)
+            try codec.parameters(RequiredPort.self, of: call)
         }
+    }
+
+    /// A method with a required integer (AddProject's debugPort became optional with attachPort).
+    struct RequiredPort: Decodable {
+        var name: String
+        var debugPort: Int
     }
 
     @Test("a parameter of the wrong type throws InvalidParameter naming the field", arguments: [
@@ -54,7 +60,7 @@ struct VarlinkCodecTests {
         let call = VarlinkCall(method: "io.attachd.Broker.AddProject",
                                parameters: .object(["name": .string("maxtools"), "debugPort": debugPort]))
         #expect(throws: VarlinkError.invalidParameter("debugPort")) {
-            try codec.parameters(AddProjectParameters.self, of: call)
+            try codec.parameters(RequiredPort.self, of: call)
         }
     }
 

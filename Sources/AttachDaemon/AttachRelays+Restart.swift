@@ -1,0 +1,99 @@
+import AttachCore
+import AttachProtocol
+import AttachSystem
+
+/// An orderly restart keeps the debugger attached: every relay's two sockets (after draining
+/// its pipes) and every held IDE connection go to systemd's fd store, and the next process
+/// adopts them. Names: `relay.PROJECT.N.ide` / `relay.PROJECT.N.host` pair a relay's ends,
+/// `held.PROJECT.N` is a held IDE connection, and `relays.complete`, stored last, says the
+/// hand-over finished; without it (a crash, a kill mid-way) what is found is closed.
+extension AttachRelays {
+    /// At shutdown: hands every IDE connection to the fd store when there is one, else closes it.
+    func handOverAll() {
+        for name in Array(listenerNames) { closeListenerKeepingStore(name) }
+        guard fdStore.isEnabled else {
+            for id in links.keys.sorted() { _ = close(id, reason: "attachd is stopping") }
+            for relay in adopted.values { relay.close(reason: "attachd is stopping") }
+            return
+        }
+        var handed = 0
+        for id in links.keys.sorted() {
+            guard let (project, link) = links.removeValue(forKey: id) else { continue }
+            switch link {
+            case .held(let fd):
+                fdStore.store(fd, name: "held.\(project).\(id)")
+                fd.close()
+            case .connecting(let fd, let connector):
+                connector.cancel()
+                fdStore.store(fd, name: "held.\(project).\(id)")
+                fd.close()
+            case .relaying(let relay):
+                relay.onEnd = nil
+                guard let pair = relay.handOver() else { continue }
+                fdStore.store(pair.ide, name: "relay.\(project).\(id).ide")
+                fdStore.store(pair.host, name: "relay.\(project).\(id).host")
+                pair.ide.close()
+                pair.host.close()
+                handed += 1
+            }
+        }
+        for (n, relay) in adopted {
+            relay.onEnd = nil
+            guard let pair = relay.handOver() else { continue }
+            fdStore.store(pair.ide, name: "relay.-.a\(n).ide")
+            fdStore.store(pair.host, name: "relay.-.a\(n).host")
+            pair.ide.close()
+            pair.host.close()
+            handed += 1
+        }
+        if let marker = try? FileDescriptor.openNullDevice() {
+            fdStore.store(marker, name: FDStore.relaysComplete)
+            marker.close()
+        }
+        logger.info("handed the relays to systemd's fd store", metadata: ["relays": "\(handed)"])
+    }
+
+    /// At start, once the projects are loaded: relays on again, and held IDE connections held
+    /// again (Core hears of them as new); everything is taken out of the store.
+    func adoptStored(projectExists: (String) -> Bool) {
+        let complete = fdStore.adopt(FDStore.relaysComplete)
+        complete?.close()
+        fdStore.remove(FDStore.relaysComplete)
+        var pairs: [String: (ide: FileDescriptor?, host: FileDescriptor?)] = [:]
+        for name in fdStore.inheritedNames(prefix: "relay.") {
+            guard let fd = fdStore.adopt(name) else { continue }
+            fdStore.remove(name)
+            let key = String(name.dropLast(name.hasSuffix(".ide") ? 4 : 5))
+            if name.hasSuffix(".ide") { pairs[key, default: (nil, nil)].ide = fd } else { pairs[key, default: (nil, nil)].host = fd }
+        }
+        for (key, pair) in pairs.sorted(by: { $0.key < $1.key }) {
+            guard complete != nil, let ide = pair.ide, let host = pair.host else {
+                logger.warning("closing a relay left by an exit that was not orderly", metadata: ["name": "\(key)"])
+                pair.ide?.close()
+                pair.host?.close()
+                continue
+            }
+            let n = (adopted.keys.max() ?? 0) + 1
+            let relay = Relay(adopting: RelayHandOver(ide: ide, host: host, startedAt: Clock.wallSeconds()), queue: queue)
+            relay.onEnd = { [self] reason in
+                adopted[n] = nil
+                logger.info("an adopted relay ended", metadata: ["reason": "\(reason)"])
+            }
+            adopted[n] = relay
+            relay.start()
+        }
+        for name in fdStore.inheritedNames(prefix: "held.") {
+            guard let fd = fdStore.adopt(name) else { continue }
+            fdStore.remove(name)
+            let project = String(name.dropFirst("held.".count).split(separator: ".").dropLast().joined(separator: "."))
+            guard complete != nil, projectExists(project) else {
+                fd.close()
+                continue
+            }
+            let id = nextID()
+            links[id] = (project, .held(fd))
+            deliver(.ideConnected(id, project: project, peer: Socket.peerAddress(fd) ?? "unknown peer"))
+        }
+        if !pairs.isEmpty { logger.info("adopted relays from systemd's fd store", metadata: ["relays": "\(adopted.count)"]) }
+    }
+}

@@ -1,0 +1,181 @@
+import AttachCore
+import AttachProtocol
+import AttachSystem
+import Dispatch
+import Logging
+
+/// The attach endpoints: every project's attach listener, and the IDE connections on them —
+/// held (accepted, not read) until Core names a session, then relayed byte for byte to that
+/// session's debug server (`Relay`, splice(2)). Only the daemon's own user may connect.
+final class AttachRelays: @unchecked Sendable {
+    /// One IDE connection, in the room's hands.
+    enum Link {
+        case held(FileDescriptor)
+        case connecting(FileDescriptor, RelayConnector)
+        case relaying(Relay)
+    }
+
+    let queue: DispatchQueue
+    let logger: Logger
+    let options: DaemonOptions
+    let fdStore: FDStore
+    private let reserve: ReserveDescriptor
+    private let ids: ConnectionIDs
+    private let peerOwner: (FileDescriptor) -> PeerOwner
+    let deliver: @Sendable (BrokerInput) -> Void
+    private var listeners: [String: Listener] = [:]
+    var links: [ConnectionID: (project: String, link: Link)] = [:]
+    /// Relays adopted from systemd's fd store after a restart: they belong to no session any
+    /// more and run until either side closes.
+    var adopted: [Int: Relay] = [:]
+    /// Seconds to wait for a debug server's accept before the relay counts as refused.
+    static let connectTimeout = 5.0
+
+    init(queue: DispatchQueue, logger: Logger, options: DaemonOptions, fdStore: FDStore, reserve: ReserveDescriptor,
+         ids: ConnectionIDs, peerOwner: @escaping (FileDescriptor) -> PeerOwner,
+         deliver: @escaping @Sendable (BrokerInput) -> Void) {
+        self.queue = queue
+        self.logger = logger
+        self.options = options
+        self.fdStore = fdStore
+        self.reserve = reserve
+        self.ids = ids
+        self.peerOwner = peerOwner
+        self.deliver = deliver
+    }
+
+    /// IDE connections in the room, and those relaying now.
+    var count: Int { links.count + adopted.count }
+
+    /// Opens (or adopts from the fd store) the project's attach listener. Returns the problem,
+    /// nil when it is up.
+    func open(_ info: ProjectInfo) -> String? {
+        guard let port = info.attachPort, listeners[info.name] == nil else { return nil }
+        let name = FDStore.attachName(info.name)
+        do {
+            let fd: FileDescriptor
+            if let stored = fdStore.adopt(name), Socket.isListeningTCP(stored, port: UInt16(port)) {
+                fd = stored
+            } else {
+                fd = try Socket.listenTCP(host: info.allowRemote ? "0.0.0.0" : "127.0.0.1", port: UInt16(port))
+                fdStore.store(fd, name: name)
+            }
+            let project = info.name
+            let listener = Listener(fd: fd, name: name, queue: queue, reserve: reserve,
+                                    onAccept: { [self] client in accept(client, project: project, remoteAllowed: info.allowRemote) },
+                                    onExhausted: { [self] error in
+                                        logger.warning("accept failed; turning IDEs away until descriptors are free",
+                                                       metadata: ["project": "\(project)", "error": "\(error)"])
+                                    })
+            listener.start()
+            listeners[project] = listener
+            return nil
+        } catch {
+            return "attach port \(port): \(error)"
+        }
+    }
+
+    var listenerNames: [String] { Array(listeners.keys) }
+
+    func nextID() -> ConnectionID { ids.next() }
+
+    /// Stops accepting on a project's attach listener at shutdown; systemd keeps its copy.
+    func closeListenerKeepingStore(_ project: String) {
+        listeners.removeValue(forKey: project)?.close()
+    }
+
+    /// Closes the project's attach listener (its connections are closed by Core's `closeAttach`).
+    func closeListener(_ project: String) {
+        guard let listener = listeners.removeValue(forKey: project) else { return }
+        fdStore.remove(FDStore.attachName(project))
+        listener.close()
+    }
+
+    private func accept(_ fd: FileDescriptor, project: String, remoteAllowed: Bool) {
+        let peer = Socket.peerAddress(fd) ?? "unknown peer"
+        let me = ProcessHandle.currentUID
+        switch peerOwner(fd) {
+        case .user(let uid) where uid != me:
+            logger.warning("refused an attach connection from another user", metadata: ["project": "\(project)", "uid": "\(uid)", "peer": "\(peer)"])
+            fd.close()
+            return
+        case .unknown where !remoteAllowed:
+            logger.warning("refused an attach connection whose owner cannot be known", metadata: ["project": "\(project)", "peer": "\(peer)"])
+            fd.close()
+            return
+        default:
+            break
+        }
+        let perProject = links.values.lazy.filter { $0.project == project }.count
+        guard links.count < options.maxAttachConnections, perProject < options.maxAttachPerProject else {
+            logger.warning("too many attach connections; closing one",
+                           metadata: ["project": "\(project)", "peer": "\(peer)", "limit": "\(perProject >= options.maxAttachPerProject ? options.maxAttachPerProject : options.maxAttachConnections)"])
+            fd.close()
+            return
+        }
+        let id = ids.next()
+        links[id] = (project, .held(fd))
+        logger.debug("IDE connected to the attach port", metadata: ["project": "\(project)", "peer": "\(peer)"])
+        deliver(.ideConnected(id, project: project, peer: peer))
+    }
+
+    /// Connects a held IDE connection to the session's debug server and relays it.
+    func connect(_ id: ConnectionID, session: String, host: String, port: Int) {
+        guard let (project, link) = links[id], case .held(let ide) = link else { return }
+        let connector = RelayConnector(host: host, port: UInt16(truncatingIfNeeded: port),
+                                       timeoutSeconds: Self.connectTimeout, queue: queue)
+        links[id] = (project, .connecting(ide, connector))
+        connector.start { [self] result in
+            // The completion may run inside `start`: report from a fresh turn of the queue.
+            queue.async { [self] in connected(id, session: session, result) }
+        }
+    }
+
+    private func connected(_ id: ConnectionID, session: String, _ result: Result<FileDescriptor, RelayConnectError>) {
+        guard let (project, link) = links[id], case .connecting(let ide, _) = link else {
+            if case .success(let fd) = result { fd.close() }
+            return
+        }
+        switch result {
+        case .success(let hostFD):
+            let relay = Relay(ide: ide, host: hostFD, queue: queue)
+            relay.onEnd = { [self] reason in
+                guard links.removeValue(forKey: id) != nil else { return }
+                deliver(.relayEnded(id, reason: reason, bytesToHost: Int(relay.bytesFromIDE), bytesToIDE: Int(relay.bytesFromHost)))
+            }
+            links[id] = (project, .relaying(relay))
+            relay.start()
+            logger.info("relaying", metadata: ["project": "\(project)", "session": "\(session)"])
+            deliver(.relayUp(id))
+        case .failure(let error):
+            links[id] = (project, .held(ide))
+            logger.warning("debug server refused the relay; holding the IDE", metadata: ["project": "\(project)", "session": "\(session)", "error": "\(error)"])
+            deliver(.relayFailed(id, reason: error.description))
+        }
+    }
+
+    /// Closes an IDE connection, held or relayed; returns what Core must hear of it.
+    func close(_ id: ConnectionID, reason: String) -> BrokerInput? {
+        guard let (project, link) = links.removeValue(forKey: id) else { return nil }
+        logger.info("closing an attach connection", metadata: ["project": "\(project)", "reason": "\(reason)"])
+        switch link {
+        case .held(let fd):
+            fd.close()
+            return .relayEnded(id, reason: reason, bytesToHost: 0, bytesToIDE: 0)
+        case .connecting(let fd, let connector):
+            connector.cancel()
+            fd.close()
+            return .relayEnded(id, reason: reason, bytesToHost: 0, bytesToIDE: 0)
+        case .relaying(let relay):
+            relay.onEnd = nil
+            relay.close(reason: reason)
+            return .relayEnded(id, reason: reason, bytesToHost: Int(relay.bytesFromIDE), bytesToIDE: Int(relay.bytesFromHost))
+        }
+    }
+
+    /// Bytes moved so far by the relay of an IDE connection (to the host, to the IDE).
+    func counts(_ id: ConnectionID) -> (toHost: Int, toIDE: Int)? {
+        guard case .relaying(let relay)? = links[id]?.link else { return nil }
+        return (Int(relay.bytesFromIDE), Int(relay.bytesFromHost))
+    }
+}
