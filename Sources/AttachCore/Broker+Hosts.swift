@@ -27,6 +27,14 @@ extension Broker {
         let id: String
         if let existing = sessionByConnection[connection] {
             id = existing
+        } else if case .session(let joined) = assignment {
+            // A host started by `attachctl run`: its lines are about the session that exists.
+            guard let session = sessions[joined], session.info.project == project, session.connection == nil else {
+                return [.sendLine(connection, .sessionGone(joined))]
+            }
+            sessions[joined]?.connection = connection
+            sessionByConnection[connection] = joined
+            return [.sendLine(connection, .ok(session: joined))]
         } else {
             id = makeSessionID(project: project)
             let info = SessionInfo(id: id, project: project, state: .pending, origin: .lines, debugHost: config.debugHost,
@@ -40,8 +48,10 @@ extension Broker {
         }
         guard var session = sessions[id] else { return [.sendLine(connection, .sessionGone(id))] }
         switch assignment {
+        case .session:
+            return actions + [.sendLine(connection, .sessionJoinTooLate(session: id))]
         case .debugPort(let port):
-            guard session.isPending else {
+            guard session.isPending || session.info.debugPort == port else {
                 return actions + [.sendLine(connection, .debugPortFixed(session: id))]
             }
             session.info.debugPort = port

@@ -57,8 +57,10 @@ extension AttachRelays {
     /// again (Core hears of them as new); everything is taken out of the store.
     func adoptStored(projectExists: (String) -> Bool) {
         let complete = fdStore.adopt(FDStore.relaysComplete)
-        complete?.close()
-        fdStore.remove(FDStore.relaysComplete)
+        if let complete {
+            complete.close()
+            fdStore.remove(FDStore.relaysComplete)
+        }
         var pairs: [String: (ide: FileDescriptor?, host: FileDescriptor?)] = [:]
         for name in fdStore.inheritedNames(prefix: "relay.") {
             guard let fd = fdStore.adopt(name) else { continue }

@@ -149,9 +149,51 @@ public final class Daemon: @unchecked Sendable {
             // crash could still lose.
             saveProjects()
         case .emit(let event):
+            log(event)
             control.emit(event)
         }
         return []
+    }
+
+    /// Every change Watch streams goes to the log too, with the fields the journal indexes
+    /// (`ATTACHD_PROJECT=`, `ATTACHD_SESSION=`, `ATTACHD_PID=`, `ATTACHD_PORT=`), so that
+    /// `journalctl --user -u attachd ATTACHD_PROJECT=NAME` is one project's history.
+    private func log(_ event: BrokerEvent) {
+        var metadata: Logger.Metadata = ["project": "\(event.projectName ?? "-")"]
+        if let session = event.session {
+            metadata["session"] = "\(session.id)"
+            if let pid = session.pid { metadata["pid"] = "\(pid)" }
+            if let port = session.debugPort { metadata["port"] = "\(port)" }
+            if let reason = session.endReason { metadata["reason"] = "\(reason)" }
+            if let problem = session.problem { metadata["problem"] = "\(problem)" }
+        }
+        if let relay = event.relay {
+            metadata["relay"] = "\(relay.id)"
+            metadata["peer"] = "\(relay.peer)"
+            if let session = relay.session { metadata["session"] = "\(session)" }
+            if event.kind == .relayEnded {
+                metadata["bytes_to_host"] = "\(relay.bytesToHost)"
+                metadata["bytes_to_ide"] = "\(relay.bytesToIDE)"
+                if let reason = relay.endReason { metadata["reason"] = "\(reason)" }
+            }
+        }
+        if let project = event.project, let port = project.attachPort ?? project.debugPort { metadata["port"] = "\(port)" }
+        logger.info("\(Self.describe(event.kind))", metadata: metadata)
+    }
+
+    private static func describe(_ kind: BrokerEvent.Kind) -> String {
+        switch kind {
+        case .projectAdded: return "project added"
+        case .projectRemoved: return "project removed"
+        case .projectChanged: return "project changed"
+        case .sessionStarted: return "session started"
+        case .sessionReady: return "session ready"
+        case .sessionAttached: return "session attached"
+        case .sessionPending: return "session pending again"
+        case .sessionEnded: return "session ended"
+        case .relayStarted: return "relay started"
+        case .relayEnded: return "relay ended"
+        }
     }
 
     func saveProjects() {

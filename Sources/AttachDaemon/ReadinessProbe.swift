@@ -54,7 +54,7 @@ final class ReadinessProbe: @unchecked Sendable {
         for gone in lookedAt.subtracting(pids) { hostProbe.forget(pid: gone) }
         lookedAt = pids
         guard !queries.isEmpty else { return [:] }
-        let verdicts = hostProbe.verdicts(queries.map { (pid: $0.pid, port: $0.port) })
+        let verdicts = hostProbe.verdicts(queries.map { (pid: $0.pid, port: $0.port, mark: String($0.pid)) })
         var seen: [String: HostListening] = [:]
         for (query, verdict) in zip(queries, verdicts) { seen[query.session] = Self.listening(verdict) }
         return seen

@@ -10,13 +10,16 @@ public enum RendezvousAssignment: Equatable, Sendable {
     case mainPID(Int32)
     /// `STATUS=any text` (may be empty): free text shown with the session.
     case status(String)
+    /// `SESSION=ID`, as the first line: this connection speaks for a session that exists
+    /// already (one `attachctl run` announced, whose id the host finds in `ATTACHD_SESSION`).
+    case session(String)
 }
 
 /// Why a rendezvous line was refused.
 public enum RendezvousLineError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The line has no `=`.
     case notAnAssignment(String)
-    /// The key is none of `READY`, `STOPPING`, `DEBUG_PORT`, `MAINPID`, `STATUS`.
+    /// The key is none of `READY`, `STOPPING`, `DEBUG_PORT`, `MAINPID`, `STATUS`, `SESSION`.
     case unknownKey(String)
     /// The value does not fit the key. `value` is as received (untrimmed); `expected` says
     /// what would have been accepted.
@@ -41,12 +44,13 @@ public enum RendezvousLineError: Error, Equatable, Sendable, CustomStringConvert
 /// daemon answers. Lines are framed by ``LineFramer``.
 public enum RendezvousLine {
     /// The keys a host may assign, in the order the documentation lists them.
-    public static let keys = ["READY", "STOPPING", "DEBUG_PORT", "MAINPID", "STATUS"]
+    public static let keys = ["READY", "STOPPING", "DEBUG_PORT", "MAINPID", "STATUS", "SESSION"]
 
     static let expectedOne = "1"
     static let expectedPort = "a port number 1-65535"
     static let expectedPID = "a positive process ID (1-2147483647)"
     static let expectedText = "text without NUL bytes"
+    static let expectedSession = "a session id of 1-128 characters A-Z a-z 0-9 . _ -"
 
     /// Parses one line (without its line ending).
     ///
@@ -82,6 +86,11 @@ public enum RendezvousLine {
             return .success(.mainPID(Int32(pid)))
         case "STATUS":
             return containsNUL ? invalid(expectedText) : .success(.status(rawValue))
+        case "SESSION":
+            let valid = !value.isEmpty && value.utf8.count <= 128 && value.unicodeScalars.allSatisfy {
+                $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0))
+            }
+            return valid ? .success(.session(value)) : invalid(expectedSession)
         default:
             return .failure(.unknownKey(key))
         }

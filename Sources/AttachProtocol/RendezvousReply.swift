@@ -7,6 +7,8 @@ public enum RendezvousReply: Sendable, Equatable, CustomStringConvertible {
     case invalidLine(RendezvousLineError)
     /// `DEBUG_PORT=` after the session became ready.
     case debugPortFixed(session: String)
+    /// `SESSION=` after the connection already speaks for a session.
+    case sessionJoinTooLate(session: String)
     /// The project was removed while the host was connected.
     case projectRemoved(String)
     /// The session ended (the connection closes after this line).
@@ -30,6 +32,7 @@ public enum RendezvousReply: Sendable, Equatable, CustomStringConvertible {
         case .ok(let session): return "OK session=\(session)"
         case .invalidLine(let error): return "ERROR \(error)"
         case .debugPortFixed(let id): return "ERROR DEBUG_PORT cannot change once session \(id) is ready"
+        case .sessionJoinTooLate(let id): return "ERROR SESSION= must be the first line; this connection is session \(id)"
         case .projectRemoved(let project): return "ERROR project \(project) was removed"
         case .sessionEnded(let id, let reason): return "ERROR session \(id) ended: \(reason)"
         case .sessionGone(let id): return "ERROR session \(id) has ended"

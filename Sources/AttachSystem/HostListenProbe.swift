@@ -53,6 +53,17 @@ public final class HostListenProbe: @unchecked Sendable {
     private let ownNamespace: NetworkNamespace?
     private var hosts: [Int32: Host] = [:]
     private var holders: [UInt64: SocketHolder?] = [:]
+    /// The `ATTACHD_HOST_PID` value in the environment of a socket's holder ("" for none), by inode.
+    private var marks: [UInt64: String] = [:]
+
+    /// Whether the process holding `inode` was started with `mark` (`ATTACHD_HOST_PID=PID`).
+    private func carries(_ mark: String, holder pid: Int32, inode: UInt64) -> Bool {
+        if let known = marks[inode] { return known == mark }
+        let found = ProcessTree.environmentValue("ATTACHD_HOST_PID", of: pid) ?? ""
+        if marks.count >= 256 { marks = [:] }
+        marks[inode] = found
+        return found == mark
+    }
     private var counters = Statistics()
     private var namespaceProbes: [NetworkNamespace: ListenProbe] = [:]
     private var namespaceListings: [NetworkNamespace: (time: Double, listeners: [ListeningSocket])] = [:]
@@ -91,13 +102,23 @@ public final class HostListenProbe: @unchecked Sendable {
     /// `.notListening` when `pid` is gone; its cached state is then dropped.
     public func verdict(pid: Int32, port: UInt16?) -> HostListenVerdict {
         var listings: [NetworkNamespace?: [ListeningSocket]] = [:]
-        return verdict(pid: pid, port: port, listings: &listings)
+        return verdict(pid: pid, port: port, mark: nil, listings: &listings)
     }
 
     /// The verdicts of several hosts at once, sharing one listing per network namespace.
     public func verdicts(_ queries: [(pid: Int32, port: UInt16?)]) -> [HostListenVerdict] {
         var listings: [NetworkNamespace?: [ListeningSocket]] = [:]
-        return queries.map { verdict(pid: $0.pid, port: $0.port, listings: &listings) }
+        return queries.map { verdict(pid: $0.pid, port: $0.port, mark: nil, listings: &listings) }
+    }
+
+    /// The same, where a LISTEN socket held outside the tree still counts as the host's when its
+    /// holder carries the host's `mark` in its environment (`ATTACHD_HOST_PID=PID`): debugpy's
+    /// adapter, which the host spawns but which detaches itself (its parent becomes init), so
+    /// that no process tree leads to it. Looked at only when the socket is not the tree's, once
+    /// per socket.
+    public func verdicts(_ queries: [(pid: Int32, port: UInt16?, mark: String?)]) -> [HostListenVerdict] {
+        var listings: [NetworkNamespace?: [ListeningSocket]] = [:]
+        return queries.map { verdict(pid: $0.pid, port: $0.port, mark: $0.mark, listings: &listings) }
     }
 
     /// Drops what is cached about `pid` (call it when the session ends).
@@ -108,7 +129,7 @@ public final class HostListenProbe: @unchecked Sendable {
 
     // MARK: The decision
 
-    private func verdict(pid: Int32, port: UInt16?,
+    private func verdict(pid: Int32, port: UInt16?, mark: String?,
                          listings: inout [NetworkNamespace?: [ListeningSocket]]) -> HostListenVerdict {
         let namespace: NetworkNamespace?
         do throws(Errno) {
@@ -132,7 +153,7 @@ public final class HostListenProbe: @unchecked Sendable {
         }
         let answer: HostListenVerdict
         if let port {
-            answer = decide(port: port, pid: pid, host: &host, listeners: listeners)
+            answer = decide(port: port, pid: pid, mark: mark, host: &host, listeners: listeners)
         } else {
             answer = discover(pid: pid, host: &host, listeners: listeners)
         }
@@ -143,7 +164,7 @@ public final class HostListenProbe: @unchecked Sendable {
         return answer
     }
 
-    private func decide(port: UInt16, pid: Int32, host: inout Host,
+    private func decide(port: UInt16, pid: Int32, mark: String?, host: inout Host,
                         listeners: [ListeningSocket]) -> HostListenVerdict {
         let candidates = listeners.filter { $0.port == port }
         guard !candidates.isEmpty else { return .notListening }
@@ -152,6 +173,9 @@ public final class HostListenProbe: @unchecked Sendable {
         }
         let held = candidates.min { $0.inode < $1.inode }!
         let holder = holder(of: held.inode, excluding: host.members, listeners: listeners)
+        if let mark, let holder, carries(mark, holder: holder.pid, inode: held.inode) {
+            return .listening(port: port)
+        }
         return .heldByOther(port: port, pid: holder?.pid, command: holder?.command, uid: held.uid)
     }
 

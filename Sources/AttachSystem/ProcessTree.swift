@@ -67,6 +67,17 @@ public enum ProcessTree {
         return String(decoding: text, as: UTF8.self)
     }
 
+    /// The value of `name` in the environment `pid` was started with (`/proc/PID/environ`),
+    /// nil when it is not there or cannot be read (another user's process).
+    public static func environmentValue(_ name: String, of pid: Int32) -> String? {
+        guard let bytes = try? Files.read("/proc/\(pid)/environ") else { return nil }
+        let prefix = Array((name + "=").utf8)
+        for entry in bytes.split(separator: 0, omittingEmptySubsequences: true) where entry.starts(with: prefix) {
+            return String(decoding: entry.dropFirst(prefix.count), as: UTF8.self)
+        }
+        return nil
+    }
+
     /// The first process found holding the socket `inode`: every `/proc/*/fd/*` of every
     /// process this user may read, skipping `excluding`. Costly (one readlink(2) per open file
     /// of the machine), so callers cache the answer. nil when no readable process holds it.

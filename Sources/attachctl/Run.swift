@@ -55,10 +55,12 @@ struct Run: ParsableCommand {
         }
         Output.err("attachctl run: starting \(command.joined(separator: " "))")
         var environment = ChildProcess.environment.filter {
-            !$0.hasPrefix("ATTACHD_PROJECT=") && !$0.hasPrefix("ATTACHD_SESSION=") && !$0.hasPrefix("ATTACHD_RENDEZVOUS=")
+            !["ATTACHD_PROJECT=", "ATTACHD_SESSION=", "ATTACHD_RENDEZVOUS=", "ATTACHD_HOST_PID="].contains(where: $0.hasPrefix)
         }
+        // ATTACHD_HOST_PID marks processes that leave our tree (daemons, debugpy's adapter) as
+        // the session's all the same.
         environment += ["ATTACHD_PROJECT=\(name)", "ATTACHD_SESSION=\(session.id)",
-                        "ATTACHD_RENDEZVOUS=\(project.rendezvousSocket)"]
+                        "ATTACHD_RENDEZVOUS=\(project.rendezvousSocket)", "ATTACHD_HOST_PID=\(me)"]
         let child: Int32
         do {
             child = try ChildProcess.spawn(command, environment: environment)

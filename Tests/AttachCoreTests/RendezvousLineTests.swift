@@ -35,7 +35,7 @@ struct HostLineTests {
     @Test("bad lines get a precise error and change nothing", arguments: [
         ("DEBUG_PORT=99999", "ERROR DEBUG_PORT=99999: expected a port number 1-65535"),
         ("MAINPID=-5", "ERROR MAINPID=-5: expected a positive process ID (1-2147483647)"),
-        ("FOO=1", "ERROR unknown key \"FOO\": expected one of READY, STOPPING, DEBUG_PORT, MAINPID, STATUS"),
+        ("FOO=1", "ERROR unknown key \"FOO\": expected one of READY, STOPPING, DEBUG_PORT, MAINPID, STATUS, SESSION"),
     ])
     func badLine(text: String, reply: String) {
         var h = Harness()

@@ -68,7 +68,7 @@ struct RendezvousLineTests {
         let result = RendezvousLine.parse(line)
         #expect(result == .failure(.unknownKey(key)))
         guard case .failure(let error)? = result else { return }
-        #expect(error.description == "unknown key \"\(key)\": expected one of READY, STOPPING, DEBUG_PORT, MAINPID, STATUS")
+        #expect(error.description == "unknown key \"\(key)\": expected one of READY, STOPPING, DEBUG_PORT, MAINPID, STATUS, SESSION")
     }
 
     @Test("a line without = is not an assignment", arguments: ["READY", "hello world", "DEBUG_PORT 5678"])

@@ -88,14 +88,30 @@ def start(project, port=0, host="127.0.0.1", wait_for_client=False, timeout=5.0,
 
     with _lock:
         if _state["address"] is None:
+            _state["project"] = project
+            if port == 0:
+                # A concrete port, so that attachd hears it before the server listens.
+                port = _free_port(host)
+            # Announced before the debug server starts: attachd releases the IDE the moment
+            # this process's own listener appears (debugpy's adapter listens, and queues the
+            # IDE, well before listen() returns). The adapter detaches from this process;
+            # ATTACHD_HOST_PID, which it inherits, tells attachd it is ours.
+            os.environ["ATTACHD_HOST_PID"] = str(os.getpid())
+            pending = None
+            try:
+                pending = _announce_begin(project, port, timeout, logger)
+            except Exception as exc:  # never let the announcement break the host
+                logger.warning("attach_ready: could not announce to attachd: %s", exc)
             listened, backend = _start_debug_server(host, port, python, logger)
             _state["address"] = listened
             _state["backend"] = backend
-            _state["project"] = project
             logger.info("%s listening on %s:%s", backend, listened[0], listened[1])
             try:
-                _announce(project, listened[1], timeout, logger)
-            except Exception as exc:  # never let the announcement break the host
+                if pending is not None:
+                    _announce_end(pending, project, listened[1], timeout, logger)
+                    if listened[1] != port:
+                        _send_line("DEBUG_PORT=%d" % listened[1])
+            except Exception as exc:
                 logger.warning("attach_ready: could not announce to attachd: %s", exc)
         elif _state["project"] != project:
             logger.warning("attach_ready: start() already called for project %r; "
@@ -392,7 +408,36 @@ def _parse_reply(line):
     return "unknown", line
 
 
+def _free_port(host):
+    """A port nobody listens on now, on `host` (bind to 0, read it, close)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    probe = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]
+    finally:
+        probe.close()
+
+
+def _send_line(line):
+    conn = _state["conn"]
+    if conn is None:
+        return False
+    with _send_lock:
+        _sendall_with_timeout(conn, (line + "\n").encode("utf-8"), 2.0)
+    return True
+
+
 def _announce(project, debug_port, timeout, logger):
+    """Announces an already listening debug server (connect, send, read the replies)."""
+    pending = _announce_begin(project, debug_port, timeout, logger)
+    if pending is not None:
+        _announce_end(pending, project, debug_port, timeout, logger)
+
+
+def _announce_begin(project, debug_port, timeout, logger):
+    """Connects to the rendezvous and sends the announcement; None when attachd is not there.
+    The replies are read by _announce_end, once the debug server was started."""
     deadline = time.time() + max(float(timeout), 0.0)
     kind, target = rendezvous_address(project)
     where = target if kind == "unix" else "%s:%s" % target
@@ -400,19 +445,31 @@ def _announce(project, debug_port, timeout, logger):
         sock = _connect(kind, target, max(deadline - time.time(), 0.001))
     except Exception as exc:
         logger.warning("attach_ready: attachd not reached for project %r at %s: %s; "
-                       "the debug server listens on port %s anyway",
+                       "the debug server starts on port %s anyway",
                        project, where, _describe(exc), debug_port)
         return
 
     lines = ["DEBUG_PORT=%d" % debug_port, "MAINPID=%d" % os.getpid(), "READY=1"]
-    buf = b""
-    replies = []
+    joined = os.environ.get("ATTACHD_SESSION", "")
+    if joined and os.environ.get("ATTACHD_PROJECT", project) == project:
+        # Started by `attachctl run`: speak for the session it announced.
+        lines.insert(0, "SESSION=%s" % joined)
     problem = None
     try:
         sock.settimeout(max(deadline - time.time(), 0.001))
         with _send_lock:
             sock.sendall(("\n".join(lines) + "\n").encode("ascii"))
-        while len(replies) < len(lines):
+    except Exception as exc:
+        problem = _describe(exc)
+    return sock, lines, deadline, where, problem
+
+
+def _announce_end(pending, project, debug_port, timeout, logger):
+    sock, lines, deadline, where, problem = pending
+    buf = b""
+    replies = []
+    try:
+        while problem is None and len(replies) < len(lines):
             remaining = deadline - time.time()
             if remaining <= 0:
                 raise socket.timeout("timed out")
