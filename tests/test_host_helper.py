@@ -26,6 +26,7 @@ sys.path.insert(0, HERE)
 from attachd_harness import (FakeRendezvous, HostProcess, HELPER_DIR, free_port,  # noqa: E402
                              wait_for)
 from dap_client import DapClient  # noqa: E402
+from hardening_support import tcp_listeners  # noqa: E402
 
 HELPER = os.path.join(HELPER_DIR, "attach_ready.py")
 sys.path.insert(0, HELPER_DIR)
@@ -353,7 +354,10 @@ def test_wait_for_client_blocks_until_the_ide_attaches(short_tmp):
     with FakeRendezvous(path, mode="ok") as fake:
         with HostProcess("blocking", env=no_daemon_env(short_tmp), port=port,
                          args=["--wait-for-client"], wait=False) as host:
-            fake.wait_lines(3, 20)  # announced: the server listens, start() is still blocked
+            # Announced first (attachd then waits for the host's own listener), then the server
+            # listens while start() is still blocked.
+            fake.wait_lines(3, 20)
+            wait_for(lambda: tcp_listeners(port), timeout=20)
             assert host.report is None and host.proc.poll() is None
             with DapClient.connect("127.0.0.1", port, timeout=20) as dap:
                 dap.attach()
