@@ -553,3 +553,182 @@ def _after_fork_in_child():
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+# --------------------------------------------------------------------------- --check
+
+_USAGE = """usage: python -m attach_ready --check [--project NAME] [--timeout SECONDS]
+
+Prints what attach_ready.start() would do in this interpreter: which debug server it
+would start (debugpy or ptvsd, and its version), whether sys.executable is a Python
+debugpy's adapter can run with (or which interpreter it would use instead), the
+rendezvous it would announce on, and whether attachd answers there.  Nothing is
+started and no session is opened.  Exit status: 0 when start() would start a debug
+server (and, when a rendezvous is known, announce it to attachd); 1 otherwise.
+"""
+
+
+def _module_version(module):
+    version = getattr(module, "__version__", None)
+    return str(version) if version else "(version unknown)"
+
+
+def _probe_backend():
+    """(name, version, location) of the debug server start() would use, or None."""
+    for name in ("debugpy", "ptvsd"):
+        try:
+            module = __import__(name)
+        except Exception:
+            continue
+        where = os.path.dirname(getattr(module, "__file__", "") or "") or "?"
+        return name, _module_version(module), where
+    return None
+
+
+def _executable_report():
+    """(ok, text) for the sys.executable question (debugpy issue #262)."""
+    exe = sys.executable
+    env = os.environ.get("ATTACHD_PYTHON", "")
+    if env:
+        return True, "%r; debugpy's adapter runs with $ATTACHD_PYTHON=%s" % (exe, env)
+    if _looks_like_python(exe):
+        return True, "%s is a Python %d.%d: debugpy's adapter runs with it (no fix needed)" % (
+            exe, sys.version_info[0], sys.version_info[1])
+    found = _search_python()
+    if found:
+        return True, "%r is not a matching Python (embedded interpreter): fix needed, " \
+                     "debugpy's adapter would run with %s" % (exe, found)
+    return False, "%r is not a matching Python (embedded interpreter) and no python%d.%d, " \
+                  "python%d or python was found next to sys.prefix or on PATH: " \
+                  "set ATTACHD_PYTHON" % (exe, sys.version_info[0], sys.version_info[1],
+                                          sys.version_info[0])
+
+
+def _probe_rendezvous(kind, target, timeout):
+    """(reachable, text). Sends one line attachd refuses without opening a session."""
+    try:
+        sock = _connect(kind, target, timeout)
+    except Exception as exc:
+        return False, _describe(exc)
+    try:
+        sock.settimeout(timeout)
+        # Not a bare connect (that would open a session); an unknown key gets one ERROR reply.
+        sock.sendall(b"ATTACH_READY_CHECK=1\n")
+        buf = b""
+        deadline = time.time() + timeout
+        while b"\n" not in buf:
+            remaining = deadline - time.time()
+            if remaining <= 0:
+                raise socket.timeout("timed out")
+            sock.settimeout(remaining)
+            chunk = sock.recv(4096)
+            if not chunk:
+                return False, "connected, but the peer closed without answering"
+            buf += chunk
+        reply = buf.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
+    except Exception as exc:
+        return False, "connected, but %s" % _describe(exc)
+    finally:
+        sock.close()
+    if reply.startswith("ERROR permission denied"):
+        return False, "attachd refused: %s" % reply[len("ERROR "):]
+    if reply.startswith("ERROR unknown key") or reply.startswith("OK"):
+        return True, "attachd answered"
+    return False, "connected, but the answer is not attachd's: %r" % reply
+
+
+def check(project=None, timeout=2.0, out=None):
+    """Print what start(project) would do in this interpreter; return 0 if it could start, else 1.
+
+    Starts nothing and opens no session: the rendezvous is only asked a question
+    attachd refuses.  Without a project (and without $ATTACHD_RENDEZVOUS) the
+    rendezvous is not checked.
+    """
+    out = out if out is not None else sys.stdout
+
+    def say(label, text):
+        out.write("%-16s %s\n" % (label + ":", text))
+
+    problems = []
+    say("attach_ready", "%s (%s)" % (__version__, os.path.abspath(__file__)))
+    say("python", "%d.%d.%d (%s)" % (sys.version_info[0], sys.version_info[1],
+                                    sys.version_info[2], sys.executable))
+    backend = _probe_backend()
+    if backend is None:
+        problems.append("no debug server to start")
+        say("debug server", "none: neither debugpy nor ptvsd can be imported")
+    else:
+        say("debug server", "%s %s (%s)" % backend)
+        if backend[0] == "debugpy":
+            exe_ok, text = _executable_report()
+            if not exe_ok:
+                problems.append("no interpreter for debugpy's adapter")
+            say("sys.executable", text)
+        else:
+            say("sys.executable", "%r (ptvsd runs inside this process: no fix needed)" % sys.executable)
+
+    if project is not None and not PROJECT_NAME_RE.match(project):
+        say("project", "%r is not a valid attachd project name ([A-Za-z0-9._-]{1,64})" % project)
+        problems.append("invalid project name")
+        project = None
+    elif project is not None:
+        say("project", project)
+    explicit = os.environ.get("ATTACHD_RENDEZVOUS", "")
+    announce = project is not None or bool(explicit)
+    if not announce:
+        say("rendezvous", "unknown: give --project NAME "
+                          "(default $XDG_RUNTIME_DIR/attachd/projects/NAME.sock)")
+    else:
+        kind, target = rendezvous_address(project or "NAME")
+        where = target if kind == "unix" else "%s:%s" % target
+        source = "$ATTACHD_RENDEZVOUS" if explicit else (
+            "$XDG_RUNTIME_DIR" if os.environ.get("XDG_RUNTIME_DIR") else "no $XDG_RUNTIME_DIR")
+        say("rendezvous", "%s %s (from %s)" % (kind, where, source))
+        reachable, text = _probe_rendezvous(kind, target, timeout)
+        say("reachable", ("yes, " if reachable else "no: ") + text)
+        if not reachable:
+            problems.append("attachd not reached: the debug server would start unannounced")
+    if not problems:
+        say("result", "start() would start %s%s" % (backend[0], " and announce it to attachd" if announce else ""))
+    else:
+        say("result", "not ready: " + "; ".join(problems))
+    return 0 if not problems else 1
+
+
+def main(argv=None):
+    """`python -m attach_ready --check [--project NAME] [--timeout SECONDS]` (see _USAGE)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    checking, project, timeout = False, None, 2.0
+    while args:
+        arg = args.pop(0)
+        if arg in ("-h", "--help"):
+            sys.stdout.write(_USAGE)
+            return 0
+        if arg == "--check":
+            checking = True
+        elif arg in ("--project", "--timeout") and args:
+            value = args.pop(0)
+            if arg == "--project":
+                project = value
+            else:
+                timeout = value
+        elif arg.startswith("--project="):
+            project = arg[len("--project="):]
+        elif arg.startswith("--timeout="):
+            timeout = arg[len("--timeout="):]
+        else:
+            sys.stderr.write("attach_ready: unknown argument %r\n%s" % (arg, _USAGE))
+            return 2
+    try:
+        timeout = float(timeout)
+    except ValueError:
+        sys.stderr.write("attach_ready: --timeout needs a number of seconds\n")
+        return 2
+    if not checking:
+        sys.stderr.write(_USAGE)
+        return 2
+    return check(project, timeout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
