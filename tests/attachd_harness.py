@@ -102,7 +102,9 @@ def sanitizer_reports(stderr_text, pids):
         for name in sorted(os.listdir(directory)):
             if name.rsplit(".", 1)[-1] in {str(p) for p in pids}:
                 with open(os.path.join(directory, name), "rb") as f:
-                    found.append("%s:\n%s" % (name, f.read().decode("utf-8", "replace")))
+                    text = f.read().decode("utf-8", "replace")
+                if any(m in text for m in SANITIZER_MARKERS):
+                    found.append("%s:\n%s" % (name, text))
     return found
 
 
