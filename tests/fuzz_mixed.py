@@ -66,7 +66,7 @@ class InFlight(object):
     def drain(self, context):
         while True:
             try:
-                chunk = self.sock.recv(65536, socket.MSG_DONTWAIT)
+                chunk = self.sock.recv(65536)
             except BlockingIOError:
                 return
             except ConnectionResetError:
@@ -141,6 +141,9 @@ class MixedFuzzer(object):
             return self._vanish_pool()
         sock = _unix(self.daemon.socket)
         sock.sendall(call + b"\0")
+        # Non-blocking from now on: drain() reads what is there (a socket with a timeout would
+        # wait for more, MSG_DONTWAIT or not).
+        sock.setblocking(False)
         self.in_flight.append(InFlight(sock, kind))
         return kind
 

@@ -513,7 +513,10 @@ def test_fuzz_control_and_rendezvous_sockets(daemon, capsys):
         print("fuzz: extra projects removed %r; fds before %d after %d; VmRSS before %d KiB after %d KiB"
               % (extras, fds_before, fds_after, rss_before, rss_after))
     assert total >= 10000
-    assert rss_after < rss_before + 20 * 1024, "RSS grew from %d to %d KiB" % (rss_before, rss_after)
+    if not os.environ.get("ATTACHD_SANITIZER"):
+        # Not under a sanitizer: ASan keeps freed memory in quarantine (256 MiB by default)
+        # and both map shadow memory, so RSS there says nothing about attachd's own growth.
+        assert rss_after < rss_before + 20 * 1024, "RSS grew from %d to %d KiB" % (rss_before, rss_after)
     assert elapsed < TIME_BUDGET, "fuzzing took %.1fs (budget %.0fs)" % (elapsed, TIME_BUDGET)
 
 
