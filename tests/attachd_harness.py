@@ -85,6 +85,29 @@ class DaemonError(RuntimeError):
     """attachd did not start, or exited unexpectedly."""
 
 
+# Sanitizer builds (scripts/test-sanitizers): a report from attachd fails the test that ran it.
+# The report is in the daemon's stderr, or, when the script sets log_path, in
+# $ATTACHD_SANITIZER_LOG_DIR/<name>.<pid>; both are checked when the daemon is stopped.
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "WARNING: ThreadSanitizer",
+                     "ERROR: ThreadSanitizer")
+
+
+def sanitizer_reports(stderr_text, pids):
+    """Sanitizer reports of these processes: in `stderr_text`, or in the log directory."""
+    found = []
+    if any(m in stderr_text for m in SANITIZER_MARKERS):
+        found.append(stderr_text)
+    directory = os.environ.get("ATTACHD_SANITIZER_LOG_DIR")
+    if directory and os.path.isdir(directory):
+        for name in sorted(os.listdir(directory)):
+            if name.rsplit(".", 1)[-1] in {str(p) for p in pids}:
+                with open(os.path.join(directory, name), "rb") as f:
+                    text = f.read().decode("utf-8", "replace")
+                if any(m in text for m in SANITIZER_MARKERS):
+                    found.append("%s:\n%s" % (name, text))
+    return found
+
+
 # ----------------------------------------------------------------------------- helpers
 
 def free_port(host="127.0.0.1"):
@@ -438,6 +461,9 @@ class Daemon(object):
         self._stderr_file = None
         self._stdout_file = None
         self._exit_code = None
+        self._pids = []
+        self._sanitizer_checked = False
+        self._in_cleanup = False
 
     # ------------------------------------------------------------ binaries
     def binary(self, name):
@@ -461,6 +487,7 @@ class Daemon(object):
                                      stdout=self._stdout_file, stderr=self._stderr_file,
                                      cwd=self.tmp_dir)
         self.pid = self.proc.pid
+        self._pids.append(self.pid)
         proc = self.proc
         threading.Thread(target=self._reap, args=(proc,), daemon=True, name="attachd-reaper").start()
         deadline = time.monotonic() + timeout
@@ -551,6 +578,8 @@ class Daemon(object):
                 raise DaemonError("attachd did not exit within %.0fs of SIGTERM; stderr:\n%s"
                                   % (timeout, self.stderr_text()))
         self._close_logs()
+        if not self._in_cleanup:
+            self.check_sanitizers()
         return self.proc.returncode
 
     def kill(self):
@@ -578,8 +607,21 @@ class Daemon(object):
                     pass
         self._stderr_file = self._stdout_file = None
 
+    def check_sanitizers(self):
+        """Raise DaemonError if a sanitizer reported anything for this daemon (once)."""
+        if self._sanitizer_checked:
+            return
+        reports = sanitizer_reports(self.stderr_text(), self._pids)
+        if reports:
+            self._sanitizer_checked = True
+            raise DaemonError("sanitizer report from attachd (pids %r):\n%s"
+                              % (self._pids, "\n".join(r[-12000:] for r in reports)))
+
     def cleanup(self):
-        """Stop the daemon (kill if SIGTERM fails), close sockets, remove the temp dir."""
+        """Stop the daemon (kill if SIGTERM fails), close sockets, remove the temp dir;
+        raises DaemonError afterwards if a sanitizer reported anything."""
+        reports = []
+        self._in_cleanup = True
         try:
             if self.running:
                 try:
@@ -588,6 +630,9 @@ class Daemon(object):
                     pass
         finally:
             self.kill()
+            self._in_cleanup = False
+            if not self._sanitizer_checked:
+                reports = sanitizer_reports(self.stderr_text(), self._pids)
             if self._stop_w is not None:
                 os.write(self._stop_w, b"x")
                 self._notify_thread.join(5)
@@ -601,6 +646,10 @@ class Daemon(object):
                 sys.stderr.write("attachd harness: kept %s\n" % self.tmp_dir)
             else:
                 shutil.rmtree(self.tmp_dir, ignore_errors=True)
+        if reports:
+            self._sanitizer_checked = True
+            raise DaemonError("sanitizer report from attachd (pids %r):\n%s"
+                              % (self._pids, "\n".join(r[-12000:] for r in reports)))
 
     def __enter__(self):
         if self.proc is None:

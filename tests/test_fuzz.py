@@ -20,6 +20,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import subprocess  # noqa: E402
+
 from attachd_harness import free_port, wait_for  # noqa: E402
 from hardening_support import LineClient, fd_count, fd_targets, rss_kib, wait_fds_back  # noqa: E402
 from varlink_raw import RawVarlink  # noqa: E402
@@ -28,7 +30,13 @@ SEED = int(os.environ.get("ATTACHD_FUZZ_SEED") or random.SystemRandom().randrang
 SCALE = float(os.environ.get("ATTACHD_FUZZ_SCALE", "1"))
 CONTROL_INPUTS = int(8000 * SCALE)
 RENDEZVOUS_INPUTS = int(2000 * SCALE)  # per transport (Unix and TCP)
-TIME_BUDGET = 40.0 * SCALE  # seconds for all inputs together: the test fails beyond it
+# Sanitizer builds run several times slower; scripts/test-sanitizers sets the factor.
+SLOWDOWN = float(os.environ.get("ATTACHD_FUZZ_SLOWDOWN") or 1)
+TIME_BUDGET = 40.0 * SCALE * SLOWDOWN  # seconds for all inputs together: the test fails beyond it
+# The long, mixed fuzz (tests/fuzz_mixed.py): ATTACHD_FUZZ_INPUTS inputs, with
+# ATTACHD_FUZZ_LOAD busy processes beside the daemon (a loaded machine).
+MIXED_INPUTS = int(os.environ.get("ATTACHD_FUZZ_INPUTS") or 3000)
+MIXED_LOAD = int(os.environ.get("ATTACHD_FUZZ_LOAD") or 0)
 MiB = 1 << 20
 
 PROJECTS = ("fz-a", "fz-b")
@@ -404,15 +412,10 @@ def _describe(kind, data):
     return "seed=%d kind=%s input=%r" % (SEED, kind, shown)
 
 
-def test_fuzz_control_and_rendezvous_sockets(daemon, capsys):
-    rng = random.Random(SEED)
-    print("\nfuzz seed %d (reproduce with ATTACHD_FUZZ_SEED=%d)" % (SEED, SEED))
-    ports = {}
-    for name in PROJECTS:
-        debug, rendezvous = free_port(), free_port()
-        ports[name] = (debug, rendezvous)
-        daemon.ctl("add", name, "--debug-port", debug, "--rendezvous-port", rendezvous, "--timeout", "1", check=True)
-    # Warm up (one full session, so the LISTEN probe's socket exists) before the baseline.
+def _warm_up(daemon, ports):
+    """One full session (so the LISTEN probe's socket exists), a Wait that times out and a
+    partial line completed later (libdispatch's timer descriptor): what opens descriptors on
+    first use is open before the baseline is taken."""
     debug_port = ports["fz-a"][0]
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", debug_port))
@@ -434,6 +437,17 @@ def test_fuzz_control_and_rendezvous_sockets(daemon, capsys):
     host.close()
     conn.close()
     wait_for(lambda: daemon.ctl_json("status")["sessions"] == 0, 10)
+
+
+def test_fuzz_control_and_rendezvous_sockets(daemon, capsys):
+    rng = random.Random(SEED)
+    print("\nfuzz seed %d (reproduce with ATTACHD_FUZZ_SEED=%d)" % (SEED, SEED))
+    ports = {}
+    for name in PROJECTS:
+        debug, rendezvous = free_port(), free_port()
+        ports[name] = (debug, rendezvous)
+        daemon.ctl("add", name, "--debug-port", debug, "--rendezvous-port", rendezvous, "--timeout", "1", check=True)
+    _warm_up(daemon, ports)
     fds_before = fd_count(daemon.pid)
     rss_before = rss_kib(daemon.pid)
     targets_before = fd_targets(daemon.pid)
@@ -499,5 +513,81 @@ def test_fuzz_control_and_rendezvous_sockets(daemon, capsys):
         print("fuzz: extra projects removed %r; fds before %d after %d; VmRSS before %d KiB after %d KiB"
               % (extras, fds_before, fds_after, rss_before, rss_after))
     assert total >= 10000
-    assert rss_after < rss_before + 20 * 1024, "RSS grew from %d to %d KiB" % (rss_before, rss_after)
+    if not os.environ.get("ATTACHD_SANITIZER"):
+        # Not under a sanitizer: ASan keeps freed memory in quarantine (256 MiB by default)
+        # and both map shadow memory, so RSS there says nothing about attachd's own growth.
+        assert rss_after < rss_before + 20 * 1024, "RSS grew from %d to %d KiB" % (rss_before, rss_after)
     assert elapsed < TIME_BUDGET, "fuzzing took %.1fs (budget %.0fs)" % (elapsed, TIME_BUDGET)
+
+
+# ----------------------------------------------------------------------------- the long, mixed fuzz
+
+def _status(daemon):
+    conn = RawVarlink(daemon.socket)
+    try:
+        return conn.call("io.attachd.Broker.GetStatus")["parameters"]
+    finally:
+        conn.close()
+
+
+def test_fuzz_mixed_clients_stay_vanish_dribble_and_reset(daemon, capsys):
+    from fuzz_mixed import MixedFuzzer
+    rng = random.Random(SEED)
+    print("\nmixed fuzz seed %d (reproduce with ATTACHD_FUZZ_SEED=%d)" % (SEED, SEED))
+    ports = {}
+    for name in PROJECTS:
+        ports[name] = (free_port(), free_port())
+        daemon.ctl("add", name, "--debug-port", ports[name][0], "--rendezvous-port", ports[name][1],
+                   "--timeout", "1", check=True)
+    _warm_up(daemon, ports)
+    fds_before = fd_count(daemon.pid)
+    targets_before = fd_targets(daemon.pid)
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(MIXED_LOAD)]
+    fuzzer = MixedFuzzer(daemon, rng, list(PROJECTS), ports)
+    started = time.monotonic()
+    try:
+        for n in range(MIXED_INPUTS):
+            if n % 200 == 0:
+                assert daemon.running, "attachd died before input %d (seed %d):\n%s" % (
+                    n, SEED, daemon.stderr_text()[-8000:])
+            try:
+                fuzzer.feed(n)
+            except Exception:
+                if not daemon.running:
+                    raise AssertionError("attachd died at input %d (seed %d):\n%s"
+                                         % (n, SEED, daemon.stderr_text()[-8000:]))
+                raise
+        elapsed = time.monotonic() - started
+        in_flight_at_end = (len(fuzzer.in_flight), len(fuzzer.hosts))
+        fuzzer.close_all()
+    finally:
+        for p in busy:
+            p.kill()
+            p.wait()
+    assert daemon.running, daemon.stderr_text()[-8000:]
+    # A mutated AddProject may (rarely) have become a valid one: remove such extras.
+    extras = [p["name"] for p in daemon.ctl_json("list") if p["name"] not in PROJECTS]
+    for name in extras:
+        daemon.ctl("remove", "--", name, check=True)
+    # Every waiter and connection goes with its client: only this status call is left.
+    wait_for(lambda: (lambda s: (s["waiters"], s["connections"], s["sessions"]) == (0, 1, 0))(_status(daemon)),
+             15, interval=0.05, message="waiters/connections/sessions not back to 0: %r" % _status(daemon))
+    status = _status(daemon)
+    assert status["pid"] == daemon.pid and status["projects"] == len(PROJECTS)
+    try:
+        wait_fds_back(daemon.pid, fds_before, timeout=10)
+    except AssertionError:
+        raise AssertionError("descriptors leaked (seed %d): before %r after %r"
+                             % (SEED, targets_before, fd_targets(daemon.pid)))
+    fds_after = fd_count(daemon.pid)
+    with capsys.disabled():
+        print("\nmixed fuzz: seed %d, %d inputs in %.1fs (%.0f/s), %d busy processes beside"
+              % (SEED, MIXED_INPUTS, elapsed, MIXED_INPUTS / elapsed, MIXED_LOAD))
+        print("mixed fuzz: kinds %s" % json.dumps(fuzzer.kinds, sort_keys=True))
+        print("mixed fuzz: vanished %s; stream replies %d; in flight at the end %d calls, %d hosts; "
+              "extra projects removed %r" % (fuzzer.vanished, fuzzer.stream_replies, in_flight_at_end[0],
+                                            in_flight_at_end[1], extras))
+        print("mixed fuzz: fds before %d after %d (leftover %d); status %s"
+              % (fds_before, fds_after, fds_after - fds_before, json.dumps(status, sort_keys=True)))
+    budget = max(60.0, MIXED_INPUTS * 0.01) * SLOWDOWN * (1 + MIXED_LOAD)
+    assert elapsed < budget, "mixed fuzzing took %.1fs (budget %.0fs)" % (elapsed, budget)

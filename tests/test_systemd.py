@@ -38,6 +38,10 @@ SYSTEMD_ANALYZE = shutil.which("systemd-analyze") or "/usr/bin/systemd-analyze"
 INSTALL = os.path.join(REPO_ROOT, "scripts", "install")
 
 MAX_FDS = 253  # SCM_MAX_FD
+# Sanitizer builds (scripts/test-sanitizers): their options must reach attachd through
+# systemd-socket-activate too.
+SANITIZER_ENV = [arg for name in ("ASAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS", "SWIFT_BACKTRACE")
+                 if name in os.environ for arg in ("-E", name)]
 
 # Puts the given fds at 3, 4, 5, ... and execs, with LISTEN_PID set to its own pid (which
 # exec keeps): what systemd does between fork and exec. LISTEN_FDS/LISTEN_FDNAMES come from
@@ -329,7 +333,7 @@ def test_socket_activation_starts_attachd_on_first_status(sandbox):
     os.makedirs(os.path.dirname(sandbox.control), mode=0o700)
     # systemd-socket-activate passes only LISTEN_* and the -E variables.
     cmd = [SOCKET_ACTIVATE, "-l", sandbox.control, "--fdname=control",
-           "-E", "XDG_RUNTIME_DIR", "-E", "XDG_CONFIG_HOME", "-E", "NOTIFY_SOCKET",
+           "-E", "XDG_RUNTIME_DIR", "-E", "XDG_CONFIG_HOME", "-E", "NOTIFY_SOCKET"] + SANITIZER_ENV + [
            binary("attachd"), "--log-level", "debug"]
     proc = subprocess.Popen(cmd, env=sandbox.daemon_env(), stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

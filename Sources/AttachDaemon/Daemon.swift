@@ -45,7 +45,9 @@ public final class Daemon: @unchecked Sendable {
         self.broker = Broker(firstSessionNumber: seed) { paths.rendezvousSocket(for: $0) }
         self.store = ProjectStore(path: paths.projectsFile, directory: paths.configDirectory, logger: logger)
         self.fdStore = FDStore(enabled: Environment.get("NOTIFY_SOCKET") != nil, logger: logger)
-        // Weak: a daemon that failed to start is released while its timer may still fire once.
+        // Weak: when start() fails, run() throws and this daemon is released while its queue
+        // may still run a source armed during start (the readiness timer fires at once); its
+        // input is then dropped instead of reading a destroyed object.
         let deliver: @Sendable (BrokerInput) -> Void = { [weak self] input in self?.handle(input) }
         control = ControlServer(queue: queue, logger: logger, options: options, ids: ids, reserve: reserve, deliver: deliver)
         hosts = HostConnections(queue: queue, logger: logger, options: options, ids: ids,

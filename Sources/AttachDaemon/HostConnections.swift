@@ -101,7 +101,14 @@ final class HostConnections: @unchecked Sendable {
             guard let parsed = RendezvousLine.parse(line) else { continue }
             deliver(.hostLine(connection.id, project: host.project, parsed))
         }
-        if host.framer.hasPartialLine { startIdleTimer(host) } else { host.stopIdleTimer() }
+        // Only for a host still ours and open: a connection Core closed during this batch has
+        // already run `closed` (its one chance to stop the timer), so a timer started now
+        // would never be cancelled and would keep host and connection alive for good.
+        if host.framer.hasPartialLine, !peerClosed, !connection.isClosed, !host.closedByDaemon {
+            startIdleTimer(host)
+        } else {
+            host.stopIdleTimer()
+        }
     }
 
     /// Writes one reply line.
@@ -140,6 +147,9 @@ final class HostConnections: @unchecked Sendable {
         let timer = DispatchSource.makeTimerSource(queue: queue)
         timer.schedule(deadline: .now() + options.partialLineTimeout)
         timer.setEventHandler { [self] in
+            // One shot: cancelled here, whatever happens next (the source and its handler,
+            // which holds the host, are released).
+            host.stopIdleTimer()
             guard !host.connection.isClosed else { return }
             host.connection.send(RendezvousReply.incompleteLine(seconds: Int(options.partialLineTimeout)).bytes)
             drop(host)
