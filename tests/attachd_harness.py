@@ -702,10 +702,11 @@ class Daemon(object):
 #   recv_exactly(sock, n, timeout), wait_eof(sock, timeout)
 
 # argv: MODE PORT. Binds 127.0.0.1:PORT (0: any), prints "PORT <n>", then serves every
-# connection on its own thread: "echo" sends back what it reads; "silent" reads and never
-# answers. Prints "ACCEPT <k>" per connection and "CLOSED <k> <bytes read>" at its end.
+# connection on its own thread: "echo" sends back what it reads; "hello" first sends
+# "HELLO <pid>\n", then echoes; "silent" reads and never answers. Prints "ACCEPT <k>" per
+# connection and "CLOSED <k> <bytes read>" at its end.
 DEBUG_SERVER = r"""
-import socket, sys, threading
+import os, socket, sys, threading
 mode, port = sys.argv[1], int(sys.argv[2])
 s = socket.socket()
 s.bind(("127.0.0.1", port))
@@ -718,6 +719,8 @@ def say(text):
 say("PORT %d" % s.getsockname()[1])
 def serve(c, k):
     total = 0
+    if mode == "hello":
+        c.sendall(b"HELLO %d\n" % os.getpid())
     while True:
         try:
             data = c.recv(65536)
@@ -726,7 +729,7 @@ def serve(c, k):
         if not data:
             break
         total += len(data)
-        if mode == "echo":
+        if mode in ("echo", "hello"):
             c.sendall(data)
     say("CLOSED %d %d" % (k, total))
     c.close()
