@@ -881,3 +881,31 @@ def wait_eof(sock, timeout=10.0):
         if not chunk:
             return data
         data += chunk
+
+
+def warm_attach(daemon, watch, project, attach):
+    """One whole relay on `project`'s attach port (a host, an IDE round trip, both gone), so that
+    Dispatch has opened what it opens once; returns attachd's descriptor count after it."""
+    with AttachRun(daemon, project, debug_server_command("echo")) as run:
+        watch.next("sessionReady", lambda e: e["session"]["id"] == run.session)
+        with socket.create_connection(("127.0.0.1", attach), timeout=10) as ide:
+            ide.sendall(b"warm")
+            assert recv_exactly(ide, 4) == b"warm"
+        watch.next("relayEnded", lambda e: e["relay"]["session"] == run.session)
+        run.stop()
+        watch.next("sessionEnded", lambda e: e["session"]["id"] == run.session)
+    return daemon.open_fds()
+
+
+def assert_fds_back(daemon, baseline, timeout=10.0):
+    """attachd's descriptors back to `baseline` (polled: /proc offers no event)."""
+    try:
+        wait_for(lambda: daemon.open_fds() <= baseline, timeout)
+    except TimeoutError:
+        fds = {}
+        for name in os.listdir("/proc/%d/fd" % daemon.pid):
+            try:
+                fds[int(name)] = os.readlink("/proc/%d/fd/%s" % (daemon.pid, name))
+            except OSError:
+                pass
+        raise AssertionError("attachd has %d descriptors, %d before: %r" % (len(fds), baseline, fds))
