@@ -740,3 +740,221 @@ class Daemon(object):
             finally:
                 client.cleanup()
         return _open()
+
+
+# ----------------------------------------------------------------------------- attach endpoint
+#
+# For tests/test_attach_*.py and tests/test_readiness_owner*.py:
+#   DEBUG_SERVER      a tiny debug server script (echo / silent), run as a host's child
+#   AttachRun         `attachctl run NAME [--debug-port N] -- CMD...` with its output read
+#   WatchStream       `attachctl watch --json` with events taken by kind, with a deadline
+#   recv_exactly(sock, n, timeout), wait_eof(sock, timeout)
+
+# argv: MODE PORT. Binds 127.0.0.1:PORT (0: any), prints "PORT <n>", then serves every
+# connection on its own thread: "echo" sends back what it reads; "hello" first sends
+# "HELLO <pid>\n", then echoes; "silent" reads and never answers. Prints "ACCEPT <k>" per
+# connection and "CLOSED <k> <bytes read>" at its end.
+DEBUG_SERVER = r"""
+import os, socket, sys, threading
+mode, port = sys.argv[1], int(sys.argv[2])
+s = socket.socket()
+s.bind(("127.0.0.1", port))
+s.listen(128)
+lock = threading.Lock()
+def say(text):
+    with lock:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+say("PORT %d" % s.getsockname()[1])
+def serve(c, k):
+    total = 0
+    if mode == "hello":
+        c.sendall(b"HELLO %d\n" % os.getpid())
+    while True:
+        try:
+            data = c.recv(65536)
+        except OSError:
+            break
+        if not data:
+            break
+        total += len(data)
+        if mode in ("echo", "hello"):
+            c.sendall(data)
+    say("CLOSED %d %d" % (k, total))
+    c.close()
+k = 0
+while True:
+    c, _ = s.accept()
+    k += 1
+    say("ACCEPT %d" % k)
+    threading.Thread(target=serve, args=(c, k), daemon=True).start()
+"""
+
+
+def debug_server_command(mode="echo", port=0):
+    """argv running DEBUG_SERVER with this Python."""
+    return [sys.executable, "-c", DEBUG_SERVER, mode, str(port)]
+
+
+class AttachRun(object):
+    """``attachctl run NAME [--debug-port N] -- CMD...`` under a daemon's environment.
+
+    ``.session`` / ``.child_pid`` come from its "attachctl run: session ..." line on stderr;
+    ``.stdout`` is the command's stdout (a _LineReader); ``.stop()`` sends SIGTERM to attachctl
+    (which passes it on) and returns its exit code.
+    """
+
+    def __init__(self, daemon, project, command, debug_port=None, env=None, timeout=20.0):
+        cmd = [daemon.binary("attachctl"), "run", project]
+        if debug_port is not None:
+            cmd += ["--debug-port", str(debug_port)]
+        cmd += ["--"] + [str(c) for c in command]
+        full_env = dict(daemon.env)
+        full_env.update(env or {})
+        self.proc = subprocess.Popen(cmd, env=full_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, bufsize=1)
+        self.pid = self.proc.pid
+        self.stdout = _LineReader(self.proc.stdout, "run-stdout")
+        self.stderr = _LineReader(self.proc.stderr, "run-stderr")
+        try:
+            line = self.stderr.wait_line(lambda l: l.startswith("attachctl run: session "), timeout)
+        except (TimeoutError, EOFError) as exc:
+            self.kill()
+            raise RuntimeError("attachctl run did not start (%s); stderr:\n%s"
+                               % (exc, "\n".join(self.stderr.lines())))
+        words = line.split()
+        self.session = words[3]
+        self.child_pid = int(words[5].rstrip(",)"))
+
+    def line(self, prefix, timeout=20.0):
+        """The command's next stdout line starting with prefix (its rest, stripped)."""
+        return self.stdout.wait_line(lambda l: l.startswith(prefix), timeout)[len(prefix):].strip()
+
+    def stop(self, timeout=10.0):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        return self.proc.wait(10)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            try:
+                self.stop(5)
+            except Exception:
+                self.kill()
+
+
+class WatchStream(object):
+    """``attachctl watch [NAME] --json``: one event dict a line, taken in order with a deadline.
+
+    Subscribing takes a moment; ``sync(daemon)`` adds and removes a throwaway project and waits
+    for its projectRemoved, so every later event is seen.
+    """
+
+    def __init__(self, daemon, project=None):
+        cmd = [daemon.binary("attachctl"), "watch", "--json"] + ([project] if project else [])
+        self.proc = subprocess.Popen(cmd, env=daemon.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, bufsize=1)
+        self.lines = _LineReader(self.proc.stdout, "watch-stdout")
+        self.seen = []
+
+    def next(self, kind, predicate=None, timeout=20.0):
+        """The next event of `kind` (skipping others) satisfying predicate."""
+        def match(line):
+            event = json.loads(line)
+            self.seen.append(event)
+            return event.get("kind") == kind and (predicate is None or predicate(event))
+        return json.loads(self.lines.wait_line(match, timeout))
+
+    def sync(self, daemon, timeout=20.0):
+        """Returns once the stream is subscribed (it saw a throwaway project come and go)."""
+        name = "watchsync%d" % (len(self.seen) + 1)
+        deadline = time.monotonic() + timeout
+        while True:
+            daemon.ctl("add", name, "--debug-port", free_port(), check=True)
+            daemon.ctl("remove", name, check=True)
+            try:
+                return self.next("projectRemoved", lambda e: e["project"]["name"] == name, timeout=1.0)
+            except TimeoutError:
+                if time.monotonic() > deadline:
+                    raise
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        self.proc.wait(10)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def recv_exactly(sock, n, timeout=10.0):
+    """Exactly n bytes from a socket (EOFError if it closes first)."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    while len(data) < n:
+        sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise EOFError("closed after %d of %d bytes: %r" % (len(data), n, data))
+        data += chunk
+    return data
+
+
+def wait_eof(sock, timeout=10.0):
+    """Blocks until the peer closes; returns the bytes read before (b"" usually).
+
+    A reset counts as closed too (returns None)."""
+    deadline = time.monotonic() + timeout
+    data = b""
+    while True:
+        sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            return None
+        if not chunk:
+            return data
+        data += chunk
+
+
+def warm_attach(daemon, watch, project, attach):
+    """One whole relay on `project`'s attach port (a host, an IDE round trip, both gone), so that
+    Dispatch has opened what it opens once; returns attachd's descriptor count after it."""
+    with AttachRun(daemon, project, debug_server_command("echo")) as run:
+        watch.next("sessionReady", lambda e: e["session"]["id"] == run.session)
+        with socket.create_connection(("127.0.0.1", attach), timeout=10) as ide:
+            ide.sendall(b"warm")
+            assert recv_exactly(ide, 4) == b"warm"
+        watch.next("relayEnded", lambda e: e["relay"]["session"] == run.session)
+        run.stop()
+        watch.next("sessionEnded", lambda e: e["session"]["id"] == run.session)
+    return daemon.open_fds()
+
+
+def assert_fds_back(daemon, baseline, timeout=10.0):
+    """attachd's descriptors back to `baseline` (polled: /proc offers no event)."""
+    try:
+        wait_for(lambda: daemon.open_fds() <= baseline, timeout)
+    except TimeoutError:
+        fds = {}
+        for name in os.listdir("/proc/%d/fd" % daemon.pid):
+            try:
+                fds[int(name)] = os.readlink("/proc/%d/fd/%s" % (daemon.pid, name))
+            except OSError:
+                pass
+        raise AssertionError("attachd has %d descriptors, %d before: %r" % (len(fds), baseline, fds))
