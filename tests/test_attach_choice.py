@@ -138,8 +138,6 @@ def test_pin_to_a_session_that_is_not_ready_holds_the_ide(daemon, short_tmp):
             ready.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="BrokerEvent.projectName ignores relay.project: `attachctl watch NAME` "
-                                       "drops relayStarted/relayEnded")
 def test_watch_of_one_project_streams_its_relay_events(daemon):
     attach = add_attach_project(daemon, "one")
     with WatchStream(daemon, "one") as watch, AttachRun(daemon, "one", debug_server_command("echo")) as run:

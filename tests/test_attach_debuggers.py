@@ -43,10 +43,6 @@ while True:
 # debugpy.listen() starts its adapter (the process that listens on the port it returns) as a
 # daemon: double fork and setsid, so the adapter's parent is pid 1, not the host. A host
 # announced with its pid is then never "the holder" of its own debug port.
-DEBUGPY_ADAPTER_DAEMONIZES = (
-    "attachd judges a host with a pid by its process tree; debugpy's adapter daemonizes (ppid 1), "
-    "so the port shows as held by another pid and the session never becomes ready (discovery "
-    "picks the host's internal adapter port instead)")
 
 
 def add_attach_project(daemon, name, *extra):
@@ -81,7 +77,6 @@ def test_debugpy_ide_held_before_the_host_starts_then_evaluates(daemon):
             host.wait(10)
 
 
-@pytest.mark.xfail(strict=True, reason=DEBUGPY_ADAPTER_DAEMONIZES)
 def test_debugpy_fake_host_with_mainpid_held_then_evaluates(daemon):
     attach = add_attach_project(daemon, "blend")
     # F5 before Blender runs: the connection is accepted and held.
@@ -110,7 +105,6 @@ def test_debugpy_fake_host_with_mainpid_held_then_evaluates(daemon):
             host.close()
 
 
-@pytest.mark.xfail(strict=True, reason=DEBUGPY_ADAPTER_DAEMONIZES)
 def test_debugpy_under_attachctl_run_port_discovered(daemon):
     attach = add_attach_project(daemon, "disc")
     with AttachRun(daemon, "disc", [sys.executable, "-c", DEBUGPY_HOST, "777"]) as run:

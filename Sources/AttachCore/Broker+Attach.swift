@@ -15,6 +15,8 @@ extension Broker {
     /// The relay's connection to the session's debug server is up: bytes move.
     mutating func relayUp(_ connection: ConnectionID) -> [BrokerAction] {
         guard var record = attaches[connection], case .connecting(let session) = record.phase else { return [] }
+        relayBackoffUntil[session] = nil
+        relayRetryDelays[session] = nil
         record.phase = .relaying(session: session)
         record.info.session = session
         attaches[connection] = record
@@ -29,6 +31,9 @@ extension Broker {
         record.phase = .held(deadline: now.monotonic + config.readyTimeout)
         attaches[connection] = record
         var actions: [BrokerAction] = []
+        let delay = relayRetryDelays[id].map { min($0 * 2, Self.relayRetryMaxDelay) } ?? Self.relayRetryDelay
+        relayRetryDelays[id] = delay
+        relayBackoffUntil[id] = now.monotonic + delay
         if var session = sessions[id], session.info.state.isListening {
             session.info.state = .pending
             session.info.readyAt = nil
@@ -66,7 +71,10 @@ extension Broker {
     /// Where a new IDE connection goes: the pinned session while it is ready; else the newest
     /// ready session no IDE is connected to yet; else the newest ready session.
     func chosenSession(of project: String) -> SessionRecord? {
-        let ready = sessions.values.filter { $0.info.project == project && $0.info.state.isListening && $0.port != nil }
+        // A session whose debug server just refused a relay waits out its back-off first.
+        let ready = sessions.values.filter {
+            $0.info.project == project && $0.info.state.isListening && $0.port != nil && relayBackoffUntil[$0.info.id] == nil
+        }
         if let pinned = projects[project]?.selected { return ready.first { $0.info.id == pinned } }
         let busy = Set(attaches.values.compactMap(\.phase.session))
         let newestFirst = ready.sorted { ($0.info.readyAt ?? 0, $0.info.id) > ($1.info.readyAt ?? 0, $1.info.id) }
@@ -92,6 +100,8 @@ extension Broker {
     /// Held IDE connections whose project's ready timeout passed.
     mutating func expireHeld(now: Instant) -> [BrokerAction] {
         var actions: [BrokerAction] = []
+        // A refusing session's wait is over: it may become ready again on the next look.
+        relayBackoffUntil = relayBackoffUntil.filter { $0.value > now.monotonic }
         for connection in attaches.keys.sorted() {
             guard let record = attaches[connection], case .held(let deadline) = record.phase, deadline <= now.monotonic else { continue }
             let timeout = projects[record.info.project]?.config.readyTimeout ?? 0

@@ -124,6 +124,8 @@ extension Broker {
     /// Ends a live session: tells watchers, closes what belonged to it.
     mutating func end(_ id: String, reason: String, now: Instant) -> [BrokerAction] {
         guard var session = sessions.removeValue(forKey: id) else { return [] }
+        relayBackoffUntil[id] = nil
+        relayRetryDelays[id] = nil
         session.info.state = .ended
         session.info.endedAt = now.wall
         session.info.endReason = reason

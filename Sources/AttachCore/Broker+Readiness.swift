@@ -27,9 +27,9 @@ extension Broker {
         let ordered = sessions.values.sorted { $0.info.startedAt < $1.info.startedAt }.map(\.info.id)
         for id in ordered {
             guard sessions[id] != nil else { continue }
-            let listens = listens(id, listening: listening, hosts: hosts)
+            let listens = listens(id, listening: listening, hosts: hosts, now: now.monotonic)
             guard var session = sessions[id] else { continue }
-            if session.isPending, session.readyClaimed, listens {
+            if session.isPending, session.readyClaimed, listens, relayBackoffUntil[id] == nil {
                 session.info.state = .ready
                 session.info.readyAt = now.wall
                 sessions[id] = session

@@ -10,6 +10,9 @@ public struct Broker: Sendable {
     public static let slowProbeInterval = 1.0
     /// How often a released port is checked while a handoff waits to take it back.
     public static let handoffProbeInterval = 0.1
+    /// How long a port found in a host's process tree (none was said) must stay before it is
+    /// the session's: a host may first listen on an internal port that goes away.
+    public static let discoverySettle = 0.3
     /// How many ended sessions `ListSessions` still shows.
     public static let endedSessionsKept = 200
 
@@ -21,6 +24,14 @@ public struct Broker: Sendable {
     var sessionByConnection: [ConnectionID: String] = [:]
     /// IDE connections on attach ports: held, connecting or relaying.
     var attaches: [ConnectionID: AttachRecord] = [:]
+    /// Sessions whose debug server refused a relay: not ready again before `until` (monotonic),
+    /// the wait doubling with each refusal, so a server that keeps refusing is not hammered.
+    var relayBackoffUntil: [String: Double] = [:]
+    /// The wait after a session's last refusal, kept until a relay through it succeeds.
+    var relayRetryDelays: [String: Double] = [:]
+    /// The first wait after a refusal, and the longest.
+    public static let relayRetryDelay = 0.25
+    public static let relayRetryMaxDelay = 8.0
     var nextSessionNumber: UInt64
     /// The rendezvous socket path for each project name, supplied by the daemon.
     let rendezvousPath: @Sendable (String) -> String
@@ -88,7 +99,7 @@ public struct Broker: Sendable {
             if session.isPending && session.readyClaimed { want(Self.fastProbeInterval) }
             // Slowly while ready: a bare session ends with its port, and any ready session
             // is watched for a client attaching.
-            else if session.info.state.isListening { want(Self.slowProbeInterval) }
+            else if session.info.state.isListening, needsWatching(session) { want(Self.slowProbeInterval) }
         }
         for project in projects.values where project.handoff.awaitsReclaim {
             want(Self.handoffProbeInterval)
@@ -98,14 +109,24 @@ public struct Broker: Sendable {
 
     /// Whether the next probe should also read the ESTABLISHED connections (see `tick`).
     public var wantsConnectedPorts: Bool {
-        sessions.values.contains { $0.info.state.isListening }
+        sessions.values.contains { $0.info.state.isListening && needsWatching($0) }
+    }
+
+    /// Whether a ready session must be looked at now and then: one that ends with its port,
+    /// or whose IDE connects to the debug port directly (attachment is read from the kernel).
+    /// A session of an attach-port project with a pid needs nothing: its relays say who is
+    /// attached, its pid says when it ends, a Wait looks afresh, and a relay its server refuses
+    /// sends it back to pending — so 1,000 idle relays cost no wakeup.
+    func needsWatching(_ session: SessionRecord) -> Bool {
+        session.endsWithPort || session.info.pid == nil || projects[session.info.project]?.config.attachPort == nil
     }
 
     /// The earliest monotonic time at which a waiter or a pending session times out.
     public var nextDeadline: Double? {
         let waiterDeadlines = waiters.values.map(\.deadline)
         let sessionDeadlines = sessions.values.filter(\.isPending).map(\.readyDeadline)
-        return (waiterDeadlines + sessionDeadlines + [nextHeldDeadline].compactMap { $0 }).min()
+        let backoffs = Array(relayBackoffUntil.values)
+        return (waiterDeadlines + sessionDeadlines + backoffs + [nextHeldDeadline].compactMap { $0 }).min()
     }
 
     // MARK: Start-up
@@ -114,15 +135,18 @@ public struct Broker: Sendable {
     public mutating func load(_ configs: [ProjectConfig]) -> (actions: [BrokerAction], skipped: [String]) {
         var actions: [BrokerAction] = []
         var skipped: [String] = []
+        // The ports taken so far, so that loading N projects is not N² (`conflict(for:)`).
+        var taken: Set<Int> = []
         for config in configs {
             let params = AddProjectParameters(name: config.name, debugPort: config.debugPort, debugHost: config.debugHost,
                                               rendezvousPort: config.rendezvousPort, readyTimeout: config.readyTimeout,
                                               allowRemote: config.allowRemote, attachPort: config.attachPort)
             guard let valid = try? ProjectConfig.validated(params), projects[valid.name] == nil,
-                  conflict(for: valid) == nil else {
+                  taken.isDisjoint(with: valid.ownPorts) else {
                 skipped.append(config.name)
                 continue
             }
+            taken.formUnion(valid.ownPorts)
             projects[valid.name] = ProjectRecord(config: valid)
             actions.append(.openListeners(project: valid.name))
         }

@@ -35,14 +35,14 @@ extension Broker {
         sessions.values.compactMap { record in
             guard let pid = record.info.pid, pid > 0,
                   (record.isPending && record.readyClaimed) || record.info.state.isListening else { return nil }
-            return OwnershipQuery(session: record.info.id, pid: Int32(pid), port: record.port)
+            return OwnershipQuery(session: record.info.id, pid: Int32(pid), port: record.isDiscovering ? nil : record.port)
         }.sorted { $0.session < $1.session }
     }
 
     /// Whether `session` listens, by its own process tree when the daemon looked at it, else by
     /// any LISTEN socket on its port (hosts without a pid). Records what it learnt: a discovered
     /// port, or who holds the port instead.
-    mutating func listens(_ id: String, listening: Set<UInt16>, hosts: [String: HostListening]) -> Bool {
+    mutating func listens(_ id: String, listening: Set<UInt16>, hosts: [String: HostListening], now: Double) -> Bool {
         guard var session = sessions[id] else { return false }
         defer { sessions[id] = session }
         guard session.info.pid != nil, let seen = hosts[id] else {
@@ -51,8 +51,18 @@ extension Broker {
         }
         switch seen {
         case .listening(let port):
-            if session.info.debugPort == nil { session.info.debugPort = Int(port) }
             session.info.problem = nil
+            if session.isDiscovering {
+                // Discovery: the port is the session's once it held for a moment.
+                if session.discovered?.port != port {
+                    session.discovered = (port, now)
+                    session.info.debugPort = nil
+                }
+                guard now - session.discovered!.since >= Self.discoverySettle - 1e-9 else { return false }
+                session.discovered = nil
+                session.info.debugPort = Int(port)
+                session.portWasDiscovered = true
+            }
             return session.port == port
         case .heldByOther(let port, let holder):
             session.info.problem = "port \(port) is held by \(holder), not by the host"

@@ -9,6 +9,17 @@ struct SessionRecord: Sendable {
     var readyClaimed: Bool
     /// Monotonic time after which a still-pending session fails.
     var readyDeadline: Double
+    /// A port found in the host's process tree (no port was said), and since when it has been
+    /// seen: it becomes the session's once it has held for `Broker.discoverySettle`, since a
+    /// host may listen on a short-lived internal port first (debugpy's, for its adapter).
+    var discovered: (port: UInt16, since: Double)?
+    /// The session's port was discovered, not said: while pending again, it is looked for anew.
+    var portWasDiscovered = false
+
+    /// The port is to be found in the host's tree now (none said, or a discovered one lost).
+    var isDiscovering: Bool {
+        info.debugPort == nil || discovered != nil || (portWasDiscovered && isPending)
+    }
 
     var isPending: Bool { info.state == .pending }
     /// The debug port, once known.

@@ -86,6 +86,7 @@ public enum Doctor {
         DoctorChecks.projectMissing,
         DoctorChecks.listenerError,
         DoctorChecks.noHost,
+        DoctorChecks.portHeldByOther,
         DoctorChecks.neverListened,
         DoctorChecks.sessionEnded,
         DoctorChecks.remoteDebugHost,

@@ -57,18 +57,29 @@ public enum DoctorChecks {
         if let port = project.rendezvousPort { via += " or TCP 127.0.0.1:\(port)" }
         return [Finding(check: "no-host", subject: name,
                         summary: "no host has announced itself, so a wait blocks until one does",
-                        fix: "start the host application with `import attach_ready; attach_ready.start(project=\"\(name)\", port=\(project.debugPort))` in its start-up script (or a bootstrap that connects to \(via)); for a shell-started host, `attachctl announce \(name) --pid PID`")]
+                        fix: "start the host application with `import attach_ready; attach_ready.start(project=\"\(name)\"\(project.debugPort.map { ", port=\($0)" } ?? ""))` in its start-up script (or a bootstrap that connects to \(via)); for a shell-started host, `attachctl announce \(name) --pid PID`")]
+    }
+
+    /// A pending session whose port is held by another process or user: attachd waits for the
+    /// host's own listener, which cannot bind there.
+    public static func portHeldByOther(_ s: DoctorSnapshot) -> [Finding] {
+        s.sessions.filter { $0.state == .pending && $0.problem != nil && s.inScope($0) }.map { session in
+            Finding(check: "port-held", subject: session.project,
+                    summary: "host session \(session.id) is not ready: \(session.problem!)",
+                    fix: "stop that process (a debug server left from an earlier run, another user's server, a container's published port), or give the host another port (DEBUG_PORT=N, or `attachctl add --attach-port` so each host picks a free one)")
+        }
     }
 
     /// A host announced itself but its debug server is not listening (yet): the session is pending.
     public static func neverListened(_ s: DoctorSnapshot) -> [Finding] {
-        s.sessions.filter { $0.state == .pending && s.inScope($0) }.map { session in
+        s.sessions.filter { $0.state == .pending && $0.problem == nil && s.inScope($0) }.map { session in
             let endpoint = Format.endpoint(host: session.debugHost, port: session.debugPort)
             var summary = "host session \(session.id) announced itself \(Format.age(s.now - session.startedAt)) ago, but nothing listens on its debug port \(endpoint)"
             if session.origin == .lines { summary += " (or the host has not said READY=1)" }
             summary += session.status.map { "; the host's last STATUS: \($0)" } ?? "; the host sent no STATUS="
             return Finding(check: "not-listening", subject: session.project, summary: summary,
-                           fix: "check that the host starts its debug server on port \(session.debugPort) (debugpy.listen((\"\(session.debugHost)\", \(session.debugPort)))) and look at its log; if it listens on another port, announce that one (DEBUG_PORT=N) or re-add the project with that --debug-port")
+                           fix: session.debugPort.map { port in "check that the host starts its debug server on port \(port) (debugpy.listen((\"\(session.debugHost)\", \(port)))) and look at its log; if it listens on another port, announce that one (DEBUG_PORT=N) or re-add the project with that --debug-port" }
+                               ?? "check that the host starts its debug server (attachd looks for the first loopback port its process tree listens on) and look at its log; or say the port (DEBUG_PORT=N, `attachctl run --debug-port N`)")
         }
     }
 

@@ -94,6 +94,7 @@ extension AttachRelays {
             }
             let id = nextID()
             links[id] = (project, .held(fd))
+            startSweeping()
             deliver(.ideConnected(id, project: project, peer: Socket.peerAddress(fd) ?? "unknown peer"))
         }
         if !pairs.isEmpty { logger.info("adopted relays from systemd's fd store", metadata: ["relays": "\(adopted.count)"]) }

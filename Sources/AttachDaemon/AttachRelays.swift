@@ -30,6 +30,9 @@ final class AttachRelays: @unchecked Sendable {
     var adopted: [Int: Relay] = [:]
     /// Seconds to wait for a debug server's accept before the relay counts as refused.
     static let connectTimeout = 5.0
+    /// How often held connections are looked at for an IDE that left (only while there are any).
+    static let heldSweepInterval = 1.0
+    private var sweepTimer: DispatchSourceTimer?
 
     init(queue: DispatchQueue, logger: Logger, options: DaemonOptions, fdStore: FDStore, reserve: ReserveDescriptor,
          ids: ConnectionIDs, peerOwner: @escaping (FileDescriptor) -> PeerOwner,
@@ -106,7 +109,12 @@ final class AttachRelays: @unchecked Sendable {
         default:
             break
         }
-        let perProject = links.values.lazy.filter { $0.project == project }.count
+        var perProject = links.values.lazy.filter { $0.project == project }.count
+        if links.count >= options.maxAttachConnections || perProject >= options.maxAttachPerProject {
+            // Held IDEs that left count no more: look now, not at the next sweep.
+            sweepHeld()
+            perProject = links.values.lazy.filter { $0.project == project }.count
+        }
         guard links.count < options.maxAttachConnections, perProject < options.maxAttachPerProject else {
             logger.warning("too many attach connections; closing one",
                            metadata: ["project": "\(project)", "peer": "\(peer)", "limit": "\(perProject >= options.maxAttachPerProject ? options.maxAttachPerProject : options.maxAttachConnections)"])
@@ -116,7 +124,37 @@ final class AttachRelays: @unchecked Sendable {
         let id = ids.next()
         links[id] = (project, .held(fd))
         logger.debug("IDE connected to the attach port", metadata: ["project": "\(project)", "peer": "\(peer)"])
+        startSweeping()
         deliver(.ideConnected(id, project: project, peer: peer))
+    }
+
+    /// A held connection is not read (its bytes wait for the debug server), so its IDE's
+    /// leaving shows only as POLLRDHUP: looked at once a second while any is held, so that
+    /// IDEs that gave up free their place at once rather than at the ready timeout.
+    func startSweeping() {
+        guard sweepTimer == nil else { return }
+        let timer = DispatchSource.makeTimerSource(queue: queue)
+        timer.schedule(deadline: .now() + Self.heldSweepInterval, repeating: Self.heldSweepInterval,
+                       leeway: .milliseconds(100))
+        timer.setEventHandler { [self] in sweepHeld() }
+        sweepTimer = timer
+        timer.resume()
+    }
+
+    func sweepHeld() {
+        var anyHeld = false
+        for (id, entry) in links {
+            guard case .held(let fd) = entry.link else { continue }
+            guard Socket.peerHasHungUp(fd) else {
+                anyHeld = true
+                continue
+            }
+            if let input = close(id, reason: "the IDE closed its connection while it was held") { deliver(input) }
+        }
+        if !anyHeld {
+            sweepTimer?.cancel()
+            sweepTimer = nil
+        }
     }
 
     /// Connects a held IDE connection to the session's debug server and relays it.
@@ -149,6 +187,7 @@ final class AttachRelays: @unchecked Sendable {
             deliver(.relayUp(id))
         case .failure(let error):
             links[id] = (project, .held(ide))
+            startSweeping()
             logger.warning("debug server refused the relay; holding the IDE", metadata: ["project": "\(project)", "session": "\(session)", "error": "\(error)"])
             deliver(.relayFailed(id, reason: error.description))
         }

@@ -25,5 +25,5 @@ public struct BrokerEvent: Codable, Sendable, Equatable {
     }
 
     /// The project this event is about.
-    public var projectName: String? { project?.name ?? session?.project }
+    public var projectName: String? { project?.name ?? session?.project ?? relay?.project }
 }

@@ -47,7 +47,13 @@ public final class HostListenProbe: @unchecked Sendable {
         var foreign: Set<UInt64> = []
         /// The port discovery settled on, kept while the tree still listens on it.
         var discovered: UInt16?
+        /// Whether a process that left the tree carries the host's mark, and when that was
+        /// looked at (monotonic): then the tree's own listeners are internal, not its server.
+        var markedOutsider: (found: Bool, at: Double)?
     }
+
+    /// How long the answer to "does a marked process outside the tree exist" is kept.
+    static let outsiderCheckInterval = 0.1
 
     private let probe: ListenProbe
     private let ownNamespace: NetworkNamespace?
@@ -155,7 +161,7 @@ public final class HostListenProbe: @unchecked Sendable {
         if let port {
             answer = decide(port: port, pid: pid, mark: mark, host: &host, listeners: listeners)
         } else {
-            answer = discover(pid: pid, host: &host, listeners: listeners)
+            answer = discover(pid: pid, mark: mark, host: &host, listeners: listeners)
         }
         if !host.foreign.isEmpty {
             host.foreign.formIntersection(listeners.lazy.map(\.inode))
@@ -179,13 +185,39 @@ public final class HostListenProbe: @unchecked Sendable {
         return .heldByOther(port: port, pid: holder?.pid, command: holder?.command, uid: held.uid)
     }
 
-    private func discover(pid: Int32, host: inout Host, listeners: [ListeningSocket]) -> HostListenVerdict {
+    private func discover(pid: Int32, mark: String?, host: inout Host, listeners: [ListeningSocket]) -> HostListenVerdict {
         let candidates = listeners.filter(\.isReachableFromLoopback)
-        if let port = host.discovered,
+        if mark == nil, let port = host.discovered,
            candidates.contains(where: { $0.port == port && host.inodes[$0.inode] != nil }) {
             return .listening(port: port)
         }
-        let owned = classify(candidates, pid: pid, host: &host).filter { host.inodes[$0.inode] != nil }
+        let classified = classify(candidates, pid: pid, host: &host)
+        if let mark {
+            // A listener the host handed to a process that left its tree, carrying its mark, is
+            // its debug server rather than one of the tree's own: debugpy's host listens on an
+            // internal port for its adapter, and the adapter (detached) on the public one.
+            let marked = classified.filter { socket in
+                guard host.inodes[socket.inode] == nil,
+                      let holder = holder(of: socket.inode, excluding: host.members, listeners: listeners) else { return false }
+                return carries(mark, holder: holder.pid, inode: socket.inode)
+            }
+            if let first = marked.min(by: { $0.inode < $1.inode }) {
+                host.discovered = first.port
+                return .listening(port: first.port)
+            }
+            // A marked process outside the tree that does not listen yet (debugpy's adapter
+            // starting up, while its host listens on an internal port for it): wait for it.
+            let now = Clock.monotonicSeconds()
+            if host.markedOutsider == nil || now - host.markedOutsider!.at >= Self.outsiderCheckInterval {
+                host.markedOutsider = (ProcessTree.anyProcess(carrying: "ATTACHD_HOST_PID", value: mark,
+                                                              excluding: host.members), now)
+            }
+            if host.markedOutsider?.found == true {
+                host.discovered = nil
+                return .notListening
+            }
+        }
+        let owned = classified.filter { host.inodes[$0.inode] != nil }
         // Socket inodes are handed out in increasing order: the smallest is the first created.
         host.discovered = owned.min { $0.inode < $1.inode }?.port
         return host.discovered.map { .listening(port: $0) } ?? .notListening

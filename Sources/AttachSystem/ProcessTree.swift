@@ -78,6 +78,21 @@ public enum ProcessTree {
         return nil
     }
 
+    /// Whether a process outside `excluding` was started with `name=value` in its environment
+    /// (every `/proc/*/environ` this user may read: costly, so callers cache the answer).
+    public static func anyProcess(carrying name: String, value: String, excluding: Set<Int32>) -> Bool {
+        guard let entries = try? Kernel.directoryEntries("/proc") else { return false }
+        let wanted = Array((name + "=" + value).utf8)
+        for entry in entries {
+            guard let pid = Int32(entry), !excluding.contains(pid),
+                  let bytes = try? Files.read("/proc/\(entry)/environ") else { continue }
+            if bytes.split(separator: 0, omittingEmptySubsequences: true).contains(where: { $0.elementsEqual(wanted) }) {
+                return true
+            }
+        }
+        return false
+    }
+
     /// The first process found holding the socket `inode`: every `/proc/*/fd/*` of every
     /// process this user may read, skipping `excluding`. Costly (one readlink(2) per open file
     /// of the machine), so callers cache the answer. nil when no readable process holds it.

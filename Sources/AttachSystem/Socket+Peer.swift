@@ -25,3 +25,20 @@ extension Socket {
         }
     }
 }
+
+extension Socket {
+    /// poll(2) for POLLRDHUP without waiting: whether the peer has closed (or shut down its
+    /// writing side, or the connection failed), even while bytes it sent are still unread —
+    /// how a connection that is held, not read, notices its client left.
+    public static func peerHasHungUp(_ fd: FileDescriptor) -> Bool {
+        let events = Self.pollRDHUP | Int16(truncatingIfNeeded: Int32(POLLHUP) | Int32(POLLERR))
+        guard let revents = try? Kernel.poll(fd.rawValue, events: Self.pollRDHUP,
+                                             timeoutMilliseconds: 0) else { return false }
+        return revents & events != 0
+    }
+}
+
+extension Socket {
+    /// POLLRDHUP (Linux 2.6.17), which Glibc exports only under _GNU_SOURCE.
+    static let pollRDHUP: Int16 = 0x2000
+}

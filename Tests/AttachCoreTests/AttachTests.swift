@@ -10,6 +10,14 @@ extension Harness {
         _ = added + send(.listenersOpened(project: name, error: nil))
     }
 
+    /// What the probe saw of the hosts' trees, twice, a settle apart: a discovered port is the
+    /// session's once it held that long.
+    mutating func seen(_ hosts: [String: HostListening]) -> [BrokerAction] {
+        _ = send(.probed(listening: [], connected: nil, hosts: hosts))
+        advance(Broker.discoverySettle)
+        return send(.probed(listening: [], connected: nil, hosts: hosts))
+    }
+
     /// A host on rendezvous connection `connection` with pid `pid`, READY=1 said, no port.
     mutating func host(_ connection: ConnectionID, _ project: String, pid: Int) -> String {
         _ = line(connection, project, "MAINPID=\(pid)")
@@ -49,6 +57,10 @@ struct AttachTests {
         #expect(h.send(.ideConnected(70, project: "blend", peer: "127.0.0.1:50000")).isEmpty)
         let id = h.host(1, "blend", pid: 4242)
         #expect(h.broker.ownershipQueries == [OwnershipQuery(session: id, pid: 4242, port: nil)])
+        // Discovered, but not at once: a first sighting may be a host's short-lived internal port.
+        #expect(h.send(.probed(listening: [40001], connected: nil, hosts: [id: .listening(port: 40001)])).isEmpty)
+        #expect(h.broker.session(id)?.debugPort == nil)
+        h.advance(Broker.discoverySettle)
         let ready = h.send(.probed(listening: [40001], connected: nil, hosts: [id: .listening(port: 40001)]))
         #expect(ready.contains(.connectRelay(70, session: id, host: "127.0.0.1", port: 40001)))
         #expect(h.broker.session(id)?.debugPort == 40001)
@@ -80,10 +92,10 @@ struct AttachTests {
         var h = Harness()
         h.addAttach("blend")
         let first = h.host(1, "blend", pid: 100)
-        _ = h.send(.probed(listening: [], connected: nil, hosts: [first: .listening(port: 40001)]))
+        _ = h.seen([first: .listening(port: 40001)])
         h.advance(1)
         let second = h.host(2, "blend", pid: 200)
-        _ = h.send(.probed(listening: [], connected: nil, hosts: [first: .listening(port: 40001), second: .listening(port: 40002)]))
+        _ = h.seen([first: .listening(port: 40001), second: .listening(port: 40002)])
         #expect(h.send(.ideConnected(70, project: "blend", peer: "a")).relayTargets == [70: second])
         #expect(h.send(.ideConnected(71, project: "blend", peer: "b")).relayTargets == [71: first])
         #expect(h.send(.ideConnected(72, project: "blend", peer: "c")).relayTargets == [72: second])
@@ -115,13 +127,23 @@ struct AttachTests {
         var h = Harness()
         h.addAttach("blend")
         let id = h.host(1, "blend", pid: 100)
-        _ = h.send(.probed(listening: [], connected: nil, hosts: [id: .listening(port: 40001)]))
+        _ = h.seen([id: .listening(port: 40001)])
         _ = h.send(.ideConnected(70, project: "blend", peer: "a"))
         let failed = h.send(.relayFailed(70, reason: "connection refused"))
         #expect(failed.eventKinds == [.sessionPending])
         #expect(failed.relayTargets.isEmpty)
-        let again = h.send(.probed(listening: [], connected: nil, hosts: [id: .listening(port: 40001)]))
+        // Not at once (a server that keeps refusing is not hammered), but after a short wait.
+        let soon = h.send(.probed(listening: [], connected: nil, hosts: [id: .listening(port: 40001)]))
+        #expect(soon.relayTargets.isEmpty)
+        #expect(h.broker.nextDeadline == h.clock + Broker.relayRetryDelay)
+        h.advance(Broker.relayRetryDelay)
+        _ = h.tick([])
+        // Its port was discovered: pending again, it is looked for anew.
+        let again = h.seen([id: .listening(port: 40001)])
         #expect(again.relayTargets == [70: id])
+        // A second refusal waits twice as long.
+        _ = h.send(.relayFailed(70, reason: "connection refused"))
+        #expect(h.broker.nextDeadline == h.clock + 2 * Broker.relayRetryDelay)
     }
 
     @Test("removing the project closes its IDE connections")

@@ -171,7 +171,13 @@ import Testing
             let mean = (Clock.monotonicSeconds() - start) / Double(rounds) * 1000
             #expect(probe.statistics.treeScans == before.treeScans, "\(entry.name): rescanned the tree")
             #expect(probe.statistics.holderScans == before.holderScans, "\(entry.name): searched /proc")
-            #expect(mean < 2, "\(entry.name): \(mean) ms per verdict")
+            // Against the bare listing in the same moment (a loaded machine slows both): a
+            // verdict is one listing plus cached look-ups, never a walk of /proc.
+            let listing = ListenProbe()
+            let listingStart = Clock.monotonicSeconds()
+            for _ in 0..<rounds { _ = try listing.listeningSockets() }
+            let listingMean = (Clock.monotonicSeconds() - listingStart) / Double(rounds) * 1000
+            #expect(mean < max(2, 10 * listingMean), "\(entry.name): \(mean) ms per verdict, \(listingMean) ms per listing")
             report.append("\(entry.name) \(milliseconds(mean)) ms")
         }
         let listeners = try ListenProbe().listeningSockets().count
