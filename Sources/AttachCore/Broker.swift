@@ -48,7 +48,7 @@ public struct Broker: Sendable {
         return ProjectInfo(name: c.name, debugHost: c.debugHost, debugPort: c.debugPort, attachPort: c.attachPort,
                            selectedSession: record.selected, rendezvousPort: c.rendezvousPort,
                            rendezvousSocket: rendezvousPath(c.name), readyTimeout: c.readyTimeout,
-                           allowRemote: c.allowRemote, error: record.listenerError)
+                           allowRemote: c.allowRemote, error: record.combinedError, remote: record.remoteInfo)
     }
 
     public var projectNames: [String] { projects.keys.sorted() }
@@ -85,6 +85,8 @@ public struct Broker: Sendable {
         var interval: Double?
         func want(_ seconds: Double) { interval = min(interval ?? seconds, seconds) }
         for session in sessions.values {
+            // A remote session's readiness is decided on its own machine.
+            if session.isMirror { continue }
             if session.isPending && session.readyClaimed { want(Self.fastProbeInterval) }
             // Slowly while ready: a bare session ends with its port, and any ready session
             // is watched for a client attaching.
@@ -98,7 +100,7 @@ public struct Broker: Sendable {
 
     /// Whether the next probe should also read the ESTABLISHED connections (see `tick`).
     public var wantsConnectedPorts: Bool {
-        sessions.values.contains { $0.info.state.isListening }
+        sessions.values.contains { $0.info.state.isListening && !$0.isMirror }
     }
 
     /// The earliest monotonic time at which a waiter or a pending session times out.
@@ -117,7 +119,9 @@ public struct Broker: Sendable {
         for config in configs {
             let params = AddProjectParameters(name: config.name, debugPort: config.debugPort, debugHost: config.debugHost,
                                               rendezvousPort: config.rendezvousPort, readyTimeout: config.readyTimeout,
-                                              allowRemote: config.allowRemote, attachPort: config.attachPort)
+                                              allowRemote: config.allowRemote, attachPort: config.attachPort,
+                                              remote: config.remote?.destination, remoteProject: config.remote?.project,
+                                              remoteSocket: config.remote?.socket, sshCommand: config.remote?.sshCommand)
             guard let valid = try? ProjectConfig.validated(params), projects[valid.name] == nil,
                   conflict(for: valid) == nil else {
                 skipped.append(config.name)
