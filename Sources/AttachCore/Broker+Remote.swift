@@ -15,13 +15,6 @@ extension ProjectRecord {
         return RemoteInfo(destination: remote.destination, project: remote.project, socket: remote.socket,
                           sshCommand: remote.sshCommand, state: link.state, error: link.error, version: link.version)
     }
-
-    /// The project's one error line: its listeners', then its remote link's.
-    var combinedError: String? {
-        let remote = remoteLink?.error.map { "remote \(config.remote?.destination ?? "?"): \($0)" }
-        let all = [listenerError, remote].compactMap { $0 }
-        return all.isEmpty ? nil : all.joined(separator: "; ")
-    }
 }
 
 extension Broker {

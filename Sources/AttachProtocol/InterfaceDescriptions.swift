@@ -27,8 +27,7 @@ type Project (
   rendezvousSocket: string,
   readyTimeout: float,
   allowRemote: bool,
-  # Why a rendezvous listener is not up (for example the TCP port is in use), or why its
-  # remote cannot be reached, if so.
+  # Why a rendezvous listener is not up (for example the TCP port is in use), if it is not.
   error: ?string,
   # Set for a project whose hosts run on another machine, reached through OpenSSH.
   remote: ?Remote

@@ -14,7 +14,7 @@ public struct ProjectInfo: Codable, Sendable, Equatable {
     public var rendezvousSocket: String
     public var readyTimeout: Double
     public var allowRemote: Bool
-    /// Why a rendezvous listener is not up, or why the remote cannot be reached, if so.
+    /// Why a rendezvous listener is not up, if it is not.
     public var error: String?
     /// Set for a project whose hosts run on another machine, reached through OpenSSH.
     public var remote: RemoteInfo?
