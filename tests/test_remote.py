@@ -194,3 +194,41 @@ def test_add_remote_needs_an_attach_port(daemon):
     result = daemon.ctl("add", "farm", "--remote", "render42", "--debug-port", free_port())
     assert result.returncode == 64
     assert "--attach-port" in result.stderr
+
+
+def test_refused_key_shows_sshs_words(daemon_factory, sshd):
+    open(sshd.authorized, "w").close()
+    remote = daemon_factory()
+    remote.add_project("farm")
+    local = local_daemon(daemon_factory, sshd)
+    add_remote(local, remote)
+    info = wait_remote_state(local, "farm", "unreachable")
+    assert "Permission denied" in info["remote"]["error"], info
+    doctor = local.ctl("doctor", "farm")
+    assert "ssh-add" in doctor.stdout + doctor.stderr, doctor.stdout
+
+
+def test_one_ssh_connection_is_shared_by_the_link_and_the_relays(daemon_factory, sshd, short_tmp):
+    remote = daemon_factory()
+    debug_port = remote.add_project("farm")
+    local = local_daemon(daemon_factory, sshd)
+    attach_port = add_remote(local, remote)
+    wait_remote_state(local, "farm", "connected")
+    with RemoteHost(remote, debug_port, short_tmp):
+        local.ctl("wait", "farm", "--timeout", "60", check=True)
+        with DapClient.connect("127.0.0.1", attach_port, timeout=30) as dap:
+            dap.attach()
+            assert dap.evaluate("MAGIC") == "42"
+            assert established_to(sshd.port) == 1
+            dap.disconnect()
+
+
+def established_to(port):
+    """Client-side TCP connections to 127.0.0.1:port in ESTABLISHED state (/proc/net/tcp)."""
+    count = 0
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            fields = line.split()
+            if fields[2].endswith(":%04X" % port) and fields[3] == "01":
+                count += 1
+    return count
