@@ -63,7 +63,12 @@ extension Broker {
         for (connection, _) in held {
             guard let session = chosenSession(of: project), let port = session.info.debugPort else { break }
             attaches[connection]?.phase = .connecting(session: session.info.id)
-            actions.append(.connectRelay(connection, session: session.info.id, host: session.info.debugHost, port: port))
+            if session.isMirror {
+                actions.append(.connectRemoteRelay(connection, session: session.info.id, project: project,
+                                                   host: session.info.debugHost, port: port))
+            } else {
+                actions.append(.connectRelay(connection, session: session.info.id, host: session.info.debugHost, port: port))
+            }
         }
         return actions
     }

@@ -26,7 +26,7 @@ extension Broker {
         // Oldest first, so that waiters see sessions become ready in the order hosts came.
         let ordered = sessions.values.sorted { $0.info.startedAt < $1.info.startedAt }.map(\.info.id)
         for id in ordered {
-            guard sessions[id] != nil else { continue }
+            guard let record = sessions[id], !record.isMirror else { continue }
             let listens = listens(id, listening: listening, hosts: hosts, now: now.monotonic)
             guard var session = sessions[id] else { continue }
             if session.isPending, session.readyClaimed, listens, relayBackoffUntil[id] == nil {
@@ -58,7 +58,8 @@ extension Broker {
     private mutating func updateAttachment(connected: Set<UInt16>) -> [BrokerAction] {
         var actions: [BrokerAction] = []
         for id in sessions.keys.sorted() {
-            guard var session = sessions[id], session.info.state.isListening, let port = session.port else { continue }
+            guard var session = sessions[id], session.info.state.isListening, !session.isMirror,
+                  let port = session.port else { continue }
             let state: SessionState = connected.contains(port) ? .attached : .ready
             guard state != session.info.state else { continue }
             session.info.state = state

@@ -59,7 +59,7 @@ public struct Broker: Sendable {
         return ProjectInfo(name: c.name, debugHost: c.debugHost, debugPort: c.debugPort, attachPort: c.attachPort,
                            selectedSession: record.selected, rendezvousPort: c.rendezvousPort,
                            rendezvousSocket: rendezvousPath(c.name), readyTimeout: c.readyTimeout,
-                           allowRemote: c.allowRemote, error: record.listenerError)
+                           allowRemote: c.allowRemote, error: record.listenerError, remote: record.remoteInfo)
     }
 
     public var projectNames: [String] { projects.keys.sorted() }
@@ -96,6 +96,8 @@ public struct Broker: Sendable {
         var interval: Double?
         func want(_ seconds: Double) { interval = min(interval ?? seconds, seconds) }
         for session in sessions.values {
+            // A remote session's readiness is decided on its own machine.
+            if session.isMirror { continue }
             if session.isPending && session.readyClaimed { want(Self.fastProbeInterval) }
             // Slowly while ready: a bare session ends with its port, and any ready session
             // is watched for a client attaching.
@@ -118,7 +120,8 @@ public struct Broker: Sendable {
     /// attached, its pid says when it ends, a Wait looks afresh, and a relay its server refuses
     /// sends it back to pending — so 1,000 idle relays cost no wakeup.
     func needsWatching(_ session: SessionRecord) -> Bool {
-        session.endsWithPort || session.info.pid == nil || projects[session.info.project]?.config.attachPort == nil
+        !session.isMirror
+            && (session.endsWithPort || session.info.pid == nil || projects[session.info.project]?.config.attachPort == nil)
     }
 
     /// The earliest monotonic time at which a waiter or a pending session times out.
@@ -140,7 +143,9 @@ public struct Broker: Sendable {
         for config in configs {
             let params = AddProjectParameters(name: config.name, debugPort: config.debugPort, debugHost: config.debugHost,
                                               rendezvousPort: config.rendezvousPort, readyTimeout: config.readyTimeout,
-                                              allowRemote: config.allowRemote, attachPort: config.attachPort)
+                                              allowRemote: config.allowRemote, attachPort: config.attachPort,
+                                              remote: config.remote?.destination, remoteProject: config.remote?.project,
+                                              remoteSocket: config.remote?.socket, sshCommand: config.remote?.sshCommand)
             guard let valid = try? ProjectConfig.validated(params), projects[valid.name] == nil,
                   taken.isDisjoint(with: valid.ownPorts) else {
                 skipped.append(config.name)

@@ -70,6 +70,14 @@ public enum BrokerAction: Sendable, Equatable {
     /// Connect an IDE connection held on an attach port to a session's debug endpoint and relay
     /// it; report `relayUp` or `relayFailed`, and `relayEnded` when it is over.
     case connectRelay(ConnectionID, session: String, host: String, port: Int)
+    /// Like `connectRelay`, for a remote session: through an ssh channel of the project's remote
+    /// link to `host:port` on the remote machine (`ssh -W`).
+    case connectRemoteRelay(ConnectionID, session: String, project: String, host: String, port: Int)
+    /// Open the link to a remote project's machine (ssh, `attachctl bridge` there) and report
+    /// `remoteConnected`, `remoteSessions`, `remoteSession` and `remoteLost`; reconnect after a loss.
+    case openRemote(project: String, RemoteConfig)
+    /// Close a remote project's link (the project was removed).
+    case closeRemote(project: String)
     /// Close an IDE connection on an attach port (held or relayed); report `relayEnded`.
     case closeAttach(ConnectionID, reason: String)
     /// Read the LISTEN table now and report with `.probed`.

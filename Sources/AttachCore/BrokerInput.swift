@@ -27,6 +27,14 @@ public enum BrokerInput: Sendable, Equatable {
     case relayEnded(ConnectionID, reason: String, bytesToHost: Int, bytesToIDE: Int)
     /// The daemon tried to open a project's listeners: `error` is nil when all are up.
     case listenersOpened(project: String, error: String?)
+    /// A remote project's link is up: the remote attachd answered `GetInfo` with `version`.
+    case remoteConnected(project: String, version: String)
+    /// All live sessions of a remote project on its machine (`ListSessions` there).
+    case remoteSessions(project: String, [SessionInfo])
+    /// One session of a remote project changed on its machine (a `Watch` event there).
+    case remoteSession(project: String, SessionInfo)
+    /// A remote project's link failed or was lost; `reason` has the words ssh gave.
+    case remoteLost(project: String, reason: String)
     /// The clock moved on, and (when the daemon read it) this is the set of local TCP ports in
     /// LISTEN state, and perhaps the local ports of ESTABLISHED connections (`connected`, read
     /// when `wantsConnectedPorts`). nil `listening`: the kernel could not be read this time.
@@ -39,7 +47,8 @@ extension Broker {
     public mutating func handle(_ input: BrokerInput, now: Instant) -> [BrokerAction] {
         switch input {
         case .call(let request, let token):
-            return handle(request, token: token, now: now)
+            let closing = remoteLinkClosing(for: request)
+            return handle(request, token: token, now: now) + closing
         case .controlClosed(let connection):
             controlConnectionClosed(connection)
             return []
@@ -60,7 +69,15 @@ extension Broker {
         case .relayEnded(let connection, let reason, let bytesToHost, let bytesToIDE):
             return relayEnded(connection, reason: reason, bytesToHost: bytesToHost, bytesToIDE: bytesToIDE)
         case .listenersOpened(let project, let error):
-            return listenersOpened(project: project, error: error)
+            return listenersOpened(project: project, error: error) + openRemoteIfNeeded(project)
+        case .remoteConnected(let project, let version):
+            return remoteConnected(project, version: version)
+        case .remoteSessions(let project, let list):
+            return remoteSessions(project, list, now: now)
+        case .remoteSession(let project, let info):
+            return remoteSession(project, info, now: now)
+        case .remoteLost(let project, let reason):
+            return remoteLost(project, reason: reason, now: now)
         case .probed(let listening, let connected, let hosts):
             return tick(now: now, listening: listening, connected: connected, hosts: hosts)
         }

@@ -17,11 +17,14 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
     public var readyTimeout: Double
     /// The TCP rendezvous listens on every address instead of loopback only.
     public var allowRemote: Bool
+    /// Set when the hosts run on another machine, reached through OpenSSH.
+    public var remote: RemoteConfig?
 
     public init(name: String, debugHost: String = ProjectConfig.defaultDebugHost, debugPort: Int?,
                 attachPort: Int? = nil, rendezvousPort: Int? = nil, readyTimeout: Double = ProjectConfig.defaultReadyTimeout,
-                allowRemote: Bool = false) {
+                allowRemote: Bool = false, remote: RemoteConfig? = nil) {
         self.name = name
+        self.remote = remote
         self.attachPort = attachPort
         self.debugHost = debugHost
         self.debugPort = debugPort
@@ -53,11 +56,12 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
         var host = p.debugHost ?? defaultDebugHost
         if host == "localhost" { host = defaultDebugHost }
         guard isNumericAddress(host) else { throw .invalidParameter("debugHost") }
+        let remote = try RemoteConfig.validated(p)
         let timeout = p.readyTimeout ?? defaultReadyTimeout
         guard timeout > 0, timeout <= 86_400, timeout.isFinite else { throw .invalidParameter("readyTimeout") }
         return ProjectConfig(name: p.name, debugHost: host, debugPort: p.debugPort, attachPort: p.attachPort,
                              rendezvousPort: p.rendezvousPort,
-                             readyTimeout: timeout, allowRemote: p.allowRemote ?? false)
+                             readyTimeout: timeout, allowRemote: p.allowRemote ?? false, remote: remote)
     }
 
     /// A dotted IPv4 address or something shaped like an IPv6 one; host names are refused

@@ -8,6 +8,8 @@ struct ProjectRecord: Sendable {
     var handoff: Handoff = .holding
     /// The session new IDE connections are pinned to, while it lives.
     var selected: String?
+    /// The link to a remote project's machine, once the daemon was asked to open it.
+    var remoteLink: RemoteLinkRecord?
 }
 
 /// The TCP rendezvous port of a project whose debug port is that same port (the article's

@@ -31,9 +31,12 @@ struct SessionRecord: Sendable {
         switch info.origin {
         case .connect: return true
         case .control: return info.pid == nil
-        case .lines: return false
+        case .lines, .remote: return false
         }
     }
+
+    /// Mirrored from a remote attachd, which alone decides its state.
+    var isMirror: Bool { info.origin == .remote }
 }
 
 /// A blocked `Wait`.

@@ -85,6 +85,7 @@ public enum Doctor {
         DoctorChecks.daemonUnreachable,
         DoctorChecks.projectMissing,
         DoctorChecks.listenerError,
+        DoctorChecks.remoteUnreachable,
         DoctorChecks.noHost,
         DoctorChecks.portHeldByOther,
         DoctorChecks.neverListened,

@@ -86,6 +86,10 @@ public enum Format {
             rendezvous.append(project.rendezvousSocket)
             var state: String
             if let error = project.error { state = "error: \(error)" } else { state = "listening" }
+            if let remote = project.remote {
+                state += "; remote \(remote.destination): \(remote.state.rawValue)"
+                if let error = remote.error { state += ": error: \(error)" }
+            }
             if project.allowRemote, project.rendezvousPort != nil {
                 state += " (warning: TCP rendezvous open to the network, --allow-remote)"
             }
@@ -107,12 +111,12 @@ public enum Format {
         let rows = sessions.map { session -> [String] in
             var state = session.state.rawValue
             if let status = session.status, !status.isEmpty { state += " (\(status))" }
-            if session.state == .pending, let problem = session.problem { state += ": \(problem)" }
+            if session.state == .pending || session.state == .unreachable, let problem = session.problem { state += ": \(problem)" }
             if let relays = session.relays, !relays.isEmpty { state += " [\(relays.count) IDE]" }
             return [session.id,
                     session.project,
                     state,
-                    session.origin.rawValue,
+                    session.remote.map { "remote \($0)" } ?? session.origin.rawValue,
                     endpoint(host: session.debugHost, port: session.debugPort),
                     session.pid.map(String.init) ?? "-",
                     age(now - session.startedAt),

@@ -169,6 +169,19 @@ final class AttachRelays: @unchecked Sendable {
         }
     }
 
+    /// Relays a held IDE connection through a stream already open to the session's debug
+    /// server: an ssh channel to a remote session (`RemoteLinks.openChannel`).
+    func connect(_ id: ConnectionID, session: String, through channel: FileDescriptor) {
+        guard let (project, link) = links[id], case .held(let ide) = link else {
+            channel.close()
+            return
+        }
+        let connector = RelayConnector(host: "ssh", port: 0, queue: queue)
+        links[id] = (project, .connecting(ide, connector))
+        // Reported from a fresh turn of the queue, as a connector's completion is.
+        queue.async { [self] in connected(id, session: session, .success(channel)) }
+    }
+
     private func connected(_ id: ConnectionID, session: String, _ result: Result<FileDescriptor, RelayConnectError>) {
         guard let (project, link) = links[id], case .connecting(let ide, _) = link else {
             if case .success(let fd) = result { fd.close() }

@@ -27,6 +27,7 @@ public final class Daemon: @unchecked Sendable {
     var processes: ProcessWatcher!
     var readiness: ReadinessProbe!
     var relays: AttachRelays!
+    var remotes: RemoteLinks!
 
     /// The control socket file was bound here (not passed by systemd), so it is ours to remove.
     var ownsControlSocket = false
@@ -59,6 +60,7 @@ public final class Daemon: @unchecked Sendable {
         processes = ProcessWatcher(queue: queue, deliver: deliver)
         relays = AttachRelays(queue: queue, logger: logger, options: options, fdStore: fdStore, reserve: reserve, ids: ids,
                               peerOwner: { [weak self] fd in self?.readiness.probe.peerOwner(of: fd) ?? .unknown }, deliver: deliver)
+        remotes = RemoteLinks(queue: queue, logger: logger, ids: ids, runtimeDirectory: paths.runtimeDirectory, deliver: deliver)
         readiness = ReadinessProbe(queue: queue, logger: logger,
                                    excludedPorts: { [weak self] in self?.listeners.closingPorts ?? [] }, deliver: deliver)
         control.status = { [weak self] in self?.status() ?? StatusReply(version: "", pid: 0, uptime: 0, projects: 0, sessions: 0, pending: 0, ready: 0, waiters: 0, connections: 0, probe: "") }
@@ -128,6 +130,15 @@ public final class Daemon: @unchecked Sendable {
             hosts.closeAll(of: project)
         case .connectRelay(let connection, let session, let host, let port):
             relays.connect(connection, session: session, host: host, port: port)
+        case .connectRemoteRelay(let connection, let session, let project, let host, let port):
+            switch remotes.openChannel(project: project, host: host, port: port) {
+            case .success(let channel): relays.connect(connection, session: session, through: channel)
+            case .failure(let error): return broker.handle(.relayFailed(connection, reason: error.reason), now: instant())
+            }
+        case .openRemote(let project, let remote):
+            remotes.open(project: project, remote: remote)
+        case .closeRemote(let project):
+            remotes.close(project)
         case .closeAttach(let connection, let reason):
             guard let input = relays.close(connection, reason: reason) else { return [] }
             return broker.handle(input, now: instant())

@@ -28,16 +28,37 @@ type Project (
   readyTimeout: float,
   allowRemote: bool,
   # Why a rendezvous listener is not up (for example the TCP port is in use), if it is not.
-  error: ?string
+  error: ?string,
+  # Set for a project whose hosts run on another machine, reached through OpenSSH.
+  remote: ?Remote
+)
+
+# The other machine of a remote project, and the state of the link to its attachd.
+type Remote (
+  # The ssh destination: [user@]host[:port] or a Host alias of the ssh config.
+  destination: string,
+  # The project's name on that machine.
+  project: string,
+  # The remote attachd's control socket; null: the remote user's default.
+  socket: ?string,
+  # The ssh command used instead of $ATTACHD_SSH_COMMAND or ssh.
+  sshCommand: ?string,
+  state: (connecting, connected, unreachable),
+  # The words ssh (or the remote attachd) gave when the link failed.
+  error: ?string,
+  # The remote attachd's version (GetInfo), once connected.
+  version: ?string
 )
 
 # One host instance of a project.
 type Session (
   id: string,
   project: string,
-  state: (pending, ready, attached, ended),
-  # How the host announced itself: bare connect, rendezvous lines, or the Announce call.
-  origin: (connect, lines, control),
+  # unreachable: a remote session whose machine cannot be reached now.
+  state: (pending, ready, attached, ended, unreachable),
+  # How the host announced itself: bare connect, rendezvous lines, the Announce call, or
+  # on the remote machine of a remote project (mirrored from its attachd).
+  origin: (connect, lines, control, remote),
   debugHost: string,
   # null until the host says it or its process tree is seen listening.
   debugPort: ?int,
@@ -49,6 +70,9 @@ type Session (
   problem: ?string,
   # The IDE connections relayed to it through the attach port.
   relays: ?[]Relay,
+  # For a remote session: the ssh destination it runs on, and its id there.
+  remote: ?string,
+  remoteId: ?string,
   # Seconds since the epoch.
   startedAt: float,
   readyAt: ?float,
@@ -78,7 +102,9 @@ type Event (
 )
 
 # Adds a project and opens its rendezvous listeners (and its attach port). debugPort may be
-# left out only with attachPort: then each host says its own.
+# left out only with attachPort: then each host says its own. With remote (an ssh
+# destination; needs attachPort), the hosts run on that machine: its attachd is watched
+# through `ssh DESTINATION attachctl bridge`, and IDE connections are relayed over ssh.
 method AddProject(
   name: string,
   debugPort: ?int,
@@ -86,7 +112,11 @@ method AddProject(
   rendezvousPort: ?int,
   readyTimeout: ?float,
   allowRemote: ?bool,
-  attachPort: ?int
+  attachPort: ?int,
+  remote: ?string,
+  remoteProject: ?string,
+  remoteSocket: ?string,
+  sshCommand: ?string
 ) -> (project: Project)
 
 # Removes a project: closes its listeners, ends its sessions, fails its waiters.

@@ -16,10 +16,12 @@ public struct ProjectInfo: Codable, Sendable, Equatable {
     public var allowRemote: Bool
     /// Why a rendezvous listener is not up, if it is not.
     public var error: String?
+    /// Set for a project whose hosts run on another machine, reached through OpenSSH.
+    public var remote: RemoteInfo?
 
     public init(name: String, debugHost: String, debugPort: Int?, attachPort: Int? = nil, selectedSession: String? = nil,
                 rendezvousPort: Int?, rendezvousSocket: String,
-                readyTimeout: Double, allowRemote: Bool, error: String? = nil) {
+                readyTimeout: Double, allowRemote: Bool, error: String? = nil, remote: RemoteInfo? = nil) {
         self.name = name
         self.debugHost = debugHost
         self.debugPort = debugPort
@@ -30,5 +32,6 @@ public struct ProjectInfo: Codable, Sendable, Equatable {
         self.readyTimeout = readyTimeout
         self.allowRemote = allowRemote
         self.error = error
+        self.remote = remote
     }
 }

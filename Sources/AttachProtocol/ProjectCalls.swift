@@ -8,10 +8,24 @@ public struct AddProjectParameters: Codable, Sendable, Equatable {
     public var readyTimeout: Double?
     public var allowRemote: Bool?
     public var attachPort: Int?
+    /// The ssh destination of a remote project (needs `attachPort`).
+    public var remote: String?
+    /// The project's name on the remote machine (default: `name`).
+    public var remoteProject: String?
+    /// The remote attachd's control socket (default: the remote user's).
+    public var remoteSocket: String?
+    /// The ssh command for this project (default: `$ATTACHD_SSH_COMMAND`, else `ssh`).
+    public var sshCommand: String?
 
     public init(name: String, debugPort: Int?, debugHost: String? = nil, rendezvousPort: Int? = nil,
-                readyTimeout: Double? = nil, allowRemote: Bool? = nil, attachPort: Int? = nil) {
+                readyTimeout: Double? = nil, allowRemote: Bool? = nil, attachPort: Int? = nil,
+                remote: String? = nil, remoteProject: String? = nil, remoteSocket: String? = nil,
+                sshCommand: String? = nil) {
         self.attachPort = attachPort
+        self.remote = remote
+        self.remoteProject = remoteProject
+        self.remoteSocket = remoteSocket
+        self.sshCommand = sshCommand
         self.name = name
         self.debugPort = debugPort
         self.debugHost = debugHost

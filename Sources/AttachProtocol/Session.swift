@@ -8,6 +8,9 @@ public enum SessionState: String, Codable, Sendable, CaseIterable {
     case attached
     /// The host went away, the session was ended, or it never became ready.
     case ended
+    /// A remote session whose machine cannot be reached now; it comes back as it is there once
+    /// the link is up again.
+    case unreachable
 
     /// Ready or attached: the debug server listens.
     public var isListening: Bool { self == .ready || self == .attached }
@@ -21,6 +24,8 @@ public enum SessionOrigin: String, Codable, Sendable {
     case lines
     /// Called `Announce` on the control socket.
     case control
+    /// Runs on the remote machine of a remote project; mirrored from the attachd there.
+    case remote
 }
 
 /// A session as the control API shows it (`io.attachd.Broker.Session`).
@@ -41,6 +46,10 @@ public struct SessionInfo: Codable, Sendable, Equatable {
     public var problem: String?
     /// The IDE connections relayed to this session through the project's attach port.
     public var relays: [RelayInfo]?
+    /// For a remote session: the ssh destination it runs on.
+    public var remote: String?
+    /// For a remote session: its id on the remote attachd.
+    public var remoteId: String?
     /// Seconds since the epoch.
     public var startedAt: Double
     public var readyAt: Double?

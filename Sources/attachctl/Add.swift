@@ -17,7 +17,10 @@ struct Add: ParsableCommand {
         newest ready session of the project (an IDE that connects first is held until one is \
         ready); --debug-port is then optional, since each host says (or shows) its own.
 
+        With --remote, the hosts run on another machine, reached through OpenSSH: attachd         watches the project there (`ssh DEST attachctl bridge`; attachd must run on that machine         too, with the project added), mirrors its sessions here (marked remote), and relays the         IDE's connections on --attach-port over ssh to the remote debug server, which keeps         listening on the remote loopback only. ssh runs with your ssh config, keys and agent,         BatchMode=yes and strict host key checking, one shared connection per host;         $ATTACHD_SSH_COMMAND (as GIT_SSH_COMMAND) or --ssh-command replaces `ssh`.
+
         Example:
+          attachctl add farm --remote render42 --attach-port 5678
           attachctl add blend --attach-port 5678
           attachctl add maxtools --debug-port 5678
           attachctl add blender --debug-port 5679 --rendezvous-port 5680 --timeout 300
@@ -47,7 +50,28 @@ struct Add: ParsableCommand {
     @Flag(name: .long, help: "Listen on every address, not only loopback, with the TCP rendezvous and the attach port (hosts and IDEs on other machines).")
     var allowRemote = false
 
+    @Option(name: .long, help: ArgumentHelp("The hosts run on this machine, reached with ssh: [user@]host[:port] or a Host alias (needs --attach-port).", valueName: "destination"))
+    var remote: String?
+
+    @Option(name: .long, help: ArgumentHelp("The project's name on the remote machine (default: the same name).", valueName: "name"))
+    var remoteProject: String?
+
+    @Option(name: .long, help: ArgumentHelp("The remote attachd's control socket (default: the remote user's $XDG_RUNTIME_DIR/attachd/control.sock).", valueName: "path"))
+    var remoteSocket: String?
+
+    @Option(name: .long, help: ArgumentHelp("The ssh command for this project, e.g. \"ssh -F ~/.ssh/farm\" (default: $ATTACHD_SSH_COMMAND, else ssh).", valueName: "command"))
+    var sshCommand: String?
+
     func validate() throws {
+        if remote == nil, remoteProject != nil || remoteSocket != nil || sshCommand != nil {
+            throw ValidationError("--remote-project, --remote-socket and --ssh-command go with --remote DESTINATION")
+        }
+        if let remote {
+            if remote.isEmpty || remote.hasPrefix("-") { throw ValidationError("--remote '\(remote)' is not an ssh destination; use [user@]host[:port] or a Host alias") }
+            if attachPort == nil { throw ValidationError("--remote needs --attach-port: where the IDE connects on this machine") }
+            if let remoteProject { try validateProjectName(remoteProject) }
+            if let remoteSocket, !remoteSocket.hasPrefix("/") { throw ValidationError("--remote-socket must be an absolute path on the remote machine") }
+        }
         try validateProjectName(name)
         try validatePort(debugPort, option: "--debug-port")
         try validatePort(attachPort, option: "--attach-port")
@@ -62,7 +86,9 @@ struct Add: ParsableCommand {
     func run() throws {
         let parameters = AddProjectParameters(name: name, debugPort: debugPort, debugHost: debugHost,
                                               rendezvousPort: rendezvousPort, readyTimeout: timeout,
-                                              allowRemote: allowRemote ? true : nil, attachPort: attachPort)
+                                              allowRemote: allowRemote ? true : nil, attachPort: attachPort,
+                                              remote: remote, remoteProject: remoteProject, remoteSocket: remoteSocket,
+                                              sshCommand: sshCommand)
         let (project, raw) = try withClient(global) { client throws(ClientError) in
             let project = try client.addProject(parameters)
             return (project, client.lastReply["project"] ?? .null)
@@ -102,6 +128,9 @@ func describe(_ project: ProjectInfo) -> String {
         rows.append(["  rendezvous (tcp):", "none (add one with --rendezvous-port)"])
     }
     rows.append(["  ready timeout:", Format.seconds(project.readyTimeout)])
+    if let remote = project.remote {
+        rows.append(["  remote:", "project '\(remote.project)' on \(remote.destination) (\(remote.state.rawValue))"])
+    }
     if project.allowRemote { rows.append(["  remote hosts:", "allowed"]) }
     return Table.render(headers: [], rows: rows)
 }

@@ -32,6 +32,7 @@ struct Status: ParsableCommand {
         // Listener problems belong on the status page too: a project whose rendezvous is down
         // makes every launch of it wait for nothing.
         let problems = projects.filter { $0.error != nil }.map { ["problem:", "\($0.name): \($0.error!)"] }
+            + projects.compactMap { p in p.remote?.error.map { ["problem:", "\(p.name): remote \(p.remote!.destination): \($0)"] } }
         Output.out(Table.render(headers: [], rows: [
             ["attachd:", "\(status.version) (pid \(status.pid)), up \(Format.age(status.uptime))"],
             ["socket:", global.socketPath],

@@ -1,0 +1,86 @@
+import AttachCore
+import AttachSystem
+import Dispatch
+import Logging
+
+/// The remote projects' links to their machines, through OpenSSH: one control link per project
+/// (`RemoteLink`: `ssh DEST attachctl bridge`, varlink to the attachd there), and the ssh
+/// channels (`ssh -W 127.0.0.1:PORT DEST`) that carry IDE connections to remote debug servers.
+/// All share one ssh connection per remote host (ControlMaster, see `SSHCommand`), so a relay
+/// or a reconnect costs a channel, not a handshake.
+final class RemoteLinks: @unchecked Sendable {
+    private let queue: DispatchQueue
+    private let logger: Logger
+    private let ids: ConnectionIDs
+    private let deliver: @Sendable (BrokerInput) -> Void
+    /// `ATTACHD_SSH_COMMAND`, else `ssh`.
+    let defaultCommand: String
+    /// Where the shared connections' control sockets live.
+    let controlDirectory: String
+    private var links: [String: RemoteLink] = [:]
+    /// The `ssh -W` processes of relays, by pid.
+    private var channels: [Int32: SSHProcess] = [:]
+
+    init(queue: DispatchQueue, logger: Logger, ids: ConnectionIDs, runtimeDirectory: String,
+         sshCommand: String? = Environment.get("ATTACHD_SSH_COMMAND"),
+         deliver: @escaping @Sendable (BrokerInput) -> Void) {
+        self.queue = queue
+        self.logger = logger
+        self.ids = ids
+        self.deliver = deliver
+        self.defaultCommand = sshCommand.flatMap { $0.allSatisfy(\.isWhitespace) ? nil : $0 } ?? "ssh"
+        self.controlDirectory = runtimeDirectory + "/ssh"
+    }
+
+    /// Control links and relay channels open now.
+    var count: Int { links.count + channels.count }
+
+    func command(for remote: RemoteConfig) -> SSHCommand {
+        SSHCommand(command: remote.sshCommand ?? defaultCommand, controlDirectory: controlDirectory)
+    }
+
+    /// Opens a project's control link (again, should it be open).
+    func open(project: String, remote: RemoteConfig) {
+        close(project)
+        do {
+            try Files.createDirectories(controlDirectory)
+        } catch {
+            logger.warning("cannot create the ssh control directory", metadata: ["path": "\(controlDirectory)", "error": "\(error)"])
+        }
+        let link = RemoteLink(project: project, remote: remote, ssh: command(for: remote), queue: queue, logger: logger,
+                              ids: ids, deliver: deliver)
+        links[project] = link
+        link.start()
+    }
+
+    /// Closes a project's control link for good.
+    func close(_ project: String) {
+        links.removeValue(forKey: project)?.stop()
+    }
+
+    /// Starts `ssh -W host:port` to a project's remote machine and returns the daemon's end of
+    /// it, for a relay; or why it could not start. Whether the remote debug server accepted is
+    /// known only from the bytes: a refusal ends the channel, and with it the relay.
+    func openChannel(project: String, host: String, port: Int) -> Result<FileDescriptor, RemoteChannelError> {
+        guard let remote = links[project]?.remote else { return .failure(RemoteChannelError(reason: "project \(project) has no remote link")) }
+        let started: (SSHProcess, FileDescriptor)
+        do {
+            started = try SSHProcess.start(command(for: remote).channel(to: remote, host: host, port: port), queue: queue)
+        } catch {
+            return .failure(RemoteChannelError(reason: "cannot start ssh: \(error)"))
+        }
+        let (process, fd) = started
+        channels[process.pid] = process
+        process.onExit = { [self] status, words in
+            channels[process.pid] = nil
+            let reason = RemoteLink.reason(status: status, words: words, destination: remote.destination)
+            logger.debug("ssh channel ended", metadata: ["project": "\(project)", "target": "\(host):\(port)", "reason": "\(reason)"])
+        }
+        return .success(fd)
+    }
+}
+
+/// Why an ssh channel for a relay could not be started.
+struct RemoteChannelError: Error {
+    var reason: String
+}
