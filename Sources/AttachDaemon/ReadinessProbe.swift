@@ -98,17 +98,23 @@ final class ReadinessProbe: @unchecked Sendable {
         timerFireAt = fireAt
     }
 
-    /// Creates the one timer, armed once at once: Dispatch opens its timer descriptor the first
-    /// time a timer is armed, and that must not first happen when descriptors have run out.
+    /// Creates the one timer, armed once shortly after: Dispatch opens its timer descriptor
+    /// (timerfd) the first time it programs a deadline still in the future, and that must not
+    /// first happen when descriptors have run out. (A deadline of `.now()` has passed by the
+    /// time Dispatch looks at it and opened nothing: the timerfd then came with the first Wait,
+    /// after a test's baseline of descriptors, or at exhaustion.)
     func makeTimer() {
         guard timer == nil else { return }
         let source = DispatchSource.makeTimerSource(queue: queue)
         source.setEventHandler { [self] in timerFired() }
         timer = source
-        source.schedule(deadline: .now())
-        timerFireAt = Clock.monotonicSeconds()
+        source.schedule(deadline: .now() + Self.firstShot)
+        timerFireAt = Clock.monotonicSeconds() + Self.firstShot
         source.resume()
     }
+
+    /// Seconds to the first shot: far enough ahead to be programmed, not to be noticed.
+    static let firstShot = 0.05
 
     private func timerFired() {
         timerFireAt = nil
