@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ArgumentParser
 import AttachSystem
 import Foundation
@@ -223,10 +220,7 @@ struct AttachBench: ParsableCommand {
     // MARK: Helpers
 
     static func executableDirectory() -> String {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard count > 0 else { return "." }
-        let path = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let path = Sys.executablePath() else { return "." }
         return String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
     }
 
@@ -250,7 +244,7 @@ struct AttachBench: ParsableCommand {
     /// `swift build -c release` into the same directory. Missing: stop; older than a source
     /// file: warn.
     static func checkBinaries(_ binDirectory: String, repository: String) throws {
-        for name in ["attachd", "attachctl"] where access(binDirectory + "/" + name, X_OK) != 0 {
+        for name in ["attachd", "attachctl"] where !Sys.isExecutable(binDirectory + "/" + name) {
             throw BenchError("\(binDirectory)/\(name) is missing. `swift run` builds attachbench alone: run `swift build -c release` (with the same --scratch-path) first, or pass --bin-dir")
         }
         guard Files.isDirectory(repository + "/Sources") else { return }
@@ -270,5 +264,5 @@ struct AttachBench: ParsableCommand {
 }
 
 func log(_ text: String) {
-    FileHandle.standardError.write((text + "\n").data(using: .utf8)!)
+    Sys.writeStandardError(text + "\n")
 }
