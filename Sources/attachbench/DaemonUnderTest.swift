@@ -4,8 +4,10 @@ import Foundation
 /// One project as written to `projects.json` before the daemon starts.
 struct ProjectSpec {
     var name: String
-    var debugPort: Int
+    /// nil only with `attachPort`: each host then says its own.
+    var debugPort: Int?
     var rendezvousPort: Int?
+    var attachPort: Int? = nil
 }
 
 /// A temporary directory tree for one daemon: XDG_RUNTIME_DIR (0700), XDG_CONFIG_HOME, logs.
@@ -48,9 +50,10 @@ final class Sandbox {
     /// Writes `projects.json` as attachd saves it (version 1).
     func writeProjects(_ projects: [ProjectSpec]) throws {
         let list: [[String: Any]] = projects.map { p in
-            var entry: [String: Any] = ["name": p.name, "debugHost": "127.0.0.1", "debugPort": p.debugPort,
-                                        "readyTimeout": 120, "allowRemote": false]
+            var entry: [String: Any] = ["name": p.name, "debugHost": "127.0.0.1", "readyTimeout": 120, "allowRemote": false]
+            if let port = p.debugPort { entry["debugPort"] = port }
             if let port = p.rendezvousPort { entry["rendezvousPort"] = port }
+            if let port = p.attachPort { entry["attachPort"] = port }
             return entry
         }
         let data = try JSONSerialization.data(withJSONObject: ["version": 1, "projects": list], options: [.sortedKeys])
