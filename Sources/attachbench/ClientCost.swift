@@ -11,6 +11,8 @@ struct ClientCostResult: Codable {
     /// The same for a C program that prints one line (compiled here with cc -O2).
     var cProgram: Summary?
     var ratioP50: Double
+    /// The same `attachctl status`, static build, when there is one.
+    var staticAttachctl: Summary?
     /// The static attachctl measured (`swift build -c release --static-swift-stdlib --product
     /// attachctl`), its size unstripped and stripped; nil when not built.
     var staticBinary: String?
@@ -31,7 +33,7 @@ enum ClientCost {
     static func run(_ daemon: DaemonUnderTest, attachctl: String, staticBinary: String?, runs: Int,
                     progress: (String) -> Void) throws -> ClientCostResult {
         let sizes = binarySizes(staticBinary, scratch: daemon.sandbox.root)
-        var result = ClientCostResult(skipped: nil, runs: 0, attachctl: nil, cProgram: nil, ratioP50: .nan,
+        var result = ClientCostResult(skipped: nil, runs: 0, attachctl: nil, cProgram: nil, ratioP50: .nan, staticAttachctl: nil,
                                       staticBinary: staticBinary, staticBytes: sizes.unstripped, staticStrippedBytes: sizes.stripped,
                                       staticNote: sizes.note, dynamicBytes: try? Files.read(attachctl)?.count)
         let source = daemon.sandbox.root + "/hello.c", hello = daemon.sandbox.root + "/hello"
@@ -43,8 +45,9 @@ enum ClientCost {
             return result
         }
         progress("  attachctl status vs a C program: \(runs) runs each, interleaved")
-        let commands = [[attachctl, "status", "--socket", daemon.sandbox.controlSocket], [hello]]
-        var times: [[Double]] = [[], []]
+        var commands = [[attachctl, "status", "--socket", daemon.sandbox.controlSocket], [hello]]
+        if sizes.unstripped != nil, let staticBinary { commands.append([staticBinary, "status", "--socket", daemon.sandbox.controlSocket]) }
+        var times: [[Double]] = Array(repeating: [], count: commands.count)
         for index in 0..<(runs + 3) {
             for (which, argv) in commands.enumerated() {
                 let seconds = try timeProcess(argv, environment: daemon.sandbox.environment)
@@ -54,6 +57,7 @@ enum ClientCost {
         result.runs = runs
         result.attachctl = Summary(seconds: times[0])
         result.cProgram = Summary(seconds: times[1])
+        if commands.count > 2 { result.staticAttachctl = Summary(seconds: times[2]) }
         result.ratioP50 = (result.attachctl?.p50Ms ?? .nan) / (result.cProgram?.p50Ms ?? .nan)
         return result
     }

@@ -32,8 +32,9 @@ extension Report {
             } else {
                 row("Real debugpy host (MAINPID + READY=1, then `debugpy.listen((\"127.0.0.1\", 0))`): port first seen in LISTEN → `attachctl wait` exits (\(f.launches) launches\(f.failures > 0 ? ", \(f.failures) failed" : ""))",
                     Fmt.percentiles(f.listenToRelease) + (f.releasedBeforeListen > 0 ? "; released before the port was seen in \(f.releasedBeforeListen)" : ""))
+                row("… from the host's first new loopback listener seen (debugpy's in-process endpoints listener)", Fmt.percentiles(f.firstListenerToRelease))
                 row("… from `debugpy.listen()` returning", Fmt.percentiles(f.returnToRelease))
-                row("… `debugpy.listen()` itself (adapter start-up); the session's port is debugpy's in \(f.portMatches)/\(f.launches); /proc/net/tcp read every \(String(format: "%.0f", f.meanReadMicros)) µs",
+                row("… `debugpy.listen()` itself (adapter start-up); the session's port is debugpy's in \(f.portMatches)/\(f.launches); LISTEN table read every \(String(format: "%.0f", f.meanReadMicros)) µs",
                     Fmt.percentiles(f.listenCall))
             }
         }
@@ -43,6 +44,9 @@ extension Report {
             } else {
                 row("`attachctl status` whole process, spawn → reaped (\(g.runs) runs)", Fmt.percentiles(g.attachctl))
                 row("… a C program printing one line, same run", "\(Fmt.percentiles(g.cProgram)); attachctl \(Fmt.ratio(g.ratioP50))")
+                if let s = g.staticAttachctl {
+                    row("… the static attachctl, same run", "\(Fmt.percentiles(s)); \(Fmt.ratio(s.p50Ms / (g.cProgram?.p50Ms ?? .nan))) the C program")
+                }
             }
             if let size = g.staticBytes {
                 row("Static release attachctl (`--static-swift-stdlib`)",
