@@ -13,11 +13,11 @@ struct AttachOptions: ParsableArguments {
     var heldLaunches: Int?
     @Option(help: "Concurrent relays, one project each, for the relay scale (1000; quick: 100).")
     var relays: Int?
-    @Option(help: "Projects for the many-projects start-up (10000; quick: 2000).")
+    @Option(help: "Projects for the many-projects start-up (10000; quick: 1000).")
     var manyProjects: Int?
-    @Option(help: "Launches of a real debugpy host (20; quick: 2).")
+    @Option(help: "Launches of a real debugpy host (20; quick: 1, no warm-up).")
     var debugpyLaunches: Int?
-    @Option(help: "Runs of `attachctl status` and of the C program (50; quick: 10).")
+    @Option(help: "Runs of `attachctl status` and of the C program (50; quick: 5).")
     var clientRuns: Int?
     @Option(help: "The static attachctl to weigh (default: .build-static/release/attachctl).")
     var staticAttachctl: String?
@@ -25,8 +25,8 @@ struct AttachOptions: ParsableArguments {
     func settings(quick: Bool, roundTrips: Int) -> AttachSettings {
         AttachSettings(relayRoundTrips: relayRoundTrips ?? roundTrips, bulkBytes: (bulkMib ?? (quick ? 64 : 1024)) << 20,
                        bulkRounds: bulkRounds ?? (quick ? 1 : 2), heldLaunches: heldLaunches ?? (quick ? 10 : 100),
-                       relays: relays ?? (quick ? 100 : 1000), manyProjects: manyProjects ?? (quick ? 2000 : 10000),
-                       debugpyLaunches: debugpyLaunches ?? (quick ? 2 : 20), clientRuns: clientRuns ?? (quick ? 10 : 50))
+                       relays: relays ?? (quick ? 100 : 1000), manyProjects: manyProjects ?? (quick ? 1000 : 10000),
+                       debugpyLaunches: debugpyLaunches ?? (quick ? 1 : 20), clientRuns: clientRuns ?? (quick ? 5 : 50))
     }
 }
 
@@ -58,7 +58,7 @@ enum AttachPhases {
             log("debugpy: \(settings.debugpyLaunches) launches of a real debugpy host")
             results.debugpy = try DebugpyBench.run(daemon, python: python, script: benchDirectory + "/debugpy_host.py",
                                                    attachctl: binDirectory + "/attachctl", launches: settings.debugpyLaunches,
-                                                   warmup: min(warmup, 1), progress: log)
+                                                   warmup: settings.debugpyLaunches > 1 ? min(warmup, 1) : 0, progress: log)
         }
         if phases.contains("client") {
             log("client: attachctl status vs a C program; the static attachctl's size")
@@ -71,7 +71,7 @@ enum AttachPhases {
     static func onOwnDaemons(phases: Set<String>, settings: AttachSettings, python: String, benchDirectory: String,
                              binDirectory: String, portBase: Int, idleSeconds: Double, quick: Bool,
                              results: inout Results) throws {
-        let idle = min(max(idleSeconds, quick ? 1 : 5), 10)
+        let idle = quick ? 1 : min(max(idleSeconds, 5), 10)
         if phases.contains("relayscale") {
             let n = settings.relays
             let attachBase = try Scale.freeRange(from: portBase, count: n)

@@ -11,7 +11,7 @@ struct DebugpyResult: Codable {
     /// debugpy's port first seen in LISTEN (``ListenWatcher``, a side thread here) → `attachctl
     /// wait` exits. Negative when attachctl exited before the port was seen.
     var listenToRelease: Summary?
-    /// The first new loopback LISTEN seen after the host started (debugpy's own "endpoints"
+    /// The first new LISTEN seen after debugpy.listen() was called (debugpy's own "endpoints"
     /// listener in the host process comes before the adapter's port) → `attachctl wait` exits.
     var firstListenerToRelease: Summary?
     /// debugpy.listen() returning → `attachctl wait` exits.
@@ -80,7 +80,7 @@ enum DebugpyBench {
                 }
                 try waitUntil("debugpy's port \(port) to be seen listening", timeout: 5) { watcher.firstSeen(port) != nil }
                 watcher.stop()
-                let tSeen = watcher.firstSeen(port) ?? -1, tFirst = watcher.earliest ?? -1, read = watcher.meanIntervalMicros
+                let tSeen = watcher.firstSeen(port) ?? -1, tFirst = watcher.earliest(notBefore: tCall - 0.001) ?? -1, read = watcher.meanIntervalMicros
                 guard let exit, Processes.exitCode(exit.status) == 0 else {
                     throw BenchError(exit.map { "attachctl wait exited \(Processes.exitCode($0.status))" } ?? "attachctl wait did not return")
                 }
@@ -154,6 +154,7 @@ final class ListenWatcher: @unchecked Sendable {
     }
 
     func firstSeen(_ port: Int) -> Double? { lock.withLock { seen[UInt16(port)] } }
-    var earliest: Double? { lock.withLock { seen.values.min() } }
+    /// The first sighting at or after `time` (earlier ones are other processes' listeners).
+    func earliest(notBefore time: Double) -> Double? { lock.withLock { seen.values.filter { $0 >= time }.min() } }
     var meanIntervalMicros: Double { lock.withLock { (stopped - started) / Double(max(1, looks)) * 1e6 } }
 }

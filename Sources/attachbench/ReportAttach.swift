@@ -32,7 +32,7 @@ extension Report {
             } else {
                 row("Real debugpy host (MAINPID + READY=1, then `debugpy.listen((\"127.0.0.1\", 0))`): port first seen in LISTEN → `attachctl wait` exits (\(f.launches) launches\(f.failures > 0 ? ", \(f.failures) failed" : ""))",
                     Fmt.percentiles(f.listenToRelease) + (f.releasedBeforeListen > 0 ? "; released before the port was seen in \(f.releasedBeforeListen)" : ""))
-                row("… from the host's first new loopback listener seen (debugpy's in-process endpoints listener)", Fmt.percentiles(f.firstListenerToRelease))
+                row("… from the first new listener seen after `debugpy.listen()` was called (debugpy's in-process endpoints listener)", Fmt.percentiles(f.firstListenerToRelease))
                 row("… from `debugpy.listen()` returning", Fmt.percentiles(f.returnToRelease))
                 row("… `debugpy.listen()` itself (adapter start-up); the session's port is debugpy's in \(f.portMatches)/\(f.launches); LISTEN table read every \(String(format: "%.0f", f.meanReadMicros)) µs",
                     Fmt.percentiles(f.listenCall))
