@@ -230,6 +230,7 @@ struct AttachBench: ParsableCommand {
             results.attachctlShareMs = lines - raw
         }
         results.wallSeconds = Clock.monotonicSeconds() - wallStart
+        results.machine.loadAtEnd = MachineInfo.loadAverage()
         results.targets = Report.targets(results)
         print(Report.table(results))
         let encoder = JSONEncoder()

@@ -11,6 +11,15 @@ struct MachineInfo: Codable {
     var attachdVersion: String
     var date: String
     var openFileLimit: UInt64
+    /// /proc/loadavg (1, 5, 15 minutes) when the run started and when it ended: on a shared
+    /// machine, how busy the other tenants kept the cores.
+    var loadAtStart: String = Self.loadAverage()
+    var loadAtEnd: String?
+
+    static func loadAverage() -> String {
+        let text = (try? Files.read("/proc/loadavg")).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return text.split(separator: " ").prefix(3).joined(separator: " ")
+    }
 
     static func collect(python: String, attachdVersion: String, openFileLimit: UInt64) -> MachineInfo {
         let cpuinfo = (try? Files.read("/proc/cpuinfo")).map { String(decoding: $0, as: UTF8.self) } ?? ""

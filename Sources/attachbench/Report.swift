@@ -47,7 +47,7 @@ enum Report {
         let m = r.machine
         out.append("")
         out.append("attachbench — attachd \(m.attachdVersion) (release build), \(m.date)")
-        out.append("Machine: \(m.cores) cores, \(m.cpuModel); \(m.os); Linux \(m.kernel); \(m.swift); Python \(m.python)")
+        out.append("Machine: \(m.cores) cores, \(m.cpuModel); \(m.os); Linux \(m.kernel); \(m.swift); Python \(m.python); load average \(m.loadAtStart) at the start, \(m.loadAtEnd ?? "?") at the end")
         out.append("")
         out.append("| Measurement | Result |")
         out.append("|---|---|")
