@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import ArgumentParser
 import AttachSystem
 import Foundation
@@ -17,6 +14,7 @@ struct Results: Codable {
         var roundTrips: Int
         var coldStarts: Int
         var phases: [String]
+        var attach: AttachSettings?
     }
 
     struct Target: Codable {
@@ -40,6 +38,14 @@ struct Results: Codable {
     var scale: ScaleResult?
     var coldStart: ColdStartResult?
     var coldStartWithProjects: ColdStartResult?
+    var relay: RelayResult?
+    var relayScale: RelayScaleResult?
+    var manyProjects: ManyProjectsResult?
+    var debugpy: DebugpyResult?
+    var client: ClientCostResult?
+    /// Release latency p50 with `attachctl wait` minus with a raw varlink Wait: attachctl's
+    /// own share (reading the reply, printing, exiting).
+    var attachctlShareMs: Double?
     var targets: [Target] = []
     var wallSeconds: Double = 0
 }
@@ -76,8 +82,9 @@ struct AttachBench: ParsableCommand {
     var coldStarts: Int?
     @Flag(help: "Smoke test: 30 launches, 2 article launches, 100 projects, 2 s idle, fewer calls.")
     var quick = false
-    @Option(help: "Comma-separated phases: release,baseline,roundtrip,scale,idle,coldstart.")
-    var phases: String = "release,baseline,roundtrip,scale,idle,coldstart"
+    @Option(help: "Comma-separated phases: release,baseline,roundtrip,scale,idle,coldstart,relay,relayscale,many,debugpy,client.")
+    var phases: String = "release,baseline,roundtrip,scale,idle,coldstart,relay,relayscale,many,debugpy,client"
+    @OptionGroup var attach: AttachOptions
     @Option(help: "Directory holding attachd and attachctl (default: this executable's directory).")
     var binDir: String?
     @Option(help: "Directory holding host_driver.py and article_bootstrap.py (default: ./bench, else found from the executable).")
@@ -121,10 +128,12 @@ struct AttachBench: ParsableCommand {
             machine: MachineInfo.collect(python: "?", attachdVersion: "?", openFileLimit: fileLimit),
             settings: .init(quick: quick, launches: launches, warmupLaunches: warmup, baselineLaunches: baselineLaunches,
                             projects: projects, waiterConnections: waiterConnections, idleSeconds: idleSeconds,
-                            roundTrips: roundTrips, coldStarts: coldStarts, phases: phases.sorted()))
+                            roundTrips: roundTrips, coldStarts: coldStarts, phases: phases.sorted(),
+                            attach: attach.settings(quick: quick, roundTrips: roundTrips)))
+        let attachSettings = results.settings.attach!
 
         // A: one daemon, a few projects: release latency, the article's handshake, round trips.
-        if !phases.isDisjoint(with: ["release", "baseline", "roundtrip"]) {
+        if !phases.isDisjoint(with: ["release", "baseline", "roundtrip", "relay", "debugpy", "client"]) {
             let sandbox = try Sandbox(label: "latency")
             let daemon = DaemonUnderTest(sandbox: sandbox, binDirectory: binDirectory)
             defer { daemon.stop(); sandbox.remove() }
@@ -159,6 +168,10 @@ struct AttachBench: ParsableCommand {
                 log("control round trip: \(roundTrips) GetStatus calls and as many echo round trips")
                 results.roundTrip = try RoundTrip.run(daemon, calls: roundTrips, progress: log)
             }
+            try AttachPhases.onLatencyDaemon(daemon, phases: phases, settings: attachSettings, warmup: warmup,
+                                             python: python, benchDirectory: benchDirectory, binDirectory: binDirectory,
+                                             staticAttachctl: attach.staticAttachctl ?? Self.defaultStaticAttachctl(benchDirectory),
+                                             results: &results)
         }
         if let article = results.baseline?.handshakeToAttachable?.p50Ms {
             results.speedupLines = results.releaseLines?.handshakeToRelease.map { article / $0.p50Ms }
@@ -199,6 +212,10 @@ struct AttachBench: ParsableCommand {
             }
         }
 
+        try AttachPhases.onOwnDaemons(phases: phases, settings: attachSettings, python: python, benchDirectory: benchDirectory,
+                                      binDirectory: binDirectory, portBase: portBase + 2 * projects, idleSeconds: idleSeconds,
+                                      quick: quick, results: &results)
+
         // C: cold starts under socket activation, empty and with the projects.
         if phases.contains("coldstart") {
             log("cold start: \(coldStarts) × systemd-socket-activate, no projects")
@@ -209,7 +226,11 @@ struct AttachBench: ParsableCommand {
                                                               progress: log)
         }
 
+        if let lines = results.releaseLines?.listenToRelease?.p50Ms, let raw = results.releaseRaw?.listenToRelease?.p50Ms {
+            results.attachctlShareMs = lines - raw
+        }
         results.wallSeconds = Clock.monotonicSeconds() - wallStart
+        results.machine.loadAtEnd = MachineInfo.loadAverage()
         results.targets = Report.targets(results)
         print(Report.table(results))
         let encoder = JSONEncoder()
@@ -222,11 +243,14 @@ struct AttachBench: ParsableCommand {
 
     // MARK: Helpers
 
+    /// Where `swift build -c release --static-swift-stdlib --product attachctl --scratch-path
+    /// .build-static` puts the static attachctl, next to bench/.
+    static func defaultStaticAttachctl(_ benchDirectory: String) -> String {
+        String(benchDirectory.dropLast("/bench".count)) + "/.build-static/release/attachctl"
+    }
+
     static func executableDirectory() -> String {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard count > 0 else { return "." }
-        let path = String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let path = Sys.executablePath() else { return "." }
         return String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
     }
 
@@ -250,7 +274,7 @@ struct AttachBench: ParsableCommand {
     /// `swift build -c release` into the same directory. Missing: stop; older than a source
     /// file: warn.
     static func checkBinaries(_ binDirectory: String, repository: String) throws {
-        for name in ["attachd", "attachctl"] where access(binDirectory + "/" + name, X_OK) != 0 {
+        for name in ["attachd", "attachctl"] where !Sys.isExecutable(binDirectory + "/" + name) {
             throw BenchError("\(binDirectory)/\(name) is missing. `swift run` builds attachbench alone: run `swift build -c release` (with the same --scratch-path) first, or pass --bin-dir")
         }
         guard Files.isDirectory(repository + "/Sources") else { return }
@@ -270,5 +294,5 @@ struct AttachBench: ParsableCommand {
 }
 
 func log(_ text: String) {
-    FileHandle.standardError.write((text + "\n").data(using: .utf8)!)
+    Sys.writeStandardError(text + "\n")
 }

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AttachSystem
 
 struct ColdStartResult: Codable {
@@ -50,7 +47,7 @@ enum ColdStart {
                     connection = try? RawVarlink(path: path)
                     if connection == nil {
                         if Clock.monotonicSeconds() > deadline { throw BenchError("cannot connect to \(path)") }
-                        usleep(200)
+                        Sys.sleep(0.0002)
                     }
                 }
                 let reply = try connection!.call("io.attachd.Broker.GetStatus", timeout: 10)
@@ -76,7 +73,7 @@ enum ColdStart {
         let path = Environment.get("PATH") ?? "/usr/bin:/bin"
         for directory in path.split(separator: ":") {
             let candidate = "\(directory)/\(name)"
-            if access(candidate, X_OK) == 0 { return candidate }
+            if Sys.isExecutable(candidate) { return candidate }
         }
         return nil
     }

@@ -1,14 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AttachSystem
 import Foundation
 
 /// One project as written to `projects.json` before the daemon starts.
 struct ProjectSpec {
     var name: String
-    var debugPort: Int
+    /// nil only with `attachPort`: each host then says its own.
+    var debugPort: Int?
     var rendezvousPort: Int?
+    var attachPort: Int? = nil
 }
 
 /// A temporary directory tree for one daemon: XDG_RUNTIME_DIR (0700), XDG_CONFIG_HOME, logs.
@@ -25,11 +24,11 @@ final class Sandbox {
     var logPath: String { root + "/attachd.log" }
 
     init(label: String) throws {
-        var template = Array("/tmp/attachbench-\(label)-XXXXXX".utf8CString)
-        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw BenchError("mkdtemp failed: \(Errno(rawValue: errno))")
+        do {
+            root = try Sys.makeTemporaryDirectory(prefix: "/tmp/attachbench-\(label)")
+        } catch {
+            throw BenchError("mkdtemp failed: \(error)")
         }
-        root = String(decoding: Array(UnsafeBufferPointer(start: made, count: strlen(made))).map { UInt8(bitPattern: $0) }, as: UTF8.self)
         let tmpfs = Sandbox.runtimeParent
         if tmpfs != "/tmp" {
             let name = String(root.split(separator: "/").last!)
@@ -51,9 +50,10 @@ final class Sandbox {
     /// Writes `projects.json` as attachd saves it (version 1).
     func writeProjects(_ projects: [ProjectSpec]) throws {
         let list: [[String: Any]] = projects.map { p in
-            var entry: [String: Any] = ["name": p.name, "debugHost": "127.0.0.1", "debugPort": p.debugPort,
-                                        "readyTimeout": 120, "allowRemote": false]
+            var entry: [String: Any] = ["name": p.name, "debugHost": "127.0.0.1", "readyTimeout": 120, "allowRemote": false]
+            if let port = p.debugPort { entry["debugPort"] = port }
             if let port = p.rendezvousPort { entry["rendezvousPort"] = port }
+            if let port = p.attachPort { entry["attachPort"] = port }
             return entry
         }
         let data = try JSONSerialization.data(withJSONObject: ["version": 1, "projects": list], options: [.sortedKeys])
@@ -80,7 +80,7 @@ final class Sandbox {
             let fields = line.split(separator: " ")
             return fields.count > 2 && fields[1] == "/dev/shm" && fields[2] == "tmpfs"
         }
-        return tmpfs && access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"
+        return tmpfs && Sys.isWritable("/dev/shm") ? "/dev/shm" : "/tmp"
     }()
 }
 
@@ -88,7 +88,7 @@ final class Sandbox {
 final class DaemonUnderTest {
     let sandbox: Sandbox
     let binary: String
-    private(set) var pid: pid_t = 0
+    private(set) var pid: Int32 = 0
     private var pidfd: FileDescriptor?
     /// Seconds from posix_spawn to the first answered GetStatus.
     private(set) var startSeconds = 0.0
@@ -104,7 +104,7 @@ final class DaemonUnderTest {
     /// deadline; the daemon accepts only after it has loaded its projects and opened their
     /// listeners, since start-up runs on its queue before anything is served).
     func start(timeout: Double = 30) throws {
-        guard access(binary, X_OK) == 0 else { throw BenchError("\(binary) is missing: build with `swift build -c release` or pass --bin-dir") }
+        guard Sys.isExecutable(binary) else { throw BenchError("\(binary) is missing: build with `swift build -c release` or pass --bin-dir") }
         let started = Clock.monotonicSeconds()
         pid = try Processes.spawn([binary, "--socket", sandbox.controlSocket, "--log-level", "warning"],
                                   environment: sandbox.environment, stderrPath: sandbox.logPath)
@@ -124,7 +124,7 @@ final class DaemonUnderTest {
             if Clock.monotonicSeconds() > deadline {
                 throw BenchError("attachd did not answer within \(timeout) s:\n\(sandbox.logTail())")
             }
-            usleep(1000)
+            Sys.sleep(0.001)
         }
     }
 
@@ -144,7 +144,7 @@ final class DaemonUnderTest {
         while Clock.monotonicSeconds() < deadline {
             last = try status()
             if predicate(last) { return }
-            usleep(useconds_t(interval * 1e6))
+            Sys.sleep(interval)
         }
         throw BenchError("timed out after \(timeout) s waiting for \(what); status: \(last)")
     }
@@ -204,25 +204,11 @@ final class DaemonUnderTest {
 
     /// Entries of /proc/PID/fd.
     var descriptorCount: Int {
-        guard let directory = opendir("/proc/\(pid)/fd") else { return -1 }
-        defer { closedir(directory) }
-        var count = 0
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { count += 1 }
-        }
-        return count
+        Sys.directoryEntries("/proc/\(pid)/fd")?.count ?? -1
     }
 
     private var taskIDs: [String] {
-        guard let directory = opendir("/proc/\(pid)/task") else { return [] }
-        defer { closedir(directory) }
-        var ids: [String] = []
-        while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { ids.append(name) }
-        }
-        return ids
+        Sys.directoryEntries("/proc/\(pid)/task") ?? []
     }
 
     /// Per-thread counters: voluntary and involuntary context switches (/proc/PID/task/T/status;
@@ -275,6 +261,6 @@ final class DaemonUnderTest {
         let fields = text[text.index(after: close)...].split(separator: " ")
         // After ")": state is field 3, utime 14, stime 15 → indices 11 and 12 here.
         guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return -1 }
-        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        return (user + system) / Sys.clockTicksPerSecond
     }
 }

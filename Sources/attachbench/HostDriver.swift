@@ -1,12 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AttachSystem
 
 /// The long-lived Python host (bench/host_driver.py): launches on command, so that interpreter
 /// start-up stays out of the measured window.
 final class HostDriver {
-    let pid: pid_t
+    let pid: Int32
     private let input: FileDescriptor
     private let output: LineReader
     let pythonVersion: String
@@ -19,15 +16,15 @@ final class HostDriver {
     }
 
     init(python: String, script: String, environment: [String]) throws {
-        let toPair = try makePipe(), fromPair = try makePipe()
-        let toChild = [toPair.read, toPair.write], fromChild = [fromPair.read, fromPair.write]
+        let toChild = try Sys.pipe(), fromChild = try Sys.pipe()
         pid = try Processes.spawn([python, "-u", script], environment: environment,
-                                  redirects: [.init(source: toChild[0], target: 0), .init(source: fromChild[1], target: 1)],
+                                  redirects: [.init(source: toChild.read.rawValue, target: 0),
+                                              .init(source: fromChild.write.rawValue, target: 1)],
                                   stderrPath: nil)
-        close(toChild[0])
-        close(fromChild[1])
-        input = FileDescriptor(rawValue: toChild[1])
-        output = LineReader(fd: FileDescriptor(rawValue: fromChild[0]))
+        toChild.read.close()
+        fromChild.write.close()
+        input = toChild.write
+        output = LineReader(fd: fromChild.read)
         let hello = try output.readLine(timeout: 20)
         guard hello.hasPrefix("HELLO") else { throw BenchError("host driver said \(hello)") }
         pythonVersion = hello.split(separator: " ").first { $0.hasPrefix("python=") }.map { String($0.dropFirst(7)) } ?? "?"

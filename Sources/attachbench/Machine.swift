@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AttachSystem
 import Foundation
 
@@ -14,28 +11,28 @@ struct MachineInfo: Codable {
     var attachdVersion: String
     var date: String
     var openFileLimit: UInt64
+    /// /proc/loadavg (1, 5, 15 minutes) when the run started and when it ended: on a shared
+    /// machine, how busy the other tenants kept the cores.
+    var loadAtStart: String = Self.loadAverage()
+    var loadAtEnd: String?
+
+    static func loadAverage() -> String {
+        let text = (try? Files.read("/proc/loadavg")).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return text.split(separator: " ").prefix(3).joined(separator: " ")
+    }
 
     static func collect(python: String, attachdVersion: String, openFileLimit: UInt64) -> MachineInfo {
         let cpuinfo = (try? Files.read("/proc/cpuinfo")).map { String(decoding: $0, as: UTF8.self) } ?? ""
         let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
             .flatMap { $0.split(separator: ":", maxSplits: 1).last }
             .map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown"
-        var name = utsname()
-        uname(&name)
-        let release = withUnsafeBytes(of: name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        let machine = withUnsafeBytes(of: name.machine) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
         let osRelease = (try? Files.read("/etc/os-release")).map { String(decoding: $0, as: UTF8.self) } ?? ""
         let os = osRelease.split(separator: "\n").first { $0.hasPrefix("PRETTY_NAME=") }
             .map { $0.dropFirst("PRETTY_NAME=".count).trimmingCharacters(in: CharacterSet(charactersIn: "\"")) } ?? "Linux"
         let swift = Processes.output(of: ["swift", "--version"], environment: Processes.environment(), timeout: 30)?
             .split(separator: "\n").first.map(String.init) ?? "unknown (swift not in PATH)"
-        var now = time(nil)
-        var tm = tm()
-        gmtime_r(&now, &tm)
-        var buffer = [CChar](repeating: 0, count: 64)
-        strftime(&buffer, buffer.count, "%Y-%m-%dT%H:%M:%SZ", &tm)
-        return MachineInfo(cores: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), cpuModel: model,
-                           kernel: "\(release) \(machine)", os: os, swift: swift, python: python,
-                           attachdVersion: attachdVersion, date: String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), openFileLimit: openFileLimit)
+        return MachineInfo(cores: Sys.onlineCores, cpuModel: model,
+                           kernel: Sys.kernel(), os: os, swift: swift, python: python,
+                           attachdVersion: attachdVersion, date: Sys.utcTimestamp(), openFileLimit: openFileLimit)
     }
 }

@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AttachSystem
 
 /// Why the benchmark cannot go on.
@@ -12,56 +9,18 @@ struct BenchError: Error, CustomStringConvertible {
 /// Child processes: posix_spawn(3), pidfds, bounded waits. Every child the benchmark starts is
 /// recorded in ``ChildRegistry`` so that a signal or the global deadline can stop it.
 enum Processes {
-    /// Redirections for a child: `dup2(source, target)`; targets 0, 1, 2 not named get /dev/null
-    /// (or `stderrPath`, appended, for 2).
-    struct Redirect {
-        var source: Int32
-        var target: Int32
-    }
+    typealias Redirect = Sys.Redirect
 
-    /// posix_spawnp(3): starts `argv[0]` (looked up in PATH when it has no slash) with exactly
-    /// `environment`. Signals the benchmark ignores or catches are reset to their defaults in
-    /// the child. Returns the pid; the child is registered for clean-up.
+    /// Starts `argv[0]` (``Sys/spawn(_:environment:redirects:stderrPath:newProcessGroup:)``) and
+    /// registers the child for clean-up. Returns the pid.
     static func spawn(_ argv: [String], environment: [String], redirects: [Redirect] = [],
-                      stderrPath: String? = nil) throws -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        let targets = Set(redirects.map(\.target))
-        for redirect in redirects {
-            posix_spawn_file_actions_adddup2(&actions, redirect.source, redirect.target)
-        }
-        if !targets.contains(0) { posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0) }
-        if !targets.contains(1) { posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0) }
-        if !targets.contains(2) {
-            if let stderrPath {
-                posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-            } else {
-                posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-            }
-        }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in [SIGPIPE, SIGINT, SIGTERM, SIGALRM, SIGCHLD] { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attributes, &empty)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-
-        let cArguments = argv.map { strdup($0) } + [nil]
-        let cEnvironment = environment.map { strdup($0) } + [nil]
-        defer {
-            for pointer in cArguments { free(pointer) }
-            for pointer in cEnvironment { free(pointer) }
-        }
-        var pid: pid_t = 0
-        let result = posix_spawnp(&pid, argv[0], &actions, &attributes, cArguments, cEnvironment)
-        guard result == 0 else {
-            throw BenchError("cannot start \(argv[0]): \(Errno(rawValue: result))")
+                      stderrPath: String? = nil, newProcessGroup: Bool = false) throws -> Int32 {
+        let pid: Int32
+        do {
+            pid = try Sys.spawn(argv, environment: environment, redirects: redirects, stderrPath: stderrPath,
+                                newProcessGroup: newProcessGroup)
+        } catch {
+            throw BenchError("cannot start \(argv.first ?? "?"): \(error)")
         }
         ChildRegistry.add(pid)
         return pid
@@ -70,36 +29,36 @@ enum Processes {
     /// Waits at most `timeout` seconds for `pid` to exit (through its pidfd when given, else by
     /// polling waitpid), reaps it and returns its wait status and the CLOCK_REALTIME instant
     /// read right after waitpid(2). nil on timeout (the child is left running).
-    static func waitExit(_ pid: pid_t, pidfd: FileDescriptor?, timeout: Double) -> (status: Int32, wall: Double)? {
+    static func waitExit(_ pid: Int32, pidfd: FileDescriptor?, timeout: Double) -> (status: Int32, wall: Double)? {
         let deadline = Clock.monotonicSeconds() + timeout
         while true {
-            var status: Int32 = 0
-            let reaped = waitpid(pid, &status, WNOHANG)
-            if reaped == pid {
+            switch Sys.reap(pid) {
+            case .exited(let status):
                 let wall = Clock.wallSeconds()
                 ChildRegistry.remove(pid)
                 return (status, wall)
-            }
-            if reaped < 0 && errno != EINTR {
+            case .failed:
                 ChildRegistry.remove(pid)
                 return (-1, Clock.wallSeconds())
+            case .running:
+                break
             }
             let left = deadline - Clock.monotonicSeconds()
             if left <= 0 { return nil }
             if let pidfd {
                 _ = try? pidfd.waitReadable(timeoutMilliseconds: Int32(min(left * 1000, 60_000).rounded(.up)))
             } else {
-                usleep(1000)
+                Sys.sleep(0.001)
             }
         }
     }
 
     /// SIGTERM, a bounded wait, then SIGKILL. Reaps the child.
     @discardableResult
-    static func stop(_ pid: pid_t, grace: Double = 5) -> Int32? {
-        kill(pid, SIGTERM)
+    static func stop(_ pid: Int32, grace: Double = 5) -> Int32? {
+        Sys.kill(pid, Sys.sigterm)
         if let done = waitExit(pid, pidfd: nil, timeout: grace) { return done.status }
-        kill(pid, SIGKILL)
+        Sys.kill(pid, Sys.sigkill)
         return waitExit(pid, pidfd: nil, timeout: 5)?.status
     }
 
@@ -113,18 +72,16 @@ enum Processes {
     /// Runs a short command and returns its standard output, nil if it cannot run or takes
     /// longer than `timeout`.
     static func output(of argv: [String], environment: [String], timeout: Double = 10) -> String? {
-        guard let pair = try? makePipe() else { return nil }
-        let fds = [pair.read, pair.write]
-        let reader = FileDescriptor(rawValue: fds[0])
+        guard let (reader, writer) = try? Sys.pipe() else { return nil }
         defer { reader.close() }
-        let pid: pid_t
+        let pid: Int32
         do {
-            pid = try spawn(argv, environment: environment, redirects: [Redirect(source: fds[1], target: 1)])
+            pid = try spawn(argv, environment: environment, redirects: [Redirect(source: writer.rawValue, target: 1)])
         } catch {
-            close(fds[1])
+            writer.close()
             return nil
         }
-        close(fds[1])
+        writer.close()
         var bytes: [UInt8] = []
         let deadline = Clock.monotonicSeconds() + timeout
         while Clock.monotonicSeconds() < deadline {
@@ -146,12 +103,9 @@ enum Processes {
         let scrub: Set<String> = ["NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "WATCHDOG_USEC",
                                   "WATCHDOG_PID", "ATTACHD_SOCKET", "ATTACHD_RENDEZVOUS"]
         var result: [String] = []
-        var pointer = environ
-        while let entry = pointer.pointee {
-            let text = String(cString: entry)
+        for text in ChildProcess.environment {
             let name = String(text.prefix { $0 != "=" })
             if !scrub.contains(name), !removing.contains(name), overrides[name] == nil { result.append(text) }
-            pointer += 1
         }
         for (name, value) in overrides.sorted(by: { $0.key < $1.key }) { result.append("\(name)=\(value)") }
         return result
@@ -162,26 +116,26 @@ enum Processes {
 /// stop them. A fixed array of atomics-by-convention: the handler only reads it.
 enum ChildRegistry {
     private static let capacity = 256
-    nonisolated(unsafe) private static let slots: UnsafeMutablePointer<pid_t> = {
-        let pointer = UnsafeMutablePointer<pid_t>.allocate(capacity: capacity)
+    nonisolated(unsafe) private static let slots: UnsafeMutablePointer<Int32> = {
+        let pointer = UnsafeMutablePointer<Int32>.allocate(capacity: capacity)
         pointer.initialize(repeating: 0, count: capacity)
         return pointer
     }()
 
-    static func add(_ pid: pid_t) {
+    static func add(_ pid: Int32) {
         for index in 0..<capacity where slots[index] == 0 {
             slots[index] = pid
             return
         }
     }
 
-    static func remove(_ pid: pid_t) {
+    static func remove(_ pid: Int32) {
         for index in 0..<capacity where slots[index] == pid { slots[index] = 0 }
     }
 
     /// Sends `signal` to every registered child (async-signal-safe: kill(2) only).
     static func signalAll(_ signal: Int32) {
-        for index in 0..<capacity where slots[index] > 0 { kill(slots[index], signal) }
+        for index in 0..<capacity where slots[index] > 0 { Sys.kill(slots[index], signal) }
     }
 
     /// Stops every child still registered (SIGTERM, then SIGKILL) and reaps it.
@@ -194,28 +148,8 @@ enum ChildRegistry {
     }
 
     /// SIGINT, SIGTERM and SIGALRM (the `--max-seconds` deadline) end the benchmark: children
-    /// are killed, the process exits 2. Only async-signal-safe calls in the handler.
+    /// are killed, the process exits 2.
     static func installHandlers(maxSeconds: UInt32) {
-        let handler: @convention(c) (Int32) -> Void = { signal in
-            ChildRegistry.signalAll(SIGKILL)
-            let message: StaticString = signal == SIGALRM
-                ? "\nattachbench: --max-seconds deadline reached; children killed\n"
-                : "\nattachbench: interrupted; children killed\n"
-            _ = write(2, message.utf8Start, message.utf8CodeUnitCount)
-            _exit(2)
-        }
-        signal(SIGINT, handler)
-        signal(SIGTERM, handler)
-        signal(SIGALRM, handler)
-        if maxSeconds > 0 { alarm(maxSeconds) }
+        Sys.installDeadlineHandlers(maxSeconds: maxSeconds)
     }
-}
-
-/// pipe(2) with both ends close-on-exec (pipe2 is a GNU extension Glibc's module hides), so
-/// only the ends dup2'ed into a child reach it.
-func makePipe() throws -> (read: Int32, write: Int32) {
-    var fds: [Int32] = [0, 0]
-    guard pipe(&fds) == 0 else { throw BenchError("pipe failed: \(Errno(rawValue: errno))") }
-    for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-    return (fds[0], fds[1])
 }

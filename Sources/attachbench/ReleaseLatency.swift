@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AttachSystem
 
 /// Release latency of one way of announcing, measured over real `attachctl wait` processes.
@@ -187,6 +184,6 @@ func waitUntil(_ what: String, timeout: Double, _ condition: () -> Bool) throws 
     let deadline = Clock.monotonicSeconds() + timeout
     while !condition() {
         if Clock.monotonicSeconds() > deadline { throw BenchError("timed out after \(timeout) s waiting for \(what)") }
-        usleep(500)
+        Sys.sleep(0.0005)
     }
 }

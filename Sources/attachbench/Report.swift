@@ -39,7 +39,7 @@ enum Report {
                 list.append(.init(name: "cold start", target: "≤ 50 ms", measured: c.skipped ?? "no data", met: nil))
             }
         }
-        return list
+        return list + attachTargets(r)
     }
 
     static func table(_ r: Results) -> String {
@@ -47,7 +47,7 @@ enum Report {
         let m = r.machine
         out.append("")
         out.append("attachbench — attachd \(m.attachdVersion) (release build), \(m.date)")
-        out.append("Machine: \(m.cores) cores, \(m.cpuModel); \(m.os); Linux \(m.kernel); \(m.swift); Python \(m.python)")
+        out.append("Machine: \(m.cores) cores, \(m.cpuModel); \(m.os); Linux \(m.kernel); \(m.swift); Python \(m.python); load average \(m.loadAtStart) at the start, \(m.loadAtEnd ?? "?") at the end")
         out.append("")
         out.append("| Measurement | Result |")
         out.append("|---|---|")
@@ -106,6 +106,7 @@ enum Report {
                        c.totalMicros, c.decodeCallMicros, c.frameReplyMicros))
             row("`GetStatus` through AttachClient's typed `BrokerClient`", "p50 \(Fmt.us(t.typedClient?.p50Ms ?? .nan)) · \(Int(t.typedClientPerSecond)) calls/s")
         }
+        attachRows(r, row)
         for c in [r.coldStart, r.coldStartWithProjects].compactMap({ $0 }) {
             if let skipped = c.skipped {
                 row("Cold start", "skipped: \(skipped)")

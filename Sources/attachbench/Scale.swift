@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AttachSystem
 import Foundation
 
@@ -83,24 +80,12 @@ enum Scale {
     }
 
     /// A TCP socket bound to 127.0.0.1:port with SO_REUSEADDR, not yet listening.
-    static func boundSocket(port: Int) throws -> Int32 {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw BenchError("socket: \(Errno(rawValue: errno))") }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard result == 0 else {
-            let error = Errno(rawValue: errno)
-            close(fd)
+    static func boundSocket(port: Int) throws -> FileDescriptor {
+        do {
+            return try Sys.boundTCPSocket(port: port)
+        } catch {
             throw BenchError("bind 127.0.0.1:\(port): \(error)")
         }
-        return fd
     }
 
     /// 1,000 waiters (raw varlink Wait calls from this process), 1,000 hosts announcing
@@ -130,7 +115,7 @@ enum Scale {
             if waiters == n { break }
             if waiters != last { last = waiters; stableSince = Clock.monotonicSeconds() }
             if Clock.monotonicSeconds() - stableSince > 1.0 { break }
-            usleep(2000)
+            Sys.sleep(0.002)
         }
         // Connections the daemon refused (closed at once): their waits go to accepted ones.
         var refused: [Int] = []
@@ -164,8 +149,8 @@ enum Scale {
         let announceSeconds = Clock.monotonicSeconds() - announceStart
 
         // 3. Debug ports: bound beforehand, listen() in a tight loop.
-        var debugSockets: [Int32] = []
-        defer { for fd in debugSockets { close(fd) } }
+        var debugSockets: [FileDescriptor] = []
+        defer { for fd in debugSockets { fd.close() } }
         for i in 0..<n { debugSockets.append(try boundSocket(port: debugBase + i)) }
         let collector = ReleaseCollector(connections: accepted.map { (connections[$0].fd.rawValue, assignment[$0]) }, expected: n)
         let thread = Thread { collector.run(timeout: 30) }
@@ -174,7 +159,7 @@ enum Scale {
         let cpuBefore = daemon.cpuTickSeconds
         var listenTimes = [Double](repeating: 0, count: n)
         for i in 0..<n {
-            guard listen(debugSockets[i], 16) == 0 else { throw BenchError("listen: \(Errno(rawValue: errno))") }
+            do { try Sys.listen(debugSockets[i]) } catch { throw BenchError("listen: \(error)") }
             listenTimes[i] = Clock.wallSeconds()
         }
         guard collector.done.wait(timeout: .now() + 40) == .success else {
@@ -201,7 +186,7 @@ enum Scale {
 
         // 4. Hosts go away; the sessions end (the daemon re-checks ready ports once a second);
         //    then the daemon should fall asleep again.
-        for fd in debugSockets { close(fd) }
+        for fd in debugSockets { fd.close() }
         debugSockets = []
         connections = []
         if idleAfterSeconds > 0 {
@@ -236,26 +221,25 @@ final class ReleaseCollector: @unchecked Sendable {
 
     func run(timeout: Double) {
         defer { done.signal() }
-        var fds = connections.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+        var fds = connections.map { $0.fd }
         var received = [Int](repeating: 0, count: connections.count)
         var partial = [[UInt8]](repeating: [], count: connections.count)
         var count = 0
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 65536, alignment: 8)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 8)
         defer { buffer.deallocate() }
         let deadline = Clock.monotonicSeconds() + timeout
         started.signal()
         while count < expected, Clock.monotonicSeconds() < deadline {
-            let ready = poll(&fds, nfds_t(fds.count), 100)
-            if ready <= 0 { continue }
+            let ready = Sys.readable(fds, timeoutMilliseconds: 100)
+            if ready.isEmpty { continue }
             let now = Clock.wallSeconds()
-            for index in fds.indices where fds[index].revents != 0 {
-                let n = read(fds[index].fd, buffer, 65536)
+            for index in ready {
+                let n = (try? FileDescriptor(rawValue: fds[index]).read(into: buffer)) ?? 0
                 if n <= 0 {
-                    fds[index].fd = -1  // closed: poll ignores negative descriptors
+                    fds[index] = -1  // closed: poll ignores negative descriptors
                     continue
                 }
-                let bytes = UnsafeRawBufferPointer(start: buffer, count: n)
-                for byte in bytes {
+                for byte in buffer[..<n] {
                     if byte == 0 {
                         let message = partial[index]
                         partial[index] = []
@@ -280,7 +264,5 @@ final class ReleaseCollector: @unchecked Sendable {
 }
 
 func sleepSeconds(_ seconds: Double) {
-    var request = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
-    var remaining = timespec()
-    while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+    Sys.sleep(seconds)
 }

@@ -1,0 +1,92 @@
+import ArgumentParser
+import AttachSystem
+
+/// The options of the attach-endpoint and client measurements.
+struct AttachOptions: ParsableArguments {
+    @Option(help: "1-byte round trips through the attach port (and as many directly); default --round-trips.")
+    var relayRoundTrips: Int?
+    @Option(help: "MiB per bulk transfer through the attach port and directly (1024; quick: 64).")
+    var bulkMib: Int?
+    @Option(help: "Bulk transfers each way (2; quick: 1).")
+    var bulkRounds: Int?
+    @Option(help: "Held-connection launches: the IDE connects and asks before the host listens (100; quick: 10).")
+    var heldLaunches: Int?
+    @Option(help: "Concurrent relays, one project each, for the relay scale (1000; quick: 100).")
+    var relays: Int?
+    @Option(help: "Projects for the many-projects start-up (10000; quick: 1000).")
+    var manyProjects: Int?
+    @Option(help: "Launches of a real debugpy host (20; quick: 1, no warm-up).")
+    var debugpyLaunches: Int?
+    @Option(help: "Runs of `attachctl status` and of the C program (50; quick: 5).")
+    var clientRuns: Int?
+    @Option(help: "The static attachctl to weigh (default: .build-static/release/attachctl).")
+    var staticAttachctl: String?
+
+    func settings(quick: Bool, roundTrips: Int) -> AttachSettings {
+        AttachSettings(relayRoundTrips: relayRoundTrips ?? roundTrips, bulkBytes: (bulkMib ?? (quick ? 64 : 1024)) << 20,
+                       bulkRounds: bulkRounds ?? (quick ? 1 : 2), heldLaunches: heldLaunches ?? (quick ? 10 : 100),
+                       relays: relays ?? (quick ? 100 : 1000), manyProjects: manyProjects ?? (quick ? 1000 : 10000),
+                       debugpyLaunches: debugpyLaunches ?? (quick ? 1 : 20), clientRuns: clientRuns ?? (quick ? 5 : 50))
+    }
+}
+
+struct AttachSettings: Codable {
+    var relayRoundTrips: Int
+    var bulkBytes: Int
+    var bulkRounds: Int
+    var heldLaunches: Int
+    var relays: Int
+    var manyProjects: Int
+    var debugpyLaunches: Int
+    var clientRuns: Int
+}
+
+enum AttachPhases {
+    /// relay (a, b, c), debugpy (f) and client (g), on the latency phases' daemon.
+    static func onLatencyDaemon(_ daemon: DaemonUnderTest, phases: Set<String>, settings: AttachSettings, warmup: Int,
+                                python: String, benchDirectory: String, binDirectory: String, staticAttachctl: String,
+                                results: inout Results) throws {
+        if phases.contains("relay") {
+            log("relay: round trip, bulk and held connections through a project's attach port")
+            let host = try HostDriver(python: python, script: benchDirectory + "/relay_host.py", environment: Processes.environment())
+            defer { host.quit() }
+            results.relay = try RelayBench.run(daemon, host: host, roundTrips: settings.relayRoundTrips, bulkBytes: settings.bulkBytes,
+                                               bulkRounds: settings.bulkRounds, heldLaunches: settings.heldLaunches,
+                                               warmup: warmup, progress: log)
+        }
+        if phases.contains("debugpy") {
+            log("debugpy: \(settings.debugpyLaunches) launches of a real debugpy host")
+            results.debugpy = try DebugpyBench.run(daemon, python: python, script: benchDirectory + "/debugpy_host.py",
+                                                   attachctl: binDirectory + "/attachctl", launches: settings.debugpyLaunches,
+                                                   warmup: settings.debugpyLaunches > 1 ? min(warmup, 1) : 0, progress: log)
+        }
+        if phases.contains("client") {
+            log("client: attachctl status vs a C program; the static attachctl's size")
+            results.client = try ClientCost.run(daemon, attachctl: binDirectory + "/attachctl", staticBinary: staticAttachctl,
+                                                runs: settings.clientRuns, progress: log)
+        }
+    }
+
+    /// relayscale (d) and many (e), each on a daemon of its own.
+    static func onOwnDaemons(phases: Set<String>, settings: AttachSettings, python: String, benchDirectory: String,
+                             binDirectory: String, portBase: Int, idleSeconds: Double, quick: Bool,
+                             results: inout Results) throws {
+        let idle = quick ? 1 : min(max(idleSeconds, 5), 10)
+        if phases.contains("relayscale") {
+            let n = settings.relays
+            let attachBase = try Scale.freeRange(from: portBase, count: n)
+            log("relay scale: \(n) projects with an attach port (\(attachBase)…), \(n) sessions, \(n) relays")
+            let host = try HostDriver(python: python, script: benchDirectory + "/relay_host.py", environment: Processes.environment())
+            defer { host.quit() }
+            results.relayScale = try RelayScale.run(binDirectory: binDirectory, host: host, relays: n, attachBase: attachBase,
+                                                    idleSeconds: idle, progress: log)
+        }
+        if phases.contains("many") {
+            let n = settings.manyProjects
+            let tcpBase = try Scale.freeRange(from: portBase, count: (n + 1) / 2)
+            log("many projects: \(n) (Unix rendezvous each, \(n / 2) TCP from \(tcpBase))")
+            results.manyProjects = try RelayScale.manyProjects(binDirectory: binDirectory, projects: n, tcpBase: tcpBase,
+                                                               idleSeconds: idle, progress: log)
+        }
+    }
+}

@@ -1,0 +1,183 @@
+import AttachSystem
+
+/// The attach endpoint, one project: attachd relaying IDE connections from the project's attach
+/// port to a debug server of the host (bench/relay_host.py, announced with its pid), against
+/// the same server reached directly, in the same run.
+struct RelayResult: Codable {
+    var roundTrips: Int
+    /// 1-byte ping-pong through the attach port.
+    var relay: Summary?
+    /// The same ping-pong, straight to the host's port.
+    var direct: Summary?
+    /// relay p50 − direct p50, in microseconds.
+    var overheadP50Micros: Double
+    var bulkBytes: Int
+    var bulkRounds: Int
+    /// Bulk transfer IDE → host, MB/s (10^6 bytes), the median of the rounds.
+    var relayMBps: Double
+    var directMBps: Double
+    /// relay / direct.
+    var bulkRatio: Double
+    /// Held connection: from the host's listen() to the IDE's first answered request.
+    var held: Summary?
+    var heldLaunches: Int
+    var failures: Int
+    var failureExamples: [String]
+}
+
+enum RelayBench {
+    /// a (round trip), b (bulk) and c (held connection) on one daemon and one relay host.
+    static func run(_ daemon: DaemonUnderTest, host: HostDriver, roundTrips: Int, bulkBytes: Int, bulkRounds: Int,
+                    heldLaunches: Int, warmup: Int, progress: (String) -> Void) throws -> RelayResult {
+        let project = "bench-relay"
+        let attachPort = try AttachBench.freePort()
+        _ = try daemon.call("AddProject", ["name": project, "attachPort": attachPort])
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+        defer { buffer.deallocate() }
+        buffer.initializeMemory(as: UInt8.self, repeating: UInt8(ascii: "d"))
+
+        // The host listens, then announces: the session is ready at once.
+        let port = try openPorts(host, 1)[0]
+        _ = try host.launchAnswer(command: "listen", timeout: 10)
+        let session = try announce(daemon, project: project, port: port, pid: host.pid)
+        _ = try daemon.call("Wait", ["project": project, "timeout": 10])
+        let relayed = try connect(attachPort), direct = try connect(port)
+
+        progress("  relay: \(roundTrips) 1-byte round trips through the attach port and as many directly")
+        _ = try pingPong(relayed, count: warmup * 40 + 100, buffer: buffer)
+        _ = try pingPong(direct, count: warmup * 40 + 100, buffer: buffer)
+        var relayTimes: [Double] = [], directTimes: [Double] = []
+        var done = 0
+        while done < roundTrips {
+            let n = min(250, roundTrips - done)
+            relayTimes += try pingPong(relayed, count: n, buffer: buffer)
+            directTimes += try pingPong(direct, count: n, buffer: buffer)
+            done += n
+        }
+
+        progress("  relay: \(bulkRounds) × \(bulkBytes >> 20) MiB through the attach port and as many directly")
+        var relayRates: [Double] = [], directRates: [Double] = []
+        for _ in 0..<bulkRounds {
+            relayRates.append(Double(bulkBytes) / 1e6 / (try bulk(relayed, bytes: bulkBytes, buffer: buffer)))
+            directRates.append(Double(bulkBytes) / 1e6 / (try bulk(direct, bytes: bulkBytes, buffer: buffer)))
+        }
+        relayed.close()
+        direct.close()
+        _ = try? daemon.call("EndSession", ["id": session])
+        try host.closeHost()
+
+        progress("  relay: \(heldLaunches) held connections: the IDE connects and asks before the host listens")
+        var held: [Double] = []
+        var failures: [String] = []
+        for index in 0..<(warmup + heldLaunches) {
+            do {
+                let seconds = try heldConnection(daemon, host: host, project: project, attachPort: attachPort, buffer: buffer)
+                if index >= warmup { held.append(seconds) }
+            } catch {
+                failures.append("\(error)")
+                try? host.closeHost()
+                if failures.count > 5 { break }
+            }
+        }
+        let relaySummary = Summary(seconds: relayTimes), directSummary = Summary(seconds: directTimes)
+        let relayRate = median(relayRates), directRate = median(directRates)
+        return RelayResult(roundTrips: roundTrips, relay: relaySummary, direct: directSummary,
+                           overheadP50Micros: ((relaySummary?.p50Ms ?? .nan) - (directSummary?.p50Ms ?? .nan)) * 1000,
+                           bulkBytes: bulkBytes, bulkRounds: bulkRounds, relayMBps: relayRate, directMBps: directRate,
+                           bulkRatio: relayRate / directRate, held: Summary(seconds: held), heldLaunches: held.count,
+                           failures: failures.count, failureExamples: Array(failures.prefix(3)))
+    }
+
+    /// One held launch: the host's socket is bound, the session announced (pending), the IDE
+    /// connects to the attach port and sends one byte; once attachd holds the connection the
+    /// host listens, and the IDE's answer is timed from the host's listen().
+    static func heldConnection(_ daemon: DaemonUnderTest, host: HostDriver, project: String, attachPort: Int,
+                               buffer: UnsafeMutableRawBufferPointer) throws -> Double {
+        let port = try openPorts(host, 1)[0]
+        let session = try announce(daemon, project: project, port: port, pid: host.pid)
+        defer { _ = try? daemon.call("EndSession", ["id": session]) }
+        let connections = try daemon.count("connections")
+        let ide = try connect(attachPort)
+        defer { ide.close() }
+        _ = try Socket.sendNoSignal(ide, UnsafeRawBufferPointer(rebasing: buffer[0..<1]))
+        try daemon.waitFor("attachd to hold the IDE connection", timeout: 10) { intValue($0["connections"]) == connections + 1 }
+        try host.send("listen")
+        guard try ide.waitReadable(timeoutMilliseconds: 10_000) else { throw BenchError("no answer through the held connection in 10 s") }
+        let answered = Clock.wallSeconds()
+        guard try ide.read(into: buffer) == 1 else { throw BenchError("the held connection closed without an answer") }
+        let launch = try host.launchAnswer(timeout: 10)
+        try host.closeHost()
+        return answered - launch.listened
+    }
+
+    static func openPorts(_ host: HostDriver, _ count: Int) throws -> [Int] {
+        try host.send("open \(count)")
+        let line = try host.answer(timeout: 30)
+        let words = line.split(separator: " ")
+        guard words.first == "PORTS", words.count == count + 1 else { throw BenchError("relay host: \(line)") }
+        return words.dropFirst().compactMap { Int($0) }
+    }
+
+    /// Announce with the host's pid: readiness is then the host's own listener.
+    static func announce(_ daemon: DaemonUnderTest, project: String, port: Int, pid: Int32) throws -> String {
+        let reply = try daemon.call("Announce", ["project": project, "debugPort": port, "pid": Int(pid)])
+        guard let id = (reply["session"] as? [String: Any])?["id"] as? String else { throw BenchError("Announce: no session id in \(reply)") }
+        return id
+    }
+
+    static func connect(_ port: Int) throws -> FileDescriptor {
+        let fd = try Socket.connectTCP(host: "127.0.0.1", port: UInt16(port))
+        try Socket.setNoDelay(fd)
+        return fd
+    }
+
+    /// `count` sequential 1-byte round trips; each read is bounded by a 10 s poll(2).
+    static func pingPong(_ fd: FileDescriptor, count: Int, buffer: UnsafeMutableRawBufferPointer) throws -> [Double] {
+        var times: [Double] = []
+        times.reserveCapacity(count)
+        let one = UnsafeRawBufferPointer(rebasing: buffer[0..<1])
+        let into = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<1])
+        for _ in 0..<count {
+            let t0 = Clock.monotonicSeconds()
+            guard try Socket.sendNoSignal(fd, one) == 1 else { throw BenchError("ping not sent") }
+            guard try fd.waitReadable(timeoutMilliseconds: 10_000), try fd.read(into: into) == 1 else {
+                throw BenchError("no pong within 10 s")
+            }
+            times.append(Clock.monotonicSeconds() - t0)
+        }
+        return times
+    }
+
+    /// `bytes` to the host's bulk sink ("B", a big-endian length, the bytes), timed until its
+    /// "K" comes back. Seconds.
+    static func bulk(_ fd: FileDescriptor, bytes: Int, buffer: UnsafeMutableRawBufferPointer) throws -> Double {
+        var header: [UInt8] = [UInt8(ascii: "B")]
+        for shift in stride(from: 56, through: 0, by: -8) { header.append(UInt8(truncatingIfNeeded: UInt64(bytes) >> UInt64(shift))) }
+        buffer.initializeMemory(as: UInt8.self, repeating: UInt8(ascii: "d"))
+        let started = Clock.monotonicSeconds()
+        try fd.writeAll(header)
+        var left = bytes
+        while left > 0 {
+            let n = try Socket.sendNoSignal(fd, UnsafeRawBufferPointer(rebasing: buffer[0..<min(left, buffer.count)]))
+            left -= n
+        }
+        guard try fd.waitReadable(timeoutMilliseconds: 120_000) else { throw BenchError("bulk: no acknowledgement in 120 s") }
+        let answer = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<1])
+        guard try fd.read(into: answer) == 1, answer[0] == UInt8(ascii: "K") else { throw BenchError("bulk: bad acknowledgement") }
+        return Clock.monotonicSeconds() - started
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        guard !values.isEmpty else { return .nan }
+        let sorted = values.sorted()
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    }
+}
+
+extension HostDriver {
+    /// Sends `command` and reads its `LISTENED T0 T EXTRA` answer.
+    func launchAnswer(command: String, timeout: Double) throws -> Launch {
+        try send(command)
+        return try launchAnswer(timeout: timeout)
+    }
+}

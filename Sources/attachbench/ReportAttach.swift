@@ -1,0 +1,123 @@
+import Foundation
+
+/// Rows and targets of the attach-endpoint, debugpy and client measurements.
+extension Report {
+    static func attachRows(_ r: Results, _ row: (String, String) -> Void) {
+        if let x = r.relay {
+            row("Relay round trip: 1-byte ping-pong through the attach port to the host's echo server (\(x.roundTrips) round trips)",
+                "p50 \(Fmt.us(x.relay?.p50Ms ?? .nan)) · p99 \(Fmt.us(x.relay?.p99Ms ?? .nan))")
+            row("… the same echo server directly, same run", "p50 \(Fmt.us(x.direct?.p50Ms ?? .nan)) · p99 \(Fmt.us(x.direct?.p99Ms ?? .nan)); relay adds \(Fmt.us(x.overheadP50Micros / 1000)) at p50")
+            row("Bulk: \(x.bulkBytes >> 20) MiB IDE → host through the attach port (median of \(x.bulkRounds))",
+                "\(Fmt.rate(x.relayMBps)) vs \(Fmt.rate(x.directMBps)) directly, same run (\(Fmt.ratio(x.bulkRatio)))")
+            row("Held connection: IDE connects and sends first; host's listen() → IDE's first answer (\(x.heldLaunches) launches\(x.failures > 0 ? ", \(x.failures) failed" : ""))",
+                Fmt.percentiles(x.held))
+        }
+        if let d = r.relayScale {
+            row("Relay scale: \(d.projects) projects, \(d.relays) concurrent relays (answered \(d.answeredBefore) before the idle window, \(d.answeredAfter) after)",
+                "RSS \(Fmt.mib(d.rssKiB)) (peak \(Fmt.mib(d.peakRSSKiB)); \(Fmt.mib(d.rssAnonKiB)) anonymous); \(d.descriptors) descriptors, \(d.threads) threads; set-up \(Fmt.ms(d.setupSeconds * 1000))")
+            row("… relays idle, \(String(format: "%.0f", d.idle.seconds)) s",
+                "\(d.idle.voluntaryContextSwitches) wakeups (voluntary context switches, all \(d.idle.threads) threads), CPU \(String(format: "%.2f", d.idle.cpuRunMilliseconds)) ms")
+        }
+        if let e = r.manyProjects {
+            row("\(e.projects) projects (Unix rendezvous each, \(e.tcpRendezvous) TCP too): daemon start → serving",
+                "\(Fmt.ms(e.startSeconds * 1000)); RSS \(Fmt.mib(e.rssKiB)) (\(Fmt.mib(e.rssAnonKiB)) anonymous); \(e.descriptors) descriptors (hard limit \(e.openFileLimit))")
+            if let i = e.idle {
+                row("… idle, \(String(format: "%.0f", i.seconds)) s",
+                    "\(i.voluntaryContextSwitches) wakeups, CPU \(String(format: "%.2f", i.cpuRunMilliseconds)) ms")
+            }
+        }
+        if let f = r.debugpy {
+            if let skipped = f.skipped {
+                row("debugpy host", "skipped: \(skipped)")
+            } else {
+                row("Real debugpy host (MAINPID + READY=1, then `debugpy.listen((\"127.0.0.1\", 0))`): port first seen in LISTEN → `attachctl wait` exits (\(f.launches) launches\(f.failures > 0 ? ", \(f.failures) failed" : ""))",
+                    Fmt.percentiles(f.listenToRelease) + (f.releasedBeforeListen > 0 ? "; released before the port was seen in \(f.releasedBeforeListen)" : ""))
+                row("… from the first new listener seen after `debugpy.listen()` was called (debugpy's in-process endpoints listener)", Fmt.percentiles(f.firstListenerToRelease))
+                row("… from `debugpy.listen()` returning", Fmt.percentiles(f.returnToRelease))
+                row("… `debugpy.listen()` itself (adapter start-up); the session's port is debugpy's in \(f.portMatches)/\(f.launches); LISTEN table read every \(String(format: "%.0f", f.meanReadMicros)) µs",
+                    Fmt.percentiles(f.listenCall))
+            }
+        }
+        if let g = r.client {
+            if let skipped = g.skipped {
+                row("attachctl vs a C program", "skipped: \(skipped)")
+            } else {
+                row("`attachctl status` whole process, spawn → reaped (\(g.runs) runs)", Fmt.percentiles(g.attachctl))
+                row("… a C program printing one line, same run", "\(Fmt.percentiles(g.cProgram)); attachctl \(Fmt.ratio(g.ratioP50))")
+                if let s = g.staticAttachctl {
+                    row("… the static attachctl, same run", "\(Fmt.percentiles(s)); \(Fmt.ratio(s.p50Ms / (g.cProgram?.p50Ms ?? .nan))) the C program")
+                }
+            }
+            if let size = g.staticBytes {
+                row("Static release attachctl (`--static-swift-stdlib`)",
+                    "\(Fmt.megabytes(size)) unstripped, \(g.staticStrippedBytes.map(Fmt.megabytes) ?? "?") stripped (dynamic build: \(g.dynamicBytes.map(Fmt.megabytes) ?? "?"))")
+            } else {
+                row("Static release attachctl", g.staticNote ?? "not measured")
+            }
+        }
+        if let share = r.attachctlShareMs {
+            row("Release latency, attachctl's share (p50 with `attachctl wait` − p50 with a raw varlink `Wait`)", Fmt.ms(share))
+        }
+    }
+
+    static func attachTargets(_ r: Results) -> [Results.Target] {
+        var list: [Results.Target] = []
+        if let x = r.relay {
+            list.append(.init(name: "relay round trip p50 (vs direct + 100 µs)", target: "≤ \(Fmt.us((x.direct?.p50Ms ?? .nan) + 0.1))",
+                              measured: Fmt.us(x.relay?.p50Ms ?? .nan), met: x.overheadP50Micros <= 100))
+            list.append(.init(name: "bulk through the relay (vs direct)", target: "≥ 0.8×", measured: Fmt.ratio(x.bulkRatio), met: x.bulkRatio >= 0.8))
+            if let h = x.held {
+                list.append(.init(name: "held connection p50 (listen → first answer)", target: "≤ 3 ms", measured: Fmt.ms(h.p50Ms), met: h.p50Ms <= 3))
+            }
+        }
+        if let d = r.relayScale {
+            list.append(.init(name: "RSS with \(d.relays) relays", target: "≤ 48 MiB", measured: Fmt.mib(d.rssKiB),
+                              met: d.answeredBefore == d.relays && max(d.rssKiB, d.peakRSSKiB) <= 48 * 1024))
+            list.append(.init(name: "wakeups, \(d.relays) idle relays (\(Int(d.idle.seconds.rounded())) s)", target: "0",
+                              measured: "\(d.idle.voluntaryContextSwitches)", met: d.idle.voluntaryContextSwitches == 0))
+        }
+        if let e = r.manyProjects {
+            list.append(.init(name: "\(e.projects) projects: start → serving", target: "≤ 150 ms", measured: Fmt.ms(e.startSeconds * 1000),
+                              met: e.startSeconds <= 0.150))
+            list.append(.init(name: "\(e.projects) projects: RSS", target: "≤ 64 MiB", measured: Fmt.mib(max(e.rssKiB, e.peakRSSKiB)),
+                              met: max(e.rssKiB, e.peakRSSKiB) <= 64 * 1024))
+            if let i = e.idle {
+                list.append(.init(name: "\(e.projects) projects: wakeups while idle (\(Int(i.seconds.rounded())) s)", target: "0",
+                                  measured: "\(i.voluntaryContextSwitches)", met: i.voluntaryContextSwitches == 0))
+            }
+        }
+        if let f = r.debugpy, f.skipped == nil, let s = f.listenToRelease {
+            list.append(.init(name: "debugpy host: listen → `attachctl wait` exits, p50", target: "≤ 5 ms", measured: Fmt.ms(s.p50Ms),
+                              met: s.p50Ms <= 5 && s.p50Ms >= 0))
+        }
+        if let g = r.client {
+            if g.skipped == nil {
+                list.append(.init(name: "`attachctl status` vs a C program (p50)", target: "≤ 3×", measured: Fmt.ratio(g.ratioP50), met: g.ratioP50 <= 3))
+            }
+            if let size = g.staticBytes {
+                list.append(.init(name: "static attachctl size, unstripped", target: "≤ 16 MB", measured: Fmt.megabytes(size),
+                                  met: size <= 16_000_000))
+                if let stripped = g.staticStrippedBytes {
+                    list.append(.init(name: "static attachctl size, stripped", target: "≤ 16 MB", measured: Fmt.megabytes(stripped),
+                                      met: stripped <= 16_000_000))
+                }
+            }
+        }
+        if let share = r.attachctlShareMs {
+            list.append(.init(name: "attachctl's share of the release latency", target: "≤ 1 ms", measured: Fmt.ms(share), met: share <= 1))
+        }
+        return list
+    }
+}
+
+extension Fmt {
+    static func rate(_ megabytesPerSecond: Double) -> String {
+        megabytesPerSecond.isFinite ? "\(Int(megabytesPerSecond.rounded())) MB/s" : "n/a"
+    }
+
+    static func megabytes(_ bytes: Int) -> String {
+        let mb = Double(bytes) / 1e6
+        let tenths = Int((mb * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10) MB"
+    }
+}
