@@ -3,10 +3,11 @@
     python3 bench/debugpy_host.py RENDEZVOUS_SOCKET
 
 One process per launch (debugpy.listen() works once per process). Interpreter start-up and
-`import debugpy` happen before the measured window. The host says MAINPID=<its pid> and
-READY=1 on the project's Unix rendezvous, with no DEBUG_PORT: attachd then waits for the host's
-own process tree (debugpy's adapter is a child) to listen on a loopback port. Then
-debugpy.listen(("127.0.0.1", 0)).
+`import debugpy` happen before the measured window. It calls attach_ready.start(project=...), as users
+do: the helper says DEBUG_PORT (a free port it picked), MAINPID and READY=1 on the project's
+Unix rendezvous first, then debugpy.listen() on that port; attachd releases the wait when a
+listener on the port belongs to the host (debugpy's adapter detaches itself, so it is known by
+the ATTACHD_HOST_PID mark it inherits).
 
 When is "listen"? debugpy.listen() returns once its adapter subprocess reports the port, after
 the adapter's listen(2); the exact moment is in another process. attachbench therefore watches
@@ -26,24 +27,22 @@ import time
 
 def main():
     path = sys.argv[1]
+    # The host as users run it: attach_ready.start() announces the session (DEBUG_PORT of a free
+    # port, MAINPID, READY=1) before debugpy.listen(), and marks debugpy's adapter as its own.
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, os.path.join(here, "..", "integrations", "python"))
+    import attach_ready
     import debugpy  # noqa: F401  (before the window)
-    r = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    r.settimeout(10)
-    r.connect(path)
-    reader = r.makefile("rb")
-    for line in ("MAINPID=%d\n" % os.getpid(), "READY=1\n"):
-        r.sendall(line.encode("ascii"))
-        answer = reader.readline().decode("utf-8", "replace").strip()
-        if not answer.startswith("OK"):
-            print("ERROR rendezvous answered %r to %r" % (answer, line.strip()), flush=True)
-            return
-
+    os.environ["ATTACHD_RENDEZVOUS"] = "unix:" + path
+    project = os.path.basename(path)[:-len(".sock")]
     t_call = time.time()
-    _, port = debugpy.listen(("127.0.0.1", 0))
+    _, port = attach_ready.start(project=project)
     t_return = time.time()
+    if attach_ready.session_id() is None:
+        print("ERROR attachd did not answer the announcement", flush=True)
+        return
     print("LISTENED %.6f %.6f %d" % (t_call, t_return, port), flush=True)
     sys.stdin.read()
-    r.close()
 
 
 if __name__ == "__main__":

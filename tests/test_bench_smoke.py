@@ -22,7 +22,8 @@ def test_attachbench_quick_run_produces_every_figure(attachd_bin_dir, tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     with open(out) as f:
         results = json.load(f)
-    for phase in ("releaseLines", "releaseBare", "baseline", "roundTrip", "scale", "idle"):
+    for phase in ("releaseLines", "releaseBare", "baseline", "roundTrip", "scale", "idle",
+                  "relay", "relayScale", "manyProjects", "debugpy", "client"):
         assert results.get(phase), "phase %s produced nothing:\n%s" % (phase, result.stdout[-2000:])
     assert results["machine"]["cores"] >= 1
     assert results["releaseLines"]["launches"] > 0 and not results["releaseLines"]["failures"]
