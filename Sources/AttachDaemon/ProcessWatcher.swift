@@ -23,6 +23,10 @@ final class ProcessWatcher: @unchecked Sendable {
         let fd: FileDescriptor
         do {
             fd = try ProcessHandle.pidfdOpen(pid)
+        } catch .notImplemented {
+            // A kernel or libc without pidfds: the process cannot be followed, and that says
+            // nothing about whether it lives; the session ends as it otherwise would.
+            return
         } catch {
             // Already gone (or not ours to see): the session ends, but not from inside this batch.
             queue.async { [deliver] in deliver(.processExited(session: session)) }
