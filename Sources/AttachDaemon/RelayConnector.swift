@@ -39,7 +39,9 @@ public final class RelayConnector: @unchecked Sendable {
     private var addresses: [String] = []
     private var attempt: FileDescriptor?
     private var source: DispatchSourceWrite?
-    private var timer: DispatchWorkItem?
+    // A timer source, not asyncAfter: a cancelled work item still wakes the queue when its
+    // time comes, and a thousand relays set up would then wake an idle daemon a thousand times.
+    private var timer: DispatchSourceTimer?
     private var sawRefusal = false
 
     public init(host: String, port: UInt16, timeoutSeconds: Double = 5, queue: DispatchQueue) {
@@ -56,9 +58,6 @@ public final class RelayConnector: @unchecked Sendable {
         self.completion = completion
         addresses = Socket.numericHosts(for: host)
         guard !addresses.isEmpty else { return finish(.failure(.invalidHost(host))) }
-        let timer = DispatchWorkItem { [self] in finish(.failure(.timedOut)) }
-        self.timer = timer
-        queue.asyncAfter(deadline: .now() + timeoutSeconds, execute: timer)
         tryNext()
     }
 
@@ -75,6 +74,7 @@ public final class RelayConnector: @unchecked Sendable {
         do throws(Errno) {
             let started = try Socket.startConnectTCP(host: address, port: port)
             guard started.inProgress else { return finish(.success(started.fd)) }
+            armTimeout()
             attempt = started.fd
             let source = DispatchSource.makeWriteSource(fileDescriptor: started.fd.rawValue, queue: queue)
             source.setEventHandler { [self] in handshakeEnded() }
@@ -114,6 +114,16 @@ public final class RelayConnector: @unchecked Sendable {
         } else {
             finish(.failure(error == .timedOut ? .timedOut : .failed(error)))
         }
+    }
+
+    /// The timeout, from the first connect that did not complete at once (loopback ones do).
+    private func armTimeout() {
+        guard timer == nil else { return }
+        let timer = DispatchSource.makeTimerSource(queue: queue)
+        timer.schedule(deadline: .now() + timeoutSeconds)
+        timer.setEventHandler { [self] in finish(.failure(.timedOut)) }
+        self.timer = timer
+        timer.resume()
     }
 
     /// Stops watching the attempt in progress; its socket is closed by the cancel handler.

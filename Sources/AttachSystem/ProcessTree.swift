@@ -83,14 +83,18 @@ public enum ProcessTree {
     public static func anyProcess(carrying name: String, value: String, excluding: Set<Int32>) -> Bool {
         guard let entries = try? Kernel.directoryEntries("/proc") else { return false }
         let wanted = Array((name + "=" + value).utf8)
-        for entry in entries {
-            guard let pid = Int32(entry), !excluding.contains(pid),
-                  let bytes = try? Files.read("/proc/\(entry)/environ") else { continue }
+        for pid in newestFirst(entries) where !excluding.contains(pid) {
+            guard let bytes = try? Files.read("/proc/\(pid)/environ") else { continue }
             if bytes.split(separator: 0, omittingEmptySubsequences: true).contains(where: { $0.elementsEqual(wanted) }) {
                 return true
             }
         }
         return false
+    }
+
+    /// The pids among `/proc`'s entries, highest (most recently started, until pids wrap) first.
+    static func newestFirst(_ entries: [String]) -> [Int32] {
+        entries.compactMap { Int32($0) }.sorted(by: >)
     }
 
     /// The first process found holding the socket `inode`: every `/proc/*/fd/*` of every
@@ -100,9 +104,10 @@ public enum ProcessTree {
         guard let entries = try? Kernel.directoryEntries("/proc") else { return nil }
         var found: Int32?
         withLinkBuffer { buffer in
-            for entry in entries {
-                guard let pid = Int32(entry), !excluding.contains(pid) else { continue }
-                let directory = "/proc/\(entry)/fd/"
+            // Newest first: the holder asked about is most often a process that just started
+            // (debugpy's adapter, a moment ago), and the walk stops at the first match.
+            for pid in newestFirst(entries) where !excluding.contains(pid) {
+                let directory = "/proc/\(pid)/fd/"
                 guard let names = try? Kernel.directoryEntries(directory) else { continue }
                 if names.contains(where: { socketInode(directory + $0, buffer) == inode }) {
                     found = pid
