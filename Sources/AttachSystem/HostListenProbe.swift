@@ -209,8 +209,11 @@ public final class HostListenProbe: @unchecked Sendable {
             // starting up, while its host listens on an internal port for it): wait for it.
             let now = Clock.monotonicSeconds()
             if host.markedOutsider == nil || now - host.markedOutsider!.at >= Self.outsiderCheckInterval {
+                // The tree as it is now: a child started since the last scan (gdbserver's
+                // inferior) carries the mark too, and is no outsider.
+                let members = Set(ProcessTree.members(of: pid))
                 host.markedOutsider = (ProcessTree.anyProcess(carrying: "ATTACHD_HOST_PID", value: mark,
-                                                              excluding: host.members), now)
+                                                              excluding: members), now)
             }
             if host.markedOutsider?.found == true {
                 host.discovered = nil
