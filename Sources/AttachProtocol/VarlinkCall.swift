@@ -1,5 +1,5 @@
 /// One varlink method call, as a client sends it (https://varlink.org/Method-Call).
-public struct VarlinkCall: Codable, Sendable, Equatable {
+public struct VarlinkCall: Codable, Sendable, Equatable, VarlinkMethodNamed {
     /// Fully qualified method name, e.g. `io.attachd.Broker.Wait`.
     public var method: String
     /// Absent when the method takes no arguments (the PyPI client omits the key then).
@@ -18,7 +18,15 @@ public struct VarlinkCall: Codable, Sendable, Equatable {
         self.more = more
         self.upgrade = upgrade
     }
+}
 
+/// Anything that names a varlink method (`interface.Member`).
+public protocol VarlinkMethodNamed {
+    /// Fully qualified method name, e.g. `io.attachd.Broker.Wait`.
+    var method: String { get }
+}
+
+extension VarlinkMethodNamed {
     /// The interface part of `method`: everything before the last dot.
     public var interface: String {
         guard let dot = method.lastIndex(of: ".") else { return "" }

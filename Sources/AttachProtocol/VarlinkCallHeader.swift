@@ -1,6 +1,6 @@
 /// A varlink call without its parameters: what the daemon reads first, to know which method's
 /// parameter type to decode the same bytes into (`VarlinkCodec.parameters(_:in:)`).
-public struct VarlinkCallHeader: Decodable, Sendable, Equatable {
+public struct VarlinkCallHeader: Decodable, Sendable, Equatable, VarlinkMethodNamed {
     /// Fully qualified method name, e.g. `io.attachd.Broker.Wait`.
     public var method: String
     /// The client wants no reply.
@@ -12,18 +12,6 @@ public struct VarlinkCallHeader: Decodable, Sendable, Equatable {
         self.method = method
         self.oneway = oneway
         self.more = more
-    }
-
-    /// The interface part of `method`: everything before the last dot.
-    public var interface: String {
-        guard let dot = method.lastIndex(of: ".") else { return "" }
-        return String(method[..<dot])
-    }
-
-    /// The member part of `method`: everything after the last dot.
-    public var member: String {
-        guard let dot = method.lastIndex(of: ".") else { return method }
-        return String(method[method.index(after: dot)...])
     }
 }
 
