@@ -19,21 +19,6 @@
 /// Not thread-safe: use it from one serial queue (hence `@unchecked Sendable`). Call
 /// `forget(pid:)` when a session ends, so that a recycled pid starts from nothing.
 public final class HostListenProbe: @unchecked Sendable {
-    /// How much work the probe has done so far; lets callers (and tests) see the caches work.
-    public struct Statistics: Equatable, Sendable {
-        /// Walks of a host's process tree and of its members' `/proc/P/fd`.
-        public var treeScans = 0
-        /// /proc-wide searches for the holder of a socket outside the tree.
-        public var holderScans = 0
-        /// Reads of `/proc/PID/net/tcp{,6}` for a host in another network namespace.
-        public var namespaceReads = 0
-        /// sock_diag sockets opened inside another network namespace with setns(2).
-        public var namespaceSockets = 0
-        /// Hosts with cached state (at most one per pid asked about and not yet gone or forgotten).
-        public var trackedHosts = 0
-        /// Other network namespaces with an open sock_diag socket or a kept /proc listing.
-        public var trackedNamespaces = 0
-    }
 
     /// What is known of one host's tree.
     private struct Host {
@@ -59,17 +44,8 @@ public final class HostListenProbe: @unchecked Sendable {
     private let ownNamespace: NetworkNamespace?
     private var hosts: [Int32: Host] = [:]
     private var holders: [UInt64: SocketHolder?] = [:]
-    /// The `ATTACHD_HOST_PID` value in the environment of a socket's holder ("" for none), by inode.
-    private var marks: [UInt64: String] = [:]
-
-    /// Whether the process holding `inode` was started with `mark` (`ATTACHD_HOST_PID=PID`).
-    private func carries(_ mark: String, holder pid: Int32, inode: UInt64) -> Bool {
-        if let known = marks[inode] { return known == mark }
-        let found = ProcessTree.environmentValue("ATTACHD_HOST_PID", of: pid) ?? ""
-        if marks.count >= 256 { marks = [:] }
-        marks[inode] = found
-        return found == mark
-    }
+    /// What the holders of sockets outside a host's tree carry as the host's mark.
+    private var marks = HostMarks()
     private var counters = Statistics()
     private var namespaceProbes: [NetworkNamespace: ListenProbe] = [:]
     private var namespaceListings: [NetworkNamespace: (time: Double, listeners: [ListeningSocket])] = [:]
@@ -179,7 +155,7 @@ public final class HostListenProbe: @unchecked Sendable {
         }
         let held = candidates.min { $0.inode < $1.inode }!
         let holder = holder(of: held.inode, excluding: host.members, listeners: listeners)
-        if let mark, let holder, carries(mark, holder: holder.pid, inode: held.inode) {
+        if let mark, let holder, marks.carries(mark, holder: holder.pid, inode: held.inode) {
             return .listening(port: port)
         }
         return .heldByOther(port: port, pid: holder?.pid, command: holder?.command, uid: held.uid)
@@ -199,7 +175,7 @@ public final class HostListenProbe: @unchecked Sendable {
             let marked = classified.filter { socket in
                 guard host.inodes[socket.inode] == nil,
                       let holder = holder(of: socket.inode, excluding: host.members, listeners: listeners) else { return false }
-                return carries(mark, holder: holder.pid, inode: socket.inode)
+                return marks.carries(mark, holder: holder.pid, inode: socket.inode)
             }
             if let first = marked.min(by: { $0.inode < $1.inode }) {
                 host.discovered = first.port
@@ -212,7 +188,7 @@ public final class HostListenProbe: @unchecked Sendable {
                 // The tree as it is now: a child started since the last scan (gdbserver's
                 // inferior) carries the mark too, and is no outsider.
                 let members = Set(ProcessTree.members(of: pid))
-                host.markedOutsider = (ProcessTree.anyProcess(carrying: "ATTACHD_HOST_PID", value: mark,
+                host.markedOutsider = (ProcessTree.anyProcess(carrying: HostMarks.variable, value: mark,
                                                               excluding: members), now)
             }
             if host.markedOutsider?.found == true {
