@@ -106,13 +106,20 @@ public enum ProcessTree {
         withLinkBuffer { buffer in
             // Newest first: the holder asked about is most often a process that just started
             // (debugpy's adapter, a moment ago), and the walk stops at the first match.
-            for pid in newestFirst(entries) where !excluding.contains(pid) {
+            func holds(_ pid: Int32) -> Bool {
                 let directory = "/proc/\(pid)/fd/"
-                guard let names = try? Kernel.directoryEntries(directory) else { continue }
-                if names.contains(where: { socketInode(directory + $0, buffer) == inode }) {
-                    found = pid
-                    return
-                }
+                guard let names = try? Kernel.directoryEntries(directory) else { return false }
+                return names.contains { socketInode(directory + $0, buffer) == inode }
+            }
+            for pid in newestFirst(entries) where !excluding.contains(pid) && holds(pid) {
+                found = pid
+                break
+            }
+            // A socket shared with children (inherited across fork) is named by the ancestor
+            // that had it first, not by whichever child the newest-first walk met.
+            while let child = found, let stat = try? Files.read("/proc/\(child)/stat"),
+                  let parent = parentPID(fromStat: stat), parent > 1, !excluding.contains(parent), holds(parent) {
+                found = parent
             }
         }
         return found.map { SocketHolder(pid: $0, command: command(of: $0)) }
