@@ -26,14 +26,18 @@ let package = Package(
             name: "AttachCore",
             dependencies: ["AttachProtocol"]
         ),
+        // The only module that calls the kernel; it links no libsystemd, so attachctl can be
+        // one static executable.
+        .target(name: "AttachSystem"),
+        // libsystemd for the daemon: sd-daemon (activation, notify, fd store) and the journal.
         .target(
-            name: "AttachSystem",
-            dependencies: ["CSystemd"]
+            name: "AttachSystemd",
+            dependencies: ["AttachSystem", "CSystemd"]
         ),
         .target(
             name: "AttachDaemon",
             dependencies: [
-                "AttachProtocol", "AttachCore", "AttachSystem",
+                "AttachProtocol", "AttachCore", "AttachSystem", "AttachSystemd",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -49,7 +53,7 @@ let package = Package(
         .executableTarget(
             name: "attachd",
             dependencies: [
-                "AttachDaemon", "AttachSystem", "AttachProtocol",
+                "AttachDaemon", "AttachSystem", "AttachSystemd", "AttachProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -70,8 +74,8 @@ let package = Package(
         ),
         .testTarget(name: "AttachProtocolTests", dependencies: ["AttachProtocol"]),
         .testTarget(name: "AttachCoreTests", dependencies: ["AttachCore", "AttachProtocol"]),
-        .testTarget(name: "AttachSystemTests", dependencies: ["AttachSystem"]),
-        .testTarget(name: "AttachDaemonTests", dependencies: ["AttachDaemon", "AttachCore", "AttachProtocol", "AttachSystem",
+        .testTarget(name: "AttachSystemTests", dependencies: ["AttachSystem", "AttachSystemd"]),
+        .testTarget(name: "AttachDaemonTests", dependencies: ["AttachDaemon", "AttachCore", "AttachProtocol", "AttachSystem", "AttachSystemd",
                                                      .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "AttachClientTests", dependencies: ["AttachClient", "AttachProtocol"]),
         .testTarget(name: "AttachCtlKitTests", dependencies: ["AttachCtlKit", "AttachClient", "AttachProtocol"]),

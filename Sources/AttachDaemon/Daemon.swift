@@ -1,6 +1,7 @@
 import AttachCore
 import AttachProtocol
 import AttachSystem
+import AttachSystemd
 import Dispatch
 import Logging
 

@@ -1,4 +1,5 @@
 import AttachSystem
+import AttachSystemd
 import Logging
 
 /// The daemon's swift-log handler.

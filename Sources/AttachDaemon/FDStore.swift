@@ -1,4 +1,5 @@
 import AttachSystem
+import AttachSystemd
 import Logging
 
 /// systemd's file descriptor store (`FDSTORE=1`): where listening sockets wait while the daemon

@@ -1,4 +1,5 @@
 import AttachSystem
+import AttachSystemd
 
 /// How one log event becomes a journal entry: pure functions, no I/O, on plain values (the
 /// handler turns swift-log's level and metadata into a syslog priority and strings).

@@ -125,4 +125,10 @@ extension FileDescriptor {
     public static func openNullDevice() throws(Errno) -> FileDescriptor {
         FileDescriptor(rawValue: try Kernel.open("/dev/null", O_RDONLY | O_CLOEXEC))
     }
+
+    /// fstat(2): the device and inode the descriptor refers to (as JOURNAL_STREAM names them).
+    public func deviceAndInode() throws(Errno) -> (device: UInt64, inode: UInt64) {
+        let info = try Kernel.fstat(rawValue)
+        return (UInt64(info.st_dev), UInt64(info.st_ino))
+    }
 }

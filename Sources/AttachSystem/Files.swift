@@ -109,9 +109,10 @@ public enum Files {
         (try? Kernel.lstat(path)) != nil
     }
 
-    /// lstat(2) and S_ISSOCK: true if `path` exists and is a socket.
-    public static func isSocket(_ path: String) -> Bool {
-        guard let info = try? Kernel.lstat(path) else { return false }
+    /// lstat(2) and S_ISSOCK: true if `path` exists and is a socket. With `followingLinks`,
+    /// stat(2): a symlink to a socket counts too.
+    public static func isSocket(_ path: String, followingLinks: Bool = false) -> Bool {
+        guard let info = try? (followingLinks ? Kernel.stat(path) : Kernel.lstat(path)) else { return false }
         return info.st_mode & S_IFMT == S_IFSOCK
     }
 

@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import CSystemd
 import Synchronization
 
 /// The credentials of the process at the other end of an AF_UNIX socket, as the kernel recorded
@@ -144,21 +143,6 @@ public enum Socket {
     /// shutdown(2) SHUT_WR: tells the peer we are done sending. Errors (ENOTCONN) are ignored.
     public static func shutdownWrite(_ fd: FileDescriptor) {
         _ = try? Kernel.shutdown(fd.rawValue, Int32(SHUT_WR))
-    }
-
-    /// sd_is_socket_unix(3) with SOCK_STREAM and listening = 1: true if `fd` is a listening
-    /// AF_UNIX stream socket, bound to `path` when a path is given.
-    public static func isListeningUnixStream(_ fd: FileDescriptor, path: String?) -> Bool {
-        guard let path else {
-            return sd_is_socket_unix(fd.rawValue, stream, 1, nil, 0) > 0
-        }
-        return sd_is_socket_unix(fd.rawValue, stream, 1, path, 0) > 0
-    }
-
-    /// sd_is_socket_inet(3) with any family, SOCK_STREAM and listening = 1: true if `fd` is a
-    /// listening TCP socket on `port` (0 = any port).
-    public static func isListeningTCP(_ fd: FileDescriptor, port: UInt16) -> Bool {
-        sd_is_socket_inet(fd.rawValue, 0, stream, 1, port) > 0
     }
 
     /// socketpair(2) AF_UNIX SOCK_STREAM, close-on-exec, blocking: two connected ends.

@@ -6,8 +6,9 @@ import Glibc
 //
 // Every call into the kernel in this module goes through `syscall(_:)` (or its pointer-returning
 // sibling), and the raw calls themselves live in the `Kernel` enum (Kernel*.swift), so that the
-// public types never touch Glibc's error conventions directly. libsystemd's sd_* functions go
-// through `systemdCall` (they return a negative errno instead).
+// public types never touch Glibc's error conventions directly. libsystemd's sd_* functions are not
+// called here but in AttachSystemd, through its own funnel `systemdCall` (they return a negative
+// errno instead), so that attachctl links no libsystemd.
 //
 // The only calls made around the funnel are those that cannot fail, or whose "failure" is an
 // answer rather than an error: getpid(2), getuid(2), geteuid(2), getenv(3) (NULL: unset),
@@ -51,19 +52,6 @@ internal func syscall<T>(
         if let result = body() { return result }
         let error = Errno.current
         if retryOnInterrupt && error == .interrupted { continue }
-        throw error
-    }
-}
-
-/// The funnel for libsystemd: sd_* functions return a negative errno instead of setting errno.
-/// Returns the non-negative result.
-@inline(__always)
-internal func systemdCall(_ body: () -> Int32) throws(Errno) -> Int32 {
-    while true {
-        let result = body()
-        if result >= 0 { return result }
-        let error = Errno(rawValue: -result)
-        if error == .interrupted { continue }
         throw error
     }
 }

@@ -5,6 +5,7 @@ import AttachProtocol
 
 struct Add: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "add",
         abstract: "Add a project: a name, where the IDE attaches, where its host's debug server listens, and rendezvous endpoints.",
         discussion: """
         attachd opens the project's rendezvous endpoints at once and keeps them open: a Unix \

@@ -5,6 +5,7 @@ import AttachProtocol
 
 struct Announce: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "announce",
         abstract: "Announce a host session over the control socket (for shell-driven hosts); print its id.",
         discussion: """
         For hosts started from a shell script that cannot keep a rendezvous connection open. \

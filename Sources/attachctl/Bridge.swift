@@ -4,6 +4,7 @@ import AttachSystem
 
 struct Bridge: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "bridge",
         abstract: "Join standard input and output to attachd's control socket (for ssh).",
         discussion: """
         What another machine's attachd runs through ssh to reach this one, for a project added \

@@ -4,6 +4,7 @@ import AttachCtlKit
 
 struct List: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "list",
         abstract: "List projects.",
         discussion: """
         Columns: NAME; DEBUG, where the host's debug server listens; RENDEZVOUS, the TCP port \

@@ -4,6 +4,7 @@ import AttachCtlKit
 
 struct Remove: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "remove",
         abstract: "Remove a project: close its rendezvous endpoints, end its sessions.",
         discussion: """
         Waiters on the project fail (their `attachctl wait` exits 3). Hosts already running keep \

@@ -6,6 +6,7 @@ import AttachSystem
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "run",
         abstract: "Run a command as a host session of a project, and exit with its status.",
         discussion: """
         Announces a session of NAME whose process is this attachctl (so the command and everything \

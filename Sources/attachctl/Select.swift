@@ -5,6 +5,7 @@ import AttachProtocol
 
 struct Select: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "select",
         abstract: "Pin a project's new IDE connections to one session (attach-port projects).",
         discussion: """
         By default a new IDE connection on the attach port goes to the newest ready session \

@@ -5,6 +5,7 @@ import AttachSystem
 
 struct Sessions: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "sessions",
         abstract: "List host sessions (live and recently ended), of one project or all.",
         discussion: """
         Columns: ID; PROJECT; STATE (pending: the host announced itself, its debug port is not \

@@ -5,6 +5,7 @@ import AttachProtocol
 
 struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "status",
         abstract: "Show whether attachd runs, its version, uptime and counts.",
         discussion: """
         Exits 69 when no attachd listens on the control socket, so `attachctl status` doubles \

@@ -5,6 +5,7 @@ import AttachSystem
 
 struct Wait: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "wait",
         abstract: "Wait until a host of the project has its debug server listening; print host:port.",
         discussion: """
         Returns at once if a session of the project is already ready, else as soon as one \

@@ -6,6 +6,7 @@ import AttachSystem
 
 struct Watch: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "watch",
         abstract: "Show sessions live on a terminal; stream project and session events, one line each, elsewhere.",
         discussion: """
         On a terminal (stdout), a live view: one line per session (ID, PROJECT, STATE with the \

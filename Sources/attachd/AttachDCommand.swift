@@ -2,6 +2,7 @@ import ArgumentParser
 import AttachDaemon
 import AttachProtocol
 import AttachSystem
+import AttachSystemd
 import Logging
 
 /// `attachd`: the daemon. Everything it does lives in AttachDaemon; this only reads flags.

@@ -1,4 +1,5 @@
 import AttachSystem
+import AttachSystemd
 import Testing
 @testable import AttachDaemon
 

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Testing
 @testable import AttachSystem
+@testable import AttachSystemd
 
 @Suite("journal field names and sending")
 struct JournalTests {

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Testing
 import AttachSystem
+import AttachSystemd
 
 @Suite struct UnixSocketTests {
     @Test func listenConnectAcceptReadWriteRoundTripWithOurCredentials() throws {

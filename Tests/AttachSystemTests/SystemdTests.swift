@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Testing
 @testable import AttachSystem
+@testable import AttachSystemd
 
 /// Everything that reads or changes NOTIFY_SOCKET, WATCHDOG_*, LISTEN_* or JOURNAL_STREAM lives
 /// in this one serialized suite; no other test touches those variables.

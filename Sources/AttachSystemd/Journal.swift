@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import AttachSystem
 import CSystemd
 
 /// Structured messages to the systemd journal through libsystemd's native protocol
@@ -42,8 +43,7 @@ public enum Journal {
 
     /// True when `socketPath` exists and is a socket (stat(2)).
     public static var isAvailable: Bool {
-        guard let info = try? Kernel.stat(socketPath) else { return false }
-        return info.st_mode & S_IFMT == S_IFSOCK
+        Files.isSocket(socketPath, followingLinks: true)
     }
 
     /// sd_journal_sendv(3): sends one entry made of `fields`.

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import AttachSystem
 import CSystemd
 
 /// The parts of sd-daemon(3) attachd uses: socket activation, the fd store, readiness and
@@ -59,8 +60,8 @@ public enum Systemd {
         guard parts.count == 2,
               let device = UInt64(parts[0]),
               let inode = UInt64(parts[1]),
-              let info = try? Kernel.fstat(STDERR_FILENO)
+              let identity = try? FileDescriptor(rawValue: STDERR_FILENO).deviceAndInode()
         else { return false }
-        return UInt64(info.st_dev) == device && UInt64(info.st_ino) == inode
+        return identity.device == device && identity.inode == inode
     }
 }
