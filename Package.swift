@@ -78,6 +78,7 @@ let package = Package(
         .testTarget(name: "AttachDaemonTests", dependencies: ["AttachDaemon", "AttachCore", "AttachProtocol", "AttachSystem", "AttachSystemd",
                                                      .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "AttachClientTests", dependencies: ["AttachClient", "AttachProtocol"]),
+        .testTarget(name: "attachctlTests", dependencies: ["attachctl", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "AttachCtlKitTests", dependencies: ["AttachCtlKit", "AttachClient", "AttachProtocol"]),
     ]
 )

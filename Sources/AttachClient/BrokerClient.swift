@@ -62,7 +62,7 @@ public final class BrokerClient {
 
     /// `ListProjects`.
     public func listProjects() throws(ClientError) -> [ProjectInfo] {
-        try call("ListProjects", Self.none, as: ListProjectsReply.self).projects
+        try connection.call(Self.interface + ".ListProjects", nil, reading: ListProjectsReply.self).projects
     }
 
     // MARK: - Sessions
@@ -97,8 +97,9 @@ public final class BrokerClient {
     public func wait(project: String, timeout: Double? = nil, grace: Double = 10,
                      tickInterval: Double = 0.1, tick: (() -> Void)? = nil) throws(ClientError) -> SessionInfo {
         let deadline = timeout.map { Clock.monotonicSeconds() + $0 + grace }
-        return try call("Wait", WaitParameters(project: project, timeout: timeout), as: SessionReply.self,
-                        deadline: deadline, tickInterval: tickInterval, tick: tick).session
+        return try connection.call(Self.interface + ".Wait", WaitParameters(project: project, timeout: timeout).members,
+                                   reading: SessionReply.self,
+                                   deadline: deadline, tickInterval: tickInterval, tick: tick).session
     }
 
     /// `Watch` with `more: true`. The subscription acknowledgement (a reply without an event)
@@ -121,6 +122,6 @@ public final class BrokerClient {
 
     /// `GetStatus`.
     public func status() throws(ClientError) -> StatusReply {
-        try call("GetStatus", Self.none, as: StatusReply.self)
+        try connection.call(Self.interface + ".GetStatus", nil, reading: StatusReply.self)
     }
 }

@@ -10,7 +10,8 @@ public final class VarlinkConnection {
     public let path: String
     private var descriptor: FileDescriptor?
     private var framer = VarlinkFramer()
-    private let codec = VarlinkCodec()
+    // Lazy: the calls read by hand never need JSONEncoder and JSONDecoder.
+    private lazy var codec = VarlinkCodec()
 
     /// How much to read at once.
     private static let readSize = 64 * 1024
@@ -125,9 +126,27 @@ public final class VarlinkConnection {
                                       tickInterval: Double = 0.1,
                                       tick: (() -> Void)? = nil) throws(ClientError) -> (reply: R, continues: Bool) {
         let message = try receiveMessage(deadline: deadline, tickInterval: tickInterval, tick: tick)
-        let reply: VarlinkTypedReply<R>
+        return try Self.unwrap(method: method) { () throws(ReplyDecodingError) in
+            let reply = try codec.reply(R.self, from: message)
+            return (reply.parameters, reply.continues, reply.error)
+        }
+    }
+
+    /// `receive`, for a reply type read by hand (`JSONReadable`).
+    public func receive<R: JSONReadable>(reading type: R.Type, method: String, deadline: Double? = nil,
+                                         tickInterval: Double = 0.1,
+                                         tick: (() -> Void)? = nil) throws(ClientError) -> (reply: R, continues: Bool) {
+        let message = try receiveMessage(deadline: deadline, tickInterval: tickInterval, tick: tick)
+        return try Self.unwrap(method: method) { () throws(ReplyDecodingError) in try R.readReply(message) }
+    }
+
+    /// The parameters of the reply `decode` reads; an error reply becomes
+    /// ``ClientError/remote(_:)``, an unreadable one ``ClientError/protocolViolation(_:)``.
+    private static func unwrap<R>(method: String,
+                                  _ decode: () throws(ReplyDecodingError) -> VarlinkReadReply<R>) throws(ClientError) -> (reply: R, continues: Bool) {
+        let reply: VarlinkReadReply<R>
         do {
-            reply = try codec.reply(R.self, from: message)
+            reply = try decode()
         } catch {
             switch error {
             case .malformed:
@@ -150,6 +169,23 @@ public final class VarlinkConnection {
     }
 
     // MARK: - Calls
+
+    /// Calls `method` with `parameters` (nil: none), both written by hand, and reads the reply
+    /// by hand into `R` (see `JSONReadable`): the calls of every F5.
+    public func call<R: JSONReadable>(
+        _ method: String, _ parameters: [String: JSONValue]?, reading type: R.Type, deadline: Double? = nil,
+        tickInterval: Double = 0.1, tick: (() -> Void)? = nil
+    ) throws(ClientError) -> R {
+        var message: [String: JSONValue] = ["method": .string(method)]
+        if let parameters { message["parameters"] = .object(parameters) }
+        do {
+            try write(Array(JSONValue.object(message).compactText.utf8) + [0])
+        } catch .connectionLost {
+            _ = try receive(reading: R.self, method: method)
+            throw .connectionLost
+        }
+        return try receive(reading: R.self, method: method, deadline: deadline, tickInterval: tickInterval, tick: tick).reply
+    }
 
     /// Calls `method` with `parameters` (nil: none) and decodes the reply into `R`.
     public func call<P: Encodable, R: Decodable>(

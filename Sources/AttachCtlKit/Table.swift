@@ -31,6 +31,8 @@ public enum Table {
     }
 
     private static func clean(_ cell: String) -> String {
-        String(cell.map { $0.isNewline || $0 == "\t" ? " " : $0 })
+        // Plain ASCII without control characters needs no work (and no Unicode tables).
+        if cell.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return cell }
+        return String(cell.map { $0.isNewline || $0 == "\t" ? " " : $0 })
     }
 }

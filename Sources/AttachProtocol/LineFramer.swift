@@ -33,6 +33,12 @@ public struct LineFramer: Sendable {
         buffer.append(bytes)
     }
 
+    /// `append` for an array, not generic (see `VarlinkFramer.append(_:)`).
+    public mutating func append(_ bytes: [UInt8]) {
+        guard failure == nil else { return }
+        buffer.append(bytes)
+    }
+
     /// The next complete line without its `\n` (and without a `\r` right before it), or nil when
     /// none is complete yet. Throws `lineTooLong` as soon as the partial line exceeds the limit,
     /// and `invalidUTF8` for a complete line that is not UTF-8 (that line is skipped).

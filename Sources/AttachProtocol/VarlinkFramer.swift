@@ -40,6 +40,13 @@ public struct VarlinkFramer: Sendable {
         buffer.append(bytes)
     }
 
+    /// `append` for an array, the usual case: not generic, so a caller in another module does
+    /// not look up `Collection`'s associated types at run time.
+    public mutating func append(_ bytes: [UInt8]) {
+        guard failure == nil else { return }
+        buffer.append(bytes)
+    }
+
     /// The next complete message without its NUL, or nil when none is complete yet.
     /// Throws messageTooLarge as soon as the buffered incomplete message exceeds the limit
     /// (don't wait for the NUL) or a complete one does.
@@ -89,6 +96,11 @@ struct DelimitedBuffer: Sendable {
     var last: UInt8? { start < storage.count ? storage[storage.count - 1] : nil }
 
     mutating func append<C: Collection>(_ bytes: C) where C.Element == UInt8 {
+        compactIfWorthwhile()
+        storage.append(contentsOf: bytes)
+    }
+
+    mutating func append(_ bytes: [UInt8]) {
         compactIfWorthwhile()
         storage.append(contentsOf: bytes)
     }

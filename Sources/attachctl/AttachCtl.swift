@@ -58,4 +58,13 @@ struct AttachCtl: ParsableCommand {
     // given these values, so they may come after it too.
     @OptionGroup(title: "Global options") var global: GlobalOptions
     @OptionGroup(title: "Global options") var output: JSONOption
+
+    /// `wait` and `status`, the commands of every F5, skip ArgumentParser's reflection when
+    /// their arguments are plain (`QuickCommand`); everything else is ArgumentParser's.
+    static func main() {
+        if let quick = QuickCommand.parse(Array(CommandLine.arguments.dropFirst())) {
+            quick.runAndExit()
+        }
+        main(nil)
+    }
 }

@@ -21,12 +21,26 @@ struct Status: ParsableCommand {
     @OptionGroup var output: JSONOption
 
     func run() throws {
-        let (status, raw, projects) = try withClient(global) { client throws(ClientError) in
+        try StatusRequest(socket: global.socket, json: output.json).run()
+    }
+}
+
+/// What `attachctl status` does once its arguments are parsed (by ArgumentParser, or by
+/// `QuickCommand` on the fast path).
+struct StatusRequest: Equatable {
+    /// `--socket`, if given.
+    var socket: String?
+    var json: Bool
+
+    func run() throws {
+        let socketPath = GlobalOptions.socketPath(socket)
+        let (status, raw, projects) = try withClient(socketPath: socketPath) { client throws(ClientError) in
             let status = try client.status()
-            let raw = client.lastReply
+            // Decoding the reply a second time, as it was sent, costs as much as the call.
+            let raw = json ? client.lastReply : .null
             return (status, raw, try client.listProjects())
         }
-        if output.json {
+        if json {
             Output.json(raw)
             return
         }
@@ -36,7 +50,7 @@ struct Status: ParsableCommand {
             + projects.compactMap { p in p.remote?.error.map { ["problem:", "\(p.name): remote \(p.remote!.destination): \($0)"] } }
         Output.out(Table.render(headers: [], rows: [
             ["attachd:", "\(status.version) (pid \(status.pid)), up \(Format.age(status.uptime))"],
-            ["socket:", global.socketPath],
+            ["socket:", socketPath],
             ["projects:", "\(status.projects)"],
             ["sessions:", "\(status.sessions) live (\(status.pending) pending, \(status.ready) ready)"],
             ["waiters:", "\(status.waiters)"],

@@ -13,7 +13,12 @@ struct GlobalOptions: ParsableArguments {
 
     /// The socket to use.
     var socketPath: String {
-        socket ?? DefaultPaths.fromEnvironment().controlSocket
+        Self.socketPath(socket)
+    }
+
+    /// `--socket`'s value, else $ATTACHD_SOCKET, else the default path.
+    static func socketPath(_ option: String?) -> String {
+        option ?? DefaultPaths.fromEnvironment().controlSocket
     }
 }
 
@@ -62,8 +67,15 @@ enum Output {
 func withClient<T>(_ global: GlobalOptions, context: ErrorMessages.Context = .general,
                    cleanup: () -> Void = {},
                    _ body: (BrokerClient) throws(ClientError) -> T) throws -> T {
+    try withClient(socketPath: global.socketPath, context: context, cleanup: cleanup, body)
+}
+
+/// `withClient` for a socket path already chosen (`GlobalOptions.socketPath`).
+func withClient<T>(socketPath: String, context: ErrorMessages.Context = .general,
+                   cleanup: () -> Void = {},
+                   _ body: (BrokerClient) throws(ClientError) -> T) throws -> T {
     do {
-        let client = try BrokerClient(socketPath: global.socketPath)
+        let client = try BrokerClient(socketPath: socketPath)
         defer { client.close() }
         let result = try body(client)
         cleanup()

@@ -47,6 +47,20 @@ struct Wait: ParsableCommand {
     }
 
     func run() throws {
+        try WaitRequest(socket: global.socket, json: output.json, name: name, timeout: timeout).run()
+    }
+}
+
+/// What `attachctl wait` does once its arguments are parsed and validated (by ArgumentParser, or
+/// by `QuickCommand` on the fast path).
+struct WaitRequest: Equatable {
+    /// `--socket`, if given.
+    var socket: String?
+    var json: Bool
+    var name: String
+    var timeout: Double?
+
+    func run() throws {
         let showProgress = Output.stderrIsTerminal
         let started = Clock.monotonicSeconds()
         var drawn = false
@@ -60,13 +74,13 @@ struct Wait: ParsableCommand {
             drawn = false
         }
         if showProgress { TerminalLine.eraseOnInterrupt() }
-        let (session, raw) = try withClient(global, context: .waiting(project: name), cleanup: clear) { client throws(ClientError) in
+        let (session, raw) = try withClient(socketPath: GlobalOptions.socketPath(socket), context: .waiting(project: name), cleanup: clear) { client throws(ClientError) in
             if showProgress { draw() }
             let session = try client.wait(project: project, timeout: timeout, tickInterval: 0.1,
                                           tick: showProgress ? { draw() } : nil)
-            return (session, client.lastReply["session"] ?? .null)
+            return (session, json ? client.lastReply["session"] ?? .null : .null)
         }
-        if output.json {
+        if json {
             Output.json(raw)
         } else {
             // What the IDE connects to: the attach port, where there is one.
