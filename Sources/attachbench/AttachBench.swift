@@ -243,7 +243,7 @@ struct AttachBench: ParsableCommand {
 
     // MARK: Helpers
 
-    /// Where `swift build -c release --static-swift-stdlib --product attachctl --scratch-path
+    /// Where `swift build -c release --product attachctl -Xswiftc -static-executable --scratch-path
     /// .build-static` puts the static attachctl, next to bench/.
     static func defaultStaticAttachctl(_ benchDirectory: String) -> String {
         String(benchDirectory.dropLast("/bench".count)) + "/.build-static/release/attachctl"

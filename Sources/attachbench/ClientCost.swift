@@ -13,14 +13,18 @@ struct ClientCostResult: Codable {
     var ratioP50: Double
     /// The same `attachctl status`, static build, when there is one.
     var staticAttachctl: Summary?
-    /// The static attachctl measured (`swift build -c release --static-swift-stdlib --product
-    /// attachctl`), its size unstripped and stripped; nil when not built.
+    /// The static attachctl measured (`swift build -c release --product attachctl -Xswiftc
+    /// -static-executable --scratch-path .build-static`), its size unstripped and stripped; nil
+    /// when not built.
     var staticBinary: String?
     var staticBytes: Int?
     var staticStrippedBytes: Int?
     var staticNote: String?
     /// The dynamically linked release attachctl the rest of the benchmark runs.
     var dynamicBytes: Int?
+    /// attachctl's share of a release, measured directly (`ClientShare`).
+    var share: ClientShareResult?
+    var shareSkipped: String?
 }
 
 enum ClientCost {
@@ -59,6 +63,16 @@ enum ClientCost {
         result.cProgram = Summary(seconds: times[1])
         if commands.count > 2 { result.staticAttachctl = Summary(seconds: times[2]) }
         result.ratioP50 = (result.attachctl?.p50Ms ?? .nan) / (result.cProgram?.p50Ms ?? .nan)
+        let shareSource = daemon.sandbox.root + "/share.c", shareProgram = daemon.sandbox.root + "/share"
+        try Files.writeAtomically(Array(ClientShare.cSource.utf8), to: shareSource, mode: 0o644)
+        if Processes.output(of: [cc, "-O2", "-o", shareProgram, shareSource], environment: Processes.environment(), timeout: 60) != nil,
+           Sys.isExecutable(shareProgram) {
+            let reply = try ClientShare.capturedWaitReply(daemon)
+            result.share = try ClientShare.measure(attachctl: sizes.unstripped != nil ? staticBinary! : attachctl, cProgram: shareProgram,
+                                                   reply: reply, runs: runs, sandbox: daemon.sandbox, progress: progress)
+        } else {
+            result.shareSkipped = "the C comparison program did not build"
+        }
         return result
     }
 
@@ -80,7 +94,7 @@ enum ClientCost {
     /// Sizes of the static attachctl as built and after `strip`.
     static func binarySizes(_ path: String?, scratch: String) -> (unstripped: Int?, stripped: Int?, note: String?) {
         guard let path, Files.exists(path) else {
-            return (nil, nil, "not built: swift build -c release --static-swift-stdlib --product attachctl --scratch-path .build-static")
+            return (nil, nil, "not built: swift build -c release --product attachctl --scratch-path .build-static -Xswiftc -static-executable")
         }
         guard let bytes = try? Files.read(path) else { return (nil, nil, "cannot read \(path)") }
         let copy = scratch + "/attachctl.stripped"

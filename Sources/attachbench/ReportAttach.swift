@@ -48,8 +48,16 @@ extension Report {
                     row("… the static attachctl, same run", "\(Fmt.percentiles(s)); \(Fmt.ratio(s.p50Ms / (g.cProgram?.p50Ms ?? .nan))) the C program")
                 }
             }
+            if let share = g.share {
+                let which = share.binary.contains(".build-static") ? "the static attachctl" : "attachctl"
+                row("attachctl's share of a release: attachd's `Wait` reply written → \(which) `wait` reaped (\(share.attachctl?.count ?? 0) runs; the bench plays attachd, with a reply captured from it)",
+                    Fmt.percentiles(share.attachctl))
+                row("… a C program that connects, writes the call, reads the reply and prints one line, same run", Fmt.percentiles(share.cProgram))
+            } else if let skipped = g.shareSkipped {
+                row("attachctl's share of a release", "skipped: \(skipped)")
+            }
             if let size = g.staticBytes {
-                row("Static release attachctl (`--static-swift-stdlib`)",
+                row("Static release attachctl (`-static-executable`: Swift runtime and glibc linked in)",
                     "\(Fmt.megabytes(size)) unstripped, \(g.staticStrippedBytes.map(Fmt.megabytes) ?? "?") stripped (dynamic build: \(g.dynamicBytes.map(Fmt.megabytes) ?? "?"))")
             } else {
                 row("Static release attachctl", g.staticNote ?? "not measured")
@@ -92,7 +100,16 @@ extension Report {
         }
         if let g = r.client {
             if g.skipped == nil {
-                list.append(.init(name: "`attachctl status` vs a C program (p50)", target: "≤ 3×", measured: Fmt.ratio(g.ratioP50), met: g.ratioP50 <= 3))
+                // The static build is the one the package ships (debian/rules); the dynamic one
+                // is what `swift build` makes for development.
+                if let s = g.staticAttachctl, let c = g.cProgram {
+                    let ratio = s.p50Ms / c.p50Ms
+                    list.append(.init(name: "`attachctl status` vs a C program (p50), static attachctl as packaged", target: "≤ 3×",
+                                      measured: Fmt.ratio(ratio), met: ratio <= 3))
+                } else {
+                    list.append(.init(name: "`attachctl status` vs a C program (p50), dynamic attachctl (static not built)", target: "≤ 3×",
+                                      measured: Fmt.ratio(g.ratioP50), met: g.ratioP50 <= 3))
+                }
             }
             if let size = g.staticBytes {
                 list.append(.init(name: "static attachctl size, unstripped", target: "≤ 16 MB", measured: Fmt.megabytes(size),
@@ -103,7 +120,10 @@ extension Report {
                 }
             }
         }
-        if let share = r.attachctlShareMs {
+        if let share = r.client?.share?.attachctl {
+            list.append(.init(name: "attachctl's share of the release latency (reply → reaped, p50)", target: "≤ 1 ms",
+                              measured: Fmt.ms(share.p50Ms), met: share.p50Ms <= 1))
+        } else if let share = r.attachctlShareMs {
             list.append(.init(name: "attachctl's share of the release latency", target: "≤ 1 ms", measured: Fmt.ms(share), met: share <= 1))
         }
         return list
