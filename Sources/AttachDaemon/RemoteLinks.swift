@@ -9,17 +9,19 @@ import Logging
 /// All share one ssh connection per remote host (ControlMaster, see `SSHCommand`), so a relay
 /// or a reconnect costs a channel, not a handshake.
 final class RemoteLinks: @unchecked Sendable {
-    private let queue: DispatchQueue
-    private let logger: Logger
+    let queue: DispatchQueue
+    let logger: Logger
     private let ids: ConnectionIDs
     private let deliver: @Sendable (BrokerInput) -> Void
     /// `ATTACHD_SSH_COMMAND`, else `ssh`.
     let defaultCommand: String
     /// Where the shared connections' control sockets live.
     let controlDirectory: String
-    private var links: [String: RemoteLink] = [:]
+    var links: [String: RemoteLink] = [:]
     /// The `ssh -W` processes of relays, by pid.
-    private var channels: [Int32: SSHProcess] = [:]
+    var channels: [Int32: SSHProcess] = [:]
+    /// `ssh -O exit` requests under way, by pid (`endMaster`).
+    var masterRequests: [Int32: SSHProcess] = [:]
 
     init(queue: DispatchQueue, logger: Logger, ids: ConnectionIDs, runtimeDirectory: String,
          sshCommand: String? = Environment.get("ATTACHD_SSH_COMMAND"),
@@ -41,7 +43,7 @@ final class RemoteLinks: @unchecked Sendable {
 
     /// Opens a project's control link (again, should it be open).
     func open(project: String, remote: RemoteConfig) {
-        close(project)
+        links.removeValue(forKey: project)?.stop()
         do {
             try Files.createDirectories(controlDirectory)
         } catch {
@@ -53,9 +55,12 @@ final class RemoteLinks: @unchecked Sendable {
         link.start()
     }
 
-    /// Closes a project's control link for good.
+    /// Closes a project's control link for good (the project was removed), and its shared ssh
+    /// connection unless another project's may use it (`endMaster`).
     func close(_ project: String) {
-        links.removeValue(forKey: project)?.stop()
+        guard let link = links.removeValue(forKey: project) else { return }
+        link.stop()
+        endMaster(of: link.remote)
     }
 
     /// Starts `ssh -W host:port` to a project's remote machine and returns it, for a relay; or
