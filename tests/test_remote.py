@@ -13,7 +13,7 @@ import pytest
 
 from attachd_harness import HostProcess, free_port, wait_for
 from dap_client import DapClient
-from remote_support import SshServer
+from remote_support import SshServer, add_remote, local_daemon, project, wait_remote_state
 
 
 @pytest.fixture
@@ -42,28 +42,6 @@ class RemoteHost(object):
 
     def __exit__(self, *exc):
         self.host.__exit__(*exc)
-
-
-def local_daemon(daemon_factory, server):
-    return daemon_factory(env={"ATTACHD_SSH_COMMAND": server.ssh_command})
-
-
-def add_remote(local, remote, name="farm", attach_port=None, *extra):
-    attach_port = attach_port or free_port()
-    local.ctl("add", name, "--remote", "127.0.0.1", "--attach-port", attach_port,
-              "--remote-socket", remote.socket, *extra, check=True)
-    return attach_port
-
-
-def project(daemon, name):
-    return next(p for p in daemon.ctl_json("list") if p["name"] == name)
-
-
-def wait_remote_state(daemon, name, state, timeout=30):
-    wait_for(lambda: project(daemon, name)["remote"]["state"] == state, timeout,
-             interval=0.05, message="remote of %s never became %s: %r\nstderr:\n%s"
-             % (name, state, project(daemon, name), daemon.stderr_text()[-3000:]))
-    return project(daemon, name)
 
 
 def test_remote_session_is_waited_for_mirrored_and_attached_through_ssh(daemon_factory, sshd, short_tmp):
