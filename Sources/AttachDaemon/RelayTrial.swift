@@ -52,7 +52,7 @@ final class RelayTrial: @unchecked Sendable {
     }
 
     /// The most of the IDE's bytes kept; past it the relay goes on with no way back.
-    static let keptLimit = 1 << 20
+    static let keptLimit = 64 << 10
     /// How long ssh may take to exit once its channel has closed.
     static let exitGrace = 5.0
 
