@@ -61,6 +61,7 @@ final class RelayTrial: @unchecked Sendable {
         self.channel = channel
         self.unanswered = unanswered
         self.queue = queue
+        try? ide.setNonBlocking(true)
     }
 
     /// Sends what the IDE sent before, then watches both sides. `completion` runs once, on a

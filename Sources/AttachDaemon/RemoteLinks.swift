@@ -109,7 +109,8 @@ final class RemoteChannel: @unchecked Sendable {
         return false
     }
 
-    fileprivate func exited(status: ChildProcess.Exit?, reason: String) {
+    /// ssh exited (RemoteLinks watches the process): records how, and tells `onEnd`.
+    func exited(status: ChildProcess.Exit?, reason: String) {
         ended = (status, reason)
         let handler = onEnd
         onEnd = nil
