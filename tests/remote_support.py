@@ -9,6 +9,12 @@ group), as a machine that goes away would; ``start()`` again listens on the same
 
 ``ssh_command`` is the client command for ATTACHD_SSH_COMMAND: ``ssh -F /dev/null -i KEY
 -o UserKnownHostsFile=KNOWN -p PORT``.
+
+Helpers for the tests: ``local_daemon(daemon_factory, server)`` (an attachd using that
+command), ``add_remote(local, remote, name, attach_port, *extra)`` (``attachctl add NAME
+--remote 127.0.0.1 --remote-socket REMOTE``; returns the attach port), ``project(daemon,
+name)``, ``wait_remote_state(daemon, name, state)``, ``ssh_processes(directory)`` (the ssh
+processes, masters included, whose command line names a control directory).
 """
 import os
 import signal
@@ -148,3 +154,42 @@ class SshServer(object):
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def local_daemon(daemon_factory, server):
+    return daemon_factory(env={"ATTACHD_SSH_COMMAND": server.ssh_command})
+
+
+def add_remote(local, remote, name="farm", attach_port=None, *extra):
+    attach_port = attach_port or free_port()
+    local.ctl("add", name, "--remote", "127.0.0.1", "--attach-port", attach_port,
+              "--remote-socket", remote.socket, *extra, check=True)
+    return attach_port
+
+
+def project(daemon, name):
+    return next(p for p in daemon.ctl_json("list") if p["name"] == name)
+
+
+def wait_remote_state(daemon, name, state, timeout=30):
+    wait_for(lambda: project(daemon, name)["remote"]["state"] == state, timeout,
+             interval=0.05, message="remote of %s never became %s: %r\nstderr:\n%s"
+             % (name, state, project(daemon, name), daemon.stderr_text()[-3000:]))
+    return project(daemon, name)
+
+
+def ssh_processes(directory):
+    """Pids of live processes whose command line names `directory`: attachd's ssh processes and
+    the shared connections they started (a master renames itself ``ssh: PATH [mux]``)."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % name, "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if directory.encode() in cmdline and alive(int(name)):
+            found.append(int(name))
+    return found

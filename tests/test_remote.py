@@ -13,7 +13,7 @@ import pytest
 
 from attachd_harness import HostProcess, free_port, wait_for
 from dap_client import DapClient
-from remote_support import SshServer
+from remote_support import SshServer, add_remote, local_daemon, project, wait_remote_state
 
 
 @pytest.fixture
@@ -25,9 +25,9 @@ def sshd(short_tmp, attachd_bin_dir):
 
 class RemoteHost(object):
     """A real debugpy host (tests/fake_host.py) on the "remote" machine, announced to the remote
-    attachd with `attachctl announce --debug-port` (no pid: the base's host-tree ownership
-    check does not count debugpy's adapter, which daemonizes, so a session with a pid never
-    becomes ready there; see the report). The session ends when the debug port stops listening."""
+    attachd with `attachctl announce --debug-port --pid` (debugpy's adapter, which leaves the
+    host's process tree, carries the host's mark ATTACHD_HOST_PID, so the port counts as the
+    host's). The session ends when the host exits."""
 
     def __init__(self, remote, port, tmp):
         env = dict(remote.env)
@@ -35,35 +35,13 @@ class RemoteHost(object):
             env.pop(name, None)
         env["XDG_RUNTIME_DIR"] = os.path.join(tmp, "no-rendezvous")
         self.host = HostProcess("farm", env=env, port=port)
-        self.session = remote.ctl_json("announce", "farm", "--debug-port", port)["id"]
+        self.session = remote.ctl_json("announce", "farm", "--debug-port", port, "--pid", self.host.pid)["id"]
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.host.__exit__(*exc)
-
-
-def local_daemon(daemon_factory, server):
-    return daemon_factory(env={"ATTACHD_SSH_COMMAND": server.ssh_command})
-
-
-def add_remote(local, remote, name="farm", attach_port=None, *extra):
-    attach_port = attach_port or free_port()
-    local.ctl("add", name, "--remote", "127.0.0.1", "--attach-port", attach_port,
-              "--remote-socket", remote.socket, *extra, check=True)
-    return attach_port
-
-
-def project(daemon, name):
-    return next(p for p in daemon.ctl_json("list") if p["name"] == name)
-
-
-def wait_remote_state(daemon, name, state, timeout=30):
-    wait_for(lambda: project(daemon, name)["remote"]["state"] == state, timeout,
-             interval=0.05, message="remote of %s never became %s: %r\nstderr:\n%s"
-             % (name, state, project(daemon, name), daemon.stderr_text()[-3000:]))
-    return project(daemon, name)
 
 
 def test_remote_session_is_waited_for_mirrored_and_attached_through_ssh(daemon_factory, sshd, short_tmp):
@@ -84,6 +62,8 @@ def test_remote_session_is_waited_for_mirrored_and_attached_through_ssh(daemon_f
         assert out.strip() == "127.0.0.1:%d" % attach_port
 
         remote_id = host.session
+        there = next(s for s in remote.sessions("farm") if s["id"] == remote_id)
+        assert there["pid"] == host.host.pid, there
         mirrored = [s for s in local.sessions("farm") if s["state"] != "ended"]
         assert len(mirrored) == 1, mirrored
         session = mirrored[0]

@@ -20,11 +20,15 @@ extension Broker {
         record.phase = .relaying(session: session)
         record.info.session = session
         attaches[connection] = record
+        // A mirror's refusal is over: it shows the problem its machine says again (none, mostly).
+        if let said = sessions[session]?.remoteSaid { sessions[session]?.info.problem = said.problem }
         return [.emit(BrokerEvent(kind: .relayStarted, relay: record.info))]
     }
 
     /// The session's debug server refused the relay (or did not answer): it is not ready after
-    /// all. The session goes back to pending and the IDE connection is held again.
+    /// all. The session goes back to pending and the IDE connection is held again; the session
+    /// is tried again after a back-off (a local one once its port listens, a remote one as its
+    /// machine still says it is ready: `retryRefusedMirrors`).
     mutating func relayFailed(_ connection: ConnectionID, reason: String, now: Instant) -> [BrokerAction] {
         guard var record = attaches[connection], case .connecting(let id) = record.phase,
               let config = projects[record.info.project]?.config else { return [] }
@@ -37,8 +41,13 @@ extension Broker {
         if var session = sessions[id], session.info.state.isListening {
             session.info.state = .pending
             session.info.readyAt = nil
-            session.info.problem = "the debug server refused the relay: \(reason)"
-            session.readyDeadline = now.monotonic + config.readyTimeout
+            if let remote = config.remote, session.isMirror {
+                // Its machine alone decides when it ends: no ready timeout here.
+                session.info.problem = "the debug server on \(remote.destination) refused the relay: \(reason)"
+            } else {
+                session.info.problem = "the debug server refused the relay: \(reason)"
+                session.readyDeadline = now.monotonic + config.readyTimeout
+            }
             sessions[id] = session
             actions.append(.emit(BrokerEvent(kind: .sessionPending, session: session.info)))
         }

@@ -17,6 +17,7 @@ extension Broker {
         }
         // Without a reading (the kernel refused) the last one is the best there is.
         actions += answerFreshWaiters()
+        actions += retryRefusedMirrors(now: now)
         actions += expire(now: now)
         return actions
     }

@@ -86,10 +86,13 @@ extension Broker {
         record.info.debugHost = remoteInfo.debugHost
         record.info.debugPort = remoteInfo.debugPort
         record.info.status = remoteInfo.status
-        record.info.problem = remoteInfo.problem
+        record.remoteSaid = (remoteInfo.state, remoteInfo.problem)
         let wasListening = previous?.info.state.isListening ?? false
         let oldState = previous?.info.state
-        record.info.state = remoteInfo.state
+        // A relay refused here waits out its back-off first, however ready its machine says it is.
+        let refused = relayBackoffUntil[id] != nil && remoteInfo.state.isListening
+        record.info.state = refused ? .pending : remoteInfo.state
+        record.info.problem = refused ? previous?.info.problem : remoteInfo.problem
         if record.info.state.isListening, !wasListening { record.info.readyAt = now.wall }
         if !record.info.state.isListening { record.info.readyAt = nil }
         sessions[id] = record
@@ -130,6 +133,27 @@ extension Broker {
             session.info.problem = "\(record.config.remote!.destination) cannot be reached: \(reason)"
             sessions[id] = session
             actions.append(.emit(BrokerEvent(kind: .sessionPending, session: session.info)))
+        }
+        return actions
+    }
+
+    /// Mirrors whose relay was refused here and whose back-off is over: ready again as their
+    /// machine still says, so that held IDE connections are tried on them again (a refusal
+    /// doubles the next back-off, up to `relayRetryMaxDelay`).
+    mutating func retryRefusedMirrors(now: Instant) -> [BrokerAction] {
+        var actions: [BrokerAction] = []
+        let due = relayBackoffUntil.filter { $0.value <= now.monotonic && sessions[$0.key]?.isMirror == true }.keys.sorted()
+        for id in due {
+            relayBackoffUntil[id] = nil
+            guard var session = sessions[id], session.info.state == .pending, let said = session.remoteSaid,
+                  said.state.isListening else { continue }
+            session.info.state = said.state
+            session.info.readyAt = now.wall
+            sessions[id] = session
+            let kind: BrokerEvent.Kind = said.state == .attached ? .sessionAttached : .sessionReady
+            actions.append(.emit(BrokerEvent(kind: kind, session: session.info)))
+            actions += releaseWaiters(ofRemote: session.info.project, with: session.info)
+            actions += dispatchHeld(of: session.info.project)
         }
         return actions
     }

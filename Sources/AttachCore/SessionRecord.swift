@@ -15,6 +15,9 @@ struct SessionRecord: Sendable {
     var discovered: (port: UInt16, since: Double)?
     /// The session's port was discovered, not said: while pending again, it is looked for anew.
     var portWasDiscovered = false
+    /// A mirror's state and problem as its remote attachd last told them; what it shows here
+    /// differs while a relay refused here waits out its back-off (pending, with that problem).
+    var remoteSaid: (state: SessionState, problem: String?)?
 
     /// The port is to be found in the host's tree now (none said, or a discovered one lost).
     var isDiscovering: Bool {

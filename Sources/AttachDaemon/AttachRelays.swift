@@ -13,6 +13,8 @@ final class AttachRelays: @unchecked Sendable {
     enum Link {
         case held(FileDescriptor)
         case connecting(FileDescriptor, RelayConnector)
+        /// Through an ssh channel, until the remote debug server is known to be there.
+        case trying(RelayTrial)
         case relaying(Relay)
     }
 
@@ -26,6 +28,9 @@ final class AttachRelays: @unchecked Sendable {
     let deliver: @Sendable (BrokerInput) -> Void
     private var listeners: [String: Listener] = [:]
     var links: [ConnectionID: (project: String, link: Link)] = [:]
+    /// Bytes of held IDE connections that were read for a relay its remote debug server
+    /// refused: sent first by the next one (`RelayTrial`).
+    var unanswered: [ConnectionID: [UInt8]] = [:]
     /// Relays adopted from systemd's fd store after a restart: they belong to no session any
     /// more and run until either side closes.
     var adopted: [Int: Relay] = [:]
@@ -170,19 +175,6 @@ final class AttachRelays: @unchecked Sendable {
         }
     }
 
-    /// Relays a held IDE connection through a stream already open to the session's debug
-    /// server: an ssh channel to a remote session (`RemoteLinks.openChannel`).
-    func connect(_ id: ConnectionID, session: String, through channel: FileDescriptor) {
-        guard let (project, link) = links[id], case .held(let ide) = link else {
-            channel.close()
-            return
-        }
-        let connector = RelayConnector(host: "ssh", port: 0, queue: queue)
-        links[id] = (project, .connecting(ide, connector))
-        // Reported from a fresh turn of the queue, as a connector's completion is.
-        queue.async { [self] in connected(id, session: session, .success(channel)) }
-    }
-
     private func connected(_ id: ConnectionID, session: String, _ result: Result<FileDescriptor, RelayConnectError>) {
         guard let (project, link) = links[id], case .connecting(let ide, _) = link else {
             if case .success(let fd) = result { fd.close() }
@@ -190,15 +182,7 @@ final class AttachRelays: @unchecked Sendable {
         }
         switch result {
         case .success(let hostFD):
-            let relay = Relay(ide: ide, host: hostFD, queue: queue)
-            relay.onEnd = { [self] reason in
-                guard links.removeValue(forKey: id) != nil else { return }
-                deliver(.relayEnded(id, reason: reason, bytesToHost: Int(relay.bytesFromIDE), bytesToIDE: Int(relay.bytesFromHost)))
-            }
-            links[id] = (project, .relaying(relay))
-            relay.start()
-            logger.info("relaying", metadata: ["project": "\(project)", "session": "\(session)"])
-            deliver(.relayUp(id))
+            relay(id, project: project, session: session, ide: ide, host: hostFD)
         case .failure(let error):
             links[id] = (project, .held(ide))
             startSweeping()
@@ -207,10 +191,25 @@ final class AttachRelays: @unchecked Sendable {
         }
     }
 
+    /// Starts relaying an IDE connection to its debug server; Core hears `relayUp`.
+    func relay(_ id: ConnectionID, project: String, session: String, ide: FileDescriptor, host: FileDescriptor,
+               sentSoFar: Int = 0) {
+        let relay = Relay(ide: ide, host: host, queue: queue, bytesSoFar: (UInt64(sentSoFar), 0))
+        relay.onEnd = { [self] reason in
+            guard links.removeValue(forKey: id) != nil else { return }
+            deliver(.relayEnded(id, reason: reason, bytesToHost: Int(relay.bytesFromIDE), bytesToIDE: Int(relay.bytesFromHost)))
+        }
+        links[id] = (project, .relaying(relay))
+        relay.start()
+        logger.info("relaying", metadata: ["project": "\(project)", "session": "\(session)"])
+        deliver(.relayUp(id))
+    }
+
     /// Closes an IDE connection, held or relayed; returns what Core must hear of it.
     func close(_ id: ConnectionID, reason: String) -> BrokerInput? {
         guard let (project, link) = links.removeValue(forKey: id) else { return nil }
         logger.info("closing an attach connection", metadata: ["project": "\(project)", "reason": "\(reason)"])
+        unanswered[id] = nil
         switch link {
         case .held(let fd):
             fd.close()
@@ -219,6 +218,9 @@ final class AttachRelays: @unchecked Sendable {
             connector.cancel()
             fd.close()
             return .relayEnded(id, reason: reason, bytesToHost: 0, bytesToIDE: 0)
+        case .trying(let trial):
+            trial.cancel()
+            return .relayEnded(id, reason: reason, bytesToHost: trial.sent, bytesToIDE: 0)
         case .relaying(let relay):
             relay.onEnd = nil
             relay.close(reason: reason)

@@ -16,6 +16,8 @@ extension Daemon {
                      keepDescriptor: !ownsControlSocket)
         if ownsControlSocket { try? Files.unlink(options.paths.controlSocket) }
         relays.handOverAll()
+        // Relays handed to the fd store keep their ssh channels for the next attachd.
+        remotes.shutdown(keepingChannels: fdStore.isEnabled)
         listeners.stopAll()
         saveProjects()
         queue.asyncAfter(deadline: .now() + 0.05) {

@@ -38,7 +38,7 @@ struct SSHCommand: Sendable, Equatable {
         return wrap(options + ["-W", target, "--", Self.sshDestination(remote.destination)])
     }
 
-    private func wrap(_ arguments: [String]) -> [String] {
+    func wrap(_ arguments: [String]) -> [String] {
         ["/bin/sh", "-c", "exec \(command) \"$@\"", "ssh"] + arguments
     }
 

@@ -6,6 +6,7 @@ import Glibc
 public enum SignalNumber {
     public static let terminate = SIGTERM
     public static let interrupt = SIGINT
+    public static let kill = SIGKILL
 }
 
 extension ProcessHandle {

@@ -42,3 +42,32 @@ extension Socket {
     /// POLLRDHUP (Linux 2.6.17), which Glibc exports only under _GNU_SOURCE.
     static let pollRDHUP: Int16 = 0x2000
 }
+
+extension Socket {
+    /// What a stream socket holds for reading now.
+    public enum Unread: Sendable, Equatable {
+        /// At least one byte.
+        case bytes
+        /// The peer closed (or shut down its writing side): end of file.
+        case endOfFile
+        /// Nothing yet.
+        case nothing
+        /// The connection failed (ECONNRESET, ...).
+        case failed(Errno)
+    }
+
+    /// recv(2) of one byte with MSG_PEEK | MSG_DONTWAIT: what is there to read, leaving it there.
+    public static func unread(_ fd: FileDescriptor) -> Unread {
+        var byte: UInt8 = 0
+        do throws(Errno) {
+            let count = try withUnsafeMutableBytes(of: &byte) { buffer throws(Errno) in
+                try Kernel.recv(fd.rawValue, buffer, flags: Int32(MSG_PEEK) | Int32(MSG_DONTWAIT))
+            }
+            return count == 0 ? .endOfFile : .bytes
+        } catch .wouldBlock {
+            return .nothing
+        } catch {
+            return .failed(error)
+        }
+    }
+}

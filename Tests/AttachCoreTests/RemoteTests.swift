@@ -100,6 +100,65 @@ struct RemoteTests {
         #expect(actions.relayTargets.isEmpty)
     }
 
+    @Test("a relay refused on the remote machine holds the IDE, shows why, and is tried again after a back-off")
+    func refusedRelayIsRetried() throws {
+        var h = Harness()
+        h.addRemote()
+        let id = "farm@render42:farm-9"
+        _ = h.send(.remoteSessions(project: "farm", [h.remoteSession("farm-9", .ready)]))
+        #expect(h.send(.ideConnected(70, project: "farm", peer: "p")).remoteRelays[70]?.session == id)
+        let failed = h.send(.relayFailed(70, reason: "Stdio forwarding request failed: Session open refused by peer"))
+        #expect(failed.eventKinds == [.sessionPending])
+        #expect(failed.remoteRelays.isEmpty)
+        #expect(failed.effects.isEmpty, "the IDE connection is held, not closed")
+        let refused = try #require(h.broker.session(id))
+        #expect(refused.state == .pending)
+        #expect(refused.problem == "the debug server on me@render42:2222 refused the relay: Stdio forwarding request failed: Session open refused by peer")
+        // Its machine still says ready: that does not end the back-off, nor does a wait see it.
+        #expect(h.send(.remoteSession(project: "farm", h.remoteSession("farm-9", .ready))).isEmpty)
+        #expect(h.broker.session(id)?.problem?.contains("refused the relay") == true)
+        let wait = h.token()
+        #expect(h.request(.wait(WaitParameters(project: "farm", timeout: 30)), token: wait).responses.isEmpty)
+        #expect(h.broker.nextDeadline == h.clock + Broker.relayRetryDelay)
+        #expect(h.tick(nil).remoteRelays.isEmpty)
+
+        h.advance(Broker.relayRetryDelay)
+        let again = h.tick(nil)
+        #expect(again.remoteRelays[70]?.session == id)
+        #expect(again.eventKinds == [.sessionReady])
+        #expect(again.responses[wait]?.session?.id == id)
+        // Refused again: twice as long.
+        _ = h.send(.relayFailed(70, reason: "refused"))
+        #expect(h.broker.nextDeadline == h.clock + 2 * Broker.relayRetryDelay)
+        h.advance(2 * Broker.relayRetryDelay)
+        #expect(h.tick(nil).remoteRelays[70]?.session == id)
+        #expect(h.send(.relayUp(70)).eventKinds == [.relayStarted])
+        #expect(h.broker.session(id)?.problem == nil)
+        #expect(h.broker.session(id)?.state == .ready)
+    }
+
+    @Test("a refused remote session that its machine makes pending stays pending after the back-off")
+    func refusedThenPendingThere() {
+        var h = Harness()
+        h.addRemote()
+        let id = "farm@render42:farm-9"
+        _ = h.send(.remoteSessions(project: "farm", [h.remoteSession("farm-9", .ready)]))
+        _ = h.send(.ideConnected(70, project: "farm", peer: "p"))
+        _ = h.send(.relayFailed(70, reason: "refused"))
+        _ = h.send(.remoteSession(project: "farm", h.remoteSession("farm-9", .pending)))
+        h.advance(Broker.relayRetryDelay)
+        #expect(h.tick(nil).remoteRelays.isEmpty)
+        #expect(h.broker.session(id)?.state == .pending)
+        // Only its machine ends it: not the project's ready timeout here.
+        h.advance(3600)
+        _ = h.tick(nil)
+        #expect(h.broker.session(id)?.state == .pending)
+        _ = h.send(.ideConnected(71, project: "farm", peer: "p"))
+        // Ready there again: tried at once.
+        let ready = h.send(.remoteSession(project: "farm", h.remoteSession("farm-9", .ready)))
+        #expect(ready.remoteRelays[71]?.session == id)
+    }
+
     @Test("a lost link makes the sessions unreachable, keeps IDEs held, and the snapshot after it restores them")
     func lostAndBack() {
         var h = Harness()

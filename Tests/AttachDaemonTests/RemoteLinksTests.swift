@@ -1,6 +1,7 @@
 import AttachCore
 import AttachProtocol
 import AttachSystem
+import Dispatch
 import Testing
 @testable import AttachDaemon
 
@@ -28,6 +29,21 @@ struct RemoteLinksTests {
         let argv = ssh.channel(to: remote, host: "127.0.0.1", port: 5678)
         #expect(Array(argv.suffix(4)) == ["-W", "127.0.0.1:5678", "--", "render42"])
         #expect(ssh.channel(to: remote, host: "::1", port: 5678).contains("[::1]:5678"))
+    }
+
+    @Test("the shared connection is asked to go with the same command, and only when it is attachd's")
+    func masterRequests() {
+        let remote = RemoteConfig(destination: "me@render42:2222", project: "farm")
+        let argv = ssh.control("exit", to: remote)
+        #expect(Array(argv.prefix(4)) == ["/bin/sh", "-c", "exec ssh -F /dev/null -p 2222 \"$@\"", "ssh"])
+        #expect(argv.contains("ControlPath=/run/user/1000/attachd/ssh/%C"))
+        #expect(Array(argv.suffix(4)) == ["-O", "exit", "--", "ssh://me@render42:2222"])
+        let links = RemoteLinks(queue: DispatchQueue(label: "masters"), logger: quietLogger, ids: ConnectionIDs(),
+                                runtimeDirectory: "/run/user/1000/attachd", sshCommand: "ssh", deliver: { _ in })
+        #expect(links.ownsMaster(remote))
+        #expect(links.ownsMaster(RemoteConfig(destination: "h", project: "p", sshCommand: "ssh -F ~/.ssh/farm")))
+        #expect(!links.ownsMaster(RemoteConfig(destination: "h", project: "p", sshCommand: "ssh -o ControlPath=~/.ssh/cm-%C")))
+        #expect(!links.ownsMaster(RemoteConfig(destination: "h", project: "p", sshCommand: "ssh -S /tmp/mine")))
     }
 
     @Test("the words ssh gave become the reason, named when the exit status tells what is missing")
