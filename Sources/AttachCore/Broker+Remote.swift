@@ -87,6 +87,8 @@ extension Broker {
         record.info.debugPort = remoteInfo.debugPort
         record.info.status = remoteInfo.status
         record.info.problem = remoteInfo.problem
+        record.info.executable = remoteInfo.executable
+        record.info.python = remoteInfo.python
         let wasListening = previous?.info.state.isListening ?? false
         let oldState = previous?.info.state
         record.info.state = remoteInfo.state

@@ -45,7 +45,8 @@ struct DoctorCommand: ParsableCommand {
         } else {
             Output.out(Doctor.report(findings, snapshot: snapshot))
         }
-        if !findings.isEmpty { throw ExitCode(ExitStatus.failure) }
+        let status = Doctor.exitStatus(findings)
+        if status != ExitStatus.success { throw ExitCode(status) }
     }
 
     /// Asks the daemon for its status, projects and sessions; a daemon that cannot be reached
