@@ -24,10 +24,19 @@ extension DoctorChecks {
         }
     }
 
+    /// What attach_ready said `sys.executable` is, and why debugpy's adapter cannot run with it.
+    public static func describe(executable: String?) -> String {
+        guard let executable else { return "not a Python debugpy's adapter can run with" }
+        if executable.isEmpty { return "None" }
+        // A Windows path too (a host under Wine).
+        let name = executable.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? executable
+        if name.lowercased().hasPrefix("python") { return "\(executable), not a Python of the host's own version" }
+        return "\(executable) (the application, not Python)"
+    }
+
     static func embeddedPythonFinding(_ session: SessionInfo, projectName: String) -> Finding {
         let on = session.remote.map { " on \($0)" } ?? ""
-        let executable = session.executable.map { $0.isEmpty ? "None" : $0 } ?? "not reported"
-        let host = "host session \(session.id)\(on): the host's sys.executable is \(executable) (the application, not a Python debugpy's adapter can run with)"
+        let host = "host session \(session.id)\(on): the host's sys.executable is " + describe(executable: session.executable)
         // Listening now, or (an ended session) became ready before it ended: the adapter ran.
         let worked = session.state.isListening || (session.state == .ended && session.readyAt != nil)
         let give = "set ATTACHD_PYTHON=/path/to/python3.X (Python 3.8 or newer, best the host's own version) in the host's environment, or pass python=\"/path/to/python3.X\" to attach_ready.start()"

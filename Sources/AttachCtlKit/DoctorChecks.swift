@@ -91,7 +91,10 @@ public enum DoctorChecks {
             let reason = last.endReason ?? "no reason given"
             let ago = last.endedAt.map { " \(Format.age(s.now - $0)) ago" } ?? ""
             let fix: String
-            if reason.contains("did not listen within") || reason.contains("did not send READY=1") {
+            if let status = last.status, status.hasPrefix("debug server did not start") {
+                // attach_ready's last word before it closed the rendezvous: the host lives on.
+                fix = "the host's debug server did not start (attach_ready said why in STATUS=, and the host's log has the rest); fix that and restart the host application"
+            } else if reason.contains("did not listen within") || reason.contains("did not send READY=1") {
                 fix = "the host took longer than the project's ready timeout (\(Format.seconds(project.readyTimeout))): check that its debug server starts on port \(project.debugPort), or give it longer with `attachctl add --timeout` (remove and add again)"
             } else if reason.contains("exited") || reason.contains("closed the rendezvous") || reason.contains("STOPPING") {
                 fix = "the host application is gone; start it again (a wait returns once its debug server listens)"
@@ -99,7 +102,8 @@ public enum DoctorChecks {
                 fix = "start the host again; `attachctl sessions \(project.name)` shows its sessions"
             }
             return Finding(check: "session-ended", subject: project.name,
-                           summary: "no live host: the last session \(last.id) ended\(ago): \(reason)", fix: fix)
+                           summary: "no live host: the last session \(last.id) ended\(ago): \(reason)"
+                               + (last.status.flatMap { $0.isEmpty ? nil : "; the host's last STATUS: \($0)" } ?? ""), fix: fix)
         }
     }
 

@@ -92,7 +92,7 @@ struct DoctorTests {
         #expect(findings.map(\.check) == ["embedded-python"])
         let note = try #require(findings.first)
         #expect(note.severity == .note)
-        #expect(note.summary == "host session 7: the host's sys.executable is /opt/blender/blender (the application, not a Python debugpy's adapter can run with); attach_ready ran debugpy's adapter with /usr/bin/python3.11")
+        #expect(note.summary == "host session 7: the host's sys.executable is /opt/blender/blender (the application, not Python); attach_ready ran debugpy's adapter with /usr/bin/python3.11")
         #expect(note.fix.isEmpty)
         #expect(Doctor.exitStatus(findings) == ExitStatus.success)
         let report = Doctor.report(findings, snapshot: s)
@@ -101,7 +101,13 @@ struct DoctorTests {
         #expect(report.split(separator: "\n").last?.hasPrefix("all well") == true)
         // None is shown as None.
         let none = Doctor.findings(snapshot(projects: [project("p")], sessions: [embedded(.attached, python: "/usr/bin/python3", executable: "")]))
-        #expect(none.first?.summary.contains("sys.executable is None") == true)
+        #expect(none.first?.summary.contains("sys.executable is None; attach_ready ran") == true)
+        // A Python of another version (a host that took the first python3.Y on PATH).
+        let other = Doctor.findings(snapshot(projects: [project("p")], sessions: [embedded(.ready, python: "/usr/bin/python3.11", executable: "/usr/bin/python3.12")]))
+        #expect(other.first?.summary.contains("sys.executable is /usr/bin/python3.12, not a Python of the host's own version;") == true)
+        #expect(DoctorChecks.describe(executable: #"C:\Program Files\Autodesk\3ds Max 2024\3dsmax.exe"#)
+                == #"C:\Program Files\Autodesk\3ds Max 2024\3dsmax.exe (the application, not Python)"#)
+        #expect(DoctorChecks.describe(executable: #"C:\Python310\python.exe"#) == #"C:\Python310\python.exe, not a Python of the host's own version"#)
     }
 
     @Test("no interpreter found for a host whose debug server does not listen is a problem, with the fix")
@@ -124,6 +130,13 @@ struct DoctorTests {
         let wasReady = Doctor.findings(snapshot(projects: [project("p")], sessions: [embedded(.ended, python: "", readyAt: 992)]))
         #expect(wasReady.map(\.check) == ["session-ended", "embedded-python"])
         #expect(wasReady.last?.severity == .note)
+        // The helper's STATUS= about the failed start is in the ended finding, with the fix that fits.
+        var failed = embedded(.ended, python: "")
+        failed.status = "debug server did not start: RuntimeError: error spawning debug adapter"
+        let ended = try #require(Doctor.findings(snapshot(projects: [project("p")], sessions: [failed])).first)
+        #expect(ended.check == "session-ended")
+        #expect(ended.summary.hasSuffix("; the host's last STATUS: debug server did not start: RuntimeError: error spawning debug adapter"))
+        #expect(ended.fix.contains("restart the host application"))
     }
 
     @Test("an interpreter chosen for a host that does not listen is a warning; old sessions are left out")
