@@ -307,8 +307,11 @@ class FakeRendezvous(object):
     A Unix socket at `path`, or with path=None a TCP socket on 127.0.0.1 (``.port``,
     ``.env_value`` = "tcp:127.0.0.1:PORT" for ATTACHD_RENDEZVOUS).
     mode "ok": answers ``OK session=<session>`` to every line; "error": ``ERROR ...``
-    to every line; "silent": accepts and never answers; "close": closes at once.
+    to every line; "silent": accepts and never answers; "close": closes at once; "old":
+    as an attachd that knows only the keys of ``OLD_KEYS`` (``ERROR unknown key`` for others).
     """
+
+    OLD_KEYS = ("READY", "STOPPING", "DEBUG_PORT", "MAINPID", "STATUS", "SESSION")
 
     def __init__(self, path=None, mode="ok", session="fake-1"):
         self.path = path
@@ -376,6 +379,13 @@ class FakeRendezvous(object):
                             s.sendall(("OK session=%s\n" % self.session).encode())
                         elif self.mode == "error":
                             s.sendall(b"ERROR refused by fake rendezvous\n")
+                        elif self.mode == "old":
+                            key = raw.decode().split("=", 1)[0]
+                            if key in self.OLD_KEYS:
+                                s.sendall(("OK session=%s\n" % self.session).encode())
+                            else:
+                                s.sendall(('ERROR unknown key "%s": expected one of %s\n'
+                                           % (key, ", ".join(self.OLD_KEYS))).encode())
         finally:
             for s in list(bufs):
                 s.close()

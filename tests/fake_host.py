@@ -19,6 +19,9 @@ Options: --project NAME --port N --host H --timeout S --python PATH
          --wait-for-client --sys-executable VALUE ("none" sets sys.executable to None)
          --start-twice (calls start() twice and reports whether both agree)
          --debug-log (attach_ready logs at DEBUG) --magic N
+         --prefix DIR (sys.prefix and its kin: where the helper looks for an interpreter first)
+         --keep-running-on-error (a start() that raises is reported as "error", host and port
+         null, and the main loop runs on, as an application whose start-up script failed)
 """
 import argparse
 import json
@@ -55,6 +58,8 @@ def main():
     parser.add_argument("--start-twice", action="store_true")
     parser.add_argument("--magic", type=int, default=42)
     parser.add_argument("--debug-log", action="store_true", help="log attach_ready at DEBUG")
+    parser.add_argument("--prefix", default=None)
+    parser.add_argument("--keep-running-on-error", action="store_true")
     parser.add_argument("--helper-dir", default=os.environ.get("ATTACH_READY_DIR", HELPER_DIR))
     args = parser.parse_args()
     MAGIC = args.magic
@@ -70,16 +75,27 @@ def main():
     if args.sys_executable is not None:
         sys.executable = None if args.sys_executable == "none" else args.sys_executable
 
+    if args.prefix is not None:
+        for name in ("prefix", "exec_prefix", "base_prefix", "base_exec_prefix", "real_prefix"):
+            if hasattr(sys, name):
+                setattr(sys, name, args.prefix)
+
     sys.path.insert(0, args.helper_dir)
     import attach_ready
 
     started = time.time()
-    host, port = attach_ready.start(project=args.project, port=args.port, host=args.host,
-                                    wait_for_client=args.wait_for_client,
-                                    timeout=args.timeout, python=args.python)
+    error = None
+    try:
+        host, port = attach_ready.start(project=args.project, port=args.port, host=args.host,
+                                        wait_for_client=args.wait_for_client,
+                                        timeout=args.timeout, python=args.python)
+    except Exception as exc:
+        if not args.keep_running_on_error:
+            raise
+        host, port, error = None, None, "%s: %s" % (exc.__class__.__name__, exc)
     elapsed = time.time() - started
     report = {
-        "host": host, "port": port, "session": attach_ready.session_id(),
+        "host": host, "port": port, "session": attach_ready.session_id(), "error": error,
         "elapsed": elapsed, "backend": attach_ready._state["backend"],
         "sys_executable": sys.executable, "pid": os.getpid(),
         "python": list(sys.version_info[:3]),

@@ -178,6 +178,49 @@ def test_helper_compiles_and_imports_under(version, python, has_debugpy, has_ptv
     assert "p.sock" in r.stdout
 
 
+LINE_TEXT_CHECK = r"""
+import socket, sys
+sys.path.insert(0, sys.argv[1])
+import attach_ready as a
+# A path in the file system's bytes (Python 2's str), not valid UTF-8, with a line break.
+raw = b"/opt/app\xe9/bin\nx"
+assert a._line_text(raw) == u"/opt/app\ufffd/bin x", repr(a._line_text(raw))
+assert a._line_text(None) == ""
+assert a._line_text(u"/h\u00e9/python3") == u"/h\u00e9/python3"
+assert len(a._line_text(u"x" * 5000)) == 1024
+sys.executable = raw
+lines = a._adapter_lines(None)
+assert [l.split("=", 1)[0] for l in lines] == ["EXECUTABLE", "PYTHON"], lines
+data = ("\n".join(lines) + "\n").encode("utf-8", "replace")
+assert data == b"EXECUTABLE=/opt/app\xef\xbf\xbd/bin x\nPYTHON=\n", repr(data)
+sys.executable = None
+assert a._adapter_lines(u"/usr/bin/python3") == ["EXECUTABLE=", "PYTHON=/usr/bin/python3"]
+# A failed start: STATUS= is sent, then the end of file, and the peer's answers are read.
+ours, theirs = socket.socketpair()
+theirs.sendall(b"OK session=s-1\n")
+a._abandon((ours, [], 0, "", None), RuntimeError("no adapter"))
+got = b""
+while True:
+    chunk = theirs.recv(4096)
+    if not chunk:
+        break
+    got += chunk
+assert got == b"STATUS=debug server did not start: RuntimeError: no adapter\n", repr(got)
+sys.stdout.write("ok")
+"""
+
+
+@pytest.mark.parametrize("version,python,has_debugpy,has_ptvsd", PYTHONS,
+                         ids=[p[0] for p in PYTHONS])
+def test_rendezvous_text_under(version, python, has_debugpy, has_ptvsd):
+    """EXECUTABLE=/PYTHON= values and the failed-start STATUS= under every interpreter found:
+    bytes paths (Python 2's str) and undecodable ones make valid one-line UTF-8."""
+    env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
+    r = subprocess.run([python, "-c", LINE_TEXT_CHECK, HELPER_DIR], capture_output=True, text=True,
+                       timeout=60, env=env)
+    assert (r.returncode, r.stdout) == (0, "ok"), r.stderr
+
+
 # ----------------------------------------------------------------------------- in-process units
 
 def test_rendezvous_address_defaults_and_overrides(monkeypatch):
@@ -394,6 +437,69 @@ def test_embedded_interpreter_configures_debugpy_python(fake_executable, short_t
         assert len(chosen) == 1, host.stderr_text()
         assert "python" in chosen[0].split("adapter will run with", 1)[1]
         assert attach_and_evaluate(host.host, host.port) == "42"
+
+
+def _fake_application(directory):
+    path = os.path.join(directory, "3dsmax.exe")
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\necho 'I am the application, not Python' >&2\nexit 3\n")
+    os.chmod(path, 0o755)
+    return path
+
+
+@pytest.mark.parametrize("fake_executable", ["APP", "none"])
+def test_embedded_interpreter_is_told_to_attachd(fake_executable, short_tmp):
+    """EXECUTABLE= and PYTHON= go before READY=1, only when sys.executable will not do."""
+    exe = _fake_application(short_tmp) if fake_executable == "APP" else "none"
+    path = os.path.join(short_tmp, "attachd", "projects", "told.sock")
+    with FakeRendezvous(path, mode="ok", session="told-1") as fake:
+        with HostProcess("told", env=no_daemon_env(short_tmp), args=["--sys-executable", exe]) as host:
+            lines = fake.wait_lines(5, 5)
+            assert lines[:2] == ["DEBUG_PORT=%d" % host.port, "MAINPID=%d" % host.pid]
+            assert lines[2] == "EXECUTABLE=" + ("" if exe == "none" else exe)
+            assert lines[3].startswith("PYTHON=")
+            chosen = lines[3][len("PYTHON="):]
+            assert os.path.basename(chosen).startswith("python") and os.access(chosen, os.X_OK), lines
+            assert lines[4:] == ["READY=1"]
+            assert helper_warnings(host) == [], host.stderr_text()
+            assert attach_and_evaluate(host.host, host.port) == "42"
+
+
+def test_older_attachd_refusing_the_new_keys_is_no_warning(short_tmp):
+    """An attachd that answers EXECUTABLE=/PYTHON= with ERROR unknown key: the host is not bothered."""
+    path = os.path.join(short_tmp, "attachd", "projects", "older.sock")
+    with FakeRendezvous(path, mode="old", session="older-1") as fake:
+        with HostProcess("older", env=no_daemon_env(short_tmp), args=["--sys-executable", "none"]) as host:
+            assert [l.split("=", 1)[0] for l in fake.wait_lines(5, 5)] == [
+                "DEBUG_PORT", "MAINPID", "EXECUTABLE", "PYTHON", "READY"]
+            assert host.report["session"] == "older-1"
+            assert helper_warnings(host) == [], host.stderr_text()
+            assert attach_and_evaluate(host.host, host.port) == "42"
+            assert fake.disconnects == 0
+    # A refusal of a line it has always sent still is a warning.
+    with FakeRendezvous(path, mode="error") as fake:
+        with HostProcess("older", env=no_daemon_env(short_tmp), args=["--sys-executable", "none"]) as host:
+            warnings = helper_warnings(host)
+            assert len(warnings) == 1 and "refused" in warnings[0], host.stderr_text()
+
+
+def test_no_interpreter_found_ends_the_announcement_saying_why(short_tmp):
+    """sys.executable is None and no Python is near or on PATH: debugpy cannot start its
+    adapter; the helper says so (PYTHON= empty, then STATUS=) and closes the rendezvous."""
+    empty = os.path.join(short_tmp, "empty")
+    os.mkdir(empty)
+    env = no_daemon_env(short_tmp)
+    env["PATH"] = empty
+    path = os.path.join(short_tmp, "attachd", "projects", "nopy.sock")
+    with FakeRendezvous(path, mode="ok", session="nopy-1") as fake:
+        with HostProcess("nopy", env=env, args=["--sys-executable", "none", "--prefix", empty,
+                                                "--keep-running-on-error"]) as host:
+            assert "RuntimeError" in host.report["error"], host.report
+            fake.wait_disconnect(10)
+            lines = fake.wait_lines(6, 1)
+            assert lines[2:5] == ["EXECUTABLE=", "PYTHON=", "READY=1"]
+            assert lines[5].startswith("STATUS=debug server did not start: RuntimeError: ")
+            assert host.command("magic") == "MAGIC 42"  # the application runs on
 
 
 def test_attachd_python_env_is_used_for_the_adapter(short_tmp):

@@ -63,6 +63,10 @@ extension Broker {
             actions.append(.watchProcess(session: id, pid: pid))
         case .status(let text):
             session.info.status = text
+        case .executable(let text):
+            session.info.executable = text
+        case .python(let text):
+            session.info.python = text
         case .ready:
             session.readyClaimed = true
             if session.isPending { actions.append(.probeNow) }

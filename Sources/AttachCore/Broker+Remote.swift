@@ -87,6 +87,8 @@ extension Broker {
         record.info.debugPort = remoteInfo.debugPort
         record.info.status = remoteInfo.status
         record.remoteSaid = (remoteInfo.state, remoteInfo.problem)
+        record.info.executable = remoteInfo.executable
+        record.info.python = remoteInfo.python
         let wasListening = previous?.info.state.isListening ?? false
         let oldState = previous?.info.state
         // A relay refused here waits out its back-off first, however ready its machine says it is.

@@ -2,13 +2,19 @@ import AttachClient
 import AttachProtocol
 
 /// One thing `attachctl doctor` found that keeps a wait from returning or an attach from
-/// working, with what to do about it.
+/// working, with what to do about it; or, as a note, something worth knowing that needs nothing
+/// done.
 public struct Finding: Sendable, Equatable {
     public enum Severity: String, Sendable {
         /// A wait will not return, or the attach will fail.
         case problem
         /// It may work, but probably not as meant.
         case warning
+        /// Nothing is wrong, but it explains how the session works (no fix; doctor still exits 0).
+        case note
+
+        /// A problem or a warning: something to act on (doctor exits 1).
+        public var needsAction: Bool { self != .note }
     }
 
     /// A stable name of the kind of finding (`daemon-unreachable`, `no-host`, …), for scripts.
@@ -18,7 +24,7 @@ public struct Finding: Sendable, Equatable {
     public var subject: String?
     /// What is wrong.
     public var summary: String
-    /// What to do about it.
+    /// What to do about it; empty for a note.
     public var fix: String
 
     public init(check: String, severity: Severity = .problem, subject: String? = nil, summary: String, fix: String) {
@@ -90,6 +96,7 @@ public enum Doctor {
         DoctorChecks.portHeldByOther,
         DoctorChecks.neverListened,
         DoctorChecks.sessionEnded,
+        DoctorChecks.embeddedPython,
         DoctorChecks.remoteDebugHost,
     ]
 
@@ -98,19 +105,27 @@ public enum Doctor {
         checks.flatMap { $0(snapshot) }
     }
 
-    /// The findings as text for people: each as `problem: SUMMARY` then `  fix: FIX`, or one
-    /// line saying all is well.
+    /// doctor's exit status: 1 when a finding is a problem or a warning, 0 when all is well
+    /// (notes alone included).
+    public static func exitStatus(_ findings: [Finding]) -> Int32 {
+        findings.contains { $0.severity.needsAction } ? ExitStatus.failure : ExitStatus.success
+    }
+
+    /// The findings as text for people: each as `problem: SUMMARY` then `  fix: FIX` (a note
+    /// has no fix line); when nothing needs action, one last line saying all is well.
     public static func report(_ findings: [Finding], snapshot: DoctorSnapshot) -> String {
-        guard !findings.isEmpty else {
+        var lines = findings.map { finding in
+            let subject = finding.subject.map { "\($0): " } ?? ""
+            let fix = finding.fix.isEmpty ? "" : "\n  fix: \(finding.fix)"
+            return "\(finding.severity.rawValue): \(subject)\(finding.summary)\(fix)"
+        }
+        if exitStatus(findings) == ExitStatus.success {
             let scope = snapshot.project.map { "project '\($0)'" } ?? "\(snapshot.projects.count) project\(snapshot.projects.count == 1 ? "" : "s")"
             var line = "all well: attachd answers on \(snapshot.socketPath)"
             if case .reachable(let status) = snapshot.daemon { line += " (\(status.version), pid \(status.pid))" }
-            return line + "; \(scope) checked, nothing in the way"
+            lines.append(line + "; \(scope) checked, nothing in the way")
         }
-        return findings.map { finding in
-            let subject = finding.subject.map { "\($0): " } ?? ""
-            return "\(finding.severity.rawValue): \(subject)\(finding.summary)\n  fix: \(finding.fix)"
-        }.joined(separator: "\n")
+        return lines.joined(separator: "\n")
     }
 
     /// The findings as the API's kind of JSON (`--json`).

@@ -91,15 +91,19 @@ public enum DoctorChecks {
             let reason = last.endReason ?? "no reason given"
             let ago = last.endedAt.map { " \(Format.age(s.now - $0)) ago" } ?? ""
             let fix: String
-            if reason.contains("did not listen within") || reason.contains("did not send READY=1") {
-                fix = "the host took longer than the project's ready timeout (\(Format.seconds(project.readyTimeout))): check that its debug server starts on port \(project.debugPort), or give it longer with `attachctl add --timeout` (remove and add again)"
+            if let status = last.status, status.hasPrefix("debug server did not start") {
+                // attach_ready's last word before it closed the rendezvous: the host lives on.
+                fix = "the host's debug server did not start (attach_ready said why in STATUS=, and the host's log has the rest); fix that and restart the host application"
+            } else if reason.contains("did not listen within") || reason.contains("did not send READY=1") {
+                fix = "the host took longer than the project's ready timeout (\(Format.seconds(project.readyTimeout))): check that its debug server starts\(project.debugPort.map { " on port \($0)" } ?? ""), or give it longer with `attachctl add --timeout` (remove and add again)"
             } else if reason.contains("exited") || reason.contains("closed the rendezvous") || reason.contains("STOPPING") {
                 fix = "the host application is gone; start it again (a wait returns once its debug server listens)"
             } else {
                 fix = "start the host again; `attachctl sessions \(project.name)` shows its sessions"
             }
             return Finding(check: "session-ended", subject: project.name,
-                           summary: "no live host: the last session \(last.id) ended\(ago): \(reason)", fix: fix)
+                           summary: "no live host: the last session \(last.id) ended\(ago): \(reason)"
+                               + (last.status.flatMap { $0.isEmpty ? nil : "; the host's last STATUS: \($0)" } ?? ""), fix: fix)
         }
     }
 
@@ -108,7 +112,7 @@ public enum DoctorChecks {
         var findings = s.projectsInScope.filter { !isLoopback($0.debugHost) }.map { project in
             Finding(check: "remote-debug-host", severity: .warning, subject: project.name,
                     summary: "the debug host \(project.debugHost) is not a loopback address; VS Code attaches to \(Format.endpoint(host: project.debugHost, port: project.debugPort)) and may not reach it",
-                    fix: "make sure the debug server listens on that address and no firewall is in the way (`nc -z \(project.debugHost) \(project.debugPort)` from where VS Code runs), or use 127.0.0.1 with an ssh tunnel")
+                    fix: "make sure the debug server listens on that address and no firewall is in the way (`nc -z \(project.debugHost) \(project.debugPort.map(String.init) ?? "PORT")` from where VS Code runs), or use 127.0.0.1 with an ssh tunnel")
         }
         let projectHosts = Dictionary(s.projects.map { ($0.name, $0.debugHost) }, uniquingKeysWith: { a, _ in a })
         for session in s.sessions where session.state != .ended && s.inScope(session) && !isLoopback(session.debugHost)

@@ -112,6 +112,10 @@ public enum Format {
             var state = session.state.rawValue
             if let status = session.status, !status.isEmpty { state += " (\(status))" }
             if session.state == .pending || session.state == .unreachable, let problem = session.problem { state += ": \(problem)" }
+            if session.python == "", !session.state.isListening, session.readyAt == nil {
+                // attach_ready found no interpreter for debugpy's adapter: why it never listens.
+                state += "; no Python for debugpy's adapter (sys.executable \(session.executable.map { $0.isEmpty ? "None" : $0 } ?? "?"))"
+            }
             if let relays = session.relays, !relays.isEmpty { state += " [\(relays.count) IDE]" }
             return [session.id,
                     session.project,

@@ -68,6 +68,11 @@ type Session (
   status: ?string,
   # Why a pending session is not ready although something listens on its port.
   problem: ?string,
+  # Set by the Python helper (attach_ready) when the host's sys.executable is not a Python
+  # debugpy's adapter can run with (an embedded interpreter): that sys.executable ("" for
+  # None), and the interpreter it ran the adapter with ("" when none was found).
+  executable: ?string,
+  python: ?string,
   # The IDE connections relayed to it through the attach port.
   relays: ?[]Relay,
   # For a remote session: the ssh destination it runs on, and its id there.

@@ -13,13 +13,20 @@ public enum RendezvousAssignment: Equatable, Sendable {
     /// `SESSION=ID`, as the first line: this connection speaks for a session that exists
     /// already (one `attachctl run` announced, whose id the host finds in `ATTACHD_SESSION`).
     case session(String)
+    /// `EXECUTABLE=any text` (may be empty): the host's `sys.executable`, sent by attach_ready
+    /// only when it is not a Python debugpy's adapter can run with (an embedded interpreter
+    /// whose `sys.executable` is the application); empty when it is None.
+    case executable(String)
+    /// `PYTHON=any text` (may be empty): the interpreter attach_ready had debugpy run its
+    /// adapter with, sent with `EXECUTABLE=`; empty when none was found.
+    case python(String)
 }
 
 /// Why a rendezvous line was refused.
 public enum RendezvousLineError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The line has no `=`.
     case notAnAssignment(String)
-    /// The key is none of `READY`, `STOPPING`, `DEBUG_PORT`, `MAINPID`, `STATUS`, `SESSION`.
+    /// The key is none of ``RendezvousLine/keys``.
     case unknownKey(String)
     /// The value does not fit the key. `value` is as received (untrimmed); `expected` says
     /// what would have been accepted.
@@ -44,7 +51,7 @@ public enum RendezvousLineError: Error, Equatable, Sendable, CustomStringConvert
 /// daemon answers. Lines are framed by ``LineFramer``.
 public enum RendezvousLine {
     /// The keys a host may assign, in the order the documentation lists them.
-    public static let keys = ["READY", "STOPPING", "DEBUG_PORT", "MAINPID", "STATUS", "SESSION"]
+    public static let keys = ["READY", "STOPPING", "DEBUG_PORT", "MAINPID", "STATUS", "SESSION", "EXECUTABLE", "PYTHON"]
 
     static let expectedOne = "1"
     static let expectedPort = "a port number 1-65535"
@@ -54,9 +61,10 @@ public enum RendezvousLine {
 
     /// Parses one line (without its line ending).
     ///
-    /// Keys are case-sensitive. Values are trimmed of surrounding spaces and tabs, except
-    /// `STATUS`'s, which is kept as sent. Numbers are plain decimal digits: no sign, leading
-    /// zeros allowed. A NUL byte makes any value invalid.
+    /// Keys are case-sensitive. Values are trimmed of surrounding spaces and tabs, except the
+    /// text ones (`STATUS`, and the paths `EXECUTABLE` and `PYTHON`), which are kept as sent.
+    /// Numbers are plain decimal digits: no sign, leading zeros allowed. A NUL byte makes any
+    /// value invalid.
     ///
     /// nil for an empty line (ignored by the daemon, no reply). A line of only spaces and tabs
     /// counts as empty.
@@ -86,6 +94,10 @@ public enum RendezvousLine {
             return .success(.mainPID(Int32(pid)))
         case "STATUS":
             return containsNUL ? invalid(expectedText) : .success(.status(rawValue))
+        case "EXECUTABLE":
+            return containsNUL ? invalid(expectedText) : .success(.executable(rawValue))
+        case "PYTHON":
+            return containsNUL ? invalid(expectedText) : .success(.python(rawValue))
         case "SESSION":
             let valid = !value.isEmpty && value.utf8.count <= 128 && value.unicodeScalars.allSatisfy {
                 $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0))

@@ -29,6 +29,8 @@ extension SessionInfo: JSONReadable {
         relays = try o.optionalArray("relays", of: RelayInfo.self)
         remote = try o.optionalString("remote")
         remoteId = try o.optionalString("remoteId")
+        executable = try o.optionalString("executable")
+        python = try o.optionalString("python")
     }
 }
 

@@ -44,6 +44,14 @@ public struct SessionInfo: Codable, Sendable, Equatable {
     /// Why a pending session is not ready although something listens, e.g. "port 5678 is held
     /// by pid 4242 (python3), not by the host".
     public var problem: String?
+    /// The host's `sys.executable` when attach_ready found it is not a Python debugpy's adapter
+    /// can run with (an embedded interpreter: the application itself); "" when it is None. nil:
+    /// the host reported nothing (no need, or not attach_ready).
+    public var executable: String?
+    /// With ``executable``: the interpreter attach_ready had debugpy run its adapter with; ""
+    /// when none was found (the adapter then runs with `sys.executable`, and fails unless that
+    /// is a Python after all).
+    public var python: String?
     /// The IDE connections relayed to this session through the project's attach port.
     public var relays: [RelayInfo]?
     /// For a remote session: the ssh destination it runs on.

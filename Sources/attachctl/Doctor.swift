@@ -12,15 +12,20 @@ struct DoctorCommand: ParsableCommand {
         Checks, in order: that attachd answers on the control socket (and how to start it if \
         not); that the project exists; that its rendezvous endpoints listen (a TCP port in use \
         shows here); that a host has announced itself; that each announced host's debug server \
-        listens (with the host's last STATUS= text); why the last session ended; and that the \
-        debug host is a loopback address the IDE can reach.
+        listens (with the host's last STATUS= text); why the last session ended; which Python \
+        debugpy's adapter runs with when attach_ready reported an embedded interpreter (the \
+        host's sys.executable is the application itself, or None): a note when it found one, a \
+        problem when it found none (set ATTACHD_PYTHON or pass python= to attach_ready.start()); \
+        and that the debug host is a loopback address the IDE can reach.
         Without NAME, every project is checked (except for "no host has announced itself", \
         which is only reported for the project named).
 
-        Prints each finding as `problem: …` or `warning: …` followed by `  fix: …`; with --json, \
-        a list of {check, severity, subject, summary, fix} objects.
+        Prints each finding as `problem: …` or `warning: …` followed by `  fix: …`, or as \
+        `note: …` (nothing to fix); with --json, a list of {check, severity, subject, summary, \
+        fix} objects (severity problem, warning or note; fix empty for a note).
 
-        Exit codes: 0 all is well; 1 there are findings; 64 usage error.
+        Exit codes: 0 all is well (notes alone included); 1 there are problems or warnings; \
+        64 usage error.
 
         Example:
           attachctl doctor maxtools
@@ -45,7 +50,8 @@ struct DoctorCommand: ParsableCommand {
         } else {
             Output.out(Doctor.report(findings, snapshot: snapshot))
         }
-        if !findings.isEmpty { throw ExitCode(ExitStatus.failure) }
+        let status = Doctor.exitStatus(findings)
+        if status != ExitStatus.success { throw ExitCode(status) }
     }
 
     /// Asks the daemon for its status, projects and sessions; a daemon that cannot be reached

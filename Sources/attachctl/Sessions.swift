@@ -9,10 +9,13 @@ struct Sessions: ParsableCommand {
         abstract: "List host sessions (live and recently ended), of one project or all.",
         discussion: """
         Columns: ID; PROJECT; STATE (pending: the host announced itself, its debug port is not \
-        listening yet; ready: it is; ended) with the host's STATUS text; ORIGIN (connect: bare \
+        listening yet; ready: it is; ended) with the host's STATUS text (and, when attach_ready \
+        found no Python for debugpy's adapter in an embedded interpreter, that); ORIGIN (connect: bare \
         connection to the rendezvous, lines: sd_notify-style lines, control: `attachctl announce`); \
         DEBUG host:port; PID; AGE; END REASON.
-        With --json: a list of Session objects exactly as the API's ListSessions returns them.
+        With --json: a list of Session objects exactly as the API's ListSessions returns them \
+        (executable and python: what attach_ready found in an embedded interpreter, "" for None \
+        or none found).
 
         Example:
           attachctl sessions

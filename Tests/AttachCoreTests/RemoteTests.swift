@@ -73,7 +73,10 @@ struct RemoteTests {
         let pending = h.send(.remoteSessions(project: "farm", [h.remoteSession("farm-9", .pending)]))
         #expect(pending.eventKinds == [.sessionStarted])
         #expect(pending.responses.isEmpty)
-        let ready = h.send(.remoteSession(project: "farm", h.remoteSession("farm-9", .ready)))
+        var embedded = h.remoteSession("farm-9", .ready)
+        embedded.executable = "/opt/blender/blender"
+        embedded.python = "/usr/bin/python3.11"
+        let ready = h.send(.remoteSession(project: "farm", embedded))
         #expect(ready.eventKinds == [.sessionReady])
         let session = try #require(ready.responses[wait]?.session)
         #expect(session.id == "farm@render42:farm-9")
@@ -81,6 +84,9 @@ struct RemoteTests {
         #expect(session.remoteId == "farm-9")
         #expect(session.remote == "me@render42:2222")
         #expect(session.attachPort == 5678)
+        // What the helper reported there is mirrored: doctor explains it here.
+        #expect(session.executable == "/opt/blender/blender")
+        #expect(session.python == "/usr/bin/python3.11")
         // The local kernel has nothing to say about it: no probing, and a reading changes nothing.
         #expect(h.broker.probeInterval == nil)
         #expect(h.tick([]).isEmpty)

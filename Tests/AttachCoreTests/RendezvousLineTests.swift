@@ -35,13 +35,42 @@ struct HostLineTests {
     @Test("bad lines get a precise error and change nothing", arguments: [
         ("DEBUG_PORT=99999", "ERROR DEBUG_PORT=99999: expected a port number 1-65535"),
         ("MAINPID=-5", "ERROR MAINPID=-5: expected a positive process ID (1-2147483647)"),
-        ("FOO=1", "ERROR unknown key \"FOO\": expected one of READY, STOPPING, DEBUG_PORT, MAINPID, STATUS, SESSION"),
+        ("FOO=1", "ERROR unknown key \"FOO\": expected one of READY, STOPPING, DEBUG_PORT, MAINPID, STATUS, SESSION, EXECUTABLE, PYTHON"),
     ])
     func badLine(text: String, reply: String) {
         var h = Harness()
         h.add("maxtools", debugPort: 5678)
         #expect(h.line(1, "maxtools", text).lines == [reply])
         #expect(h.broker.sessionInfos().isEmpty)
+    }
+
+    @Test("EXECUTABLE= and PYTHON= are kept on the session, answered OK, with no event; kept once ended")
+    func embeddedInterpreter() {
+        var h = Harness()
+        h.add("blender", debugPort: 5678)
+        _ = h.line(1, "blender", "DEBUG_PORT=5678")
+        #expect(h.broker.session("blender-1")?.executable == nil)
+        #expect(h.broker.session("blender-1")?.python == nil)
+        let exe = h.line(1, "blender", "EXECUTABLE=/opt/blender/blender")
+        #expect(exe.lines == ["OK session=blender-1"])
+        #expect(exe.eventKinds.isEmpty)
+        #expect(h.line(1, "blender", "PYTHON=/usr/bin/python3.11").effects == [.sendLine(1, .ok(session: "blender-1"))])
+        #expect(h.broker.session("blender-1")?.executable == "/opt/blender/blender")
+        #expect(h.broker.session("blender-1")?.python == "/usr/bin/python3.11")
+        // None found: an empty value, not the absence of one.
+        _ = h.line(1, "blender", "PYTHON=")
+        #expect(h.broker.session("blender-1")?.python == "")
+        #expect(h.line(1, "blender", "PYTHON=a\0b").lines == [#"ERROR PYTHON=a\0b: expected text without NUL bytes"#])
+        #expect(h.broker.session("blender-1")?.python == "")
+        _ = h.send(.hostClosed(1, project: "blender", receivedBytes: true))
+        let ended = h.broker.sessionInfos().first
+        #expect(ended?.state == .ended)
+        #expect(ended?.executable == "/opt/blender/blender")
+        #expect(ended?.python == "")
+        // A host that reports nothing has neither.
+        _ = h.line(2, "blender", "READY=1")
+        #expect(h.broker.session("blender-2")?.executable == nil)
+        #expect(h.broker.session("blender-2")?.python == nil)
     }
 
     @Test("STOPPING=1 ends the session; the pid exiting ends it too")

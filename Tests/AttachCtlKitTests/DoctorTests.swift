@@ -75,6 +75,86 @@ struct DoctorTests {
         #expect(findings[1].severity == .warning)
     }
 
+    func embedded(_ state: SessionState, python: String?, executable: String? = "/opt/blender/blender",
+                  readyAt: Double? = nil) -> SessionInfo {
+        var session = SessionInfo(id: "7", project: "p", state: state, origin: .lines, debugHost: "127.0.0.1",
+                                  debugPort: 5678, startedAt: 990, readyAt: readyAt, endedAt: state == .ended ? 995 : nil,
+                                  endReason: state == .ended ? "host closed the rendezvous connection" : nil)
+        session.executable = executable
+        session.python = python
+        return session
+    }
+
+    @Test("an embedded interpreter whose adapter ran with another Python is a note: exit 0, all well")
+    func embeddedPythonNote() throws {
+        let s = snapshot(projects: [project("p")], sessions: [embedded(.ready, python: "/usr/bin/python3.11")])
+        let findings = Doctor.findings(s)
+        #expect(findings.map(\.check) == ["embedded-python"])
+        let note = try #require(findings.first)
+        #expect(note.severity == .note)
+        #expect(note.summary == "host session 7: the host's sys.executable is /opt/blender/blender (the application, not Python); attach_ready ran debugpy's adapter with /usr/bin/python3.11")
+        #expect(note.fix.isEmpty)
+        #expect(Doctor.exitStatus(findings) == ExitStatus.success)
+        let report = Doctor.report(findings, snapshot: s)
+        #expect(report.hasPrefix("note: p: host session 7: the host's sys.executable is /opt/blender/blender"))
+        #expect(!report.contains("fix:"))
+        #expect(report.split(separator: "\n").last?.hasPrefix("all well") == true)
+        // None is shown as None.
+        let none = Doctor.findings(snapshot(projects: [project("p")], sessions: [embedded(.attached, python: "/usr/bin/python3", executable: "")]))
+        #expect(none.first?.summary.contains("sys.executable is None; attach_ready ran") == true)
+        // A Python of another version (a host that took the first python3.Y on PATH).
+        let other = Doctor.findings(snapshot(projects: [project("p")], sessions: [embedded(.ready, python: "/usr/bin/python3.11", executable: "/usr/bin/python3.12")]))
+        #expect(other.first?.summary.contains("sys.executable is /usr/bin/python3.12, not a Python of the host's own version;") == true)
+        #expect(DoctorChecks.describe(executable: #"C:\Program Files\Autodesk\3ds Max 2024\3dsmax.exe"#)
+                == #"C:\Program Files\Autodesk\3ds Max 2024\3dsmax.exe (the application, not Python)"#)
+        #expect(DoctorChecks.describe(executable: #"C:\Python310\python.exe"#) == #"C:\Python310\python.exe, not a Python of the host's own version"#)
+    }
+
+    @Test("no interpreter found for a host whose debug server does not listen is a problem, with the fix")
+    func embeddedPythonMissing() throws {
+        for session in [embedded(.pending, python: ""), embedded(.ended, python: "")] {
+            let findings = Doctor.findings(snapshot(projects: [project("p")], sessions: [session]))
+            let finding = try #require(findings.first { $0.check == "no-adapter-python" })
+            #expect(finding.severity == .problem)
+            #expect(finding.summary.contains("attach_ready found no Python for debugpy's adapter"))
+            #expect(finding.fix.contains("ATTACHD_PYTHON=/path/to/python3.X"))
+            #expect(finding.fix.contains("python=\"/path/to/python3.X\" to attach_ready.start()"))
+            #expect(finding.fix.contains("attach_ready.check(\"p\")"))
+            #expect(Doctor.exitStatus(findings) == ExitStatus.failure)
+        }
+        // It worked anyway (sys.executable was a Python under another name): a note.
+        let worked = Doctor.findings(snapshot(projects: [project("p")], sessions: [embedded(.ready, python: "", executable: "/usr/bin/mayapy")]))
+        #expect(worked.map(\.severity) == [.note])
+        #expect(worked.first?.summary.contains("debugpy's adapter runs with that one") == true)
+        // An ended session that had been ready is no sign of a missing interpreter.
+        let wasReady = Doctor.findings(snapshot(projects: [project("p")], sessions: [embedded(.ended, python: "", readyAt: 992)]))
+        #expect(wasReady.map(\.check) == ["session-ended", "embedded-python"])
+        #expect(wasReady.last?.severity == .note)
+        // The helper's STATUS= about the failed start is in the ended finding, with the fix that fits.
+        var failed = embedded(.ended, python: "")
+        failed.status = "debug server did not start: RuntimeError: error spawning debug adapter"
+        let ended = try #require(Doctor.findings(snapshot(projects: [project("p")], sessions: [failed])).first)
+        #expect(ended.check == "session-ended")
+        #expect(ended.summary.hasSuffix("; the host's last STATUS: debug server did not start: RuntimeError: error spawning debug adapter"))
+        #expect(ended.fix.contains("restart the host application"))
+    }
+
+    @Test("an interpreter chosen for a host that does not listen is a warning; old sessions are left out")
+    func embeddedPythonWarning() throws {
+        let findings = Doctor.findings(snapshot(projects: [project("p")], sessions: [embedded(.pending, python: "/opt/py/bin/python3")]))
+        #expect(findings.map(\.check) == ["not-listening", "embedded-python"])
+        #expect(findings[1].severity == .warning)
+        #expect(findings[1].fix.contains("`/opt/py/bin/python3 -c 'import sys; print(sys.version)'`"))
+        // An ended session with a live one after it says nothing; nor does a session that reported nothing.
+        var live = SessionInfo(id: "8", project: "p", state: .ready, origin: .lines, debugHost: "127.0.0.1",
+                               debugPort: 5678, startedAt: 999)
+        #expect(checks(snapshot(projects: [project("p")], sessions: [embedded(.ended, python: ""), live])).isEmpty)
+        live.state = .pending
+        #expect(checks(snapshot(projects: [project("p")], sessions: [live])) == ["not-listening"])
+        // Another project's session is out of scope.
+        #expect(checks(snapshot("q", projects: [project("p"), project("q")], sessions: [embedded(.pending, python: "")])) == ["no-host"])
+    }
+
     @Test("loopback addresses")
     func loopback() {
         #expect(DoctorChecks.isLoopback("127.0.0.1") && DoctorChecks.isLoopback("127.1.2.3"))

@@ -12,6 +12,20 @@ struct FormatTests {
         #expect(Format.fixed(value, decimals: decimals) == expected)
     }
 
+    @Test("the sessions table says when attach_ready found no Python for debugpy's adapter")
+    func noAdapterPython() {
+        var session = SessionInfo(id: "b-1", project: "b", state: .ended, origin: .lines, debugHost: "127.0.0.1",
+                                  debugPort: 5678, status: "debug server did not start", startedAt: 10,
+                                  endReason: "host closed the rendezvous connection")
+        session.executable = ""
+        session.python = ""
+        #expect(Format.sessionTable([session], now: 20).contains(
+            "ended (debug server did not start); no Python for debugpy's adapter (sys.executable None)"))
+        // An interpreter was found: nothing to say in the table (doctor has it).
+        session.python = "/usr/bin/python3.11"
+        #expect(!Format.sessionTable([session], now: 20).contains("debugpy"))
+    }
+
     @Test("seconds, elapsed and age read as before")
     func durations() {
         #expect(Format.seconds(120) == "120 s")

@@ -18,6 +18,13 @@ struct RendezvousLineTests {
         ("STATUS=", .status("")),
         ("STATUS=  padded = kept  ", .status("  padded = kept  ")),
         ("STATUS=Blender 4.1 — é", .status("Blender 4.1 — é")),
+        ("EXECUTABLE=/opt/blender/blender", .executable("/opt/blender/blender")),
+        ("EXECUTABLE=", .executable("")),
+        ("EXECUTABLE=C:\\Program Files\\Autodesk\\3ds Max 2024\\3dsmax.exe ", .executable("C:\\Program Files\\Autodesk\\3ds Max 2024\\3dsmax.exe ")),
+        ("PYTHON=/usr/bin/python3.11", .python("/usr/bin/python3.11")),
+        ("PYTHON=", .python("")),
+        ("PYTHON= /opt/py thon/bin/python3 ", .python(" /opt/py thon/bin/python3 ")),
+        ("PYTHON=/home/é/bin/python3", .python("/home/é/bin/python3")),
     ])
     func valid(line: String, expected: RendezvousAssignment) {
         #expect(RendezvousLine.parse(line) == .success(expected))
@@ -46,13 +53,15 @@ struct RendezvousLineTests {
         ("STATUS=a\0b", "STATUS", "a\0b", #"STATUS=a\0b: expected text without NUL bytes"#),
         ("READY=1\0", "READY", "1\0", #"READY=1\0: expected 1"#),
         ("DEBUG_PORT=5678\0", "DEBUG_PORT", "5678\0", #"DEBUG_PORT=5678\0: expected a port number 1-65535"#),
+        ("EXECUTABLE=/opt/app\0x", "EXECUTABLE", "/opt/app\0x", #"EXECUTABLE=/opt/app\0x: expected text without NUL bytes"#),
+        ("PYTHON=\0", "PYTHON", "\0", #"PYTHON=\0: expected text without NUL bytes"#),
     ])
     func invalidValue(line: String, key: String, value: String, description: String) {
         let expected: String
         switch key {
         case "DEBUG_PORT": expected = "a port number 1-65535"
         case "MAINPID": expected = "a positive process ID (1-2147483647)"
-        case "STATUS": expected = "text without NUL bytes"
+        case "STATUS", "EXECUTABLE", "PYTHON": expected = "text without NUL bytes"
         default: expected = "1"
         }
         let result = RendezvousLine.parse(line)
@@ -62,13 +71,13 @@ struct RendezvousLineTests {
     }
 
     @Test("unknown keys are refused; keys are case-sensitive and not trimmed",
-          arguments: ["FOO=1", "ready=1", "Ready=1", " READY=1", "READY =1", "=1", "WATCHDOG=1"])
+          arguments: ["FOO=1", "ready=1", "Ready=1", " READY=1", "READY =1", "=1", "WATCHDOG=1", "python=/usr/bin/python3"])
     func unknownKey(line: String) throws {
         let key = String(line.split(separator: "=", omittingEmptySubsequences: false)[0])
         let result = RendezvousLine.parse(line)
         #expect(result == .failure(.unknownKey(key)))
         guard case .failure(let error)? = result else { return }
-        #expect(error.description == "unknown key \"\(key)\": expected one of READY, STOPPING, DEBUG_PORT, MAINPID, STATUS, SESSION")
+        #expect(error.description == "unknown key \"\(key)\": expected one of READY, STOPPING, DEBUG_PORT, MAINPID, STATUS, SESSION, EXECUTABLE, PYTHON")
     }
 
     @Test("a line without = is not an assignment", arguments: ["READY", "hello world", "DEBUG_PORT 5678"])

@@ -18,6 +18,8 @@ struct ReplyReadingTests {
         session.relays = [relay, relay]
         session.remote = "render42"
         session.remoteId = "farm-9"
+        session.executable = "/opt/blender/blender"
+        session.python = "/usr/bin/python3.11"
         return session
     }
 

@@ -7,7 +7,9 @@ Two lines in the host's startup script::
 
 ``start()`` starts debugpy (or ptvsd 4.x when debugpy is not importable), then
 announces the session on the project's attachd rendezvous socket with
-``sd_notify``-style lines (``DEBUG_PORT=``, ``MAINPID=``, ``READY=1``) and keeps
+``sd_notify``-style lines (``DEBUG_PORT=``, ``MAINPID=``, ``READY=1``; with
+``EXECUTABLE=`` and ``PYTHON=`` when sys.executable is not a Python debugpy's
+adapter can run with, which ``attachctl doctor`` explains) and keeps
 that connection open for the life of the process: attachd sees the session end
 when the host exits.  If attachd is not running, one warning is logged and the
 debug server listens anyway.  Nothing here ever blocks the host for longer than
@@ -58,6 +60,9 @@ _state = {
 }
 _send_lock = threading.Lock()
 
+# Rendezvous keys an older attachd does not know: its ERROR answer to them is no problem.
+_OPTIONAL_KEYS = ("EXECUTABLE", "PYTHON")
+
 
 # --------------------------------------------------------------------------- public API
 
@@ -97,12 +102,22 @@ def start(project, port=0, host="127.0.0.1", wait_for_client=False, timeout=5.0,
             # IDE, well before listen() returns). The adapter detaches from this process;
             # ATTACHD_HOST_PID, which it inherits, tells attachd it is ours.
             os.environ["ATTACHD_HOST_PID"] = str(os.getpid())
+            backend, module = _import_debug_server()
+            # debugpy's adapter is a separate process: which interpreter runs it is decided
+            # now, and told to attachd (doctor explains it) when sys.executable will not do.
+            interpreter = find_python(python) if backend == "debugpy" else None
+            extra = _adapter_lines(interpreter) if backend == "debugpy" else []
             pending = None
             try:
-                pending = _announce_begin(project, port, timeout, logger)
+                pending = _announce_begin(project, port, timeout, logger, extra)
             except Exception as exc:  # never let the announcement break the host
                 logger.warning("attach_ready: could not announce to attachd: %s", exc)
-            listened, backend = _start_debug_server(host, port, python, logger)
+            try:
+                listened = _start_debug_server(backend, module, host, port, interpreter, logger)
+            except Exception as exc:
+                if pending is not None:
+                    _abandon(pending, exc)
+                raise
             _state["address"] = listened
             _state["backend"] = backend
             logger.info("%s listening on %s:%s", backend, listened[0], listened[1])
@@ -255,23 +270,51 @@ def _adapter_env():
     return env
 
 
-def _start_debug_server(host, port, python, logger):
+def _import_debug_server():
+    """("debugpy", module), else ("ptvsd", module); ImportError when neither imports."""
     try:
         import debugpy
+        return "debugpy", debugpy
     except ImportError:
-        debugpy = None
-    if debugpy is not None:
-        return _start_debugpy(debugpy, host, port, python, logger), "debugpy"
+        pass
     try:
         import ptvsd
     except ImportError:
         raise ImportError("attach_ready: neither debugpy nor ptvsd can be imported; "
                           "install debugpy where this interpreter finds it")
-    return _start_ptvsd(ptvsd, host, port), "ptvsd"
+    return "ptvsd", ptvsd
 
 
-def _start_debugpy(debugpy, host, port, python, logger):
-    interpreter = find_python(python)
+def _start_debug_server(backend, module, host, port, interpreter, logger):
+    if backend == "debugpy":
+        return _start_debugpy(module, host, port, interpreter, logger)
+    return _start_ptvsd(module, host, port)
+
+
+def _adapter_lines(interpreter):
+    """The rendezvous lines telling attachd about an embedded interpreter: none when
+    sys.executable is a Python debugpy's adapter can run with (nothing to report), else
+    EXECUTABLE= (sys.executable; empty for None) and PYTHON= (the interpreter the adapter runs
+    with; empty when none was found). Sent only then, so an attachd that does not know these
+    keys is asked nothing new by an ordinary host."""
+    if _looks_like_python(sys.executable):
+        return []
+    return ["EXECUTABLE=" + _line_text(sys.executable), "PYTHON=" + _line_text(interpreter)]
+
+
+def _line_text(value, limit=1024):
+    """`value` as text for one rendezvous line: "" for None, bytes decoded as UTF-8, line
+    breaks and NULs made spaces, at most `limit` characters (attachd takes lines of 4096 bytes)."""
+    if value is None:
+        return ""
+    if isinstance(value, bytes):  # Python 2's str, a path in the file system's bytes
+        value = value.decode("utf-8", "replace")
+    for char in ("\r", "\n", "\0"):
+        value = value.replace(char, " ")
+    return value[:limit]
+
+
+def _start_debugpy(debugpy, host, port, interpreter, logger):
     if interpreter is None:
         return _as_address(debugpy.listen((host, port)), host, port)
     logger.debug("attach_ready: debugpy adapter will run with %s (sys.executable is %r)",
@@ -435,9 +478,10 @@ def _announce(project, debug_port, timeout, logger):
         _announce_end(pending, project, debug_port, timeout, logger)
 
 
-def _announce_begin(project, debug_port, timeout, logger):
-    """Connects to the rendezvous and sends the announcement; None when attachd is not there.
-    The replies are read by _announce_end, once the debug server was started."""
+def _announce_begin(project, debug_port, timeout, logger, extra=()):
+    """Connects to the rendezvous and sends the announcement (with the `extra` lines before
+    READY=1); None when attachd is not there. The replies are read by _announce_end, once the
+    debug server was started."""
     deadline = time.time() + max(float(timeout), 0.0)
     kind, target = rendezvous_address(project)
     where = target if kind == "unix" else "%s:%s" % target
@@ -449,7 +493,7 @@ def _announce_begin(project, debug_port, timeout, logger):
                        project, where, _describe(exc), debug_port)
         return
 
-    lines = ["DEBUG_PORT=%d" % debug_port, "MAINPID=%d" % os.getpid(), "READY=1"]
+    lines = ["DEBUG_PORT=%d" % debug_port, "MAINPID=%d" % os.getpid()] + list(extra) + ["READY=1"]
     joined = os.environ.get("ATTACHD_SESSION", "")
     if joined and os.environ.get("ATTACHD_PROJECT", project) == project:
         # Started by `attachctl run`: speak for the session it announced.
@@ -458,7 +502,7 @@ def _announce_begin(project, debug_port, timeout, logger):
     try:
         sock.settimeout(max(deadline - time.time(), 0.001))
         with _send_lock:
-            sock.sendall(("\n".join(lines) + "\n").encode("ascii"))
+            sock.sendall(("\n".join(lines) + "\n").encode("utf-8", "replace"))
     except Exception as exc:
         problem = _describe(exc)
     return sock, lines, deadline, where, problem
@@ -486,10 +530,13 @@ def _announce_end(pending, project, debug_port, timeout, logger):
         problem = _describe(exc)
 
     errors = []
-    for line in replies:
+    for sent, line in zip(lines, replies):
         kind_, value = _parse_reply(line)
         if kind_ == "ok" and value and _state["session"] is None:
             _state["session"] = value
+        elif kind_ == "error" and sent.split("=", 1)[0] in _OPTIONAL_KEYS:
+            # An attachd older than these keys: it only cannot explain the interpreter.
+            logger.debug("attach_ready: attachd did not take %s: %s", sent.split("=", 1)[0], value)
         elif kind_ == "error":
             errors.append(value)
 
@@ -513,6 +560,28 @@ def _announce_end(pending, project, debug_port, timeout, logger):
     reader = threading.Thread(target=_hold, args=(sock, buf, logger), name="attach_ready-rendezvous")
     reader.daemon = True
     reader.start()
+
+
+def _abandon(pending, exc):
+    """The debug server did not start: say why (STATUS=, best effort) and end the session now,
+    not whenever the traceback that holds the socket is collected. Half-closes first and reads
+    attachd's answers, so that its side gets every line before the end of file."""
+    sock = pending[0]
+    try:
+        text = _line_text("debug server did not start: %s: %s" % (exc.__class__.__name__, exc), 512)
+        _sendall_with_timeout(sock, ("STATUS=%s\n" % text).encode("utf-8", "replace"), 1.0)
+        sock.shutdown(socket.SHUT_WR)
+        deadline = time.time() + 1.0
+        while time.time() < deadline:
+            sock.settimeout(max(deadline - time.time(), 0.001))
+            if not sock.recv(4096):
+                break
+    except Exception:
+        pass
+    try:
+        sock.close()
+    except Exception:
+        pass
 
 
 def _hold(sock, buf, logger):
