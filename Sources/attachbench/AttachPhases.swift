@@ -107,6 +107,8 @@ enum AttachPhases {
             results.remote = try RemoteBench.run(binDirectory: binDirectory, python: python, benchDirectory: benchDirectory,
                                                  settings: remote, progress: log)
             if let skipped = results.remote?.skipped { log("remote: skipped: \(skipped)") }
+            if results.machine.attachdVersion == "?" { results.machine.attachdVersion = results.remote?.attachdVersion ?? "?" }
+            if results.machine.python == "?" { results.machine.python = results.remote?.python ?? "?" }
         }
     }
 }

@@ -5,6 +5,9 @@ import AttachSystem
 /// through `ssh -W` costs against a plain `ssh -L` forward, in one run.
 struct RemoteResult: Codable {
     var skipped: String?
+    /// The local attachd's version and the host driver's Python, for the machine line.
+    var attachdVersion: String?
+    var python: String?
     /// `ssh -V`.
     var ssh: String?
     /// Local AddProject of the remote project → its link is up (ssh connection, ControlMaster,
@@ -58,6 +61,7 @@ enum RemoteBench {
         defer { rig.stop() }
         try rig.start()
         var result = RemoteResult()
+        result.attachdVersion = try? rig.local.status()["version"] as? String
         let version = Processes.output(of: ["/bin/sh", "-c", "exec ssh -V 2>&1"], environment: Processes.environment(), timeout: 5)
         result.ssh = version?.split(separator: "\n").first.map(String.init)
         progress("  remote: sshd on 127.0.0.1:\(rig.sshd.port), \(result.ssh ?? "ssh ?"); \(s.launches) launches (+\(s.warmup) warm-up)")
@@ -78,6 +82,7 @@ enum RemoteBench {
                                              attachPort: try AttachBench.freePort()) * 1000
         let host = try HostDriver(python: python, script: benchDirectory + "/host_driver.py", environment: Processes.environment())
         defer { host.quit() }
+        result.python = host.pythonVersion
         let attachctl = rig.local.binary.dropLast("attachd".count) + "attachctl"
         let rendezvous = rig.remoteSandbox.rendezvousSocket(project)
         var samples: [Double] = [], failures: [String] = []

@@ -24,8 +24,14 @@ final class RemoteRig {
             remoteSandbox.remove()
             throw BenchError("\(control) is too long for ssh's control sockets (\(control.utf8.count + 57) > 107 bytes); pass a shorter --runtime-parent")
         }
-        sshd = try LoopbackSSHServer(directory: remoteSandbox.root + "/sshd",
-                                     remotePath: binDirectory + ":/usr/local/bin:/usr/bin:/bin")
+        do {
+            sshd = try LoopbackSSHServer(directory: remoteSandbox.root + "/sshd",
+                                         remotePath: binDirectory + ":/usr/local/bin:/usr/bin:/bin")
+        } catch {
+            localSandbox.remove()
+            remoteSandbox.remove()
+            throw error
+        }
         localSandbox.extraEnvironment = ["ATTACHD_SSH_COMMAND": sshd.sshCommand]
         remote = DaemonUnderTest(sandbox: remoteSandbox, binDirectory: binDirectory)
         local = DaemonUnderTest(sandbox: localSandbox, binDirectory: binDirectory)
