@@ -83,12 +83,11 @@ enum RemoteBench {
         let host = try HostDriver(python: python, script: benchDirectory + "/host_driver.py", environment: Processes.environment())
         defer { host.quit() }
         result.python = host.pythonVersion
-        let attachctl = rig.local.binary.dropLast("attachd".count) + "attachctl"
         let rendezvous = rig.remoteSandbox.rendezvousSocket(project)
         var samples: [Double] = [], failures: [String] = []
         for index in 0..<(s.warmup + s.launches) {
             try rig.waitNoSessions()
-            let pid = try Processes.spawn([String(attachctl), "wait", "--socket", rig.localSandbox.controlSocket, project, "--timeout", "30"],
+            let pid = try Processes.spawn([rig.attachctl, "wait", "--socket", rig.localSandbox.controlSocket, project, "--timeout", "30"],
                                           environment: rig.localSandbox.environment)
             let pidfd = try? ProcessHandle.pidfdOpen(pid)
             defer { pidfd?.close() }
@@ -121,7 +120,7 @@ enum RemoteBench {
 
     /// The echo server of bench/relay_host.py on the remote loopback, announced to the remote
     /// attachd with its pid; one connection through the local attach port, one through `ssh -L`,
-    /// one direct, pinged in turn in blocks of 250.
+    /// one through `ssh -W` on the ControlMaster and one direct, pinged in turn in blocks of 250.
     static func relay(_ rig: RemoteRig, python: String, benchDirectory: String, settings s: Settings,
                       into result: inout RemoteResult) throws {
         let project = "bench-remote-relay", attachPort = try AttachBench.freePort()

@@ -11,6 +11,7 @@ final class RemoteRig {
     let sshd: LoopbackSSHServer
     let remote: DaemonUnderTest
     let local: DaemonUnderTest
+    let attachctl: String
 
     /// Nothing runs yet; ``start()`` starts, ``stop()`` stops whatever was started.
     init(binDirectory: String) throws {
@@ -33,6 +34,7 @@ final class RemoteRig {
             throw error
         }
         localSandbox.extraEnvironment = ["ATTACHD_SSH_COMMAND": sshd.sshCommand]
+        attachctl = binDirectory + "/attachctl"
         remote = DaemonUnderTest(sandbox: remoteSandbox, binDirectory: binDirectory)
         local = DaemonUnderTest(sandbox: localSandbox, binDirectory: binDirectory)
     }
