@@ -25,7 +25,7 @@ struct AttachOptions: ParsableArguments {
     var remoteLaunches: Int?
     @Option(help: "1-byte round trips per path through ssh in the remote phase (5000; quick: 1000).")
     var remoteRoundTrips: Int?
-    @Option(help: "DAP evaluate requests per path to a debugpy on the ssh side (200; quick: 20; 0: none).")
+    @Option(help: "DAP evaluate requests per path to debugpy hosts on the ssh side (100; quick: 20; 0: none).")
     var remoteDapRequests: Int?
 
     func settings(quick: Bool, roundTrips: Int) -> AttachSettings {
@@ -34,7 +34,7 @@ struct AttachOptions: ParsableArguments {
                        relays: relays ?? (quick ? 100 : 1000), manyProjects: manyProjects ?? (quick ? 1000 : 10000),
                        debugpyLaunches: debugpyLaunches ?? (quick ? 1 : 20), clientRuns: clientRuns ?? (quick ? 5 : 50),
                        remoteLaunches: remoteLaunches ?? (quick ? 5 : 50), remoteRoundTrips: remoteRoundTrips ?? (quick ? 1000 : 5000),
-                       remoteNewConnections: quick ? 3 : 20, remoteDapRequests: remoteDapRequests ?? (quick ? 20 : 200))
+                       remoteNewConnections: quick ? 3 : 20, remoteDapRequests: remoteDapRequests ?? (quick ? 20 : 100))
     }
 }
 

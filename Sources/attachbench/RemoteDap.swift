@@ -1,15 +1,15 @@
 import AttachSystem
 import Foundation
 
-/// A real debugpy host on the remote side (bench/debugpy_host.py: attach_ready.start() on the
-/// remote project's rendezvous, then debugpy.listen()), reached by a DAP client here through
-/// the local attach port, through a plain `ssh -L` and directly: the attach handshake and
-/// `evaluate` round trips, each path in turn.
+/// Real debugpy hosts on the remote side (bench/debugpy_host.py: attach_ready.start() on a
+/// remote project's rendezvous, then debugpy.listen()), one per path so that no debug server is
+/// attached twice: a DAP client here attaches to the first through the local attach port, to
+/// the second through a plain `ssh -L` and to the third directly, then times `evaluate` round
+/// trips on the three in turn.
 struct RemoteDapResult: Codable {
     var skipped: String?
     var debugpy: String?
-    /// Rounds of (attach port, forward, direct), one DAP connection each.
-    var rounds: Int = 0
+    /// Per path, in blocks of 10 taken in turn.
     var requests: Int = 0
     /// `evaluate` of `1+1` (no frame: debugpy evaluates it in the debuggee's globals), request
     /// written → response read.
@@ -17,10 +17,10 @@ struct RemoteDapResult: Codable {
     var forward: Summary?
     var direct: Summary?
     var relayOverForwardP50Micros: Double?
-    /// connect → `initialize`, `attach`, `configurationDone` answered.
-    var relayAttach: Summary?
-    var forwardAttach: Summary?
-    var directAttach: Summary?
+    /// connect → `initialize`, `attach`, `configurationDone` answered, once per path.
+    var relayAttachMs: Double?
+    var forwardAttachMs: Double?
+    var directAttachMs: Double?
 }
 
 enum RemoteDap {
@@ -32,60 +32,100 @@ enum RemoteDap {
         guard let version = check?.split(separator: "\n").first else {
             return RemoteDapResult(skipped: "debugpy is not importable by \(python) (pip install debugpy)")
         }
-        let project = "bench-remote-dap", attachPort = try AttachBench.freePort()
+        // The attach port's host on a mirrored project; the other two on a remote-only one.
+        let project = "bench-remote-dap", other = "bench-remote-dap-plain", attachPort = try AttachBench.freePort()
         _ = try rig.addProject(project, remoteParameters: ["attachPort": try AttachBench.freePort()], attachPort: attachPort)
-        let toHost = try Sys.pipe(), fromHost = try Sys.pipe()
-        var environment = rig.remoteSandbox.environment
-        environment.append("PYDEVD_DISABLE_FILE_VALIDATION=1")
-        let host = try Processes.spawn([python, "-u", script, rig.remoteSandbox.rendezvousSocket(project)], environment: environment,
-                                       redirects: [.init(source: toHost.read.rawValue, target: 0),
-                                                   .init(source: fromHost.write.rawValue, target: 1)],
-                                       stderrPath: rig.remoteSandbox.root + "/debugpy-host.log", newProcessGroup: true)
-        toHost.read.close()
-        fromHost.write.close()
-        defer {
-            toHost.write.close()
-            fromHost.read.close()
-            if Processes.waitExit(host, pidfd: nil, timeout: 5) == nil { Sys.kill(group: host, Sys.sigkill) }
-            Sys.kill(group: host, Sys.sigkill)  // debugpy's adapter, if it outlived the host
-            _ = Processes.waitExit(host, pidfd: nil, timeout: 5)
+        _ = try rig.remote.call("AddProject", ["name": other, "attachPort": try AttachBench.freePort()])
+        var hosts: [DebugpyHost] = []
+        defer { for host in hosts { host.stop() } }
+        for (index, name) in [project, other, other].enumerated() {
+            hosts.append(try DebugpyHost(python: python, script: script, rendezvous: rig.remoteSandbox.rendezvousSocket(name),
+                                         environment: rig.remoteSandbox.environment + ["PYDEVD_DISABLE_FILE_VALIDATION=1"],
+                                         log: rig.remoteSandbox.root + "/debugpy-host-\(index).log"))
         }
-        let line = try LineReader(fd: fromHost.read).readLine(timeout: 30)
-        let words = line.split(separator: " ")
-        guard words.count >= 4, words[0] == "LISTENED", let port = Int(words[3]) else { throw BenchError("debugpy host: \(line)") }
-        _ = try rig.local.call("Wait", ["project": project, "timeout": 30])
-        let forward = try SSHForward(rig.sshd, to: port, log: rig.localSandbox.root + "/ssh-forward-dap.log")
+        let ports = try hosts.map { try $0.port() }
+        _ = try rig.local.control.call("io.attachd.Broker.Wait", ["project": project, "timeout": 30], timeout: 35)
+        let forward = try SSHForward(rig.sshd, to: ports[1], log: rig.localSandbox.root + "/ssh-forward-dap.log")
         defer { forward.stop() }
 
-        let rounds = requests >= 20 ? 2 : 1, perRound = max(1, requests / rounds)
-        progress("  remote: debugpy \(version), \(rounds) × \(perRound) DAP evaluate requests through the attach port, ssh -L and directly")
-        var result = RemoteDapResult(debugpy: String(version), rounds: rounds, requests: rounds * perRound)
-        var times: [[Double]] = [[], [], []], attaches: [[Double]] = [[], [], []]
-        for _ in 0..<rounds {
-            for (index, (path, target)) in [("the attach port", attachPort), ("ssh -L", forward.localPort), ("directly", port)].enumerated() {
-                do {
-                    let started = Clock.monotonicSeconds()
-                    let client = try DapClient(port: target)
-                    try client.attach()
-                    attaches[index].append(Clock.monotonicSeconds() - started)
-                    for _ in 0..<3 { _ = try client.evaluate("1+1") }
-                    for _ in 0..<perRound { times[index].append(try client.evaluate("1+1")) }
-                    client.disconnect()
-                } catch {
-                    let local = (try? rig.local.call("ListSessions", ["project": project])) ?? [:]
-                    let remote = (try? rig.remote.call("ListSessions", ["project": project])) ?? [:]
-                    throw BenchError("DAP \(path): \(error)\ndebugpy host:\n\(Sandbox.tail(rig.remoteSandbox.root + "/debugpy-host.log"))\nlocal: \(local)\nremote: \(remote)\nport \(port)\n\(rig.localSandbox.logTail())")
-                }
+        progress("  remote: debugpy \(version), \(requests) DAP evaluate requests each through the attach port, ssh -L and directly")
+        var result = RemoteDapResult(debugpy: String(version), requests: requests)
+        let paths = [("the attach port", attachPort), ("ssh -L", forward.localPort), ("directly", ports[2])]
+        var clients: [DapClient] = [], attaches: [Double] = []
+        var times: [[Double]] = paths.map { _ in [] }
+        do {
+            for (_, port) in paths {
+                let started = Clock.monotonicSeconds()
+                let client = try DapClient(port: port)
+                try client.attach()
+                attaches.append(Clock.monotonicSeconds() - started)
+                for _ in 0..<3 { _ = try client.evaluate("1+1") }
+                clients.append(client)
             }
+            var done = 0
+            while done < requests {
+                let n = min(10, requests - done)
+                for (index, client) in clients.enumerated() {
+                    for _ in 0..<n { times[index].append(try client.evaluate("1+1")) }
+                }
+                done += n
+            }
+        } catch {
+            let path = paths[min(clients.count, paths.count - 1)].0
+            throw BenchError("DAP (\(clients.count == paths.count ? "evaluate" : "attach \(path)")): \(error)")
         }
+        for client in clients { client.disconnect() }
         result.relay = Summary(seconds: times[0])
         result.forward = Summary(seconds: times[1])
         result.direct = Summary(seconds: times[2])
-        result.relayAttach = Summary(seconds: attaches[0])
-        result.forwardAttach = Summary(seconds: attaches[1])
-        result.directAttach = Summary(seconds: attaches[2])
+        (result.relayAttachMs, result.forwardAttachMs, result.directAttachMs) = (attaches[0] * 1000, attaches[1] * 1000, attaches[2] * 1000)
         if let r = result.relay, let f = result.forward { result.relayOverForwardP50Micros = (r.p50Ms - f.p50Ms) * 1000 }
         return result
+    }
+}
+
+/// One bench/debugpy_host.py in a process group of its own (debugpy's adapter is in it too),
+/// stdin and stdout pipes; it exits at end of file on stdin.
+final class DebugpyHost {
+    let pid: Int32
+    private let input: FileDescriptor
+    private let output: LineReader
+    private let logPath: String
+
+    init(python: String, script: String, rendezvous: String, environment: [String], log: String) throws {
+        let toHost = try Sys.pipe(), fromHost = try Sys.pipe()
+        defer { toHost.read.close(); fromHost.write.close() }
+        do {
+            pid = try Processes.spawn([python, "-u", script, rendezvous], environment: environment,
+                                      redirects: [.init(source: toHost.read.rawValue, target: 0),
+                                                  .init(source: fromHost.write.rawValue, target: 1)],
+                                      stderrPath: log, newProcessGroup: true)
+        } catch {
+            toHost.write.close()
+            fromHost.read.close()
+            throw error
+        }
+        input = toHost.write
+        output = LineReader(fd: fromHost.read)
+        logPath = log
+    }
+
+    /// The debug port from the host's `LISTENED T_CALL T_RETURN PORT` (30 s at most).
+    func port() throws -> Int {
+        let line = try output.readLine(timeout: 30)
+        let words = line.split(separator: " ")
+        guard words.count >= 4, words[0] == "LISTENED", let port = Int(words[3]) else {
+            throw BenchError("debugpy host: \(line)\n\(Sandbox.tail(logPath))")
+        }
+        return port
+    }
+
+    func stop() {
+        input.close()
+        if Processes.waitExit(pid, pidfd: nil, timeout: 5) == nil { Sys.kill(group: pid, Sys.sigkill) }
+        Sys.kill(group: pid, Sys.sigkill)  // debugpy's adapter, if it outlived the host
+        _ = Processes.waitExit(pid, pidfd: nil, timeout: 5)
+        output.fd.close()
     }
 }
 
@@ -97,7 +137,7 @@ final class DapClient {
     private var sequence = 0
     /// Responses read while waiting for another one, by request.
     private var early: [Int: [String: Any]] = [:]
-    static let timeout = 15.0
+    static let timeout = 30.0
 
     init(port: Int) throws { fd = try RelayBench.connect(port) }
 

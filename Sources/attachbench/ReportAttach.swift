@@ -80,12 +80,12 @@ extension Report {
         guard let d = x.dap else { return }
         if let skipped = d.skipped { return row("debugpy on the remote side", "skipped: \(skipped)") }
         func slow(_ s: Summary?) -> String { "p50 \(Fmt.ms(s?.p50Ms ?? .nan)) · p99 \(Fmt.ms(s?.p99Ms ?? .nan))" }
-        row("Real debugpy \(d.debugpy ?? "") on the remote side: DAP `evaluate` round trip via the attach port (\(d.rounds) × \(d.requests / max(1, d.rounds)) requests)",
+        row("Real debugpy \(d.debugpy ?? "") on the remote side: DAP `evaluate` round trip via the attach port (\(d.requests) requests, one host per path, in turn)",
             slow(d.relay))
         row("… the same via `ssh -L`, same run", "\(slow(d.forward)); the relay adds \(signed(d.relayOverForwardP50Micros)) at p50")
         row("… the same directly (no ssh): debugpy's own time", slow(d.direct))
-        row("… DAP attach (connect → `configurationDone` answered): via the attach port / `ssh -L` / directly",
-            "p50 \(Fmt.ms(d.relayAttach?.p50Ms ?? .nan)) / \(Fmt.ms(d.forwardAttach?.p50Ms ?? .nan)) / \(Fmt.ms(d.directAttach?.p50Ms ?? .nan))")
+        row("… DAP attach (connect → `configurationDone` answered), once each: via the attach port / `ssh -L` / directly",
+            [d.relayAttachMs, d.forwardAttachMs, d.directAttachMs].map { $0.map(Fmt.ms) ?? "n/a" }.joined(separator: " / "))
     }
 
     static func attachTargets(_ r: Results) -> [Results.Target] {
