@@ -23,10 +23,16 @@ def test_attachbench_quick_run_produces_every_figure(attachd_bin_dir, tmp_path):
     with open(out) as f:
         results = json.load(f)
     for phase in ("releaseLines", "releaseBare", "baseline", "roundTrip", "scale", "idle",
-                  "relay", "relayScale", "manyProjects", "debugpy", "client"):
+                  "relay", "relayScale", "manyProjects", "debugpy", "client", "remote"):
         assert results.get(phase), "phase %s produced nothing:\n%s" % (phase, result.stdout[-2000:])
     assert results["machine"]["cores"] >= 1
     assert results["releaseLines"]["launches"] > 0 and not results["releaseLines"]["failures"]
+    remote = results["remote"]
+    if remote.get("skipped"):  # no sshd or ssh here: said, not failed
+        assert "Remote project through ssh | skipped" in result.stdout
+    else:
+        assert remote["launches"] > 0 and not remote["failures"], remote
+        assert remote["relay"] and remote["forward"] and remote["direct"], remote
     targets = {t["name"]: t for t in results["targets"]}
     assert any("release p50" in name for name in targets)
     assert "| Target |" in result.stdout

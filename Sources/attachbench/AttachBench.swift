@@ -43,6 +43,7 @@ struct Results: Codable {
     var manyProjects: ManyProjectsResult?
     var debugpy: DebugpyResult?
     var client: ClientCostResult?
+    var remote: RemoteResult?
     /// Release latency p50 with `attachctl wait` minus with a raw varlink Wait: attachctl's
     /// own share (reading the reply, printing, exiting).
     var attachctlShareMs: Double?
@@ -82,8 +83,8 @@ struct AttachBench: ParsableCommand {
     var coldStarts: Int?
     @Flag(help: "Smoke test: 30 launches, 2 article launches, 100 projects, 2 s idle, fewer calls.")
     var quick = false
-    @Option(help: "Comma-separated phases: release,baseline,roundtrip,scale,idle,coldstart,relay,relayscale,many,debugpy,client.")
-    var phases: String = "release,baseline,roundtrip,scale,idle,coldstart,relay,relayscale,many,debugpy,client"
+    @Option(help: "Comma-separated phases: release,baseline,roundtrip,scale,idle,coldstart,relay,relayscale,many,debugpy,client,remote.")
+    var phases: String = "release,baseline,roundtrip,scale,idle,coldstart,relay,relayscale,many,debugpy,client,remote"
     @OptionGroup var attach: AttachOptions
     @Option(help: "Directory holding attachd and attachctl (default: this executable's directory).")
     var binDir: String?
@@ -214,7 +215,7 @@ struct AttachBench: ParsableCommand {
 
         try AttachPhases.onOwnDaemons(phases: phases, settings: attachSettings, python: python, benchDirectory: benchDirectory,
                                       binDirectory: binDirectory, portBase: portBase + 2 * projects, idleSeconds: idleSeconds,
-                                      quick: quick, results: &results)
+                                      quick: quick, warmup: warmup, results: &results)
 
         // C: cold starts under socket activation, empty and with the projects.
         if phases.contains("coldstart") {

@@ -21,12 +21,20 @@ struct AttachOptions: ParsableArguments {
     var clientRuns: Int?
     @Option(help: "The static attachctl to weigh (default: .build-static/release/attachctl).")
     var staticAttachctl: String?
+    @Option(help: "Launches of a host on the ssh side of the remote phase (50; quick: 5).")
+    var remoteLaunches: Int?
+    @Option(help: "1-byte round trips per path through ssh in the remote phase (5000; quick: 1000).")
+    var remoteRoundTrips: Int?
+    @Option(help: "DAP evaluate requests per path to debugpy hosts on the ssh side (100; quick: 20; 0: none).")
+    var remoteDapRequests: Int?
 
     func settings(quick: Bool, roundTrips: Int) -> AttachSettings {
         AttachSettings(relayRoundTrips: relayRoundTrips ?? roundTrips, bulkBytes: (bulkMib ?? (quick ? 64 : 1024)) << 20,
                        bulkRounds: bulkRounds ?? (quick ? 1 : 2), heldLaunches: heldLaunches ?? (quick ? 10 : 100),
                        relays: relays ?? (quick ? 100 : 1000), manyProjects: manyProjects ?? (quick ? 1000 : 10000),
-                       debugpyLaunches: debugpyLaunches ?? (quick ? 1 : 20), clientRuns: clientRuns ?? (quick ? 5 : 50))
+                       debugpyLaunches: debugpyLaunches ?? (quick ? 1 : 20), clientRuns: clientRuns ?? (quick ? 5 : 50),
+                       remoteLaunches: remoteLaunches ?? (quick ? 5 : 50), remoteRoundTrips: remoteRoundTrips ?? (quick ? 1000 : 5000),
+                       remoteNewConnections: quick ? 3 : 20, remoteDapRequests: remoteDapRequests ?? (quick ? 20 : 100))
     }
 }
 
@@ -39,6 +47,10 @@ struct AttachSettings: Codable {
     var manyProjects: Int
     var debugpyLaunches: Int
     var clientRuns: Int
+    var remoteLaunches: Int
+    var remoteRoundTrips: Int
+    var remoteNewConnections: Int
+    var remoteDapRequests: Int
 }
 
 enum AttachPhases {
@@ -67,9 +79,9 @@ enum AttachPhases {
         }
     }
 
-    /// relayscale (d) and many (e), each on a daemon of its own.
+    /// relayscale (d), many (e) and remote, each on daemons of their own.
     static func onOwnDaemons(phases: Set<String>, settings: AttachSettings, python: String, benchDirectory: String,
-                             binDirectory: String, portBase: Int, idleSeconds: Double, quick: Bool,
+                             binDirectory: String, portBase: Int, idleSeconds: Double, quick: Bool, warmup: Int,
                              results: inout Results) throws {
         let idle = quick ? 1 : min(max(idleSeconds, 5), 10)
         if phases.contains("relayscale") {
@@ -87,6 +99,16 @@ enum AttachPhases {
             log("many projects: \(n) (Unix rendezvous each, \(n / 2) TCP from \(tcpBase))")
             results.manyProjects = try RelayScale.manyProjects(binDirectory: binDirectory, projects: n, tcpBase: tcpBase,
                                                                idleSeconds: idle, progress: log)
+        }
+        if phases.contains("remote") {
+            log("remote: a loopback sshd, a remote attachd, the local attachd through `ssh … attachctl bridge`")
+            let remote = RemoteBench.Settings(launches: settings.remoteLaunches, warmup: warmup, roundTrips: settings.remoteRoundTrips,
+                                              newConnections: settings.remoteNewConnections, dapRequests: settings.remoteDapRequests)
+            results.remote = try RemoteBench.run(binDirectory: binDirectory, python: python, benchDirectory: benchDirectory,
+                                                 settings: remote, progress: log)
+            if let skipped = results.remote?.skipped { log("remote: skipped: \(skipped)") }
+            if results.machine.attachdVersion == "?" { results.machine.attachdVersion = results.remote?.attachdVersion ?? "?" }
+            if results.machine.python == "?" { results.machine.python = results.remote?.python ?? "?" }
         }
     }
 }

@@ -42,9 +42,12 @@ final class Sandbox {
 
     func rendezvousSocket(_ project: String) -> String { runtimeDirectory + "/attachd/projects/\(project).sock" }
 
+    /// Set before the daemon starts, for it and every child started for it (ATTACHD_SSH_COMMAND).
+    var extraEnvironment: [String: String] = [:]
+
     /// The environment every child started for this daemon gets.
     var environment: [String] {
-        Processes.environment(["XDG_RUNTIME_DIR": runtimeDirectory, "XDG_CONFIG_HOME": configDirectory])
+        Processes.environment(extraEnvironment.merging(["XDG_RUNTIME_DIR": runtimeDirectory, "XDG_CONFIG_HOME": configDirectory]) { $1 })
     }
 
     /// Writes `projects.json` as attachd saves it (version 1).
@@ -61,8 +64,11 @@ final class Sandbox {
     }
 
     /// The last lines of the daemon's log, for error messages.
-    func logTail(_ lines: Int = 15) -> String {
-        guard let bytes = try? Files.read(logPath) else { return "(no log)" }
+    func logTail(_ lines: Int = 15) -> String { Self.tail(logPath, lines) }
+
+    /// The last `lines` lines of a file.
+    static func tail(_ path: String, _ lines: Int = 15) -> String {
+        guard let bytes = try? Files.read(path) else { return "(no \(path))" }
         return String(decoding: bytes, as: UTF8.self).split(separator: "\n").suffix(lines).joined(separator: "\n")
     }
 

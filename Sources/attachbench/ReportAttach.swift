@@ -63,9 +63,37 @@ extension Report {
                 row("Static release attachctl", g.staticNote ?? "not measured")
             }
         }
+        if let x = r.remote { remoteRows(x, row) }
         if let share = r.attachctlShareMs {
             row("Release latency, attachctl's share (p50 with `attachctl wait` − p50 with a raw varlink `Wait`)", Fmt.ms(share))
         }
+    }
+
+    /// The remote phase: ssh on loopback, no targets of its own.
+    static func remoteRows(_ x: RemoteResult, _ row: (String, String) -> Void) {
+        if let skipped = x.skipped { return row("Remote project through ssh", "skipped: \(skipped)") }
+        func pair(_ s: Summary?) -> String { "p50 \(Fmt.us(s?.p50Ms ?? .nan)) · p99 \(Fmt.us(s?.p99Ms ?? .nan))" }
+        func signed(_ micros: Double?) -> String { micros.map { ($0 >= 0 ? "+" : "") + Fmt.us($0 / 1000) } ?? "n/a" }
+        row("Remote project through ssh on loopback (\(x.ssh ?? "ssh")): the host's listen() on the remote side → local `attachctl wait` exits (\(x.launches) launches\(x.failures > 0 ? ", \(x.failures) failed" : ""))",
+            Fmt.percentiles(x.listenToRelease))
+        row("… the link coming up: local `AddProject` → connected (ssh, ControlMaster, `attachctl bridge`, first replies)", x.linkUpMs.map(Fmt.ms) ?? "n/a")
+        row("Relay through ssh: 1-byte ping-pong via the local attach port (an `ssh -W` channel of the ControlMaster) to an echo server on the remote loopback (\(x.roundTrips) round trips)",
+            pair(x.relay))
+        row("… the same through a plain `ssh -N -L` forward, same sshd and keys, interleaved",
+            "\(pair(x.forward)); the relay adds \(signed(x.relayOverForwardP50Micros)) at p50, \(signed(x.relayOverForwardP99Micros)) at p99")
+        row("… the same through `ssh -W` on attachd's ControlMaster, started by the bench (the relay without attachd's hop)", pair(x.channel))
+        row("… the same echo server directly (no ssh)", pair(x.direct))
+        row("New connection through ssh: connect → first echo, via the attach port (a new `ssh -W` each) vs via `ssh -L` (\(x.newConnections) each)",
+            "p50 \(Fmt.ms(x.relayFirstExchange?.p50Ms ?? .nan)) vs \(Fmt.ms(x.forwardFirstExchange?.p50Ms ?? .nan)); max \(Fmt.ms(x.relayFirstExchange?.maxMs ?? .nan)) vs \(Fmt.ms(x.forwardFirstExchange?.maxMs ?? .nan))")
+        guard let d = x.dap else { return }
+        if let skipped = d.skipped { return row("debugpy on the remote side", "skipped: \(skipped)") }
+        func slow(_ s: Summary?) -> String { "p50 \(Fmt.ms(s?.p50Ms ?? .nan)) · p99 \(Fmt.ms(s?.p99Ms ?? .nan))" }
+        row("Real debugpy \(d.debugpy ?? "") on the remote side: DAP `evaluate` round trip via the attach port (\(d.requests) requests, one host per path, in turn)",
+            slow(d.relay))
+        row("… the same via `ssh -L`, same run", "\(slow(d.forward)); the relay adds \(signed(d.relayOverForwardP50Micros)) at p50")
+        row("… the same directly (no ssh): debugpy's own time", slow(d.direct))
+        row("… DAP attach (connect → `configurationDone` answered), once each: via the attach port / `ssh -L` / directly",
+            [d.relayAttachMs, d.forwardAttachMs, d.directAttachMs].map { $0.map(Fmt.ms) ?? "n/a" }.joined(separator: " / "))
     }
 
     static func attachTargets(_ r: Results) -> [Results.Target] {
