@@ -244,7 +244,7 @@ struct AttachBench: ParsableCommand {
 
     // MARK: Helpers
 
-    /// Where `swift build -c release --product attachctl -Xswiftc -static-executable --scratch-path
+    /// Where `swift build -c release --product attachctl -Xswiftc -static-executable -Xswiftc -Osize --scratch-path
     /// .build-static` puts the static attachctl, next to bench/.
     static func defaultStaticAttachctl(_ benchDirectory: String) -> String {
         String(benchDirectory.dropLast("/bench".count)) + "/.build-static/release/attachctl"

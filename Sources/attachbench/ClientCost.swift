@@ -94,7 +94,7 @@ enum ClientCost {
     /// Sizes of the static attachctl as built and after `strip`.
     static func binarySizes(_ path: String?, scratch: String) -> (unstripped: Int?, stripped: Int?, note: String?) {
         guard let path, Files.exists(path) else {
-            return (nil, nil, "not built: swift build -c release --product attachctl --scratch-path .build-static -Xswiftc -static-executable")
+            return (nil, nil, "not built: swift build -c release --product attachctl --scratch-path .build-static -Xswiftc -static-executable -Xswiftc -Osize")
         }
         guard let bytes = try? Files.read(path) else { return (nil, nil, "cannot read \(path)") }
         let copy = scratch + "/attachctl.stripped"
