@@ -1,3 +1,5 @@
+import AttachProtocol
+
 /// A JSON value that keeps the order of object members and the text of numbers, so a file
 /// read, changed and written back keeps its layout as far as JSON can (comments excepted).
 public indirect enum OrderedJSON: Equatable, Sendable {
@@ -73,7 +75,7 @@ public indirect enum OrderedJSON: Equatable, Sendable {
         case .null: out += "null"
         case .bool(let b): out += b ? "true" : "false"
         case .number(let n): out += n
-        case .string(let s): out += Self.quoted(s)
+        case .string(let s): out += JSONValue.quoted(s)
         case .array(let items):
             if items.isEmpty { out += "[]"; return }
             out += "[\n"
@@ -87,36 +89,12 @@ public indirect enum OrderedJSON: Equatable, Sendable {
             if members.isEmpty { out += "{}"; return }
             out += "{\n"
             for (index, member) in members.enumerated() {
-                out += pad + Self.quoted(member.0) + ": "
+                out += pad + JSONValue.quoted(member.0) + ": "
                 member.1.write(to: &out, level: level + 1, indent: indent)
                 out += index < members.count - 1 ? ",\n" : "\n"
             }
             out += closePad + "}"
         }
-    }
-
-    /// `text` as a JSON string literal (slashes and non-ASCII kept as they are).
-    public static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x2028 || scalar.value == 0x2029 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
     }
 
     // MARK: - Reading

@@ -17,7 +17,7 @@ extension JSONValue {
             } else {
                 out += value.isFinite ? "\(value)" : "null"
             }
-        case .string(let text): Self.writeString(text, into: &out)
+        case .string(let text): out += Self.quoted(text)
         case .array(let elements):
             out += "["
             for (index, element) in elements.enumerated() {
@@ -29,7 +29,7 @@ extension JSONValue {
             out += "{"
             for (index, key) in members.keys.sorted().enumerated() {
                 if index > 0 { out += "," }
-                Self.writeString(key, into: &out)
+                out += Self.quoted(key)
                 out += ":"
                 members[key]!.write(into: &out)
             }
@@ -37,8 +37,9 @@ extension JSONValue {
         }
     }
 
-    private static func writeString(_ text: String, into out: inout String) {
-        out += "\""
+    /// `text` as a JSON string literal (slashes and non-ASCII kept as they are).
+    public static func quoted(_ text: String) -> String {
+        var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
@@ -46,12 +47,17 @@ extension JSONValue {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
+            case "\u{08}": out += "\\b"
+            case "\u{0C}": out += "\\f"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x2028 || scalar.value == 0x2029 {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
             }
         }
-        out += "\""
+        return out + "\""
     }
 }
