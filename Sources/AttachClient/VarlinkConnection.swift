@@ -176,15 +176,11 @@ public final class VarlinkConnection {
         _ method: String, _ parameters: [String: JSONValue]?, reading type: R.Type, deadline: Double? = nil,
         tickInterval: Double = 0.1, tick: (() -> Void)? = nil
     ) throws(ClientError) -> R {
-        var message: [String: JSONValue] = ["method": .string(method)]
-        if let parameters { message["parameters"] = .object(parameters) }
-        do {
-            try write(Array(JSONValue.object(message).compactText.utf8) + [0])
-        } catch .connectionLost {
-            _ = try receive(reading: R.self, method: method)
-            throw .connectionLost
+        let call = VarlinkCall(method: method, parameters: parameters.map(JSONValue.object))
+        return try exchange(call.framedByHand, deadline: deadline, tickInterval: tickInterval, tick: tick) {
+            (deadline, tickInterval, tick) throws(ClientError) in
+            try receive(reading: R.self, method: method, deadline: deadline, tickInterval: tickInterval, tick: tick).reply
         }
-        return try receive(reading: R.self, method: method, deadline: deadline, tickInterval: tickInterval, tick: tick).reply
     }
 
     /// Calls `method` with `parameters` (nil: none) and decodes the reply into `R`.
@@ -192,16 +188,26 @@ public final class VarlinkConnection {
         _ method: String, _ parameters: P?, as type: R.Type, deadline: Double? = nil,
         tickInterval: Double = 0.1, tick: (() -> Void)? = nil
     ) throws(ClientError) -> R {
+        let call = codec.frame(CallEnvelope(method: method, parameters: parameters, more: nil))
+        return try exchange(call, deadline: deadline, tickInterval: tickInterval, tick: tick) {
+            (deadline, tickInterval, tick) throws(ClientError) in
+            try receive(R.self, method: method, deadline: deadline, tickInterval: tickInterval, tick: tick).reply
+        }
+    }
+
+    /// Writes `call` and returns what `receive` reads of its reply.
+    private func exchange<R>(_ call: [UInt8], deadline: Double?, tickInterval: Double, tick: (() -> Void)?,
+                             _ receive: (Double?, Double, (() -> Void)?) throws(ClientError) -> R) throws(ClientError) -> R {
         do {
-            try send(method, parameters: parameters)
+            try write(call)
         } catch .connectionLost {
             // The daemon may have turned the connection away (TooManyConnections,
             // PermissionDenied) and closed it before the call was written: its reason is
             // still in the socket, and reading it cannot block on a closed peer.
-            _ = try receive(R.self, method: method)
+            _ = try receive(nil, tickInterval, nil)
             throw .connectionLost
         }
-        return try receive(R.self, method: method, deadline: deadline, tickInterval: tickInterval, tick: tick).reply
+        return try receive(deadline, tickInterval, tick)
     }
 
     /// Calls `method` with `more: true`; `onReply` gets each reply, decoded into `R`, and

@@ -2,6 +2,19 @@
 // parameters, written by hand; see `JSONReadable` for why. Each reads (writes) the same members,
 // with the same optionality, as the type's synthesized `Decodable` (`Encodable`).
 
+extension VarlinkCall {
+    /// The call's bytes, ended by the NUL that frames it, written by hand: the same members as
+    /// `Encodable` writes (absent ones left out), in compact JSON with sorted keys.
+    public var framedByHand: [UInt8] {
+        var members: [String: JSONValue] = ["method": .string(method)]
+        if let parameters { members["parameters"] = parameters }
+        if let oneway { members["oneway"] = .bool(oneway) }
+        if let more { members["more"] = .bool(more) }
+        if let upgrade { members["upgrade"] = .bool(upgrade) }
+        return Array(JSONValue.object(members).compactText.utf8) + [0]
+    }
+}
+
 extension WaitParameters {
     /// The parameters as JSON members, as `Encodable` writes them (no `timeout` when nil).
     public var members: [String: JSONValue] {
@@ -98,13 +111,13 @@ extension JSONReadable {
             guard case .bool(let more) = flag else { throw .mismatch(field: "continues") }
             continues = more
         }
+        // An absent or null `parameters` is the same to Decodable.
+        let parameters = members["parameters"].flatMap { $0 == .null ? nil : $0 }
         if let name = try envelope.optionalString("error") {
-            let parameters = members["parameters"].flatMap { $0 == .null ? nil : $0 }
             return (nil, continues, VarlinkError(name: name, parameters: parameters))
         }
-        let parameters = members["parameters"].flatMap { $0 == .null ? nil : $0 } ?? .object([:])
         do {
-            return (try Self(reading: JSONObjectReader(parameters)), continues, nil)
+            return (try Self(reading: JSONObjectReader(parameters ?? .object([:]))), continues, nil)
         } catch .mismatch(nil) {
             throw .mismatch(field: "parameters")
         }

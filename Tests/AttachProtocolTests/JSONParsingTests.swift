@@ -70,3 +70,23 @@ struct JSONParsingTests {
         #expect(WaitParameters(project: "p").members == ["project": .string("p")])
     }
 }
+
+@Suite("VarlinkCall.framedByHand")
+struct HandFramedCallTests {
+    @Test("reads back as the call Encodable frames, for every combination of members")
+    func sameAsCodable() throws {
+        let calls = [
+            VarlinkCall(method: "io.attachd.Broker.GetStatus"),
+            VarlinkCall(method: "io.attachd.Broker.Wait", parameters: .object(WaitParameters(project: "p", timeout: 0.5).members)),
+            VarlinkCall(method: "io.attachd.Broker.Watch", parameters: .object([:]), oneway: false, more: true, upgrade: false),
+        ]
+        for call in calls {
+            let bytes = call.framedByHand
+            #expect(bytes.last == 0)
+            let byHand = try JSONValue.parse(Array(bytes.dropLast()))
+            let byCodec = try JSONValue.parse(Array(VarlinkCodec().frame(call).dropLast()))
+            #expect(byHand == byCodec)
+            #expect(try VarlinkCodec().decode(VarlinkCall.self, from: Array(bytes.dropLast())) == call)
+        }
+    }
+}
