@@ -126,7 +126,8 @@ extension Broker {
     }
 
     /// Ends a live session: tells watchers, closes what belonged to it.
-    mutating func end(_ id: String, reason: String, now: Instant) -> [BrokerAction] {
+    /// `tellIDE`: a following relay's IDE is told to restart (not when the project goes).
+    mutating func end(_ id: String, reason: String, now: Instant, tellIDE: Bool = true) -> [BrokerAction] {
         guard var session = sessions.removeValue(forKey: id) else { return [] }
         relayBackoffUntil[id] = nil
         relayRetryDelays[id] = nil
@@ -136,6 +137,7 @@ extension Broker {
         ended.append(session.info)
         if ended.count > Self.endedSessionsKept { ended.removeFirst(ended.count - Self.endedSessionsKept) }
         var actions: [BrokerAction] = [.emit(BrokerEvent(kind: .sessionEnded, session: session.info))]
+        if tellIDE { actions += hostEnded(id, project: session.info.project) }
         actions += closeRelays(of: id, reason: "session \(id) ended: \(reason)")
         if projects[session.info.project]?.selected == id {
             projects[session.info.project]?.selected = nil

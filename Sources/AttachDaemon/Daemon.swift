@@ -140,6 +140,10 @@ public final class Daemon: @unchecked Sendable {
             remotes.open(project: project, remote: remote)
         case .closeRemote(let project):
             remotes.close(project)
+        case .hostEnded(let connection):
+            relays.hostEnded(connection)
+        case .followHosts(let project, let on):
+            relays.setFollow(project, on)
         case .closeAttach(let connection, let reason):
             guard let input = relays.close(connection, reason: reason) else { return [] }
             return broker.handle(input, now: instant())
