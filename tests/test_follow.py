@@ -106,15 +106,16 @@ def wait_restart(dap, timeout=30):
     return notice, terminated
 
 
-def follow_into_next_host(daemon, dap, attach, script, project, old, timeout=30):
+def follow_into_next_host(daemon, dap, attach, script, project, old, timeout=30, old_ends=True):
     """The IDE restarts as VS Code does and is held; a new host starts; its breakpoint is hit."""
     notice, terminated = wait_restart(dap, timeout)
     assert notice["body"]["output"] == "attachd: the host ended; waiting for the next host of %s\n" % project
     new_dap = restart_like_vscode(dap, "127.0.0.1", attach, terminated, timeout=timeout,
                                   breakpoints={script: [BREAK_LINE]}, justMyCode=False)
     with new_dap:
-        wait_for(lambda: old.session not in [s["id"] for s in daemon.sessions(project) if s["state"] != "ended"],
-                 timeout, message="the old session did not end")
+        if old_ends:
+            wait_for(lambda: old.session not in [s["id"] for s in daemon.sessions(project) if s["state"] != "ended"],
+                     timeout, message="the old session did not end")
         new = Host(daemon, project, script)
         try:
             new.ready(timeout)
@@ -134,5 +135,106 @@ def test_host_killed_at_a_breakpoint_the_ide_follows_to_the_next_host(daemon, ho
         assert stopped_at_breakpoint(dap, host_script, old) == old.pid
         old.proc.send_signal(signal.SIGKILL)
         follow_into_next_host(daemon, dap, attach, host_script, "blend", old)
+    finally:
+        old.close()
+
+
+def attach_at_breakpoint(attach, script, host):
+    dap = DapClient.connect("127.0.0.1", attach, timeout=30)
+    dap.attach(timeout=30, breakpoints={script: [BREAK_LINE]})
+    assert stopped_at_breakpoint(dap, script, host) == host.pid
+    return dap
+
+
+def debugpy_adapter_of(host):
+    """The pid of debugpy's adapter process for `host` (it inherits ATTACHD_HOST_PID)."""
+    mark = ("ATTACHD_HOST_PID=%d" % host.pid).encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == host.pid:
+            continue
+        try:
+            with open("/proc/%s/environ" % entry, "rb") as f:
+                environ = f.read().split(b"\0")
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                cmdline = f.read()
+        except OSError:
+            continue
+        if mark in environ and b"adapter" in cmdline:
+            return int(entry)
+    return None
+
+
+def test_host_exits_normally_the_ide_follows(daemon, host_script):
+    attach = add_project(daemon, "blend")
+    old = Host(daemon, "blend", host_script).ready()
+    try:
+        dap = attach_at_breakpoint(attach, host_script, old)
+        dap.request("setBreakpoints", {"source": {"path": host_script}, "breakpoints": []})
+        dap.continue_all(0)
+        assert old.exit() == 0
+        follow_into_next_host(daemon, dap, attach, host_script, "blend", old)
+    finally:
+        old.close()
+
+
+def test_only_debugpys_adapter_dies_the_ide_follows(daemon, host_script):
+    attach = add_project(daemon, "blend")
+    old = Host(daemon, "blend", host_script).ready()
+    try:
+        dap = attach_at_breakpoint(attach, host_script, old)
+        adapter = wait_for(lambda: debugpy_adapter_of(old), 10, message="no debugpy adapter found")
+        os.kill(adapter, signal.SIGKILL)
+        assert old.proc.poll() is None  # the host itself lives on, its session with no debug server
+        follow_into_next_host(daemon, dap, attach, host_script, "blend", old, old_ends=False)
+    finally:
+        old.close()
+
+
+def test_session_ended_by_the_control_api_the_ide_follows(daemon, host_script):
+    attach = add_project(daemon, "blend")
+    old = Host(daemon, "blend", host_script).ready()
+    try:
+        dap = attach_at_breakpoint(attach, host_script, old)
+        with daemon.broker() as broker:
+            broker.EndSession(old.session)
+        follow_into_next_host(daemon, dap, attach, host_script, "blend", old)
+    finally:
+        old.close()
+
+
+def test_ide_disconnects_nothing_is_rewritten(daemon, host_script):
+    attach = add_project(daemon, "blend")
+    old = Host(daemon, "blend", host_script).ready()
+    try:
+        dap = attach_at_breakpoint(attach, host_script, old)
+        seq = dap.send("disconnect", {"restart": False, "terminateDebuggee": True})
+        dap.wait_response(seq, timeout=30, check=False)
+        with pytest.raises(DapError, match="closed the connection"):
+            dap.wait_event("never", timeout=30)
+        assert old.proc.wait(30) is not None
+        assert attachd_notice(dap) == []
+        assert not [e for e in dap.events if e.get("event") == "terminated" and (e.get("body") or {}).get("restart")]
+        dap.close()
+    finally:
+        old.close()
+
+
+def test_no_follow_passes_debugpys_terminated_unchanged(daemon, host_script):
+    attach = add_project(daemon, "blend", "--no-follow")
+    (project,) = daemon.ctl_json("list")
+    assert project["follow"] is False
+    old = Host(daemon, "blend", host_script).ready()
+    try:
+        dap = attach_at_breakpoint(attach, host_script, old)
+        old.proc.send_signal(signal.SIGKILL)
+        try:
+            dap.wait_event("never", timeout=30)
+        except DapError as exc:
+            assert "closed the connection" in str(exc)
+        assert attachd_notice(dap) == []
+        for event in dap.events:
+            if event.get("event") == "terminated":
+                assert "restart" not in (event.get("body") or {}), event
+        dap.close()
     finally:
         old.close()
