@@ -67,6 +67,8 @@ extension Broker {
             session.info.executable = text
         case .python(let text):
             session.info.python = text
+        case .notifyAttach:
+            session.notifyAttach = true
         case .ready:
             session.readyClaimed = true
             if session.isPending { actions.append(.probeNow) }

@@ -18,6 +18,8 @@ struct SessionRecord: Sendable {
     /// A mirror's state and problem as its remote attachd last told them; what it shows here
     /// differs while a relay refused here waits out its back-off (pending, with that problem).
     var remoteSaid: (state: SessionState, problem: String?)?
+    /// The host said `NOTIFY_ATTACH=1`: it hears `ATTACHED=1` / `DETACHED=1`.
+    var notifyAttach = false
 
     /// The port is to be found in the host's tree now (none said, or a discovered one lost).
     var isDiscovering: Bool {
