@@ -14,6 +14,7 @@ import sys
 import pytest
 
 from attachd_harness import _LineReader, free_port, wait_for
+from remote_support import SshServer, add_remote, local_daemon, wait_remote_state
 from dap_client import DapClient, DapError, finish_restart, restart_like_vscode
 
 # A host: debugpy.listen on port 0, announced on the rendezvous socket with its pid; tick() runs
@@ -106,8 +107,9 @@ def wait_restart(dap, timeout=30):
     return notice, terminated
 
 
-def follow_into_next_host(daemon, dap, attach, script, project, old, timeout=30, old_ends=True):
-    """The IDE restarts as VS Code does and is held; a new host starts; its breakpoint is hit."""
+def follow_into_next_host(daemon, dap, attach, script, project, old, timeout=30, old_ends=True, hosts_daemon=None):
+    """The IDE restarts as VS Code does and is held; a new host starts (announced to
+    `hosts_daemon`, by default `daemon`); its breakpoint is hit."""
     notice, terminated = wait_restart(dap, timeout)
     assert notice["body"]["output"] == "attachd: the host ended; waiting for the next host of %s\n" % project
     new_dap = restart_like_vscode(dap, "127.0.0.1", attach, terminated, timeout=timeout,
@@ -116,7 +118,7 @@ def follow_into_next_host(daemon, dap, attach, script, project, old, timeout=30,
         if old_ends:
             wait_for(lambda: old.session not in [s["id"] for s in daemon.sessions(project) if s["state"] != "ended"],
                      timeout, message="the old session did not end")
-        new = Host(daemon, project, script)
+        new = Host(hosts_daemon or daemon, project, script)
         try:
             new.ready(timeout)
             finish_restart(new_dap, timeout)
@@ -236,5 +238,29 @@ def test_no_follow_passes_debugpys_terminated_unchanged(daemon, host_script):
             if event.get("event") == "terminated":
                 assert "restart" not in (event.get("body") or {}), event
         dap.close()
+    finally:
+        old.close()
+
+
+@pytest.fixture
+def sshd(short_tmp, attachd_bin_dir):
+    server = SshServer(short_tmp, attachd_bin_dir).start()
+    yield server
+    server.stop()
+
+
+def test_follow_through_an_openssh_remote(daemon_factory, sshd, host_script):
+    remote = daemon_factory()
+    remote.ctl("add", "farm", "--attach-port", free_port(), "--timeout", "60", check=True)
+    local = local_daemon(daemon_factory, sshd)
+    attach = add_remote(local, remote)
+    assert local.ctl_json("list")[0]["follow"] is True
+    wait_remote_state(local, "farm", "connected")
+    old = Host(remote, "farm", host_script).ready()
+    try:
+        assert local.ctl("wait", "farm", "--timeout", "60").returncode == 0
+        dap = attach_at_breakpoint(attach, host_script, old)
+        old.proc.send_signal(signal.SIGKILL)
+        follow_into_next_host(local, dap, attach, host_script, "farm", old, old_ends=False, hosts_daemon=remote)
     finally:
         old.close()

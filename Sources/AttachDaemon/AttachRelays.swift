@@ -196,9 +196,9 @@ final class AttachRelays: @unchecked Sendable {
 
     /// Starts relaying an IDE connection to its debug server; Core hears `relayUp`.
     func relay(_ id: ConnectionID, project: String, session: String, ide: FileDescriptor, host: FileDescriptor,
-               sentSoFar: Int = 0) {
+               sentSoFar: Int = 0, ideSent: [UInt8] = []) {
         let relay = Relay(ide: ide, host: host, queue: queue, follow: following.contains(project) ? project : nil,
-                          bytesSoFar: (UInt64(sentSoFar), 0))
+                          ideSent: ideSent, bytesSoFar: (UInt64(sentSoFar), 0))
         relay.onEnd = { [self] reason in
             guard links.removeValue(forKey: id) != nil else { return }
             deliver(.relayEnded(id, reason: reason, bytesToHost: Int(relay.bytesFromIDE), bytesToIDE: Int(relay.bytesFromHost)))

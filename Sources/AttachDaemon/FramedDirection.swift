@@ -57,12 +57,18 @@ final class FramedDirection: RelayPump {
     private var sourceEnded = false
     private(set) var isFinished = false
 
-    init(source: FileDescriptor, destination: FileDescriptor, fromHost: Bool, state: DAPRelayState, bufferCapacity: Int) {
+    /// `sentAlready`: the IDE's bytes a `RelayTrial` passed on before: framed, not sent again.
+    init(source: FileDescriptor, destination: FileDescriptor, fromHost: Bool, state: DAPRelayState, bufferCapacity: Int,
+         sentAlready: [UInt8] = []) {
         self.source = source
         self.destination = destination
         self.fromHost = fromHost
         self.state = state
         buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(4096, bufferCapacity), alignment: 16)
+        if !sentAlready.isEmpty {
+            sentAlready.withUnsafeBytes { take($0) }
+            out.removeAll()
+        }
     }
 
     deinit {

@@ -15,6 +15,10 @@ extension Relay {
     /// Looks at what the IDE sent so far; decides, or waits for more.
     func recognize() {
         guard !isEnded, directions.isEmpty else { return }
+        if !ideSent.isEmpty {
+            // A trial sent the IDE's first bytes on already: they tell.
+            return decided(dap: DAP.recognize(ideSent) == .dap)
+        }
         switch Socket.peek(ide, count: DAP.recognitionLength) {
         case .bytes(let first):
             switch DAP.recognize(first) {

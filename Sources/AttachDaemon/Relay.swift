@@ -52,6 +52,8 @@ public final class Relay: @unchecked Sendable {
     let options: Options
     /// The project whose next host a DAP relay follows (`DAPFollow`); nil: bytes as they are.
     let follow: String?
+    /// The IDE's first bytes, sent on already (by a `RelayTrial`): what the protocol is told by.
+    let ideSent: [UInt8]
     /// [0] IDE → host, [1] host → IDE; empty until the protocol is known (`recognize`).
     var directions: [any RelayPump] = []
     /// Set for a relay recognised as DAP and framed.
@@ -83,13 +85,14 @@ public final class Relay: @unchecked Sendable {
     /// over. TCP_NODELAY is set on TCP sockets, so small debugger messages leave as soon as they
     /// arrived. SIGPIPE is ignored for the process.
     public init(ide: FileDescriptor, host: FileDescriptor, queue: DispatchQueue, options: Options = Options(),
-                follow: String? = nil, bytesSoFar: (fromIDE: UInt64, fromHost: UInt64) = (0, 0), startedAt: Double? = nil) {
+                follow: String? = nil, ideSent: [UInt8] = [], bytesSoFar: (fromIDE: UInt64, fromHost: UInt64) = (0, 0), startedAt: Double? = nil) {
         ProcessHandle.ignoreSIGPIPE()
         self.ide = ide
         self.host = host
         self.queue = queue
         self.options = options
         self.follow = follow
+        self.ideSent = ideSent
         self.carried = bytesSoFar
         self.startedAt = startedAt ?? Clock.wallSeconds()
         for fd in [ide, host] {
@@ -105,7 +108,8 @@ public final class Relay: @unchecked Sendable {
             let state = DAPRelayState(project: follow)
             dapState = state
             directions = [
-                FramedDirection(source: ide, destination: host, fromHost: false, state: state, bufferCapacity: options.bufferCapacity),
+                FramedDirection(source: ide, destination: host, fromHost: false, state: state, bufferCapacity: options.bufferCapacity,
+                                sentAlready: ideSent),
                 FramedDirection(source: host, destination: ide, fromHost: true, state: state, bufferCapacity: options.bufferCapacity),
             ]
             return
