@@ -23,7 +23,7 @@ public final class Daemon: @unchecked Sendable {
 
     // The rooms; each owns its sockets and state.
     var control: ControlServer!
-    var listeners: RendezvousListeners!
+    var listeners: ProjectListeners!
     var hosts: HostConnections!
     var processes: ProcessWatcher!
     var readiness: ReadinessProbe!
@@ -54,12 +54,10 @@ public final class Daemon: @unchecked Sendable {
         control = ControlServer(queue: queue, logger: logger, options: options, ids: ids, reserve: reserve, deliver: deliver)
         hosts = HostConnections(queue: queue, logger: logger, options: options, ids: ids,
                                 peerOwner: { [weak self] fd in self?.readiness.probe.peerOwner(of: fd) ?? .unknown }, deliver: deliver)
-        listeners = RendezvousListeners(queue: queue, logger: logger, paths: paths, fdStore: fdStore, reserve: reserve,
-                                        lookup: { [weak self] name in self?.broker.projectInfo(name) },
-                                        onAccept: { [weak self] fd, project, viaTCP in self?.hosts.accept(fd, project: project, viaTCP: viaTCP) },
-                                        deliver: deliver)
+        listeners = ProjectListeners(queue: queue, logger: logger, paths: paths, fdStore: fdStore, reserve: reserve,
+                                     onAccept: { [weak self] accepted in self?.route(accepted) }, deliver: deliver)
         processes = ProcessWatcher(queue: queue, deliver: deliver)
-        relays = AttachRelays(queue: queue, logger: logger, options: options, fdStore: fdStore, reserve: reserve, ids: ids,
+        relays = AttachRelays(queue: queue, logger: logger, options: options, fdStore: fdStore, ids: ids,
                               peerOwner: { [weak self] fd in self?.readiness.probe.peerOwner(of: fd) ?? .unknown }, deliver: deliver)
         remotes = RemoteLinks(queue: queue, logger: logger, ids: ids, runtimeDirectory: paths.runtimeDirectory, deliver: deliver)
         readiness = ReadinessProbe(queue: queue, logger: logger,
@@ -115,6 +113,15 @@ public final class Daemon: @unchecked Sendable {
         updateStatus()
     }
 
+    /// Routes a socket a project's listener accepted: a host's to `HostConnections`, an IDE's
+    /// to `AttachRelays`.
+    private func route(_ accepted: ProjectListeners.Accepted) {
+        switch accepted.kind {
+        case .unix, .tcp: hosts.accept(accepted.fd, project: accepted.project, viaTCP: accepted.kind == .tcp)
+        case .attach: relays.accept(accepted.fd, project: accepted.project, remoteAllowed: accepted.allowRemote)
+        }
+    }
+
     /// Routes one action to its room; returns Core's answer to what happened, if any.
     private func execute(_ action: BrokerAction) -> [BrokerAction] {
         switch action {
@@ -122,12 +129,9 @@ public final class Daemon: @unchecked Sendable {
             control.respond(token, result)
         case .openListeners(let project):
             guard let info = broker.projectInfo(project) else { return [] }
-            let problems = [listeners.open(info), relays.open(info)].compactMap { $0 }
-            let problem = problems.isEmpty ? nil : problems.joined(separator: "; ")
-            return broker.handle(.listenersOpened(project: project, error: problem), now: instant())
+            return broker.handle(.listenersOpened(project: project, error: listeners.open(info)), now: instant())
         case .closeListeners(let project):
             listeners.close(project)
-            relays.closeListener(project)
             hosts.closeAll(of: project)
         case .connectRelay(let connection, let session, let host, let port):
             relays.connect(connection, session: session, host: host, port: port)
