@@ -131,7 +131,8 @@ public struct Broker: Sendable {
     // MARK: Start-up
 
     /// Takes the projects read from `projects.json`; invalid entries are skipped and named.
-    public mutating func load(_ configs: [ProjectConfig]) -> (actions: [BrokerAction], skipped: [String]) {
+    /// Through the door only (`BrokerInput.loadProjects`).
+    mutating func load(_ configs: [ProjectConfig]) -> (actions: [BrokerAction], skipped: [String]) {
         var actions: [BrokerAction] = []
         var skipped: [String] = []
         // The ports taken so far, so that loading N projects is not N² (`conflict(for:)`).

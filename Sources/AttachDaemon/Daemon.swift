@@ -104,12 +104,9 @@ public final class Daemon: @unchecked Sendable {
             }
             guard probeRequested else { break }
             probeRequested = false
-            let listening = readiness.readListening()
-            let hosts = listening == nil ? [:] : readiness.readHosts(broker.ownershipQueries)
-            work += broker.handle(.probed(listening: listening, connected: nil, hosts: hosts), now: instant())
+            work += broker.handle(readiness.reading(queries: broker.ownershipQueries, connectedToo: false), now: instant())
         }
-        readiness.reschedule(interval: broker.probeInterval, deadline: broker.nextDeadline,
-                             wantsConnected: broker.wantsConnectedPorts, queries: broker.ownershipQueries)
+        readiness.reschedule(broker.schedule)
         updateStatus()
     }
 
@@ -162,6 +159,8 @@ public final class Daemon: @unchecked Sendable {
             processes.unwatch(session: session)
         case .probeNow:
             probeRequested = true
+        case .savedProjectSkipped(let name):
+            logger.error("skipping an invalid saved project", metadata: ["project": "\(name)"])
         case .persistProjects:
             // At once: the reply that follows in this batch must not promise a change that a
             // crash could still lose.
