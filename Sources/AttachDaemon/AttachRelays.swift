@@ -8,7 +8,7 @@ import Logging
 /// The IDE connections on every project's attach port (`ProjectListeners` accepts them) —
 /// held (accepted, not read) until Core names a session, then relayed byte for byte to that
 /// session's debug server (`Relay`, splice(2)). Only the daemon's own user may connect.
-final class AttachRelays: @unchecked Sendable {
+final class AttachRelays {
     /// One IDE connection, in the room's hands.
     enum Link {
         case held(FileDescriptor)
@@ -24,7 +24,7 @@ final class AttachRelays: @unchecked Sendable {
     let fdStore: FDStore
     private let ids: ConnectionIDs
     private let peerOwner: (FileDescriptor) -> PeerOwner
-    let deliver: @Sendable (BrokerInput) -> Void
+    let deliver: (BrokerInput) -> Void
     var links: [ConnectionID: (project: String, link: Link)] = [:]
     /// Bytes of held IDE connections that were read for a relay its remote debug server
     /// refused: sent first by the next one (`RelayTrial`).
@@ -40,7 +40,7 @@ final class AttachRelays: @unchecked Sendable {
 
     init(queue: DispatchQueue, logger: Logger, options: DaemonOptions, fdStore: FDStore,
          ids: ConnectionIDs, peerOwner: @escaping (FileDescriptor) -> PeerOwner,
-         deliver: @escaping @Sendable (BrokerInput) -> Void) {
+         deliver: @escaping (BrokerInput) -> Void) {
         self.queue = queue
         self.logger = logger
         self.options = options
@@ -128,7 +128,7 @@ final class AttachRelays: @unchecked Sendable {
         links[id] = (project, .connecting(ide, connector))
         connector.start { [self] result in
             // The completion may run inside `start`: report from a fresh turn of the queue.
-            queue.async { [self] in connected(id, session: session, result) }
+            queue.asyncConfined { [self] in connected(id, session: session, result) }
         }
     }
 

@@ -113,7 +113,7 @@ extension Daemon {
         for signal in Self.stopSignals {
             let source = DispatchSource.makeSignalSource(signal: signal, queue: signalQueue)
             source.setRegistrationHandler { registered.signal() }
-            source.setEventHandler { [self] in queue.async { [self] in shutdown(signal: signal) } }
+            source.setEventHandler { [self] in queue.asyncConfined { [self] in shutdown(signal: signal) } }
             source.resume()
             signalSources.append(source)
         }

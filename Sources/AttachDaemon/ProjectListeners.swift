@@ -11,7 +11,7 @@ import Logging
 /// failed to bind, with one backoff per project (`Backoff.listener`), keeping each listener's
 /// error until it is up. Accepted sockets go to `onAccept`; the daemon routes them (hosts to
 /// `HostConnections`, IDEs to `AttachRelays`).
-final class ProjectListeners: @unchecked Sendable {
+final class ProjectListeners {
     /// Which of a project's listeners.
     enum Kind: Int, CaseIterable, Sendable {
         case unix, tcp, attach
@@ -42,14 +42,16 @@ final class ProjectListeners: @unchecked Sendable {
     private let reserve: ReserveDescriptor
     private let onAccept: (Accepted) -> Void
     /// The result of a retry that the daemon did not ask for in a batch.
-    private let deliver: @Sendable (BrokerInput) -> Void
+    private let deliver: (BrokerInput) -> Void
     private var projects: [String: Project] = [:]
     /// Ports of our TCP listeners given up for a handoff but not yet closed by Dispatch.
-    private var closing: [UInt16: Int] = [:]
+    private let closing: ClosingPorts
     private var stopped = false
 
     init(queue: DispatchQueue, logger: Logger, paths: DefaultPaths, fdStore: FDStore, reserve: ReserveDescriptor,
-         onAccept: @escaping (Accepted) -> Void, deliver: @escaping @Sendable (BrokerInput) -> Void) {
+         closing: ClosingPorts = ClosingPorts(), onAccept: @escaping (Accepted) -> Void,
+         deliver: @escaping (BrokerInput) -> Void) {
+        self.closing = closing
         self.queue = queue
         self.logger = logger
         self.paths = paths
@@ -60,7 +62,7 @@ final class ProjectListeners: @unchecked Sendable {
     }
 
     /// Our own TCP listeners that are closing: they still LISTEN for a moment.
-    var closingPorts: Set<UInt16> { Set(closing.keys) }
+    var closingPorts: Set<UInt16> { closing.ports }
 
     /// Opens (or adopts) what the project should have and is not open yet. Returns the problem
     /// of every listener that is not up, nil when all are; what failed is tried again later by
@@ -196,11 +198,8 @@ final class ProjectListeners: @unchecked Sendable {
         // Until Dispatch has really closed it, our own socket still LISTENs on the port: it
         // must not pass for the host's debug server.
         if let port = port.map(UInt16.init) {
-            closing[port, default: 0] += 1
-            listener.onClosed = { [self] in
-                closing[port, default: 1] -= 1
-                if closing[port] == 0 { closing[port] = nil }
-            }
+            closing.add(port)
+            listener.onClosed = { [closing] in closing.remove(port) }
         }
         listener.close()
         logger.debug("rendezvous port handed to the host", metadata: ["project": "\(name)"])

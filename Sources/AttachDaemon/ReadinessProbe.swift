@@ -7,15 +7,15 @@ import Logging
 /// often as Core's `schedule` asks while something is pending, wakes for Core's next deadline,
 /// and never runs while nothing needs it (no wakeups when idle). `reading` is the one probe,
 /// for the timer and for a batch that asked `probeNow`.
-final class ReadinessProbe: @unchecked Sendable {
-    let probe = ListenProbe()
+final class ReadinessProbe {
+    let probe: ListenProbe
     /// Whether a host's own process tree listens (sharing `probe`'s netlink socket).
     private lazy var hostProbe = HostListenProbe(listenProbe: probe)
     /// Hosts looked at last time, so that a host no longer asked about is forgotten.
     private var lookedAt: Set<Int32> = []
     private let queue: DispatchQueue
     private let logger: Logger
-    private let deliver: @Sendable (BrokerInput) -> Void
+    private let deliver: (BrokerInput) -> Void
     /// Ports of our own listeners that are closing: never taken for a host's debug server.
     private let excludedPorts: () -> Set<UInt16>
     private var timer: DispatchSourceTimer?
@@ -24,10 +24,11 @@ final class ReadinessProbe: @unchecked Sendable {
     private var schedule = ProbeSchedule.idle
     private var lastAttachmentCheck = 0.0
 
-    init(queue: DispatchQueue, logger: Logger, excludedPorts: @escaping () -> Set<UInt16>,
-         deliver: @escaping @Sendable (BrokerInput) -> Void) {
+    init(queue: DispatchQueue, logger: Logger, probe: ListenProbe = ListenProbe(), excludedPorts: @escaping () -> Set<UInt16>,
+         deliver: @escaping (BrokerInput) -> Void) {
         self.queue = queue
         self.logger = logger
+        self.probe = probe
         self.excludedPorts = excludedPorts
         self.deliver = deliver
     }
