@@ -172,6 +172,9 @@ final class FramedDirection: RelayPump {
     }
 
     func flush(until deadline: Double) -> Int {
+        // A hand-over: the host's unfinished message goes on as it came (the IDE's went already).
+        let rest = framer.takeBuffered()
+        if fromHost { out += rest }
         while pending > 0 {
             do throws(Errno) {
                 if try drain() { break }
