@@ -68,6 +68,8 @@ extension Broker {
             session.info.python = text
         case .notifyAttach:
             session.notifyAttach = true
+            sessions[id] = session
+            return actions + [.sendLine(connection, .ok(session: id))] + ideNotice(id, attached: true)
         case .ready:
             session.readyClaimed = true
             if session.isPending { actions.append(.probeNow) }

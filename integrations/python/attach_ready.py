@@ -107,7 +107,7 @@ def start(project, port=0, host="127.0.0.1", wait_for_client=False, timeout=5.0,
             # debugpy's adapter is a separate process: which interpreter runs it is decided
             # now, and told to attachd (doctor explains it) when sys.executable will not do.
             interpreter = find_python(python) if backend == "debugpy" else None
-            extra = (_adapter_lines(interpreter) if backend == "debugpy" else []) + [_NOTIFY_LINE]
+            extra = _adapter_lines(interpreter) if backend == "debugpy" else []
             pending = None
             try:
                 pending = _announce_begin(project, port, timeout, logger, extra)
@@ -629,9 +629,10 @@ if hasattr(os, "register_at_fork"):
 
 # --------------------------------------------------------------------------- the IDE's arrival
 #
-# The host hears of its IDE: the announcement says NOTIFY_ATTACH=1, and attachd writes
-# ATTACHED=1 on the rendezvous connection when the first IDE is relayed to this host and
-# DETACHED=1 when the last one left. An attachd older than that answers ERROR (ignored).
+# The host hears of its IDE: once it asks (wait_for_ide, on_attach), the helper says
+# NOTIFY_ATTACH=1 on the rendezvous connection, and attachd writes ATTACHED=1 there when an IDE
+# is relayed to this host (at once if one is) and DETACHED=1 when the last one left. An attachd
+# older than that answers ERROR (ignored); hosts that never ask hear nothing.
 
 _NOTIFY_LINE = "NOTIFY_ATTACH=1"
 _ide_cond = threading.Condition()
@@ -649,6 +650,7 @@ def wait_for_ide(timeout=None):
     the moment attachd relays an IDE to this host (also when the IDE connects to the debug
     port directly, as the debug server says)."""
     deadline = None if timeout is None else time.monotonic() + max(0.0, float(timeout))
+    _ask_for_notice()
     with _ide_cond:
         while True:
             if _ide["attached"] or _debug_server_has_client():
@@ -663,11 +665,25 @@ def on_attach(callback):
     """Call callback(True) when an IDE is attached to this host (at once if one is) and
     callback(False) when it left, from attach_ready's rendezvous thread. Exceptions it raises
     are logged, never passed on."""
+    _ask_for_notice()
     with _ide_cond:
         _ide["callbacks"].append(callback)
         attached = _ide["attached"]
     if attached:
         _call_back(callback, True, logging.getLogger(LOGGER_NAME))
+
+
+def _ask_for_notice():
+    """Says NOTIFY_ATTACH=1 once (when the rendezvous connection is there)."""
+    with _ide_cond:
+        if _ide.get("asked") or _state["conn"] is None:
+            return
+        _ide["asked"] = True
+    try:
+        _send_line(_NOTIFY_LINE)
+    except Exception:
+        with _ide_cond:
+            _ide["asked"] = False
 
 
 def _ide_line(line, logger):
