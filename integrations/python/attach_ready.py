@@ -284,14 +284,14 @@ def _import_debug_server():
         import ptvsd
     except ImportError as exc:
         problems.append(str(exc))
-        raise _NoDebugServer(
+        raise NoDebugServerError(
             "neither debugpy nor ptvsd can be imported (%s; Python %d.%d at %s: install debugpy "
             "where this interpreter finds it)" % ("; ".join(problems), sys.version_info[0],
                                                  sys.version_info[1], sys.executable))
     return "ptvsd", ptvsd
 
 
-class _NoDebugServer(ImportError):
+class NoDebugServerError(ImportError):
     """Neither debugpy nor ptvsd can be imported."""
 
 
@@ -518,7 +518,7 @@ def _abandon(pending, exc):
 
 def _failure_text(exc):
     """The STATUS= text of a debug server that did not start."""
-    if isinstance(exc, _NoDebugServer):
+    if isinstance(exc, NoDebugServerError):
         return _line_text("debug server did not start: %s" % (exc,), 512)
     return _line_text("debug server did not start: %s: %s" % (exc.__class__.__name__, exc), 512)
 
