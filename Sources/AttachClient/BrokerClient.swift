@@ -87,9 +87,10 @@ public final class BrokerClient {
         try call("SelectSession", SelectSessionParameters(project: project, session: session), as: ProjectReply.self).project
     }
 
-    /// `Announce`: a host announces itself over the control socket.
-    public func announce(_ parameters: AnnounceParameters) throws(ClientError) -> SessionInfo {
-        try call("Announce", parameters, as: SessionReply.self).session
+    /// `Announce`: a host announces itself over the control socket. `deadline`: a
+    /// `Clock.monotonicSeconds()` instant after which the reply is no longer waited for.
+    public func announce(_ parameters: AnnounceParameters, deadline: Double? = nil) throws(ClientError) -> SessionInfo {
+        try call("Announce", parameters, as: SessionReply.self, deadline: deadline).session
     }
 
     /// `Wait`: blocks until a session of `project` is ready.
