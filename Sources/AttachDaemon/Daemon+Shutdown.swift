@@ -14,7 +14,7 @@ extension Daemon {
         // Replies queued here reach their clients, briefly, before the process exits.
         control.stop(answering: { [self] connection in broker.waitingTokens(connection: connection) },
                      keepDescriptor: !ownsControlSocket)
-        if ownsControlSocket { try? Files.unlink(options.paths.controlSocket) }
+        if ownsControlSocket { Files.unlink(options.paths.controlSocket, ifStill: controlSocketFile) }
         relays.handOverAll()
         // Relays handed to the fd store keep their ssh channels for the next attachd.
         remotes.shutdown(keepingChannels: fdStore.isEnabled)

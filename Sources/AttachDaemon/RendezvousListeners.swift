@@ -23,6 +23,8 @@ final class RendezvousListeners: @unchecked Sendable {
 
     private var tcp: [String: Listener] = [:]
     private var unix: [String: Listener] = [:]
+    /// The socket file each Unix listener is bound to: removed only while the path names it.
+    private var socketFiles: [String: FileIdentity] = [:]
     /// Ports of our TCP listeners given up for a handoff but not yet closed by Dispatch.
     private var closing: [UInt16: Int] = [:]
     private var rebindTimers: [String: DispatchSourceTimer] = [:]
@@ -80,12 +82,18 @@ final class RendezvousListeners: @unchecked Sendable {
     private func adoptOrBindUnix(_ project: String) throws(Errno) -> FileDescriptor {
         let path = paths.rendezvousSocket(for: project)
         if let fd = fdStore.adopt(FDStore.unixName(project)) {
-            if Socket.isListeningUnixStream(fd, path: nil) && Files.isSocket(path) { return fd }
+            if Socket.isListeningUnixStream(fd, path: nil) && Files.isSocket(path) {
+                socketFiles[project] = FileIdentity.of(path)
+                return fd
+            }
             fd.close()
         }
         try Files.createDirectories(paths.rendezvousDirectory, mode: 0o700)
+        // A file left by an attachd that died: ours to replace, since we hold the runtime
+        // directory's lock (no other attachd serves it).
         if Files.exists(path) { try Files.unlink(path) }
         let fd = try Socket.listenUnix(path: path, mode: 0o600)
+        socketFiles[project] = FileIdentity.of(path)
         fdStore.store(fd, name: FDStore.unixName(project))
         return fd
     }
@@ -137,7 +145,7 @@ final class RendezvousListeners: @unchecked Sendable {
         if let listener = unix.removeValue(forKey: project) {
             fdStore.remove(FDStore.unixName(project))
             listener.close()
-            try? Files.unlink(paths.rendezvousSocket(for: project))
+            Files.unlink(paths.rendezvousSocket(for: project), ifStill: socketFiles.removeValue(forKey: project))
         }
     }
 
@@ -168,7 +176,8 @@ final class RendezvousListeners: @unchecked Sendable {
         for project in Array(tcp.keys) { tcp.removeValue(forKey: project)?.close() }
         for project in Array(unix.keys) {
             unix.removeValue(forKey: project)?.close()
-            if !fdStore.isEnabled { try? Files.unlink(paths.rendezvousSocket(for: project)) }
+            let file = socketFiles.removeValue(forKey: project)
+            if !fdStore.isEnabled { Files.unlink(paths.rendezvousSocket(for: project), ifStill: file) }
         }
     }
 }
