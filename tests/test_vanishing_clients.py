@@ -74,7 +74,7 @@ import time  # noqa: E402
 
 import pytest  # noqa: E402
 
-from hardening_support import fd_count, fd_targets  # noqa: E402
+from hardening_support import fd_targets  # noqa: E402
 
 # Sanitizer builds run slower (scripts/test-sanitizers sets it).
 SLOWDOWN = float(os.environ.get("ATTACHD_FUZZ_SLOWDOWN") or 1)
@@ -99,13 +99,19 @@ def _more(kind, rng):
     return bytes(rng.getrandbits(8) for _ in range(100000))  # garbage, NULs and all
 
 
+def _sockets(daemon):
+    """The daemon's socket descriptors: its listeners and connections. (Dispatch opens a timerfd
+    of its own the first time a kind of timer is used, whenever that is: not a leak.)"""
+    return sum(1 for target in fd_targets(daemon.pid).values() if target.startswith("socket:"))
+
+
 def _back_to_baseline(daemon, fds_before, what):
     started = time.monotonic()
     try:
         wait_for(lambda: _counts(daemon) == (0, 1), timeout=WITHIN)
-        wait_for(lambda: fd_count(daemon.pid) <= fds_before, timeout=max(WITHIN - (time.monotonic() - started), 0.05))
+        wait_for(lambda: _sockets(daemon) <= fds_before, timeout=max(WITHIN - (time.monotonic() - started), 0.05))
     except TimeoutError:
-        raise AssertionError("%s: not dropped within %.1f s: waiters/connections %r, fds %d before, now %r"
+        raise AssertionError("%s: not dropped within %.1f s: waiters/connections %r, sockets %d before, fds now %r"
                              % (what, WITHIN, _counts(daemon), fds_before, fd_targets(daemon.pid)))
 
 
@@ -116,7 +122,7 @@ def test_a_waiting_call_then_more_bytes_then_close_is_dropped_at_once(daemon, wa
     rng = random.Random(hash((waiting, more)))
     _send_and_close(daemon.socket, _waiting_call(waiting) + _more(more, rng))
     wait_for(lambda: _counts(daemon) == (0, 1), timeout=10)
-    fds_before = fd_count(daemon.pid)
+    fds_before = _sockets(daemon)
     for i in range(6):
         _send_and_close(daemon.socket, _waiting_call(waiting) + _more(more, rng), reset=(i % 2 == 1))
     _back_to_baseline(daemon, fds_before, "%s then %s" % (waiting, more))
@@ -130,7 +136,7 @@ def test_a_waiting_call_then_more_bytes_in_two_writes_is_dropped_at_once(daemon)
     # One round first: Dispatch opens a descriptor or two of its own the first time.
     _send_and_close(daemon.socket, _waiting_call("wait"))
     wait_for(lambda: _counts(daemon) == (0, 1), timeout=10)
-    fds_before = fd_count(daemon.pid)
+    fds_before = _sockets(daemon)
     for _ in range(3):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.connect(daemon.socket)
@@ -143,19 +149,19 @@ def test_a_waiting_call_then_more_bytes_in_two_writes_is_dropped_at_once(daemon)
 
 def test_a_host_that_sends_lines_and_more_then_goes_ends_its_session_at_once(daemon):
     daemon.ctl("add", "fire", "--debug-port", str(free_port()), check=True)
-    fds_before = fd_count(daemon.pid)
+    fds_before = _sockets(daemon)
     lines = b"MAINPID=1\nREADY=1\n" + b"STATUS=loading a very large scene\n" * 3000  # ~100 KB
     _send_and_close(daemon.rendezvous_path("fire"), lines)
     wait_for(lambda: daemon.ctl_json("status")["sessions"] == 0 and _counts(daemon) == (0, 1), timeout=10)
-    fds_before = fd_count(daemon.pid)
+    fds_before = _sockets(daemon)
     for _ in range(5):
         _send_and_close(daemon.rendezvous_path("fire"), lines)
     started = time.monotonic()
     try:
         wait_for(lambda: daemon.ctl_json("status")["sessions"] == 0 and _counts(daemon) == (0, 1), timeout=WITHIN)
-        wait_for(lambda: fd_count(daemon.pid) <= fds_before,
+        wait_for(lambda: _sockets(daemon) <= fds_before,
                  timeout=max(WITHIN - (time.monotonic() - started), 0.05))
     except TimeoutError:
-        raise AssertionError("hosts not dropped within %.1f s: %r, fds %d before, now %r"
+        raise AssertionError("hosts not dropped within %.1f s: %r, sockets %d before, fds now %r"
                              % (WITHIN, daemon.ctl_json("status"), fds_before, fd_targets(daemon.pid)))
     assert {s["endReason"] for s in daemon.sessions("fire")} == {"host closed the rendezvous connection"}

@@ -75,11 +75,8 @@ extension Broker {
         // Without a port, the host's own process tree tells it: that needs its pid.
         if port == nil && p.pid == nil { throw .invalidParameter("debugPort") }
         let id = makeSessionID(project: p.project)
-        let record = SessionRecord(
-            info: SessionInfo(id: id, project: p.project, state: .pending, origin: .control, debugHost: config.debugHost,
-                              debugPort: port, attachPort: config.attachPort, pid: p.pid, status: p.status,
-                              startedAt: now.wall),
-            connection: nil, readyClaimed: true, readyDeadline: now.monotonic + config.readyTimeout)
+        let record = SessionRecord(id: id, project: config, origin: .control, now: now, readyTimeout: config.readyTimeout,
+                                   debugPort: port, pid: p.pid, status: p.status, readyClaimed: true)
         sessions[id] = record
         var actions: [BrokerAction] = [.emit(BrokerEvent(kind: .sessionStarted, session: record.info))]
         actions += handOffIfNeeded(project: p.project, session: id, port: port)

@@ -84,6 +84,9 @@ public enum BrokerAction: Sendable, Equatable {
     case probeNow
     /// Save `projectConfigs`.
     case persistProjects
+    /// A project saved in `projects.json` is invalid (or clashes with one before it) and was
+    /// not loaded: the daemon says so.
+    case savedProjectSkipped(String)
     /// Tell watchers.
     case emit(BrokerEvent)
 }

@@ -4,7 +4,7 @@ import Dispatch
 /// A non-blocking socket watched by a read source on the daemon's queue, with an output
 /// buffer drained by a write source when the kernel's buffer is full. The descriptor is closed
 /// only once every source on it has been cancelled, as Dispatch requires.
-final class Connection: @unchecked Sendable {
+final class Connection {
     let id: UInt64
     let fd: FileDescriptor
     private let queue: DispatchQueue
@@ -28,7 +28,7 @@ final class Connection: @unchecked Sendable {
     }
 
     /// Starts reading: `onReadable` runs on the queue whenever bytes (or end-of-file) arrive.
-    func start(onReadable: @escaping @Sendable () -> Void) {
+    func start(onReadable: @escaping () -> Void) {
         let source = DispatchSource.makeReadSource(fileDescriptor: fd.rawValue, queue: queue)
         source.setEventHandler(handler: onReadable)
         source.setCancelHandler { [self] in sourceCancelled() }
@@ -116,7 +116,7 @@ final class Connection: @unchecked Sendable {
         start { [self] in
             if case .bytes(_, true) = readAvailable() { close() }
         }
-        queue.asyncAfter(deadline: .now() + seconds) { [self] in close() }
+        queue.asyncConfined(after: seconds) { [self] in close() }
     }
 
     /// Closes once the queued output is written (or at once if there is none).

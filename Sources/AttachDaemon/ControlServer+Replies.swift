@@ -21,7 +21,7 @@ extension ControlServer {
         var session = session
         session.relays = relays.map { relay in
             var relay = relay
-            if let counts = relayCounts(relay.id) {
+            if let counts = readings.relayCounts(relay.id) {
                 relay.bytesToHost = counts.toHost
                 relay.bytesToIDE = counts.toIDE
             }

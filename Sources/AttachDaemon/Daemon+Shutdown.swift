@@ -15,10 +15,11 @@ extension Daemon {
         control.stop(answering: { [self] connection in broker.waitingTokens(connection: connection) },
                      keepDescriptor: !ownsControlSocket)
         if ownsControlSocket { Files.unlink(options.paths.controlSocket, ifStill: controlSocketFile) }
+        // No new host or IDE from here on; systemd keeps its copies of the listeners.
+        listeners.stopAll()
         relays.handOverAll()
         // Relays handed to the fd store keep their ssh channels for the next attachd.
         remotes.shutdown(keepingChannels: fdStore.isEnabled)
-        listeners.stopAll()
         saveProjects()
         queue.asyncAfter(deadline: .now() + 0.05) {
             ProcessHandle.exit(0)

@@ -50,12 +50,7 @@ extension Daemon {
         } else {
             try bindControlSocket()
         }
-        let loaded = store.load()
-        let (actions, skipped) = broker.load(loaded)
-        for name in skipped {
-            logger.error("skipping an invalid saved project", metadata: ["project": "\(name)"])
-        }
-        perform(actions)
+        handle(.loadProjects(store.load()))
         relays.adoptStored { [self] name in broker.projectInfo(name) != nil }
         fdStore.dropUnadopted()
         installSignalHandlers()
@@ -150,7 +145,7 @@ extension Daemon {
         for signal in Self.stopSignals {
             let source = DispatchSource.makeSignalSource(signal: signal, queue: signalQueue)
             source.setRegistrationHandler { registered.signal() }
-            source.setEventHandler { [self] in queue.async { [self] in shutdown(signal: signal) } }
+            source.setEventHandler { [self] in queue.asyncConfined { [self] in shutdown(signal: signal) } }
             source.resume()
             signalSources.append(source)
         }

@@ -11,7 +11,7 @@ import Logging
 /// queue, so no change falls between the snapshot and the stream. Every session the stream
 /// reports is passed on to Core as it is there; when ssh exits or the remote says no, Core hears
 /// `remoteLost` with the words given, and the link starts again after a backoff.
-final class RemoteLink: @unchecked Sendable {
+final class RemoteLink {
     /// The reply expected next, in call order; `watch` stays at the head once reached.
     enum Expect { case info, project, sessions, watch }
 
@@ -21,7 +21,7 @@ final class RemoteLink: @unchecked Sendable {
     private let queue: DispatchQueue
     private let logger: Logger
     private let ids: ConnectionIDs
-    private let deliver: @Sendable (BrokerInput) -> Void
+    private let deliver: (BrokerInput) -> Void
     private let codec = VarlinkCodec()
     private var process: SSHProcess?
     private var connection: Connection?
@@ -44,7 +44,7 @@ final class RemoteLink: @unchecked Sendable {
     static let connectDeadline = Double(SSHCommand.connectTimeoutSeconds) + 5
 
     init(project: String, remote: RemoteConfig, ssh: SSHCommand, queue: DispatchQueue, logger: Logger,
-         ids: ConnectionIDs, deliver: @escaping @Sendable (BrokerInput) -> Void) {
+         ids: ConnectionIDs, deliver: @escaping (BrokerInput) -> Void) {
         self.project = project
         self.remote = remote
         self.ssh = ssh
