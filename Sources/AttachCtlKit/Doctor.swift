@@ -51,16 +51,19 @@ public struct DoctorSnapshot: Sendable {
     public var project: String?
     public var projects: [ProjectInfo]
     public var sessions: [SessionInfo]
+    /// Local projects whose Unix rendezvous socket is not on disk (looked at by the command).
+    public var missingRendezvousSockets: Set<String>
     /// Epoch seconds, for ages.
     public var now: Double
 
     public init(socketPath: String, daemon: Daemon, project: String? = nil, projects: [ProjectInfo] = [],
-                sessions: [SessionInfo] = [], now: Double) {
+                sessions: [SessionInfo] = [], missingRendezvousSockets: Set<String> = [], now: Double) {
         self.socketPath = socketPath
         self.daemon = daemon
         self.project = project
         self.projects = projects
         self.sessions = sessions
+        self.missingRendezvousSockets = missingRendezvousSockets
         self.now = now
     }
 
@@ -91,6 +94,7 @@ public enum Doctor {
         DoctorChecks.daemonUnreachable,
         DoctorChecks.projectMissing,
         DoctorChecks.listenerError,
+        DoctorChecks.rendezvousSocketMissing,
         DoctorChecks.remoteUnreachable,
         DoctorChecks.noHost,
         DoctorChecks.portHeldByOther,

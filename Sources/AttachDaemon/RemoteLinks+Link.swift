@@ -29,12 +29,19 @@ final class RemoteLink {
     private var expected: [Expect] = []
     private var version: String?
     private var retry: DispatchWorkItem?
+    /// Ends an attempt that has not come up by `connectDeadline`.
+    private var deadline: DispatchWorkItem?
     private var stopped = false
     /// Seconds before the next attempt after a failure; doubled each time up to `maxBackoff`.
     private(set) var backoff = RemoteLink.firstBackoff
 
     static let firstBackoff = 0.5
     static let maxBackoff = 8.0
+    /// Seconds an attempt may take to come up (ssh connected, the remote attachd answered up to
+    /// its sessions): past ssh's own ConnectTimeout, so that ssh's words come first when it can
+    /// give them. A link never stays `connecting` longer: a bridge that answers nothing (say,
+    /// another program called attachctl on the remote PATH) ends as `unreachable`.
+    static let connectDeadline = Double(SSHCommand.connectTimeoutSeconds) + 5
 
     init(project: String, remote: RemoteConfig, ssh: SSHCommand, queue: DispatchQueue, logger: Logger,
          ids: ConnectionIDs, deliver: @escaping (BrokerInput) -> Void) {
@@ -75,6 +82,20 @@ final class RemoteLink {
         bytes += call("io.attachd.Broker.ListSessions", ListSessionsParameters(project: remote.project))
         bytes += call("io.attachd.Broker.Watch", WatchParameters(project: remote.project), more: true)
         connection.send(bytes)
+        let expire = DispatchWorkItem { [weak self] in self?.expired() }
+        deadline = expire
+        queue.asyncAfter(deadline: .now() + Self.connectDeadline, execute: expire)
+    }
+
+    /// The attempt did not come up in time: down, with what ssh (and the remote command) said.
+    private func expired() {
+        deadline = nil
+        guard process != nil || connection != nil, expected.first != .watch else { return }
+        var reason = "no answer from attachd on \(remote.destination) within \(Int(Self.connectDeadline)) s"
+        let said = Self.reason(status: nil, words: process?.stderrText ?? "", destination: remote.destination)
+        if said != "ssh ended" { reason += "; ssh said: \(said)" }
+        reason += " (is `attachctl bridge` there the attachctl of attachd \(AttachdVersion.current)?)"
+        fail(reason)
     }
 
     /// Ends the link for good (the project was removed).
@@ -119,6 +140,8 @@ final class RemoteLink {
                 _ = try typed(ProjectReply.self, message)
             case .sessions:
                 let reply = try typed(ListSessionsReply.self, message)
+                deadline?.cancel()
+                deadline = nil
                 backoff = Self.firstBackoff
                 logger.info("remote link up", metadata: ["project": "\(project)", "remote": "\(remote.destination)"])
                 deliver(.remoteConnected(project: project, version: version ?? "?"))
@@ -173,6 +196,8 @@ final class RemoteLink {
     }
 
     private func teardown() {
+        deadline?.cancel()
+        deadline = nil
         connection?.close()
         connection = nil
         expected = []

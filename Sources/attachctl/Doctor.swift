@@ -63,9 +63,11 @@ struct DoctorCommand: ParsableCommand {
             let client = try BrokerClient(socketPath: socket)
             defer { client.close() }
             let status = try client.status()
+            let projects = try client.listProjects()
+            let missing = projects.filter { $0.remote == nil && !Files.isSocket($0.rendezvousSocket, followingLinks: true) }
             return DoctorSnapshot(socketPath: socket, daemon: .reachable(status), project: name,
-                                  projects: try client.listProjects(), sessions: try client.listSessions(),
-                                  now: now)
+                                  projects: projects, sessions: try client.listSessions(),
+                                  missingRendezvousSockets: Set(missing.map(\.name)), now: now)
         } catch {
             return DoctorSnapshot(socketPath: socket, daemon: .unreachable(error), project: name, now: now)
         }
