@@ -37,8 +37,9 @@ extension Broker {
             return [.sendLine(connection, .ok(session: joined))]
         } else {
             id = makeSessionID(project: project)
-            let info = SessionInfo(id: id, project: project, state: .pending, origin: .lines, debugHost: config.debugHost,
+            var info = SessionInfo(id: id, project: project, state: .pending, origin: .lines, debugHost: config.debugHost,
                                    debugPort: config.debugPort, attachPort: config.attachPort, startedAt: now.wall)
+            info.projectDebugPort = config.portTheIDEIsTold
             sessions[id] = SessionRecord(info: info, connection: connection, readyClaimed: false,
                                          readyDeadline: now.monotonic + config.readyTimeout)
             sessionByConnection[connection] = id
@@ -94,8 +95,9 @@ extension Broker {
         } else if !talked, let config = projects[project]?.config {
             // A bare connect: the article's bootstrap. Its debug server listens on the project's port next.
             let id = makeSessionID(project: project)
-            let info = SessionInfo(id: id, project: project, state: .pending, origin: .connect, debugHost: config.debugHost,
+            var info = SessionInfo(id: id, project: project, state: .pending, origin: .connect, debugHost: config.debugHost,
                                    debugPort: config.debugPort, attachPort: config.attachPort, startedAt: now.wall)
+            info.projectDebugPort = config.portTheIDEIsTold
             sessions[id] = SessionRecord(info: info, connection: nil, readyClaimed: true,
                                          readyDeadline: now.monotonic + config.readyTimeout)
             projects[project]?.handoff.sessionStarted(id, on: connection)

@@ -17,7 +17,7 @@ extension Broker {
             let config = try ProjectConfig.validated(params)
             guard projects[config.name] == nil else { throw .projectExists(config.name) }
             if let other = conflict(for: config) {
-                throw .addressInUse("127.0.0.1:\(other.port) (\(other.what) of project \(other.project))")
+                throw .portInUse(other.port, project: other.project, role: other.role, option: other.option)
             }
             // Answered once the listeners were tried (`listenersOpened`), so the reply and the
             // event carry their error.
@@ -75,11 +75,12 @@ extension Broker {
         // Without a port, the host's own process tree tells it: that needs its pid.
         if port == nil && p.pid == nil { throw .invalidParameter("debugPort") }
         let id = makeSessionID(project: p.project)
-        let record = SessionRecord(
+        var record = SessionRecord(
             info: SessionInfo(id: id, project: p.project, state: .pending, origin: .control, debugHost: config.debugHost,
                               debugPort: port, attachPort: config.attachPort, pid: p.pid, status: p.status,
                               startedAt: now.wall),
             connection: nil, readyClaimed: true, readyDeadline: now.monotonic + config.readyTimeout)
+        record.info.projectDebugPort = config.portTheIDEIsTold
         sessions[id] = record
         var actions: [BrokerAction] = [.emit(BrokerEvent(kind: .sessionStarted, session: record.info))]
         actions += handOffIfNeeded(project: p.project, session: id, port: port)
