@@ -3,6 +3,7 @@ caught it: ports the IDE will not reach, port clashes, a port held before any ho
 helper's own reasons, and the words of the commands."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -210,3 +211,58 @@ def test_status_counts_a_held_ide_connection(daemon):
     finally:
         ide.close()
     wait_for(lambda: daemon.ctl_json("status")["waiters"] == 0, 20)
+
+
+# ------------------------------------------------------------------ help texts and man pages
+
+REPO = os.path.dirname(HERE)
+PLUGIN_PAGE = """.Dt ATTACHD 8
+.Sh SYNOPSIS
+.Nm
+.Ar subcommand
+.Op Fl -socket Ar path
+.Sh DESCRIPTION
+A daemon.
+
+Second paragraph.
+.Bl -tag -width 6n
+.It Fl -socket Ar path
+Socket.
+.It Em help
+Show subcommand help information.
+.Bl -tag -width 6n
+.It Ar subcommands...
+.It Fl -version
+Show the version.
+.El
+.El
+"""
+
+
+def test_the_shipped_man_page_of_a_command_without_subcommands_has_no_help_section(tmp_path):
+    page = tmp_path / "in.8"
+    page.write_text(PLUGIN_PAGE)
+    out = tmp_path / "out.8"
+    subprocess.run([os.path.join(REPO, "debian", "generate-docs"), "tidy-manpage", str(page), str(out)], check=True)
+    text = out.read_text()
+    assert "subcommand" not in text and ".It Em help" not in text
+    assert text.count(".El") == 1 and ".Pp" in text and "\n\n" not in text
+    # A command with subcommands keeps them, its help included.
+    page.write_text(PLUGIN_PAGE.replace(".It Em help", ".It Em add\nAdd.\n.It Em help", 1))
+    subprocess.run([os.path.join(REPO, "debian", "generate-docs"), "tidy-manpage", str(page), str(out)], check=True)
+    assert ".Ar subcommand" in out.read_text() and ".It Em help" in out.read_text()
+
+
+@pytest.mark.parametrize("command", [["attachd", "--help"], ["attachctl", "--help"], ["attachctl", "add", "--help"],
+                                     ["attachctl", "doctor", "--help"], ["attachctl", "vscode", "--help"]])
+def test_help_texts_are_plain_and_evenly_spaced(daemon, command):
+    r = subprocess.run([daemon.binary(command[0])] + command[1:], capture_output=True, text=True, timeout=30,
+                       env=dict(daemon.env, COLUMNS="100"))
+    assert r.returncode == 0, r.stderr
+    # The man page generator drops what is not ASCII ("3ds Max, )"), and runs of spaces in a
+    # sentence are a line joined by hand.
+    assert all(ord(c) < 128 for c in r.stdout), [c for c in r.stdout if ord(c) >= 128]
+    # (Example comments and the option column are aligned with spaces: a "#" or a capital follows.)
+    for line in r.stdout.splitlines():
+        assert line.strip().startswith("-") or not re.search(r"\S {6,}[a-z$(`]", line), line
+    assert "systemd/attachd.socket" not in r.stdout and "cppdbg" not in r.stdout

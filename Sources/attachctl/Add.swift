@@ -18,7 +18,13 @@ struct Add: ParsableCommand {
         newest ready session of the project (an IDE that connects first is held until one is \
         ready); --debug-port is then optional, since each host says (or shows) its own.
 
-        With --remote, the hosts run on another machine, reached through OpenSSH: attachd         watches the project there (`ssh DEST attachctl bridge`; attachd must run on that machine         too, with the project added), mirrors its sessions here (marked remote), and relays the         IDE's connections on --attach-port over ssh to the remote debug server, which keeps         listening on the remote loopback only. ssh runs with your ssh config, keys and agent,         BatchMode=yes and strict host key checking, one shared connection per host;         $ATTACHD_SSH_COMMAND (as GIT_SSH_COMMAND) or --ssh-command replaces `ssh`.
+        With --remote, the hosts run on another machine, reached through OpenSSH: attachd \
+        watches the project there (`ssh DEST attachctl bridge`; attachd must run on that machine \
+        too, with the project added), mirrors its sessions here (marked remote), and relays the \
+        IDE's connections on --attach-port over ssh to the remote debug server, which keeps \
+        listening on the remote loopback only. ssh runs with your ssh config, keys and agent, \
+        BatchMode=yes and strict host key checking, one shared connection per host; \
+        $ATTACHD_SSH_COMMAND (as GIT_SSH_COMMAND) or --ssh-command replaces `ssh`.
 
         Example:
           attachctl add farm --remote render42 --attach-port 5678

@@ -20,8 +20,8 @@ struct DoctorCommand: ParsableCommand {
         Without NAME, every project is checked (except for "no host has announced itself", \
         which is only reported for the project named).
 
-        Prints each finding as `problem: …` or `warning: …` followed by `  fix: …`, or as \
-        `note: …` (nothing to fix); with --json, a list of {check, severity, subject, summary, \
+        Prints each finding as `problem: TEXT` or `warning: TEXT` followed by `  fix: TEXT`, or \
+        as `note: TEXT` (nothing to fix); with --json, a list of {check, severity, subject, summary, \
         fix} objects (severity problem, warning or note; fix empty for a note).
 
         Exit codes: 0 all is well (notes alone included); 1 there are problems or warnings; \
