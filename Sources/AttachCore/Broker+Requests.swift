@@ -17,7 +17,7 @@ extension Broker {
             let config = try ProjectConfig.validated(params)
             guard projects[config.name] == nil else { throw .projectExists(config.name) }
             if let other = conflict(for: config) {
-                throw .addressInUse("127.0.0.1:\(other.port) (\(other.what) of project \(other.project))")
+                throw .portInUse(other.port, project: other.project, role: other.role, option: other.option)
             }
             // Answered once the listeners were tried (`listenersOpened`), so the reply and the
             // event carry their error.

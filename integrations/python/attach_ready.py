@@ -48,7 +48,7 @@ import threading
 import time
 
 __all__ = ["start", "session_id", "address", "status", "rendezvous_address", "find_python",
-           "wait_for_ide", "on_attach"]
+           "wait_for_ide", "on_attach", "debug_this_thread"]
 __version__ = "1.0"
 
 LOGGER_NAME = "attach_ready"
@@ -75,11 +75,12 @@ _OPTIONAL_KEYS = ("EXECUTABLE", "PYTHON", "NOTIFY_ATTACH")
 
 # --------------------------------------------------------------------------- public API
 
-def start(project, port=0, host="127.0.0.1", wait_for_client=False, timeout=5.0,
+def start(project=None, port=0, host="127.0.0.1", wait_for_client=False, timeout=5.0,
           python=None, log=None):
     """Start the debug server and announce it to attachd; return (host, port).
 
-    project          attachd project name ([A-Za-z0-9._-]{1,64}).
+    project          attachd project name ([A-Za-z0-9._-]{1,64}); default $ATTACHD_PROJECT
+                     (set by `attachctl run`).
     port             debug server port; 0 picks a free one.
     host             interface the debug server listens on.
     wait_for_client  block until the IDE has attached.
@@ -92,6 +93,11 @@ def start(project, port=0, host="127.0.0.1", wait_for_client=False, timeout=5.0,
     refusing is only logged.
     """
     logger = log if log is not None else logging.getLogger(LOGGER_NAME)
+    if project is None:
+        project = os.environ.get("ATTACHD_PROJECT") or None
+        if project is None:
+            raise ValueError("attach_ready.start(): no project: pass project=\"NAME\" "
+                             "or set ATTACHD_PROJECT (`attachctl run NAME -- COMMAND` sets it)")
     if not isinstance(project, str) and not _is_text(project):
         raise TypeError("project must be a string")
     if not PROJECT_NAME_RE.match(project):
@@ -120,6 +126,10 @@ def start(project, port=0, host="127.0.0.1", wait_for_client=False, timeout=5.0,
             # debugpy's adapter is a separate process: which interpreter runs it is decided
             # now, and told to attachd (doctor explains it) when sys.executable will not do.
             interpreter = find_python(python) if backend == "debugpy" else None
+            if backend == "debugpy" and not _looks_like_python(sys.executable):
+                logger.info("attach_ready: sys.executable %r is %s; debugpy's adapter runs with %s",
+                            sys.executable, executable_problem(sys.executable),
+                            interpreter or "it anyway (no other Python found: set ATTACHD_PYTHON)")
             extra = (_adapter_lines(interpreter) if backend == "debugpy" else []) + [_NOTIFY_LINE]
             rendezvous = _Rendezvous(project, port, extra, logger)
             try:
@@ -147,6 +157,22 @@ def start(project, port=0, host="127.0.0.1", wait_for_client=False, timeout=5.0,
     if wait_for_client:
         _wait_for_client(_state["backend"], logger)
     return result
+
+
+def debug_this_thread():
+    """Make the debugger see the calling thread; call it first in threads the host
+    application creates itself (a QGIS QgsTask, a C++ worker calling into Python).
+
+    debugpy traces threads started with Python's `threading`; a thread the application
+    made without it runs untraced, so its breakpoints are verified and never hit.  Returns
+    True when debugpy was told, False (and does nothing) when start() has not started
+    debugpy (ptvsd, or no debug server).
+    """
+    if _state["backend"] != "debugpy":
+        return False
+    import debugpy
+    debugpy.debug_this_thread()
+    return True
 
 
 def session_id():
@@ -214,18 +240,29 @@ def _is_text(value):
 
 
 def _looks_like_python(path):
-    if not path or not os.path.isfile(path):
-        return False
+    return executable_problem(path) is None
+
+
+def executable_problem(path):
+    """Why `path` (a sys.executable) will not do for debugpy's adapter, or None when it will:
+    "None", "missing" (no such file), "not a Python" (the application itself, by its name)
+    or "Python X.Y, another version than this one" (e.g. a host that set sys.executable to
+    the first python3.X on PATH)."""
+    if not path:
+        return "None" if path is None else "empty"
+    if not os.path.isfile(path):
+        return "missing (no such file)"
     base = os.path.basename(path).lower()
     if not base.startswith("python"):
-        return False
+        return "not a Python (the application itself)"
     m = re.match(r"python(\d+)(?:\.(\d+))?", base)
     if m:
-        if int(m.group(1)) != sys.version_info[0]:
-            return False
-        if m.group(2) is not None and int(m.group(2)) != sys.version_info[1]:
-            return False  # e.g. a host that set sys.executable to the first python3.X on PATH
-    return True
+        other = (m.group(1) + ("." + m.group(2) if m.group(2) is not None else ""))
+        if int(m.group(1)) != sys.version_info[0] or (
+                m.group(2) is not None and int(m.group(2)) != sys.version_info[1]):
+            return "Python %s, another version than this one (%d.%d)" % (
+                other, sys.version_info[0], sys.version_info[1])
+    return None
 
 
 def _candidate_names():
@@ -974,12 +1011,13 @@ def _executable_report():
         return True, "%s is a Python %d.%d: debugpy's adapter runs with it (no fix needed)" % (
             exe, sys.version_info[0], sys.version_info[1])
     found = _search_python()
+    why = executable_problem(exe)
     if found:
         return True, "%r is not a matching Python (embedded interpreter): fix needed, " \
-                     "debugpy's adapter would run with %s" % (exe, found)
-    return False, "%r is not a matching Python (embedded interpreter) and no python%d.%d, " \
+                     "debugpy's adapter would run with %s (sys.executable is %s)" % (exe, found, why)
+    return False, "%r is not a matching Python (embedded interpreter; it is %s) and no python%d.%d, " \
                   "python%d or python was found next to sys.prefix or on PATH: " \
-                  "set ATTACHD_PYTHON" % (exe, sys.version_info[0], sys.version_info[1],
+                  "set ATTACHD_PYTHON" % (exe, why, sys.version_info[0], sys.version_info[1],
                                           sys.version_info[0])
 
 
