@@ -70,10 +70,10 @@ final class RemoteLink {
         framer = VarlinkFramer()
         expected = [.info, .project, .sessions, .watch]
         connection.start { [self] in readable(connection) }
-        var bytes = call("org.varlink.service.GetInfo", EmptyReply())
-        bytes += call("io.attachd.Broker.GetProject", ProjectNameParameters(name: remote.project))
-        bytes += call("io.attachd.Broker.ListSessions", ListSessionsParameters(project: remote.project))
-        bytes += call("io.attachd.Broker.Watch", WatchParameters(project: remote.project), more: true)
+        var bytes = codec.frameCall(.getInfo, EmptyReply())
+        bytes += codec.frameCall(.getProject, ProjectNameParameters(name: remote.project))
+        bytes += codec.frameCall(.listSessions, ListSessionsParameters(project: remote.project))
+        bytes += codec.frameCall(.watch, WatchParameters(project: remote.project), more: true)
         connection.send(bytes)
     }
 
@@ -83,10 +83,6 @@ final class RemoteLink {
         retry?.cancel()
         retry = nil
         teardown()
-    }
-
-    private func call<P: Encodable>(_ method: String, _ parameters: P, more: Bool? = nil) -> [UInt8] {
-        codec.frame(VarlinkCall(method: method, parameters: codec.value(parameters), more: more))
     }
 
     private func readable(_ connection: Connection) {
