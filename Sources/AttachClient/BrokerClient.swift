@@ -77,6 +77,11 @@ public final class BrokerClient {
         try call(.endSession, EndSessionParameters(id: id), as: SessionReply.self).session
     }
 
+    /// `SetFollow`: whether the project's IDE sessions follow its hosts.
+    public func setFollow(project: String, _ follow: Bool) throws(ClientError) -> ProjectInfo {
+        try call(.setFollow, SetFollowParameters(name: project, follow: follow), as: ProjectReply.self).project
+    }
+
     /// `SelectSession`: pins a project's new IDE connections to `session` (nil: clears the pin).
     public func selectSession(project: String, session: String?) throws(ClientError) -> ProjectInfo {
         try call(.selectSession, SelectSessionParameters(project: project, session: session), as: ProjectReply.self).project

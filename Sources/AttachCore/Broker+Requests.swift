@@ -56,6 +56,9 @@ extension Broker {
 
         case .selectSession(let params):
             return try select(params, token: token)
+
+        case .setFollow(let params):
+            return try setFollow(params, token: token)
         }
     }
 
@@ -118,7 +121,7 @@ extension Broker {
     mutating func removeProject(_ name: String, now: Instant) -> [BrokerAction] {
         var actions: [BrokerAction] = []
         for id in sessions.keys.sorted() where sessions[id]?.info.project == name {
-            actions += end(id, reason: "project removed", now: now)
+            actions += end(id, reason: "project removed", now: now, tellIDE: false)
         }
         for (token, waiter) in waiters.sorted(by: { $0.key.serial < $1.key.serial }) where waiter.project == name {
             waiters[token] = nil

@@ -55,7 +55,8 @@ public struct Broker: Sendable {
         return ProjectInfo(name: c.name, debugHost: c.debugHost, debugPort: c.debugPort, attachPort: c.attachPort,
                            selectedSession: record.selected, rendezvousPort: c.rendezvousPort,
                            rendezvousSocket: rendezvousPath(c.name), readyTimeout: c.readyTimeout,
-                           allowRemote: c.allowRemote, error: record.listenerError, remote: record.remoteInfo)
+                           allowRemote: c.allowRemote, error: record.listenerError, remote: record.remoteInfo,
+                           follow: c.attachPort == nil ? nil : c.isFollowing)
     }
 
     public var projectNames: [String] { projects.keys.sorted() }

@@ -37,6 +37,8 @@ struct SessionRecord: Sendable {
         self.readyClaimed = readyClaimed
         readyDeadline = now.monotonic + readyTimeout
     }
+    /// The host said `NOTIFY_ATTACH=1`: it hears `ATTACHED=1` / `DETACHED=1`.
+    var notifyAttach = false
 
     /// The port is to be found in the host's tree now (none said, or a discovered one lost).
     var isDiscovering: Bool {

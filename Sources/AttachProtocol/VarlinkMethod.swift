@@ -11,6 +11,7 @@ public enum VarlinkMethod: String, CaseIterable, Sendable {
     case listSessions = "io.attachd.Broker.ListSessions"
     case endSession = "io.attachd.Broker.EndSession"
     case selectSession = "io.attachd.Broker.SelectSession"
+    case setFollow = "io.attachd.Broker.SetFollow"
     case announce = "io.attachd.Broker.Announce"
     case wait = "io.attachd.Broker.Wait"
     case watch = "io.attachd.Broker.Watch"

@@ -16,7 +16,7 @@ struct Add: ParsableCommand {
 
         With --attach-port, attachd listens there for the IDE and relays each connection to the \
         newest ready session of the project (an IDE that connects first is held until one is \
-        ready); --debug-port is then optional, since each host says (or shows) its own.
+        ready); --debug-port is then optional, since each host says (or shows) its own. An         IDE's DAP session there follows the project's hosts: when its host ends, the IDE is told         to restart and its new connection is held until the next host is ready (one F5 a day);         --no-follow turns that off (`attachctl follow NAME off` later).
 
         With --remote, the hosts run on another machine, reached through OpenSSH: attachd         watches the project there (`ssh DEST attachctl bridge`; attachd must run on that machine         too, with the project added), mirrors its sessions here (marked remote), and relays the         IDE's connections on --attach-port over ssh to the remote debug server, which keeps         listening on the remote loopback only. ssh runs with your ssh config, keys and agent,         BatchMode=yes and strict host key checking, one shared connection per host;         $ATTACHD_SSH_COMMAND (as GIT_SSH_COMMAND) or --ssh-command replaces `ssh`.
 
@@ -51,6 +51,9 @@ struct Add: ParsableCommand {
     @Flag(name: .long, help: "Listen on every address, not only loopback, with the TCP rendezvous and the attach port (hosts and IDEs on other machines).")
     var allowRemote = false
 
+    @Flag(name: .long, help: "With --attach-port: the IDE's session ends with its host, instead of restarting and waiting for the next host.")
+    var noFollow = false
+
     @Option(name: .long, help: ArgumentHelp("The hosts run on this machine, reached with ssh: [user@]host[:port] or a Host alias (needs --attach-port).", valueName: "destination"))
     var remote: String?
 
@@ -74,6 +77,7 @@ struct Add: ParsableCommand {
             if let remoteSocket, !remoteSocket.hasPrefix("/") { throw ValidationError("--remote-socket must be an absolute path on the remote machine") }
         }
         try validateProjectName(name)
+        if noFollow && attachPort == nil { throw ValidationError("--no-follow goes with --attach-port: only relayed IDE sessions follow their hosts") }
         try validatePort(debugPort, option: "--debug-port")
         try validatePort(attachPort, option: "--attach-port")
         if debugPort == nil && attachPort == nil {
@@ -89,7 +93,7 @@ struct Add: ParsableCommand {
                                               rendezvousPort: rendezvousPort, readyTimeout: timeout,
                                               allowRemote: allowRemote ? true : nil, attachPort: attachPort,
                                               remote: remote, remoteProject: remoteProject, remoteSocket: remoteSocket,
-                                              sshCommand: sshCommand)
+                                              sshCommand: sshCommand, follow: noFollow ? false : nil)
         let (project, raw) = try withClient(global) { client throws(ClientError) in
             let project = try client.addProject(parameters)
             return (project, client.lastReply["project"] ?? .null)
@@ -131,6 +135,9 @@ func describe(_ project: ProjectInfo) -> String {
     rows.append(["  ready timeout:", Format.seconds(project.readyTimeout)])
     if let remote = project.remote {
         rows.append(["  remote:", "project '\(remote.project)' on \(remote.destination) (\(remote.state.rawValue))"])
+    }
+    if let follow = project.follow {
+        rows.append(["  IDE session:", follow ? "follows the hosts (restarts when its host ends)" : "ends with its host (--no-follow)"])
     }
     if project.allowRemote { rows.append(["  remote hosts:", "allowed"]) }
     return Table.render(headers: [], rows: rows)

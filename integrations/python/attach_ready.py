@@ -39,7 +39,8 @@ import sys
 import threading
 import time
 
-__all__ = ["start", "session_id", "address", "status", "rendezvous_address", "find_python"]
+__all__ = ["start", "session_id", "address", "status", "rendezvous_address", "find_python",
+           "wait_for_ide", "on_attach"]
 __version__ = "1.0"
 
 LOGGER_NAME = "attach_ready"
@@ -61,7 +62,7 @@ _state = {
 _send_lock = threading.Lock()
 
 # Rendezvous keys an older attachd does not know: its ERROR answer to them is no problem.
-_OPTIONAL_KEYS = ("EXECUTABLE", "PYTHON")
+_OPTIONAL_KEYS = ("EXECUTABLE", "PYTHON", "NOTIFY_ATTACH")
 
 
 # --------------------------------------------------------------------------- public API
@@ -106,7 +107,7 @@ def start(project, port=0, host="127.0.0.1", wait_for_client=False, timeout=5.0,
             # debugpy's adapter is a separate process: which interpreter runs it is decided
             # now, and told to attachd (doctor explains it) when sys.executable will not do.
             interpreter = find_python(python) if backend == "debugpy" else None
-            extra = _adapter_lines(interpreter) if backend == "debugpy" else []
+            extra = (_adapter_lines(interpreter) if backend == "debugpy" else []) + [_NOTIFY_LINE]
             pending = None
             try:
                 pending = _announce_begin(project, port, timeout, logger, extra)
@@ -595,6 +596,8 @@ def _hold(sock, buf, logger):
                     _state["session"] = value
                 elif kind == "error":
                     logger.debug("attach_ready: attachd: ERROR %s", value)
+                elif kind == "unknown":
+                    _ide_line(value, logger)
             chunk = sock.recv(4096)
             if not chunk:
                 break
@@ -622,6 +625,79 @@ def _after_fork_in_child():
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+# --------------------------------------------------------------------------- the IDE's arrival
+#
+# The host hears of its IDE: the announcement says NOTIFY_ATTACH=1, and attachd writes
+# ATTACHED=1 on the rendezvous connection when the first IDE is relayed to this host and
+# DETACHED=1 when the last one left. An attachd older than that answers ERROR (ignored).
+
+_NOTIFY_LINE = "NOTIFY_ATTACH=1"
+_ide_cond = threading.Condition()
+_ide = {"attached": False, "callbacks": []}
+# How often wait_for_ide also asks the debug server itself (an IDE that connected to the debug
+# port directly, or an attachd that sends no notice).
+_IDE_POLL = 0.05
+
+
+def wait_for_ide(timeout=None):
+    """Wait until an IDE is attached to this host; return True then (at once if one is), or
+    False when `timeout` seconds (None: no limit) passed first. Never blocks past the timeout.
+
+    Use it instead of debugpy.wait_for_client(): it has a timeout, and with attachd it returns
+    the moment attachd relays an IDE to this host (also when the IDE connects to the debug
+    port directly, as the debug server says)."""
+    deadline = None if timeout is None else time.monotonic() + max(0.0, float(timeout))
+    with _ide_cond:
+        while True:
+            if _ide["attached"] or _debug_server_has_client():
+                return True
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return False
+            _ide_cond.wait(_IDE_POLL if remaining is None else min(_IDE_POLL, remaining))
+
+
+def on_attach(callback):
+    """Call callback(True) when an IDE is attached to this host (at once if one is) and
+    callback(False) when it left, from attach_ready's rendezvous thread. Exceptions it raises
+    are logged, never passed on."""
+    with _ide_cond:
+        _ide["callbacks"].append(callback)
+        attached = _ide["attached"]
+    if attached:
+        _call_back(callback, True, logging.getLogger(LOGGER_NAME))
+
+
+def _ide_line(line, logger):
+    """A line attachd sent on the rendezvous connection other than OK / ERROR."""
+    if line not in ("ATTACHED=1", "DETACHED=1"):
+        logger.debug("attach_ready: attachd said %r", line)
+        return
+    attached = line == "ATTACHED=1"
+    with _ide_cond:
+        _ide["attached"] = attached
+        callbacks = list(_ide["callbacks"])
+        _ide_cond.notify_all()
+    logger.info("attach_ready: %s", "an IDE attached" if attached else "the IDE detached")
+    for callback in callbacks:
+        _call_back(callback, attached, logger)
+
+
+def _call_back(callback, attached, logger):
+    try:
+        callback(attached)
+    except Exception:
+        logger.exception("attach_ready: on_attach callback failed")
+
+
+def _debug_server_has_client():
+    module = sys.modules.get("debugpy")
+    try:
+        return bool(module is not None and _state["backend"] == "debugpy" and module.is_client_connected())
+    except Exception:
+        return False
 
 
 # --------------------------------------------------------------------------- --check
