@@ -45,6 +45,8 @@ public final class Daemon {
     var signalSources: [DispatchSourceSignal] = []
     var shuttingDown = false
     private var probeRequested = false
+    /// The save of this batch failed: its successful replies are answered with this instead.
+    private var unsaved: VarlinkError?
     private var lastStatus = ""
 
     public init(options: DaemonOptions, logger: Logger) {
@@ -100,6 +102,8 @@ public final class Daemon {
     /// Carries out a batch of actions, and what Core answers to them, in order; reads LISTEN
     /// state once at the end when an action asked for it.
     func perform(_ actions: [BrokerAction]) {
+        unsaved = nil
+        defer { unsaved = nil }
         var work = actions
         var index = 0
         while true {
@@ -130,7 +134,8 @@ public final class Daemon {
     private func execute(_ action: BrokerAction) -> [BrokerAction] {
         switch action {
         case .respond(let token, let result):
-            control.respond(token, result)
+            // A reply must not promise a change that was not saved.
+            if case .success = result, let unsaved { control.respond(token, .failure(unsaved)) } else { control.respond(token, result) }
         case .openListeners(let project):
             guard let info = broker.projectInfo(project) else { return [] }
             relays.setFollow(project, info.follow == true)
@@ -175,8 +180,8 @@ public final class Daemon {
             logger.error("skipping an invalid saved project", metadata: ["project": "\(name)"])
         case .persistProjects:
             // At once: the reply that follows in this batch must not promise a change that a
-            // crash could still lose.
-            saveProjects()
+            // crash could still lose; when the save fails, that reply says so.
+            if let problem = saveProjects() { unsaved = .notSaved(file: store.path, reason: problem) }
         case .emit(let event):
             log(event)
             control.emit(event)
@@ -225,11 +230,15 @@ public final class Daemon {
         }
     }
 
-    func saveProjects() {
+    /// Saves the projects; returns why it failed (logged too), nil when saved.
+    @discardableResult
+    func saveProjects() -> String? {
         do {
             try store.save(broker.projectConfigs)
+            return nil
         } catch {
             logger.error("cannot save projects", metadata: ["file": "\(store.path)", "error": "\(error)"])
+            return "\(error)"
         }
     }
 

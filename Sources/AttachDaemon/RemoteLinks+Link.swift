@@ -93,7 +93,14 @@ final class RemoteLink {
         }
         framer.append(bytes)
         while self.connection === connection {
-            guard let message = try? framer.next() else { break }
+            let message: [UInt8]
+            do {
+                guard let next = try framer.next() else { break }
+                message = next
+            } catch {
+                // The stream cannot be read on from here: the link starts again.
+                return fail("the remote attachd sent a message that cannot be read: \(error)")
+            }
             handle(message)
         }
         if peerClosed { connection.close() }
