@@ -34,7 +34,7 @@ extension Broker {
         record.phase = .held(deadline: now.monotonic + config.readyTimeout)
         attaches[connection] = record
         var actions: [BrokerAction] = []
-        sessions[id]?.refused(now: now, first: Self.relayRetryDelay, limit: Self.relayRetryMaxDelay)
+        sessions[id]?.refused(now: now)
         if var session = sessions[id] {
             let pending: BrokerEvent?
             if let remote = config.remote, session.isMirror {

@@ -38,7 +38,7 @@ final class AttachRelays {
     static let connectTimeout = 5.0
     /// How often held connections are looked at for an IDE that left (only while there are any).
     static let heldSweepInterval = 1.0
-    private var sweepTimer: DispatchSourceTimer?
+    private lazy var sweepTimer = QueueTimer(queue: queue, leeway: .milliseconds(100)) { [weak self] in self?.sweepHeld() }
 
     init(queue: DispatchQueue, logger: Logger, options: DaemonOptions, fdStore: FDStore,
          ids: ConnectionIDs, peerOwner: @escaping (FileDescriptor) -> PeerOwner,
@@ -97,13 +97,8 @@ final class AttachRelays {
     /// leaving shows only as POLLRDHUP: looked at once a second while any is held, so that
     /// IDEs that gave up free their place at once rather than at the ready timeout.
     func startSweeping() {
-        guard sweepTimer == nil else { return }
-        let timer = DispatchSource.makeTimerSource(queue: queue)
-        timer.schedule(deadline: .now() + Self.heldSweepInterval, repeating: Self.heldSweepInterval,
-                       leeway: .milliseconds(100))
-        timer.setEventHandler { [self] in sweepHeld() }
-        sweepTimer = timer
-        timer.resume()
+        guard !sweepTimer.isArmed else { return }
+        sweepTimer.every(Self.heldSweepInterval)
     }
 
     func sweepHeld() {
@@ -117,8 +112,7 @@ final class AttachRelays {
             if let input = close(id, reason: "the IDE closed its connection while it was held") { deliver(input) }
         }
         if !anyHeld {
-            sweepTimer?.cancel()
-            sweepTimer = nil
+            sweepTimer.cancel()
         }
     }
 

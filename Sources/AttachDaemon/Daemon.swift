@@ -41,7 +41,7 @@ public final class Daemon {
 
     /// The control socket file was bound here (not passed by systemd), so it is ours to remove.
     var ownsControlSocket = false
-    var watchdogTimer: DispatchSourceTimer?
+    var watchdogTimer: QueueTimer?
     var signalSources: [DispatchSourceSignal] = []
     var shuttingDown = false
     private var probeRequested = false

@@ -28,13 +28,11 @@ final class RemoteLink {
     private var framer = VarlinkFramer()
     private var expected: [Expect] = []
     private var version: String?
-    private var retry: DispatchWorkItem?
+    /// The next attempt after a failure, armed while the link is down.
+    private var retry: QueueTimer?
     private var stopped = false
-    /// Seconds before the next attempt after a failure; doubled each time up to `maxBackoff`.
-    private(set) var backoff = RemoteLink.firstBackoff
-
-    static let firstBackoff = 0.5
-    static let maxBackoff = 8.0
+    /// The wait before the next attempt after a failure; starts over once the link is up.
+    private(set) var backoff = Backoff.remoteLink
 
     init(project: String, remote: RemoteConfig, ssh: SSHCommand, queue: DispatchQueue, logger: Logger,
          ids: ConnectionIDs, deliver: @escaping (BrokerInput) -> Void) {
@@ -50,7 +48,7 @@ final class RemoteLink {
     /// Starts ssh and asks the remote attachd.
     func start() {
         guard !stopped, process == nil else { return }
-        retry = nil
+        retry?.cancel()
         let arguments = ssh.bridge(to: remote)
         logger.debug("starting the remote link", metadata: ["project": "\(project)", "command": "\(arguments.dropFirst(4).joined(separator: " "))"])
         let started: (SSHProcess, FileDescriptor)
@@ -81,7 +79,6 @@ final class RemoteLink {
     func stop() {
         stopped = true
         retry?.cancel()
-        retry = nil
         teardown()
     }
 
@@ -122,7 +119,7 @@ final class RemoteLink {
                 _ = try typed(ProjectReply.self, message)
             case .sessions:
                 let reply = try typed(ListSessionsReply.self, message)
-                backoff = Self.firstBackoff
+                backoff.reset()
                 logger.info("remote link up", metadata: ["project": "\(project)", "remote": "\(remote.destination)"])
                 deliver(.remoteConnected(project: project, version: version ?? "?"))
                 deliver(.remoteSessions(project: project, reply.sessions))
@@ -167,12 +164,11 @@ final class RemoteLink {
     private func down(_ reason: String) {
         teardown()
         guard !stopped else { return }
-        logger.warning("remote link down", metadata: ["project": "\(project)", "remote": "\(remote.destination)", "reason": "\(reason)", "retry in": "\(backoff) s"])
+        logger.warning("remote link down", metadata: ["project": "\(project)", "remote": "\(remote.destination)", "reason": "\(reason)", "retry in": "\(backoff.current) s"])
         deliver(.remoteLost(project: project, reason: reason))
-        let work = DispatchWorkItem { [weak self] in self?.start() }
-        retry = work
-        queue.asyncAfter(deadline: .now() + backoff, execute: work)
-        backoff = min(backoff * 2, Self.maxBackoff)
+        let timer = retry ?? QueueTimer(queue: queue) { [weak self] in self?.start() }
+        timer.once(after: backoff.next())
+        retry = timer
     }
 
     private func teardown() {
