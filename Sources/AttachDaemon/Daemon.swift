@@ -39,8 +39,12 @@ public final class Daemon {
     let listeners: ProjectListeners
     let readiness: ReadinessProbe
 
-    /// The control socket file was bound here (not passed by systemd), so it is ours to remove.
+    /// The control socket file was bound here (not passed by systemd), so it is ours to remove,
+    /// as long as the path still names the file bound (`controlSocketFile`).
     var ownsControlSocket = false
+    var controlSocketFile: FileIdentity?
+    /// `attachd.lock` beside `projects.json` and in the runtime directory, held until exit.
+    var locks: [InstanceLock] = []
     var watchdogTimer: QueueTimer?
     var signalSources: [DispatchSourceSignal] = []
     var shuttingDown = false

@@ -30,9 +30,16 @@ final class RemoteLink {
     private var version: String?
     /// The next attempt after a failure, armed while the link is down.
     private var retry: QueueTimer?
+    /// Ends an attempt that has not come up by `connectDeadline`.
+    private lazy var deadline = QueueTimer(queue: queue) { [weak self] in self?.expired() }
     private var stopped = false
     /// The wait before the next attempt after a failure; starts over once the link is up.
     private(set) var backoff = Backoff.remoteLink
+    /// Seconds an attempt may take to come up (ssh connected, the remote attachd answered up to
+    /// its sessions): past ssh's own ConnectTimeout, so that ssh's words come first when it can
+    /// give them. A link never stays `connecting` longer: a bridge that answers nothing (say,
+    /// another program called attachctl on the remote PATH) ends as `unreachable`.
+    static let connectDeadline = Double(SSHCommand.connectTimeoutSeconds) + 5
 
     init(project: String, remote: RemoteConfig, ssh: SSHCommand, queue: DispatchQueue, logger: Logger,
          ids: ConnectionIDs, deliver: @escaping (BrokerInput) -> Void) {
@@ -73,6 +80,17 @@ final class RemoteLink {
         bytes += codec.frameCall(.listSessions, ListSessionsParameters(project: remote.project))
         bytes += codec.frameCall(.watch, WatchParameters(project: remote.project), more: true)
         connection.send(bytes)
+        deadline.once(after: Self.connectDeadline)
+    }
+
+    /// The attempt did not come up in time: down, with what ssh (and the remote command) said.
+    private func expired() {
+        guard process != nil || connection != nil, expected.first != .watch else { return }
+        var reason = "no answer from attachd on \(remote.destination) within \(Int(Self.connectDeadline)) s"
+        let said = Self.reason(status: nil, words: process?.stderrText ?? "", destination: remote.destination)
+        if said != "ssh ended" { reason += "; ssh said: \(said)" }
+        reason += " (is `attachctl bridge` there the attachctl of attachd \(AttachdVersion.current)?)"
+        fail(reason)
     }
 
     /// Ends the link for good (the project was removed).
@@ -119,6 +137,7 @@ final class RemoteLink {
                 _ = try typed(ProjectReply.self, message)
             case .sessions:
                 let reply = try typed(ListSessionsReply.self, message)
+                deadline.cancel()
                 backoff.reset()
                 logger.info("remote link up", metadata: ["project": "\(project)", "remote": "\(remote.destination)"])
                 deliver(.remoteConnected(project: project, version: version ?? "?"))
@@ -172,6 +191,7 @@ final class RemoteLink {
     }
 
     private func teardown() {
+        deadline.cancel()
         connection?.close()
         connection = nil
         expected = []

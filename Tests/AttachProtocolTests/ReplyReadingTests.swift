@@ -20,6 +20,7 @@ struct ReplyReadingTests {
         session.remoteId = "farm-9"
         session.executable = "/opt/blender/blender"
         session.python = "/usr/bin/python3.11"
+        session.projectDebugPort = 5678
         return session
     }
 
