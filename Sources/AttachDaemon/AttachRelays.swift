@@ -29,9 +29,6 @@ final class AttachRelays {
     /// Bytes of held IDE connections that were read for a relay its remote debug server
     /// refused: sent first by the next one (`RelayTrial`).
     var unanswered: [ConnectionID: [UInt8]] = [:]
-    /// Relays adopted from systemd's fd store after a restart: they belong to no session any
-    /// more and run until either side closes.
-    var adopted: [Int: Relay] = [:]
     /// Projects whose new relays follow their hosts (`AttachRelays+Follow`).
     var following: Set<String> = []
     /// Seconds to wait for a debug server's accept before the relay counts as refused.
@@ -52,8 +49,8 @@ final class AttachRelays {
         self.deliver = deliver
     }
 
-    /// IDE connections in the room, and those relaying now.
-    var count: Int { links.count + adopted.count }
+    /// IDE connections in the room (relays adopted after a restart among them).
+    var count: Int { links.count }
 
     func nextID() -> ConnectionID { ids.next() }
 
@@ -117,8 +114,9 @@ final class AttachRelays {
     }
 
     /// Connects a held IDE connection to the session's debug server and relays it.
-    func connect(_ id: ConnectionID, session: String, host: String, port: Int) {
-        guard let (project, link) = links[id], case .held(let ide) = link else { return }
+    /// Returns what Core must hear at once when the connection is not held here after all.
+    func connect(_ id: ConnectionID, session: String, host: String, port: Int) -> BrokerInput? {
+        guard let (project, link) = links[id], case .held(let ide) = link else { return notHeld(id) }
         let connector = RelayConnector(host: host, port: UInt16(truncatingIfNeeded: port),
                                        timeoutSeconds: Self.connectTimeout, queue: queue)
         links[id] = (project, .connecting(ide, connector))
@@ -126,6 +124,14 @@ final class AttachRelays {
             // The completion may run inside `start`: report from a fresh turn of the queue.
             queue.asyncConfined { [self] in connected(id, session: session, result) }
         }
+        return nil
+    }
+
+    /// Core asked to relay a connection this room does not hold (Core and the room disagree):
+    /// said, and Core hears that it ended, so that it does not wait for it.
+    func notHeld(_ id: ConnectionID) -> BrokerInput {
+        logger.warning("asked to relay an IDE connection that is not held", metadata: ["connection": "\(id)"])
+        return .relayEnded(id, reason: "the IDE connection was no longer held", bytesToHost: 0, bytesToIDE: 0)
     }
 
     private func connected(_ id: ConnectionID, session: String, _ result: Result<FileDescriptor, RelayConnectError>) {

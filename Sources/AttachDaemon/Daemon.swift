@@ -148,10 +148,13 @@ public final class Daemon {
             listeners.close(project)
             hosts.closeAll(of: project)
         case .connectRelay(let connection, let session, let host, let port):
-            relays.connect(connection, session: session, host: host, port: port)
+            guard let input = relays.connect(connection, session: session, host: host, port: port) else { return [] }
+            return broker.handle(input, now: instant())
         case .connectRemoteRelay(let connection, let session, let project, let host, let port):
             switch remotes.openChannel(project: project, host: host, port: port) {
-            case .success(let channel): relays.connect(connection, session: session, through: channel)
+            case .success(let channel):
+                guard let input = relays.connect(connection, session: session, through: channel) else { return [] }
+                return broker.handle(input, now: instant())
             case .failure(let error): return broker.handle(.relayFailed(connection, reason: error.reason), now: instant())
             }
         case .openRemote(let project, let remote):
