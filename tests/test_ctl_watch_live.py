@@ -133,3 +133,44 @@ def test_json_on_a_terminal_stays_json_lines(daemon):
         assert b"\x1b[J" not in term.data
     finally:
         term.close()
+
+
+def _set_width(fd, columns, rows=24):
+    import fcntl
+    import struct
+    import termios
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+
+
+def test_live_view_follows_a_resize(daemon):
+    # Issue 20: a narrower terminal is redrawn to its width, without waiting for an event.
+    daemon.ctl("add", "a-project-with-a-rather-long-name", "--debug-port", free_port(), check=True)
+    sid = daemon.ctl("announce", "a-project-with-a-rather-long-name", "--status", "x" * 60, check=True).stdout.strip()
+    term = Terminal(daemon, "watch")
+    try:
+        _set_width(term.master, 200)
+        frame = term.read_until(lambda f: session_line(f, sid) is not None)
+        assert len(session_line(frame, sid)) > 60
+        _set_width(term.master, 50)
+        frame = term.read_until(lambda f: session_line(f, sid) is not None and len(session_line(f, sid)) <= 49)
+        assert all(len(line) <= 49 for line in frame.splitlines()), frame
+    finally:
+        term.close()
+
+
+def test_live_view_says_attachd_went_away_and_reconnects(daemon):
+    # Issue 20: the live view outlives a restart of attachd (the line form still exits 75).
+    daemon.ctl("add", "again", "--debug-port", free_port(), check=True)
+    term = Terminal(daemon, "watch", "again")
+    try:
+        term.read_until(lambda f: "watching 'again'" in f)
+        daemon.kill()
+        term.read_until(lambda f: "attachd went away" in f and "reconnecting" in f)
+        assert term.proc.poll() is None
+        daemon.start()
+        sid = daemon.ctl("announce", "again", check=True).stdout.strip()
+        frame = term.read_until(lambda f: session_line(f, sid) is not None)
+        assert "went away" not in frame
+        assert term.proc.poll() is None
+    finally:
+        term.close()

@@ -17,7 +17,7 @@ extension Broker {
             let config = try ProjectConfig.validated(params)
             guard projects[config.name] == nil else { throw .projectExists(config.name) }
             if let other = conflict(for: config) {
-                throw .addressInUse("127.0.0.1:\(other.port) (\(other.what) of project \(other.project))")
+                throw .portInUse(other.port, project: other.project, role: other.role, option: other.option)
             }
             // Answered once the listeners were tried (`listenersOpened`), so the reply and the
             // event carry their error.
@@ -56,6 +56,9 @@ extension Broker {
 
         case .selectSession(let params):
             return try select(params, token: token)
+
+        case .setFollow(let params):
+            return try setFollow(params, token: token)
         }
     }
 
@@ -80,11 +83,8 @@ extension Broker {
             return [.respond(token, .success(.session(withRelays(sessions[again]!.info))))]
         }
         let id = p.session.flatMap { keptSessionID($0, project: p.project) } ?? makeSessionID(project: p.project)
-        let record = SessionRecord(
-            info: SessionInfo(id: id, project: p.project, state: .pending, origin: .control, debugHost: config.debugHost,
-                              debugPort: port, attachPort: config.attachPort, pid: p.pid, status: p.status,
-                              startedAt: now.wall),
-            connection: nil, readyClaimed: true, readyDeadline: now.monotonic + config.readyTimeout)
+        let record = SessionRecord(id: id, project: config, origin: .control, now: now, readyTimeout: config.readyTimeout,
+                                   debugPort: port, pid: p.pid, status: p.status, readyClaimed: true)
         sessions[id] = record
         var actions: [BrokerAction] = [.emit(BrokerEvent(kind: .sessionStarted, session: record.info))]
         actions += handOffIfNeeded(project: p.project, session: id, port: port)
@@ -145,7 +145,7 @@ extension Broker {
     mutating func removeProject(_ name: String, now: Instant) -> [BrokerAction] {
         var actions: [BrokerAction] = []
         for id in sessions.keys.sorted() where sessions[id]?.info.project == name {
-            actions += end(id, reason: "project removed", now: now)
+            actions += end(id, reason: "project removed", now: now, tellIDE: false)
         }
         for (token, waiter) in waiters.sorted(by: { $0.key.serial < $1.key.serial }) where waiter.project == name {
             waiters[token] = nil

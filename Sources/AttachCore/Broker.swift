@@ -24,12 +24,8 @@ public struct Broker: Sendable {
     var sessionByConnection: [ConnectionID: String] = [:]
     /// IDE connections on attach ports: held, connecting or relaying.
     var attaches: [ConnectionID: AttachRecord] = [:]
-    /// Sessions whose debug server refused a relay: not ready again before `until` (monotonic),
-    /// the wait doubling with each refusal, so a server that keeps refusing is not hammered.
-    var relayBackoffUntil: [String: Double] = [:]
-    /// The wait after a session's last refusal, kept until a relay through it succeeds.
-    var relayRetryDelays: [String: Double] = [:]
-    /// The first wait after a refusal, and the longest.
+    /// The first wait after a refusal of a relay, and the longest (`SessionRecord.refused`): a
+    /// debug server that keeps refusing is not hammered.
     public static let relayRetryDelay = 0.25
     public static let relayRetryMaxDelay = 8.0
     var nextSessionNumber: UInt64
@@ -59,7 +55,8 @@ public struct Broker: Sendable {
         return ProjectInfo(name: c.name, debugHost: c.debugHost, debugPort: c.debugPort, attachPort: c.attachPort,
                            selectedSession: record.selected, rendezvousPort: c.rendezvousPort,
                            rendezvousSocket: rendezvousPath(c.name), readyTimeout: c.readyTimeout,
-                           allowRemote: c.allowRemote, error: record.listenerError, remote: record.remoteInfo)
+                           allowRemote: c.allowRemote, error: record.listenerError, remote: record.remoteInfo,
+                           follow: c.attachPort == nil ? nil : c.isFollowing)
     }
 
     public var projectNames: [String] { projects.keys.sorted() }
@@ -85,10 +82,12 @@ public struct Broker: Sendable {
         return info
     }
 
-    /// Counts for `GetStatus` and the systemd status line.
+    /// Counts for `GetStatus` and the systemd status line. An IDE connection held on an attach
+    /// port waits for a ready session as a `Wait` does: both are waiters.
     public var counts: (projects: Int, pending: Int, ready: Int, waiters: Int) {
         let pending = sessions.values.filter(\.isPending).count
-        return (projects.count, pending, sessions.count - pending, waiters.count)
+        let held = attaches.values.filter { if case .held = $0.phase { return true } else { return false } }.count
+        return (projects.count, pending, sessions.count - pending, waiters.count + held)
     }
 
     /// How soon the I/O layer should read LISTEN state again; nil when nothing needs it.
@@ -128,14 +127,15 @@ public struct Broker: Sendable {
     public var nextDeadline: Double? {
         let waiterDeadlines = waiters.values.map(\.deadline)
         let sessionDeadlines = sessions.values.filter(\.isPending).map(\.readyDeadline)
-        let backoffs = Array(relayBackoffUntil.values)
+        let backoffs = sessions.values.compactMap(\.refusedUntil)
         return (waiterDeadlines + sessionDeadlines + backoffs + [nextHeldDeadline].compactMap { $0 }).min()
     }
 
     // MARK: Start-up
 
     /// Takes the projects read from `projects.json`; invalid entries are skipped and named.
-    public mutating func load(_ configs: [ProjectConfig]) -> (actions: [BrokerAction], skipped: [String]) {
+    /// Through the door only (`BrokerInput.loadProjects`).
+    mutating func load(_ configs: [ProjectConfig]) -> (actions: [BrokerAction], skipped: [String]) {
         var actions: [BrokerAction] = []
         var skipped: [String] = []
         // The ports taken so far, so that loading N projects is not N² (`conflict(for:)`).
@@ -158,12 +158,29 @@ public struct Broker: Sendable {
         return (actions, skipped)
     }
 
-    /// The port of `config` that another project already listens on, and that project.
-    func conflict(for config: ProjectConfig) -> (port: Int, project: String, what: String)? {
-        for port in config.ownPorts {
-            for other in projects.values where other.config.name != config.name {
-                if other.config.rendezvousPort == port { return (port, other.config.name, "rendezvous") }
-                if other.config.attachPort == port { return (port, other.config.name, "attach port") }
+    /// A port of `config` that another project already uses: one attachd listens on for it
+    /// (attach, rendezvous), or its debug port where `config` would have attachd listen. Which
+    /// port, that project, the port's role there and the option of `config` to change.
+    func conflict(for config: ProjectConfig) -> (port: Int, project: String, role: String, option: String)? {
+        let mine: [(port: Int?, option: String, attachdListens: Bool)] = [
+            (config.attachPort, "--attach-port", true),
+            (config.rendezvousPort, "--rendezvous-port", true),
+            // A handoff port is the debug server's once a host starts: as a debug port it is.
+            (config.debugPort, "--debug-port", false),
+        ]
+        for other in projects.values.sorted(by: { $0.config.name < $1.config.name }) where other.config.name != config.name {
+            let theirs: [(port: Int?, role: String, attachdListens: Bool)] = [
+                (other.config.attachPort, "attach", true),
+                (other.config.isHandoff ? nil : other.config.rendezvousPort, "rendezvous", true),
+                (other.config.debugPort, "debug", false),
+            ]
+            for (port, option, listens) in mine {
+                guard let port else { continue }
+                // Two projects may share a debug port (their hosts take turns); attachd's own
+                // listeners are one project's alone.
+                if let hit = theirs.first(where: { $0.port == port && ($0.attachdListens || listens) }) {
+                    return (port, other.config.name, hit.role, option)
+                }
             }
         }
         return nil

@@ -26,7 +26,7 @@ struct Announce: ParsableCommand {
     @Argument(help: "The project the host belongs to.", completion: ProjectCompletion.kind)
     var name: String
 
-    @Option(name: .long, help: ArgumentHelp("Port the host's debug server listens on (default: the project's).", valueName: "port"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Port the host's debug server listens on (default: the project's).", valueName: "port"))
     var debugPort: Int?
 
     @Option(name: .long, help: ArgumentHelp("The host's process id; the session ends when it exits.", valueName: "pid"))

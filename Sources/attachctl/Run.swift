@@ -34,7 +34,7 @@ struct Run: ParsableCommand {
     @Argument(help: "The project the host belongs to.", completion: ProjectCompletion.kind)
     var name: String
 
-    @Option(name: .long, help: ArgumentHelp("Port the command's debug server listens on (default: the project's, else discovered).", valueName: "port"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Port the command's debug server listens on (default: the project's, else discovered).", valueName: "port"))
     var debugPort: Int?
 
     @Option(name: .long, help: ArgumentHelp("Free text shown with the session.", valueName: "text"))

@@ -47,7 +47,8 @@ import sys
 import threading
 import time
 
-__all__ = ["start", "session_id", "address", "status", "rendezvous_address", "find_python"]
+__all__ = ["start", "session_id", "address", "status", "rendezvous_address", "find_python",
+           "wait_for_ide", "on_attach", "debug_this_thread"]
 __version__ = "1.0"
 
 LOGGER_NAME = "attach_ready"
@@ -69,16 +70,17 @@ _state = {
 _send_lock = threading.Lock()
 
 # Rendezvous keys an older attachd does not know: its ERROR answer to them is no problem.
-_OPTIONAL_KEYS = ("EXECUTABLE", "PYTHON")
+_OPTIONAL_KEYS = ("EXECUTABLE", "PYTHON", "NOTIFY_ATTACH")
 
 
 # --------------------------------------------------------------------------- public API
 
-def start(project, port=0, host="127.0.0.1", wait_for_client=False, timeout=5.0,
+def start(project=None, port=0, host="127.0.0.1", wait_for_client=False, timeout=5.0,
           python=None, log=None):
     """Start the debug server and announce it to attachd; return (host, port).
 
-    project          attachd project name ([A-Za-z0-9._-]{1,64}).
+    project          attachd project name ([A-Za-z0-9._-]{1,64}); default $ATTACHD_PROJECT
+                     (set by `attachctl run`).
     port             debug server port; 0 picks a free one.
     host             interface the debug server listens on.
     wait_for_client  block until the IDE has attached.
@@ -91,6 +93,11 @@ def start(project, port=0, host="127.0.0.1", wait_for_client=False, timeout=5.0,
     refusing is only logged.
     """
     logger = log if log is not None else logging.getLogger(LOGGER_NAME)
+    if project is None:
+        project = os.environ.get("ATTACHD_PROJECT") or None
+        if project is None:
+            raise ValueError("attach_ready.start(): no project: pass project=\"NAME\" "
+                             "or set ATTACHD_PROJECT (`attachctl run NAME -- COMMAND` sets it)")
     if not isinstance(project, str) and not _is_text(project):
         raise TypeError("project must be a string")
     if not PROJECT_NAME_RE.match(project):
@@ -119,7 +126,11 @@ def start(project, port=0, host="127.0.0.1", wait_for_client=False, timeout=5.0,
             # debugpy's adapter is a separate process: which interpreter runs it is decided
             # now, and told to attachd (doctor explains it) when sys.executable will not do.
             interpreter = find_python(python) if backend == "debugpy" else None
-            extra = _adapter_lines(interpreter) if backend == "debugpy" else []
+            if backend == "debugpy" and not _looks_like_python(sys.executable):
+                logger.info("attach_ready: sys.executable %r is %s; debugpy's adapter runs with %s",
+                            sys.executable, executable_problem(sys.executable),
+                            interpreter or "it anyway (no other Python found: set ATTACHD_PYTHON)")
+            extra = (_adapter_lines(interpreter) if backend == "debugpy" else []) + [_NOTIFY_LINE]
             rendezvous = _Rendezvous(project, port, extra, logger)
             try:
                 rendezvous.begin(timeout)
@@ -146,6 +157,22 @@ def start(project, port=0, host="127.0.0.1", wait_for_client=False, timeout=5.0,
     if wait_for_client:
         _wait_for_client(_state["backend"], logger)
     return result
+
+
+def debug_this_thread():
+    """Make the debugger see the calling thread; call it first in threads the host
+    application creates itself (a QGIS QgsTask, a C++ worker calling into Python).
+
+    debugpy traces threads started with Python's `threading`; a thread the application
+    made without it runs untraced, so its breakpoints are verified and never hit.  Returns
+    True when debugpy was told, False (and does nothing) when start() has not started
+    debugpy (ptvsd, or no debug server).
+    """
+    if _state["backend"] != "debugpy":
+        return False
+    import debugpy
+    debugpy.debug_this_thread()
+    return True
 
 
 def session_id():
@@ -213,18 +240,29 @@ def _is_text(value):
 
 
 def _looks_like_python(path):
-    if not path or not os.path.isfile(path):
-        return False
+    return executable_problem(path) is None
+
+
+def executable_problem(path):
+    """Why `path` (a sys.executable) will not do for debugpy's adapter, or None when it will:
+    "None", "missing" (no such file), "not a Python" (the application itself, by its name)
+    or "Python X.Y, another version than this one" (e.g. a host that set sys.executable to
+    the first python3.X on PATH)."""
+    if not path:
+        return "None" if path is None else "empty"
+    if not os.path.isfile(path):
+        return "missing (no such file)"
     base = os.path.basename(path).lower()
     if not base.startswith("python"):
-        return False
+        return "not a Python (the application itself)"
     m = re.match(r"python(\d+)(?:\.(\d+))?", base)
     if m:
-        if int(m.group(1)) != sys.version_info[0]:
-            return False
-        if m.group(2) is not None and int(m.group(2)) != sys.version_info[1]:
-            return False  # e.g. a host that set sys.executable to the first python3.X on PATH
-    return True
+        other = (m.group(1) + ("." + m.group(2) if m.group(2) is not None else ""))
+        if int(m.group(1)) != sys.version_info[0] or (
+                m.group(2) is not None and int(m.group(2)) != sys.version_info[1]):
+            return "Python %s, another version than this one (%d.%d)" % (
+                other, sys.version_info[0], sys.version_info[1])
+    return None
 
 
 def _candidate_names():
@@ -777,6 +815,8 @@ class _Rendezvous(object):
                     elif kind == "error":
                         self._note_error(value)
                         self.logger.debug("attach_ready: attachd: ERROR %s", value)
+                    elif kind == "unknown":
+                        _ide_line(value, self.logger)
                 chunk = sock.recv(4096)
                 if not chunk:
                     return
@@ -886,6 +926,79 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
+# --------------------------------------------------------------------------- the IDE's arrival
+#
+# The host hears of its IDE: the announcement says NOTIFY_ATTACH=1, and attachd writes
+# ATTACHED=1 on the rendezvous connection when the first IDE is relayed to this host and
+# DETACHED=1 when the last one left. An attachd older than that answers ERROR (ignored).
+
+_NOTIFY_LINE = "NOTIFY_ATTACH=1"
+_ide_cond = threading.Condition()
+_ide = {"attached": False, "callbacks": []}
+# How often wait_for_ide also asks the debug server itself (an IDE that connected to the debug
+# port directly, or an attachd that sends no notice).
+_IDE_POLL = 0.05
+
+
+def wait_for_ide(timeout=None):
+    """Wait until an IDE is attached to this host; return True then (at once if one is), or
+    False when `timeout` seconds (None: no limit) passed first. Never blocks past the timeout.
+
+    Use it instead of debugpy.wait_for_client(): it has a timeout, and with attachd it returns
+    the moment attachd relays an IDE to this host (also when the IDE connects to the debug
+    port directly, as the debug server says)."""
+    deadline = None if timeout is None else time.monotonic() + max(0.0, float(timeout))
+    with _ide_cond:
+        while True:
+            if _ide["attached"] or _debug_server_has_client():
+                return True
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return False
+            _ide_cond.wait(_IDE_POLL if remaining is None else min(_IDE_POLL, remaining))
+
+
+def on_attach(callback):
+    """Call callback(True) when an IDE is attached to this host (at once if one is) and
+    callback(False) when it left, from attach_ready's rendezvous thread. Exceptions it raises
+    are logged, never passed on."""
+    with _ide_cond:
+        _ide["callbacks"].append(callback)
+        attached = _ide["attached"]
+    if attached:
+        _call_back(callback, True, logging.getLogger(LOGGER_NAME))
+
+
+def _ide_line(line, logger):
+    """A line attachd sent on the rendezvous connection other than OK / ERROR."""
+    if line not in ("ATTACHED=1", "DETACHED=1"):
+        logger.debug("attach_ready: attachd said %r", line)
+        return
+    attached = line == "ATTACHED=1"
+    with _ide_cond:
+        _ide["attached"] = attached
+        callbacks = list(_ide["callbacks"])
+        _ide_cond.notify_all()
+    logger.info("attach_ready: %s", "an IDE attached" if attached else "the IDE detached")
+    for callback in callbacks:
+        _call_back(callback, attached, logger)
+
+
+def _call_back(callback, attached, logger):
+    try:
+        callback(attached)
+    except Exception:
+        logger.exception("attach_ready: on_attach callback failed")
+
+
+def _debug_server_has_client():
+    module = sys.modules.get("debugpy")
+    try:
+        return bool(module is not None and _state["backend"] == "debugpy" and module.is_client_connected())
+    except Exception:
+        return False
+
+
 # --------------------------------------------------------------------------- --check
 
 _USAGE = """usage: python -m attach_ready --check [--project NAME] [--timeout SECONDS]
@@ -926,12 +1039,13 @@ def _executable_report():
         return True, "%s is a Python %d.%d: debugpy's adapter runs with it (no fix needed)" % (
             exe, sys.version_info[0], sys.version_info[1])
     found = _search_python()
+    why = executable_problem(exe)
     if found:
         return True, "%r is not a matching Python (embedded interpreter): fix needed, " \
-                     "debugpy's adapter would run with %s" % (exe, found)
-    return False, "%r is not a matching Python (embedded interpreter) and no python%d.%d, " \
+                     "debugpy's adapter would run with %s (sys.executable is %s)" % (exe, found, why)
+    return False, "%r is not a matching Python (embedded interpreter; it is %s) and no python%d.%d, " \
                   "python%d or python was found next to sys.prefix or on PATH: " \
-                  "set ATTACHD_PYTHON" % (exe, sys.version_info[0], sys.version_info[1],
+                  "set ATTACHD_PYTHON" % (exe, why, sys.version_info[0], sys.version_info[1],
                                           sys.version_info[0])
 
 
