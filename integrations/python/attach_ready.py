@@ -845,6 +845,7 @@ class _Rendezvous(object):
                     joined_refused_since = joined_refused_since or time.time()
                     if time.time() - joined_refused_since > self.JOIN_PATIENCE:
                         self.joined = None
+                    delay = self.FIRST_RETRY  # attachd is there: `attachctl run` is about to be
                     continue
                 lines = self.lines()
                 with _send_lock:
