@@ -96,9 +96,8 @@ public final class SessionKeeper {
 
     /// Subscribes `client`'s connection to the project's events (the acknowledgement read).
     private func watching(_ client: BrokerClient) throws(ClientError) -> BrokerClient {
-        let method = BrokerClient.interface + ".Watch"
-        try client.connection.send(method, parameters: WatchParameters(project: parameters.project), more: true)
-        _ = try client.connection.receive(WatchReply.self, method: method,
+        try client.connection.send(.watch, parameters: WatchParameters(project: parameters.project), more: true)
+        _ = try client.connection.receive(WatchReply.self, method: VarlinkMethod.watch.name,
                                           deadline: Clock.monotonicSeconds() + Self.replyTimeout)
         return client
     }

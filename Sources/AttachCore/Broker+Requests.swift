@@ -168,7 +168,8 @@ extension Broker {
         guard var record = projects[project] else { return [] }
         let changed = record.listenerError != error
         record.listenerError = error
-        if error == nil { record.handoff = .holding }
+        // The handoff is not touched: a retry of another listener says nothing of the TCP port
+        // given up (only `reclaimPorts` takes it back, and sets `.holding` itself).
         let addedBy = record.addedBy
         record.addedBy = nil
         projects[project] = record

@@ -196,6 +196,9 @@ error ShuttingDown ()
 error PermissionDenied (uid: int)
 error TooManyConnections (limit: int)
 error MessageTooLarge (limit: int)
+# The change was made and is in effect, but projects.json could not be written: it is lost
+# when attachd stops unless a later change is saved.
+error NotSaved (file: string, reason: string)
 
 """#
 

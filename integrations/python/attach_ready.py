@@ -130,7 +130,7 @@ def start(project=None, port=0, host="127.0.0.1", wait_for_client=False, timeout
                 logger.info("attach_ready: sys.executable %r is %s; debugpy's adapter runs with %s",
                             sys.executable, executable_problem(sys.executable),
                             interpreter or "it anyway (no other Python found: set ATTACHD_PYTHON)")
-            extra = (_adapter_lines(interpreter) if backend == "debugpy" else []) + [_NOTIFY_LINE]
+            extra = (_adapter_lines(interpreter) if backend == "debugpy" else []) + _notice_lines()
             rendezvous = _Rendezvous(project, port, extra, logger)
             try:
                 rendezvous.begin(timeout)
@@ -935,7 +935,26 @@ if hasattr(os, "register_at_fork"):
 
 _NOTIFY_LINE = "NOTIFY_ATTACH=1"
 _ide_cond = threading.Condition()
-_ide = {"attached": False, "callbacks": []}
+_ide = {"attached": False, "callbacks": [], "asked": False}
+
+
+def _notice_lines():
+    """NOTIFY_ATTACH=1 for the announcement once wait_for_ide or on_attach was called."""
+    return [_NOTIFY_LINE] if _ide["asked"] else []
+
+
+def _ask_for_notice():
+    """The first wait_for_ide / on_attach asks attachd for the notice (hosts that never ask
+    announce exactly what they did before): on the open rendezvous connection now, and in
+    every announcement after a reconnect."""
+    with _ide_cond:
+        if _ide["asked"]:
+            return
+        _ide["asked"] = True
+    rendezvous = _state.get("rendezvous")
+    if rendezvous is not None:
+        rendezvous.extra.append(_NOTIFY_LINE)
+        rendezvous.send(_NOTIFY_LINE, remember=False)
 # How often wait_for_ide also asks the debug server itself (an IDE that connected to the debug
 # port directly, or an attachd that sends no notice).
 _IDE_POLL = 0.05
@@ -949,6 +968,7 @@ def wait_for_ide(timeout=None):
     the moment attachd relays an IDE to this host (also when the IDE connects to the debug
     port directly, as the debug server says)."""
     deadline = None if timeout is None else time.monotonic() + max(0.0, float(timeout))
+    _ask_for_notice()
     with _ide_cond:
         while True:
             if _ide["attached"] or _debug_server_has_client():
@@ -963,6 +983,7 @@ def on_attach(callback):
     """Call callback(True) when an IDE is attached to this host (at once if one is) and
     callback(False) when it left, from attach_ready's rendezvous thread. Exceptions it raises
     are logged, never passed on."""
+    _ask_for_notice()
     with _ide_cond:
         _ide["callbacks"].append(callback)
         attached = _ide["attached"]
