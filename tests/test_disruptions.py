@@ -18,9 +18,9 @@ from attachd_harness import AttachRun, HostProcess, TESTS_DIR, free_port, wait_f
 from dap_client import DapClient
 
 FAKE_HOST = os.path.join(TESTS_DIR, "fake_host.py")
-# A host is back this soon after the new attachd serves (the helper's and the keeper's back-off
-# stops at 0.5 s).
-BACK_WITHIN = 1.0
+# A host is back within a second of the new attachd serving (the helper's and the keeper's
+# back-off stops at 0.5 s); the tests allow 3 s, for a machine under load.
+BACK_WITHIN = 3.0
 
 
 def live_session(daemon, project, pid):
