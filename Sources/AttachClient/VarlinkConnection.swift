@@ -32,6 +32,9 @@ public final class VarlinkConnection {
         _ = descriptor?.close()
     }
 
+    /// The connected socket, for waiting on it beside other descriptors (nil once closed).
+    public var fileDescriptor: FileDescriptor? { descriptor }
+
     /// Closes the connection. Later calls fail with ``ClientError/connectionLost``.
     public func close() {
         if let descriptor { _ = descriptor.close() }
@@ -213,13 +216,15 @@ public final class VarlinkConnection {
     /// Calls `method` with `more: true`; `onReply` gets each reply, decoded into `R`, and
     /// returns false to stop reading (the connection should then be closed). Returns when the
     /// daemon sends a reply without `continues`, or when `onReply` returns false.
+    /// `tick`, when given, is called about every `tickInterval` seconds while no reply arrives.
     public func callMore<P: Encodable, R: Decodable>(
         _ method: String, _ parameters: P?, as type: R.Type,
+        tickInterval: Double = 0.1, tick: (() -> Void)? = nil,
         onReply: (R) throws(ClientError) -> Bool
     ) throws(ClientError) {
         try send(method, parameters: parameters, more: true)
         while true {
-            let (reply, continues) = try receive(R.self, method: method)
+            let (reply, continues) = try receive(R.self, method: method, tickInterval: tickInterval, tick: tick)
             if try !onReply(reply) { return }
             if !continues { return }
         }

@@ -21,7 +21,7 @@ extension Broker {
         attaches[connection] = record
         // A mirror's refusal is over: it shows the problem its machine says again (none, mostly).
         if let said = sessions[session]?.remoteSaid { sessions[session]?.info.problem = said.problem }
-        return [.emit(BrokerEvent(kind: .relayStarted, relay: record.info))]
+        return [.emit(BrokerEvent(kind: .relayStarted, relay: record.info))] + ideNotice(session, attached: true)
     }
 
     /// The session's debug server refused the relay (or did not answer): it is not ready after
@@ -58,7 +58,9 @@ extension Broker {
         record.info.bytesToHost = bytesToHost
         record.info.bytesToIDE = bytesToIDE
         record.info.endReason = reason
-        return [.emit(BrokerEvent(kind: .relayEnded, relay: record.info))]
+        var actions: [BrokerAction] = [.emit(BrokerEvent(kind: .relayEnded, relay: record.info))]
+        if let session = record.info.session { actions += ideNotice(session, attached: false) }
+        return actions
     }
 
     /// Sends held IDE connections of a project to its chosen session, oldest first.

@@ -66,6 +66,8 @@ extension Broker {
             session.info.executable = text
         case .python(let text):
             session.info.python = text
+        case .notifyAttach:
+            session.notifyAttach = true
         case .ready:
             session.readyClaimed = true
             if session.isPending { actions.append(.probeNow) }
@@ -124,12 +126,14 @@ extension Broker {
     }
 
     /// Ends a live session: tells watchers, closes what belonged to it.
-    mutating func end(_ id: String, reason: String, now: Instant) -> [BrokerAction] {
+    /// `tellIDE`: a following relay's IDE is told to restart (not when the project goes).
+    mutating func end(_ id: String, reason: String, now: Instant, tellIDE: Bool = true) -> [BrokerAction] {
         guard let session = sessions.removeValue(forKey: id) else { return [] }
         let info = session.ended(reason: reason, now: now)
         ended.append(info)
         if ended.count > Self.endedSessionsKept { ended.removeFirst(ended.count - Self.endedSessionsKept) }
         var actions: [BrokerAction] = [.emit(BrokerEvent(kind: .sessionEnded, session: info))]
+        if tellIDE { actions += hostEnded(id, project: info.project) }
         actions += closeRelays(of: id, reason: "session \(id) ended: \(reason)")
         if projects[session.info.project]?.selected == id {
             projects[session.info.project]?.selected = nil

@@ -55,7 +55,8 @@ public struct Broker: Sendable {
         return ProjectInfo(name: c.name, debugHost: c.debugHost, debugPort: c.debugPort, attachPort: c.attachPort,
                            selectedSession: record.selected, rendezvousPort: c.rendezvousPort,
                            rendezvousSocket: rendezvousPath(c.name), readyTimeout: c.readyTimeout,
-                           allowRemote: c.allowRemote, error: record.listenerError, remote: record.remoteInfo)
+                           allowRemote: c.allowRemote, error: record.listenerError, remote: record.remoteInfo,
+                           follow: c.attachPort == nil ? nil : c.isFollowing)
     }
 
     public var projectNames: [String] { projects.keys.sorted() }
@@ -81,10 +82,12 @@ public struct Broker: Sendable {
         return info
     }
 
-    /// Counts for `GetStatus` and the systemd status line.
+    /// Counts for `GetStatus` and the systemd status line. An IDE connection held on an attach
+    /// port waits for a ready session as a `Wait` does: both are waiters.
     public var counts: (projects: Int, pending: Int, ready: Int, waiters: Int) {
         let pending = sessions.values.filter(\.isPending).count
-        return (projects.count, pending, sessions.count - pending, waiters.count)
+        let held = attaches.values.filter { if case .held = $0.phase { return true } else { return false } }.count
+        return (projects.count, pending, sessions.count - pending, waiters.count + held)
     }
 
     /// How soon the I/O layer should read LISTEN state again; nil when nothing needs it.
@@ -155,12 +158,29 @@ public struct Broker: Sendable {
         return (actions, skipped)
     }
 
-    /// The port of `config` that another project already listens on, and that project.
-    func conflict(for config: ProjectConfig) -> (port: Int, project: String, what: String)? {
-        for port in config.ownPorts {
-            for other in projects.values where other.config.name != config.name {
-                if other.config.rendezvousPort == port { return (port, other.config.name, "rendezvous") }
-                if other.config.attachPort == port { return (port, other.config.name, "attach port") }
+    /// A port of `config` that another project already uses: one attachd listens on for it
+    /// (attach, rendezvous), or its debug port where `config` would have attachd listen. Which
+    /// port, that project, the port's role there and the option of `config` to change.
+    func conflict(for config: ProjectConfig) -> (port: Int, project: String, role: String, option: String)? {
+        let mine: [(port: Int?, option: String, attachdListens: Bool)] = [
+            (config.attachPort, "--attach-port", true),
+            (config.rendezvousPort, "--rendezvous-port", true),
+            // A handoff port is the debug server's once a host starts: as a debug port it is.
+            (config.debugPort, "--debug-port", false),
+        ]
+        for other in projects.values.sorted(by: { $0.config.name < $1.config.name }) where other.config.name != config.name {
+            let theirs: [(port: Int?, role: String, attachdListens: Bool)] = [
+                (other.config.attachPort, "attach", true),
+                (other.config.isHandoff ? nil : other.config.rendezvousPort, "rendezvous", true),
+                (other.config.debugPort, "debug", false),
+            ]
+            for (port, option, listens) in mine {
+                guard let port else { continue }
+                // Two projects may share a debug port (their hosts take turns); attachd's own
+                // listeners are one project's alone.
+                if let hit = theirs.first(where: { $0.port == port && ($0.attachdListens || listens) }) {
+                    return (port, other.config.name, hit.role, option)
+                }
             }
         }
         return nil

@@ -33,10 +33,14 @@ struct SessionRecord: Sendable {
         info = SessionInfo(id: id, project: project.name, state: .pending, origin: origin,
                            debugHost: debugHost ?? project.debugHost, debugPort: debugPort,
                            attachPort: project.attachPort, pid: pid, status: status, startedAt: now.wall)
+        info.projectDebugPort = project.portTheIDEIsTold
         self.connection = connection
         self.readyClaimed = readyClaimed
         readyDeadline = now.monotonic + readyTimeout
     }
+
+    /// The host said `NOTIFY_ATTACH=1`: it hears `ATTACHED=1` / `DETACHED=1`.
+    var notifyAttach = false
 
     /// The port is to be found in the host's tree now (none said, or a discovered one lost).
     var isDiscovering: Bool {

@@ -66,7 +66,13 @@ public enum DoctorChecks {
         guard let name = s.project, let project = s.projectsInScope.first, s.sessions(of: name).isEmpty else { return [] }
         var via = "its Unix socket \(project.rendezvousSocket)"
         if let port = project.rendezvousPort { via += " or TCP 127.0.0.1:\(port)" }
-        return [Finding(check: "no-host", subject: name,
+        var findings: [Finding] = []
+        if let port = project.debugPort, let holder = s.portHolders[port] {
+            findings.append(Finding(check: "port-held", subject: name,
+                                    summary: "the debug port \(port) is already held by \(holder), before any host announced itself: the host's debug server cannot listen there",
+                                    fix: "stop that process (a debug server left from an earlier run, another project's host), or give the project another --debug-port (`attachctl remove \(name)`, then add it again)"))
+        }
+        return findings + [Finding(check: "no-host", subject: name,
                         summary: "no host has announced itself, so a wait blocks until one does",
                         fix: "start the host application with `import attach_ready; attach_ready.start(project=\"\(name)\"\(project.debugPort.map { ", port=\($0)" } ?? ""))` in its start-up script (or a bootstrap that connects to \(via)); for a shell-started host, `attachctl announce \(name) --pid PID`")]
     }
@@ -78,6 +84,16 @@ public enum DoctorChecks {
             Finding(check: "port-held", subject: session.project,
                     summary: "host session \(session.id) is not ready: \(session.problem!)",
                     fix: "stop that process (a debug server left from an earlier run, another user's server, a container's published port), or give the host another port (DEBUG_PORT=N, or `attachctl add --attach-port` so each host picks a free one)")
+        }
+    }
+
+    /// A live session whose debug server listens on another port than the project's, which the
+    /// IDE is told (no attach port relays it): the IDE's attach is refused.
+    public static func debugPortMismatch(_ s: DoctorSnapshot) -> [Finding] {
+        s.sessions.filter { $0.state != .ended && $0.debugPortMismatch != nil && s.inScope($0) }.map { session in
+            Finding(check: "port-mismatch", subject: session.project,
+                    summary: "host session \(session.id): \(Format.portMismatch(session)!), so the IDE's attach is refused",
+                    fix: Format.portMismatchFix(session))
         }
     }
 

@@ -32,6 +32,8 @@ final class AttachRelays {
     /// Relays adopted from systemd's fd store after a restart: they belong to no session any
     /// more and run until either side closes.
     var adopted: [Int: Relay] = [:]
+    /// Projects whose new relays follow their hosts (`AttachRelays+Follow`).
+    var following: Set<String> = []
     /// Seconds to wait for a debug server's accept before the relay counts as refused.
     static let connectTimeout = 5.0
     /// How often held connections are looked at for an IDE that left (only while there are any).
@@ -150,8 +152,9 @@ final class AttachRelays {
 
     /// Starts relaying an IDE connection to its debug server; Core hears `relayUp`.
     func relay(_ id: ConnectionID, project: String, session: String, ide: FileDescriptor, host: FileDescriptor,
-               sentSoFar: Int = 0) {
-        let relay = Relay(ide: ide, host: host, queue: queue, bytesSoFar: (UInt64(sentSoFar), 0))
+               sentSoFar: Int = 0, ideSent: [UInt8] = []) {
+        let relay = Relay(ide: ide, host: host, queue: queue, follow: following.contains(project) ? project : nil,
+                          ideSent: ideSent, bytesSoFar: (UInt64(sentSoFar), 0))
         relay.onEnd = { [self] reason in
             guard links.removeValue(forKey: id) != nil else { return }
             deliver(.relayEnded(id, reason: reason, bytesToHost: Int(relay.bytesFromIDE), bytesToIDE: Int(relay.bytesFromHost)))

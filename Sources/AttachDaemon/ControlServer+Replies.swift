@@ -72,6 +72,7 @@ enum BrokerCalls {
         case "Announce": return .announce(try codec.parameters(AnnounceParameters.self, in: message))
         case "Wait": return .wait(try codec.parameters(WaitParameters.self, in: message))
         case "SelectSession": return .selectSession(try codec.parameters(SelectSessionParameters.self, in: message))
+        case "SetFollow": return .setFollow(try codec.parameters(SetFollowParameters.self, in: message))
         default: throw .methodNotFound(call.method)
         }
     }

@@ -137,6 +137,7 @@ public final class Daemon {
             control.respond(token, result)
         case .openListeners(let project):
             guard let info = broker.projectInfo(project) else { return [] }
+            relays.setFollow(project, info.follow == true)
             return broker.handle(.listenersOpened(project: project, error: listeners.open(info)), now: instant())
         case .closeListeners(let project):
             listeners.close(project)
@@ -152,6 +153,10 @@ public final class Daemon {
             remotes.open(project: project, remote: remote)
         case .closeRemote(let project):
             remotes.close(project)
+        case .hostEnded(let connection):
+            relays.hostEnded(connection)
+        case .followHosts(let project, let on):
+            relays.setFollow(project, on)
         case .closeAttach(let connection, let reason):
             guard let input = relays.close(connection, reason: reason) else { return [] }
             return broker.handle(input, now: instant())

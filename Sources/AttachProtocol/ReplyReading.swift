@@ -39,6 +39,7 @@ extension SessionInfo: JSONReadable {
                   startedAt: try o.double("startedAt"), readyAt: try o.optionalDouble("readyAt"),
                   endedAt: try o.optionalDouble("endedAt"), endReason: try o.optionalString("endReason"))
         problem = try o.optionalString("problem")
+        projectDebugPort = try o.optionalInt("projectDebugPort")
         relays = try o.optionalArray("relays", of: RelayInfo.self)
         remote = try o.optionalString("remote")
         remoteId = try o.optionalString("remoteId")
@@ -76,7 +77,8 @@ extension ProjectInfo: JSONReadable {
                   attachPort: try o.optionalInt("attachPort"), selectedSession: try o.optionalString("selectedSession"),
                   rendezvousPort: try o.optionalInt("rendezvousPort"), rendezvousSocket: try o.string("rendezvousSocket"),
                   readyTimeout: try o.double("readyTimeout"), allowRemote: try o.bool("allowRemote"),
-                  error: try o.optionalString("error"), remote: try o.optionalObject("remote", RemoteInfo.self))
+                  error: try o.optionalString("error"), remote: try o.optionalObject("remote", RemoteInfo.self),
+                  follow: try o.optionalBool("follow"))
     }
 }
 

@@ -16,9 +16,15 @@ struct Add: ParsableCommand {
 
         With --attach-port, attachd listens there for the IDE and relays each connection to the \
         newest ready session of the project (an IDE that connects first is held until one is \
-        ready); --debug-port is then optional, since each host says (or shows) its own.
+        ready); --debug-port is then optional, since each host says (or shows) its own. An         IDE's DAP session there follows the project's hosts: when its host ends, the IDE is told         to restart and its new connection is held until the next host is ready (one F5 a day);         --no-follow turns that off (`attachctl follow NAME off` later).
 
-        With --remote, the hosts run on another machine, reached through OpenSSH: attachd         watches the project there (`ssh DEST attachctl bridge`; attachd must run on that machine         too, with the project added), mirrors its sessions here (marked remote), and relays the         IDE's connections on --attach-port over ssh to the remote debug server, which keeps         listening on the remote loopback only. ssh runs with your ssh config, keys and agent,         BatchMode=yes and strict host key checking, one shared connection per host;         $ATTACHD_SSH_COMMAND (as GIT_SSH_COMMAND) or --ssh-command replaces `ssh`.
+        With --remote, the hosts run on another machine, reached through OpenSSH: attachd \
+        watches the project there (`ssh DEST attachctl bridge`; attachd must run on that machine \
+        too, with the project added), mirrors its sessions here (marked remote), and relays the \
+        IDE's connections on --attach-port over ssh to the remote debug server, which keeps \
+        listening on the remote loopback only. ssh runs with your ssh config, keys and agent, \
+        BatchMode=yes and strict host key checking, one shared connection per host; \
+        $ATTACHD_SSH_COMMAND (as GIT_SSH_COMMAND) or --ssh-command replaces `ssh`.
 
         Example:
           attachctl add farm --remote render42 --attach-port 5678
@@ -33,23 +39,26 @@ struct Add: ParsableCommand {
     @Argument(help: "Project name: 1-64 characters of A-Z a-z 0-9 . _ -")
     var name: String
 
-    @Option(name: .long, help: ArgumentHelp("Port the host's debug server (debugpy/ptvsd) listens on; optional with --attach-port (each host says its own).", valueName: "port"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Port the host's debug server (debugpy/ptvsd) listens on; optional with --attach-port (each host says its own).", valueName: "port"))
     var debugPort: Int?
 
-    @Option(name: .long, help: ArgumentHelp("Port attachd listens on for the IDE (loopback), relaying it to a ready session.", valueName: "port"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Port attachd listens on for the IDE (loopback), relaying it to a ready session.", valueName: "port"))
     var attachPort: Int?
 
     @Option(name: .long, help: ArgumentHelp("Host the debug server listens on.", valueName: "host"))
     var debugHost: String = "127.0.0.1"
 
-    @Option(name: .long, help: ArgumentHelp("Also accept rendezvous on this TCP port (loopback). May equal --debug-port: attachd then hands the port over to the debug server (the article's setup).", valueName: "port"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Also accept rendezvous on this TCP port (loopback). May equal --debug-port: attachd then hands the port over to the debug server (the article's setup).", valueName: "port"))
     var rendezvousPort: Int?
 
-    @Option(name: .long, help: ArgumentHelp("Default seconds `attachctl wait` waits for a host to become ready.", valueName: "seconds"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Default seconds `attachctl wait` waits for a host to become ready.", valueName: "seconds"))
     var timeout: Double = 120
 
     @Flag(name: .long, help: "Listen on every address, not only loopback, with the TCP rendezvous and the attach port (hosts and IDEs on other machines).")
     var allowRemote = false
+
+    @Flag(name: .long, help: "With --attach-port: the IDE's session ends with its host, instead of restarting and waiting for the next host.")
+    var noFollow = false
 
     @Option(name: .long, help: ArgumentHelp("The hosts run on this machine, reached with ssh: [user@]host[:port] or a Host alias (needs --attach-port).", valueName: "destination"))
     var remote: String?
@@ -74,6 +83,7 @@ struct Add: ParsableCommand {
             if let remoteSocket, !remoteSocket.hasPrefix("/") { throw ValidationError("--remote-socket must be an absolute path on the remote machine") }
         }
         try validateProjectName(name)
+        if noFollow && attachPort == nil { throw ValidationError("--no-follow goes with --attach-port: only relayed IDE sessions follow their hosts") }
         try validatePort(debugPort, option: "--debug-port")
         try validatePort(attachPort, option: "--attach-port")
         if debugPort == nil && attachPort == nil {
@@ -81,7 +91,31 @@ struct Add: ParsableCommand {
         }
         try validatePort(rendezvousPort, option: "--rendezvous-port")
         try validateSeconds(timeout, option: "--timeout", allowZero: false)
+        if timeout > 86_400 {
+            throw ValidationError("--timeout \(Format.seconds(timeout)) is longer than attachd allows; use more than 0 and at most 86400 seconds (a day)")
+        }
         if debugHost.isEmpty { throw ValidationError("--debug-host must not be empty; use e.g. 127.0.0.1") }
+        if !Self.isNumericHost(debugHost) {
+            throw ValidationError("--debug-host '\(debugHost)' is not a numeric address, and attachd does not resolve host names; give one such as 127.0.0.1, ::1 or 192.168.1.20 (localhost is taken as 127.0.0.1)")
+        }
+        if let attachPort, attachPort == debugPort {
+            throw ValidationError("--attach-port and --debug-port are both \(attachPort): attachd listens on the attach port itself, so the debug server cannot; choose another --debug-port, or leave it out (with --attach-port each host says its own)")
+        }
+        if let attachPort, attachPort == rendezvousPort {
+            throw ValidationError("--attach-port and --rendezvous-port are both \(attachPort): attachd listens on each for a different purpose; choose another --rendezvous-port")
+        }
+    }
+
+    /// What attachd takes as a debug host: a dotted IPv4 address, something shaped like an
+    /// IPv6 one, or localhost (the same rule as attachd's, which never resolves names).
+    static func isNumericHost(_ host: String) -> Bool {
+        if host == "localhost" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        if parts.count == 4, parts.allSatisfy({ $0.count >= 1 && $0.count <= 3 && $0.allSatisfy { $0.isASCII && $0.isNumber } && Int($0)! <= 255 }) {
+            return true
+        }
+        return host.contains(":") && host.count <= 45
+            && host.unicodeScalars.allSatisfy { $0.properties.isASCIIHexDigit || $0 == ":" || $0 == "." }
     }
 
     func run() throws {
@@ -89,7 +123,7 @@ struct Add: ParsableCommand {
                                               rendezvousPort: rendezvousPort, readyTimeout: timeout,
                                               allowRemote: allowRemote ? true : nil, attachPort: attachPort,
                                               remote: remote, remoteProject: remoteProject, remoteSocket: remoteSocket,
-                                              sshCommand: sshCommand)
+                                              sshCommand: sshCommand, follow: noFollow ? false : nil)
         let (project, raw) = try withClient(global) { client throws(ClientError) in
             let project = try client.addProject(parameters)
             return (project, client.lastReply["project"] ?? .null)
@@ -131,6 +165,9 @@ func describe(_ project: ProjectInfo) -> String {
     rows.append(["  ready timeout:", Format.seconds(project.readyTimeout)])
     if let remote = project.remote {
         rows.append(["  remote:", "project '\(remote.project)' on \(remote.destination) (\(remote.state.rawValue))"])
+    }
+    if let follow = project.follow {
+        rows.append(["  IDE session:", follow ? "follows the hosts (restarts when its host ends)" : "ends with its host (--no-follow)"])
     }
     if project.allowRemote { rows.append(["  remote hosts:", "allowed"]) }
     return Table.render(headers: [], rows: rows)
