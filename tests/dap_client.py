@@ -125,6 +125,10 @@ class DapClient(object):
         """Hook: called for every event as it arrives."""
         if event.get("event") == "initialized" and getattr(self, "_auto_configuration_done", False):
             self._auto_configuration_done = False
+            # As VS Code: every breakpoint first (sendAllBreakpoints), then configurationDone.
+            for path, lines in (getattr(self, "_breakpoints", None) or {}).items():
+                self.send("setBreakpoints", {"source": {"path": path},
+                                             "breakpoints": [{"line": line} for line in lines]})
             self._configuration_done_seq = self.send("configurationDone")
 
     # ----------------------------------------------------------------- waiting
@@ -155,9 +159,11 @@ class DapClient(object):
             self._pump(deadline)
 
     # ----------------------------------------------------------------- high level
-    def attach(self, timeout=None, **attach_args):
-        """initialize + attach (+ configurationDone on `initialized`); return the attach response."""
+    def attach(self, timeout=None, breakpoints=None, **attach_args):
+        """initialize + attach (+ setBreakpoints for each {path: [lines]} of `breakpoints`, then
+        configurationDone, on `initialized`); return the attach response."""
         timeout = self.timeout if timeout is None else timeout
+        self._breakpoints = breakpoints
         init_seq = self.send("initialize", {
             "clientID": "attachd-tests", "clientName": "attachd tests", "adapterID": "python",
             "pathFormat": "path", "linesStartAt1": True, "columnsStartAt1": True,
@@ -242,3 +248,38 @@ class DapClient(object):
 def connect(host, port, timeout=10.0):
     """Shorthand for DapClient.connect."""
     return DapClient.connect(host, port, timeout)
+
+
+# VS Code's answer to `terminated` with `restart` set (debugSession.ts: onDidTerminateDebugee ->
+# debugService.restartSession(session, restartData)), for an adapter without
+# supportsRestartRequest (debugpy has none): no tasks run (an automatic restart); the old
+# session is sent `disconnect` with restart: true (not waited for past a failure: the adapter
+# may be gone); after 300 ms (its setTimeout) the same configuration is launched again with
+# `__restart` set to the event's `restart` value: a new connection to the same port,
+# initialize, attach, every breakpoint again on `initialized`, configurationDone.
+VSCODE_RESTART_DELAY = 0.3
+
+
+def restart_like_vscode(old, host, port, terminated, timeout=10.0, breakpoints=None, **attach_args):
+    """Do what VS Code does on `terminated` (an event dict) with body.restart set; return the
+    new DapClient, connected and with `attach` sent (its responses not awaited: the attach
+    port may hold it). Call `finish_restart` on it to wait for the attach to complete."""
+    restart = (terminated.get("body") or {}).get("restart")
+    assert restart, "not a restart: %r" % (terminated,)
+    try:
+        old.send("disconnect", {"restart": True})
+    except OSError:
+        pass
+    old.close()
+    time.sleep(VSCODE_RESTART_DELAY)  # VS Code's own pause before launching again, not a wait for an event
+    new = DapClient.connect(host, port, timeout=timeout)
+    args = dict(attach_args)
+    args["__restart"] = restart
+    new._restart_args = (breakpoints, args)
+    return new
+
+
+def finish_restart(new, timeout=None):
+    """initialize + attach + breakpoints + configurationDone on a client from restart_like_vscode."""
+    breakpoints, args = new._restart_args
+    return new.attach(timeout=timeout, breakpoints=breakpoints, **args)

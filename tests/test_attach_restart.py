@@ -8,6 +8,7 @@ order, through the new process. Without `relays.complete` (a hand-over that did 
 relay sockets found are closed; a SIGKILL takes the relays with it.
 """
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -72,6 +73,15 @@ def removed(box, pid):
                 if n.pid == pid and n.fields.get("FDSTOREREMOVE") == "1"}
 
 
+def kill_group(proc):
+    """SIGKILL to the process group `proc` leads (its own session), then reaps `proc`."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(10)
+
+
 def start_relay(box):
     """attachd #1 with a project on an attach port, an echo debug server under `attachctl run`,
     an IDE relayed to it. Returns (control, daemon, server, ide)."""
@@ -84,7 +94,10 @@ def start_relay(box):
     server = subprocess.Popen([binary("attachctl"), "run", "proj", "--socket", box.control, "--",
                                sys.executable, "-c", DEBUG_SERVER, "echo", "0"],
                               env=box.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True)
+                              stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    # SIGKILL cannot be passed on: `attachctl run` would die and leave its echo server behind.
+    # Its process group is killed instead, by the test and by the sandbox's cleanup alike.
+    server.kill = lambda: kill_group(server)
     box.track(server)
     assert server.stdout.readline().startswith("PORT ")
     wait = box.ctl("wait", "proj", "--timeout", "30")

@@ -495,7 +495,7 @@ def test_watch_streams_json_lines(daemon):
             event = json.loads(read_line(watcher, 10))
             assert event["kind"] == "sessionReady"
             assert event["session"]["id"] == sid and event["session"]["state"] == "ready"
-        daemon.ctl("remove", "seen", check=True)
+        daemon.ctl("remove", "seen", "--force", check=True)
         kinds = set()
         while "projectRemoved" not in kinds:
             kinds.add(json.loads(read_line(watcher, 10))["kind"])

@@ -98,7 +98,7 @@ def test_live_view_shows_a_session_and_its_changes_in_place(daemon):
             assert len([l for l in frame.splitlines() if l.split()[:1] == [sid]]) == 1
         finally:
             server.close()
-        daemon.ctl("remove", "live", check=True)
+        daemon.ctl("remove", "live", "--force", check=True)
         term.read_until(lambda f: "no sessions of 'live'" in f)
     finally:
         term.close()

@@ -413,6 +413,37 @@ def test_rendezvous_port_in_use_is_reported_and_retried(daemon, capsys):
     figure(capsys, "port in use: error %r; bound %.1fs after the port was freed" % (error, took))
 
 
+def test_attach_port_in_use_at_start_is_reported_and_retried(daemon, capsys):
+    """The attach port taken by someone else while attachd starts: `list` shows why, and the
+    listener is bound by itself once the port is free (the same backoff as the rendezvous)."""
+    attach = free_port()
+    daemon.ctl("add", "busy", "--debug-port", free_port(), "--attach-port", attach, check=True)
+    daemon.stop()
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(("127.0.0.1", attach))
+    holder.listen(1)
+    try:
+        daemon.start()
+        error = project(daemon, "busy").get("error")
+        assert error and "attach port %d" % attach in error, error
+        assert "error:" in daemon.ctl("list").stdout
+        assert os.path.exists(daemon.rendezvous_path("busy")), "the rendezvous is up regardless"
+    finally:
+        holder.close()
+    started = time.monotonic()
+    wait_for(lambda: project(daemon, "busy").get("error") is None, 40, interval=0.1)
+    took = time.monotonic() - started
+    assert "error:" not in daemon.ctl("list").stdout
+    assert tcp_listeners(attach) == ["127.0.0.1"]
+    ide = socket.create_connection(("127.0.0.1", attach), timeout=10)
+    try:
+        wait_for(lambda: "IDE connected to the attach port" in daemon.stderr_text(), 10)
+    finally:
+        ide.close()
+    figure(capsys, "attach port in use at start: error %r; bound %.1fs after the port was freed" % (error, took))
+
+
 def test_rendezvous_port_in_use_is_visible_in_status(daemon):
     port = free_port()
     with socket.socket() as holder:

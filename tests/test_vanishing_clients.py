@@ -62,3 +62,106 @@ def test_host_that_announces_and_closes_in_one_write_ends_its_session(daemon):
     ended = daemon.sessions("fire")
     assert {s["endReason"] for s in ended} == {"host closed the rendezvous connection"}
     assert daemon.ctl_json("status")["sessions"] == 0
+
+
+# A call that waits, then more bytes, then the client goes: the daemon notices the hang-up
+# (POLLRDHUP) whatever it has not read yet, and drops the connection and its calls at once.
+
+import os  # noqa: E402
+import random  # noqa: E402
+import struct  # noqa: E402
+import time  # noqa: E402
+
+import pytest  # noqa: E402
+
+from hardening_support import fd_targets  # noqa: E402
+
+# Sanitizer builds run slower (scripts/test-sanitizers sets it).
+SLOWDOWN = float(os.environ.get("ATTACHD_FUZZ_SLOWDOWN") or 1)
+WITHIN = 1.0 * SLOWDOWN
+
+
+def _waiting_call(kind):
+    if kind == "wait":
+        return b'{"method":"io.attachd.Broker.Wait","parameters":{"project":"fire","timeout":600}}\0'
+    return b'{"method":"io.attachd.Broker.Watch","parameters":{},"more":true}\0'
+
+
+def _more(kind, rng):
+    second = b'{"method":"io.attachd.Broker.Wait","parameters":{"project":"fire","timeout":600}}\0'
+    if kind == "second-call":
+        return second
+    if kind == "large-body":
+        # A call whose body is still arriving: 100 KB of it, no NUL.
+        return b'{"method":"io.attachd.Broker.GetStatus","parameters":{"pad":"' + b"x" * 100000
+    if kind == "call-and-large-body":
+        return second + b" " * 300000
+    return bytes(rng.getrandbits(8) for _ in range(100000))  # garbage, NULs and all
+
+
+def _sockets(daemon):
+    """The daemon's socket descriptors: its listeners and connections. (Dispatch opens a timerfd
+    of its own the first time a kind of timer is used, whenever that is: not a leak.)"""
+    return sum(1 for target in fd_targets(daemon.pid).values() if target.startswith("socket:"))
+
+
+def _back_to_baseline(daemon, fds_before, what):
+    started = time.monotonic()
+    try:
+        wait_for(lambda: _counts(daemon) == (0, 1), timeout=WITHIN)
+        wait_for(lambda: _sockets(daemon) <= fds_before, timeout=max(WITHIN - (time.monotonic() - started), 0.05))
+    except TimeoutError:
+        raise AssertionError("%s: not dropped within %.1f s: waiters/connections %r, sockets %d before, fds now %r"
+                             % (what, WITHIN, _counts(daemon), fds_before, fd_targets(daemon.pid)))
+
+
+@pytest.mark.parametrize("more", ["second-call", "large-body", "call-and-large-body", "garbage"])
+@pytest.mark.parametrize("waiting", ["wait", "watch"])
+def test_a_waiting_call_then_more_bytes_then_close_is_dropped_at_once(daemon, waiting, more):
+    daemon.ctl("add", "fire", "--debug-port", str(free_port()), check=True)
+    rng = random.Random(hash((waiting, more)))
+    _send_and_close(daemon.socket, _waiting_call(waiting) + _more(more, rng))
+    wait_for(lambda: _counts(daemon) == (0, 1), timeout=10)
+    fds_before = _sockets(daemon)
+    for i in range(6):
+        _send_and_close(daemon.socket, _waiting_call(waiting) + _more(more, rng), reset=(i % 2 == 1))
+    _back_to_baseline(daemon, fds_before, "%s then %s" % (waiting, more))
+    # The daemon serves on.
+    assert daemon.ctl("list").returncode == 0
+
+
+def test_a_waiting_call_then_more_bytes_in_two_writes_is_dropped_at_once(daemon):
+    # The hang-up arrives after the daemon has read the call (it waits), behind 200 KB unread.
+    daemon.ctl("add", "fire", "--debug-port", str(free_port()), check=True)
+    # One round first: Dispatch opens a descriptor or two of its own the first time.
+    _send_and_close(daemon.socket, _waiting_call("wait"))
+    wait_for(lambda: _counts(daemon) == (0, 1), timeout=10)
+    fds_before = _sockets(daemon)
+    for _ in range(3):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(daemon.socket)
+        s.sendall(_waiting_call("wait"))
+        wait_for(lambda: _counts(daemon) == (1, 2), timeout=10)
+        s.sendall(b'{"method":"io.attachd.Broker.GetStatus","parameters":{"pad":"' + b"y" * 200000)
+        s.close()
+        _back_to_baseline(daemon, fds_before, "wait, then 200 KB in another write")
+
+
+def test_a_host_that_sends_lines_and_more_then_goes_ends_its_session_at_once(daemon):
+    daemon.ctl("add", "fire", "--debug-port", str(free_port()), check=True)
+    fds_before = _sockets(daemon)
+    lines = b"MAINPID=1\nREADY=1\n" + b"STATUS=loading a very large scene\n" * 3000  # ~100 KB
+    _send_and_close(daemon.rendezvous_path("fire"), lines)
+    wait_for(lambda: daemon.ctl_json("status")["sessions"] == 0 and _counts(daemon) == (0, 1), timeout=10)
+    fds_before = _sockets(daemon)
+    for _ in range(5):
+        _send_and_close(daemon.rendezvous_path("fire"), lines)
+    started = time.monotonic()
+    try:
+        wait_for(lambda: daemon.ctl_json("status")["sessions"] == 0 and _counts(daemon) == (0, 1), timeout=WITHIN)
+        wait_for(lambda: _sockets(daemon) <= fds_before,
+                 timeout=max(WITHIN - (time.monotonic() - started), 0.05))
+    except TimeoutError:
+        raise AssertionError("hosts not dropped within %.1f s: %r, sockets %d before, fds now %r"
+                             % (WITHIN, daemon.ctl_json("status"), fds_before, fd_targets(daemon.pid)))
+    assert {s["endReason"] for s in daemon.sessions("fire")} == {"host closed the rendezvous connection"}

@@ -77,14 +77,20 @@ public final class BrokerClient {
         try call("EndSession", EndSessionParameters(id: id), as: SessionReply.self).session
     }
 
+    /// `SetFollow`: whether the project's IDE sessions follow its hosts.
+    public func setFollow(project: String, _ follow: Bool) throws(ClientError) -> ProjectInfo {
+        try call("SetFollow", SetFollowParameters(name: project, follow: follow), as: ProjectReply.self).project
+    }
+
     /// `SelectSession`: pins a project's new IDE connections to `session` (nil: clears the pin).
     public func selectSession(project: String, session: String?) throws(ClientError) -> ProjectInfo {
         try call("SelectSession", SelectSessionParameters(project: project, session: session), as: ProjectReply.self).project
     }
 
-    /// `Announce`: a host announces itself over the control socket.
-    public func announce(_ parameters: AnnounceParameters) throws(ClientError) -> SessionInfo {
-        try call("Announce", parameters, as: SessionReply.self).session
+    /// `Announce`: a host announces itself over the control socket. `deadline`: a
+    /// `Clock.monotonicSeconds()` instant after which the reply is no longer waited for.
+    public func announce(_ parameters: AnnounceParameters, deadline: Double? = nil) throws(ClientError) -> SessionInfo {
+        try call("Announce", parameters, as: SessionReply.self, deadline: deadline).session
     }
 
     /// `Wait`: blocks until a session of `project` is ready.

@@ -32,6 +32,9 @@ public final class VarlinkConnection {
         _ = descriptor?.close()
     }
 
+    /// The connected socket, for waiting on it beside other descriptors (nil once closed).
+    public var fileDescriptor: FileDescriptor? { descriptor }
+
     /// Closes the connection. Later calls fail with ``ClientError/connectionLost``.
     public func close() {
         if let descriptor { _ = descriptor.close() }

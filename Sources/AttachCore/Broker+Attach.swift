@@ -15,14 +15,13 @@ extension Broker {
     /// The relay's connection to the session's debug server is up: bytes move.
     mutating func relayUp(_ connection: ConnectionID) -> [BrokerAction] {
         guard var record = attaches[connection], case .connecting(let session) = record.phase else { return [] }
-        relayBackoffUntil[session] = nil
-        relayRetryDelays[session] = nil
+        sessions[session]?.relayed()
         record.phase = .relaying(session: session)
         record.info.session = session
         attaches[connection] = record
         // A mirror's refusal is over: it shows the problem its machine says again (none, mostly).
         if let said = sessions[session]?.remoteSaid { sessions[session]?.info.problem = said.problem }
-        return [.emit(BrokerEvent(kind: .relayStarted, relay: record.info))]
+        return [.emit(BrokerEvent(kind: .relayStarted, relay: record.info))] + ideNotice(session, attached: true)
     }
 
     /// The session's debug server refused the relay (or did not answer): it is not ready after
@@ -35,21 +34,19 @@ extension Broker {
         record.phase = .held(deadline: now.monotonic + config.readyTimeout)
         attaches[connection] = record
         var actions: [BrokerAction] = []
-        let delay = relayRetryDelays[id].map { min($0 * 2, Self.relayRetryMaxDelay) } ?? Self.relayRetryDelay
-        relayRetryDelays[id] = delay
-        relayBackoffUntil[id] = now.monotonic + delay
-        if var session = sessions[id], session.info.state.isListening {
-            session.info.state = .pending
-            session.info.readyAt = nil
+        sessions[id]?.refused(now: now, first: Self.relayRetryDelay, limit: Self.relayRetryMaxDelay)
+        if var session = sessions[id] {
+            let pending: BrokerEvent?
             if let remote = config.remote, session.isMirror {
                 // Its machine alone decides when it ends: no ready timeout here.
-                session.info.problem = "the debug server on \(remote.destination) refused the relay: \(reason)"
+                pending = session.fallBack(now: now, readyTimeout: nil,
+                                           problem: "the debug server on \(remote.destination) refused the relay: \(reason)")
             } else {
-                session.info.problem = "the debug server refused the relay: \(reason)"
-                session.readyDeadline = now.monotonic + config.readyTimeout
+                pending = session.fallBack(now: now, readyTimeout: config.readyTimeout,
+                                           problem: "the debug server refused the relay: \(reason)")
             }
             sessions[id] = session
-            actions.append(.emit(BrokerEvent(kind: .sessionPending, session: session.info)))
+            if let pending { actions.append(.emit(pending)) }
         }
         return actions + dispatchHeld(of: record.info.project)
     }
@@ -61,7 +58,9 @@ extension Broker {
         record.info.bytesToHost = bytesToHost
         record.info.bytesToIDE = bytesToIDE
         record.info.endReason = reason
-        return [.emit(BrokerEvent(kind: .relayEnded, relay: record.info))]
+        var actions: [BrokerAction] = [.emit(BrokerEvent(kind: .relayEnded, relay: record.info))]
+        if let session = record.info.session { actions += ideNotice(session, attached: false) }
+        return actions
     }
 
     /// Sends held IDE connections of a project to its chosen session, oldest first.
@@ -87,7 +86,7 @@ extension Broker {
     func chosenSession(of project: String) -> SessionRecord? {
         // A session whose debug server just refused a relay waits out its back-off first.
         let ready = sessions.values.filter {
-            $0.info.project == project && $0.info.state.isListening && $0.port != nil && relayBackoffUntil[$0.info.id] == nil
+            $0.info.project == project && $0.info.state.isListening && $0.port != nil && $0.refusedUntil == nil
         }
         if let pinned = projects[project]?.selected { return ready.first { $0.info.id == pinned } }
         let busy = Set(attaches.values.compactMap(\.phase.session))
@@ -115,7 +114,9 @@ extension Broker {
     mutating func expireHeld(now: Instant) -> [BrokerAction] {
         var actions: [BrokerAction] = []
         // A refusing session's wait is over: it may become ready again on the next look.
-        relayBackoffUntil = relayBackoffUntil.filter { $0.value > now.monotonic }
+        for (id, session) in sessions where (session.refusedUntil ?? .infinity) <= now.monotonic {
+            sessions[id]?.refusedUntil = nil
+        }
         for connection in attaches.keys.sorted() {
             guard let record = attaches[connection], case .held(let deadline) = record.phase, deadline <= now.monotonic else { continue }
             let timeout = projects[record.info.project]?.config.readyTimeout ?? 0

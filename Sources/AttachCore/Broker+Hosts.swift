@@ -37,14 +37,12 @@ extension Broker {
             return [.sendLine(connection, .ok(session: joined))]
         } else {
             id = makeSessionID(project: project)
-            var info = SessionInfo(id: id, project: project, state: .pending, origin: .lines, debugHost: config.debugHost,
-                                   debugPort: config.debugPort, attachPort: config.attachPort, startedAt: now.wall)
-            info.projectDebugPort = config.portTheIDEIsTold
-            sessions[id] = SessionRecord(info: info, connection: connection, readyClaimed: false,
-                                         readyDeadline: now.monotonic + config.readyTimeout)
+            let record = SessionRecord(id: id, project: config, origin: .lines, now: now, readyTimeout: config.readyTimeout,
+                                       debugPort: config.debugPort, connection: connection, readyClaimed: false)
+            sessions[id] = record
             sessionByConnection[connection] = id
             projects[project]?.handoff.sessionStarted(id, on: connection)
-            actions.append(.emit(BrokerEvent(kind: .sessionStarted, session: info)))
+            actions.append(.emit(BrokerEvent(kind: .sessionStarted, session: record.info)))
             actions += handOffIfNeeded(project: project, session: id, port: config.debugPort)
         }
         guard var session = sessions[id] else { return [.sendLine(connection, .sessionGone(id))] }
@@ -68,6 +66,8 @@ extension Broker {
             session.info.executable = text
         case .python(let text):
             session.info.python = text
+        case .notifyAttach:
+            session.notifyAttach = true
         case .ready:
             session.readyClaimed = true
             if session.isPending { actions.append(.probeNow) }
@@ -95,13 +95,11 @@ extension Broker {
         } else if !talked, let config = projects[project]?.config {
             // A bare connect: the article's bootstrap. Its debug server listens on the project's port next.
             let id = makeSessionID(project: project)
-            var info = SessionInfo(id: id, project: project, state: .pending, origin: .connect, debugHost: config.debugHost,
-                                   debugPort: config.debugPort, attachPort: config.attachPort, startedAt: now.wall)
-            info.projectDebugPort = config.portTheIDEIsTold
-            sessions[id] = SessionRecord(info: info, connection: nil, readyClaimed: true,
-                                         readyDeadline: now.monotonic + config.readyTimeout)
+            let record = SessionRecord(id: id, project: config, origin: .connect, now: now, readyTimeout: config.readyTimeout,
+                                       debugPort: config.debugPort, readyClaimed: true)
+            sessions[id] = record
             projects[project]?.handoff.sessionStarted(id, on: connection)
-            actions.append(.emit(BrokerEvent(kind: .sessionStarted, session: info)))
+            actions.append(.emit(BrokerEvent(kind: .sessionStarted, session: record.info)))
             actions += handOffIfNeeded(project: project, session: id, port: config.debugPort)
             actions.append(.probeNow)
         }
@@ -128,16 +126,14 @@ extension Broker {
     }
 
     /// Ends a live session: tells watchers, closes what belonged to it.
-    mutating func end(_ id: String, reason: String, now: Instant) -> [BrokerAction] {
-        guard var session = sessions.removeValue(forKey: id) else { return [] }
-        relayBackoffUntil[id] = nil
-        relayRetryDelays[id] = nil
-        session.info.state = .ended
-        session.info.endedAt = now.wall
-        session.info.endReason = reason
-        ended.append(session.info)
+    /// `tellIDE`: a following relay's IDE is told to restart (not when the project goes).
+    mutating func end(_ id: String, reason: String, now: Instant, tellIDE: Bool = true) -> [BrokerAction] {
+        guard let session = sessions.removeValue(forKey: id) else { return [] }
+        let info = session.ended(reason: reason, now: now)
+        ended.append(info)
         if ended.count > Self.endedSessionsKept { ended.removeFirst(ended.count - Self.endedSessionsKept) }
-        var actions: [BrokerAction] = [.emit(BrokerEvent(kind: .sessionEnded, session: session.info))]
+        var actions: [BrokerAction] = [.emit(BrokerEvent(kind: .sessionEnded, session: info))]
+        if tellIDE { actions += hostEnded(id, project: info.project) }
         actions += closeRelays(of: id, reason: "session \(id) ended: \(reason)")
         if projects[session.info.project]?.selected == id {
             projects[session.info.project]?.selected = nil

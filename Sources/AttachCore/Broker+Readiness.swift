@@ -30,11 +30,9 @@ extension Broker {
             guard let record = sessions[id], !record.isMirror else { continue }
             let listens = listens(id, listening: listening, hosts: hosts, now: now.monotonic)
             guard var session = sessions[id] else { continue }
-            if session.isPending, session.readyClaimed, listens, relayBackoffUntil[id] == nil {
-                session.info.state = .ready
-                session.info.readyAt = now.wall
+            if session.readyClaimed, listens, session.refusedUntil == nil, let ready = session.becomeReady(now: now) {
                 sessions[id] = session
-                actions.append(.emit(BrokerEvent(kind: .sessionReady, session: session.info)))
+                actions.append(.emit(ready))
                 actions += releaseWaiters(of: session.info.project, with: session.info)
                 actions += dispatchHeld(of: session.info.project)
             } else if session.info.state.isListening, !listens {
@@ -43,11 +41,9 @@ extension Broker {
                 } else {
                     // The host lives on but its debug server is gone: no waiter may be sent to
                     // it, and it is ready again when the port listens again.
-                    session.info.state = .pending
-                    session.info.readyAt = nil
-                    session.readyDeadline = now.monotonic + (projects[session.info.project]?.config.readyTimeout ?? 0)
+                    let pending = session.fallBack(now: now, readyTimeout: projects[session.info.project]?.config.readyTimeout ?? 0)
                     sessions[id] = session
-                    actions.append(.emit(BrokerEvent(kind: .sessionPending, session: session.info)))
+                    if let pending { actions.append(.emit(pending)) }
                 }
             }
         }
@@ -59,18 +55,16 @@ extension Broker {
     private mutating func updateAttachment(connected: Set<UInt16>) -> [BrokerAction] {
         var actions: [BrokerAction] = []
         for id in sessions.keys.sorted() {
-            guard var session = sessions[id], session.info.state.isListening, !session.isMirror,
-                  let port = session.port else { continue }
-            let state: SessionState = connected.contains(port) ? .attached : .ready
-            guard state != session.info.state else { continue }
-            session.info.state = state
+            guard var session = sessions[id], !session.isMirror, let port = session.port,
+                  let event = session.attached(connected.contains(port)) else { continue }
             sessions[id] = session
-            actions.append(.emit(BrokerEvent(kind: state == .attached ? .sessionAttached : .sessionReady, session: session.info)))
+            actions.append(.emit(event))
         }
         return actions
     }
 
-    private mutating func releaseWaiters(of project: String, with session: SessionInfo) -> [BrokerAction] {
+    /// A session of `project` became ready: every `Wait` on the project is answered with it.
+    mutating func releaseWaiters(of project: String, with session: SessionInfo) -> [BrokerAction] {
         let tokens = waiters.filter { $0.value.project == project }.keys
             .sorted { ($0.connection, $0.serial) < ($1.connection, $1.serial) }
         for token in tokens { waiters[token] = nil }

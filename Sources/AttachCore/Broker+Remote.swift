@@ -76,11 +76,9 @@ extension Broker {
         }
         var actions: [BrokerAction] = []
         let previous = sessions[id]
-        var record = previous ?? SessionRecord(
-            info: SessionInfo(id: id, project: project, state: .pending, origin: .remote, debugHost: remoteInfo.debugHost,
-                              debugPort: nil, attachPort: config.attachPort, startedAt: now.wall),
-            // Never claimed here, never timed out here: the remote attachd decides.
-            connection: nil, readyClaimed: false, readyDeadline: now.monotonic + Self.mirrorLifetime)
+        // Never claimed here, never timed out here: the remote attachd decides.
+        var record = previous ?? SessionRecord(id: id, project: config, origin: .remote, now: now, readyTimeout: Self.mirrorLifetime,
+                                               debugHost: remoteInfo.debugHost, debugPort: nil, readyClaimed: false)
         record.info.remote = remote.destination
         record.info.remoteId = remoteInfo.id
         record.info.debugHost = remoteInfo.debugHost
@@ -90,28 +88,21 @@ extension Broker {
         record.info.executable = remoteInfo.executable
         record.info.python = remoteInfo.python
         let wasListening = previous?.info.state.isListening ?? false
-        let oldState = previous?.info.state
         // A relay refused here waits out its back-off first, however ready its machine says it is.
-        let refused = relayBackoffUntil[id] != nil && remoteInfo.state.isListening
-        record.info.state = refused ? .pending : remoteInfo.state
-        record.info.problem = refused ? previous?.info.problem : remoteInfo.problem
-        if record.info.state.isListening, !wasListening { record.info.readyAt = now.wall }
-        if !record.info.state.isListening { record.info.readyAt = nil }
+        let refused = record.refusedUntil != nil && remoteInfo.state.isListening
+        let changed = record.mirror(refused ? .pending : remoteInfo.state,
+                                    problem: refused ? previous?.info.problem : remoteInfo.problem, now: now)
         sessions[id] = record
         if previous == nil { actions.append(.emit(BrokerEvent(kind: .sessionStarted, session: record.info))) }
-        guard oldState != record.info.state else { return actions }
-        switch record.info.state {
-        case .ready, .attached:
-            let kind: BrokerEvent.Kind = record.info.state == .attached ? .sessionAttached : .sessionReady
-            actions.append(.emit(BrokerEvent(kind: kind, session: record.info)))
+        guard let changed else { return actions }
+        if record.info.state.isListening {
+            actions.append(.emit(changed))
             if !wasListening {
-                actions += releaseWaiters(ofRemote: project, with: record.info)
+                actions += releaseWaiters(of: project, with: record.info)
                 actions += dispatchHeld(of: project)
             }
-        case .pending, .unreachable:
-            if previous != nil { actions.append(.emit(BrokerEvent(kind: .sessionPending, session: record.info))) }
-        case .ended:
-            break
+        } else if previous != nil {
+            actions.append(.emit(changed))
         }
         return actions
     }
@@ -119,7 +110,7 @@ extension Broker {
     /// The link is down: the remote sessions are unreachable (not ended: they may well live on)
     /// and no wait is released by them; held IDE connections stay held.
     mutating func remoteLost(_ project: String, reason: String, now: Instant) -> [BrokerAction] {
-        guard var record = projects[project], record.config.remote != nil else { return [] }
+        guard var record = projects[project], let destination = record.config.remote?.destination else { return [] }
         var actions: [BrokerAction] = []
         let link = RemoteLinkRecord(state: .unreachable, error: reason, version: record.remoteLink?.version)
         if record.remoteLink != link {
@@ -128,13 +119,11 @@ extension Broker {
             actions.append(.emit(BrokerEvent(kind: .projectChanged, project: projectInfo(project))))
         }
         for id in sessions.keys.sorted() {
-            guard var session = sessions[id], session.isMirror, session.info.project == project,
-                  session.info.state != .unreachable else { continue }
-            session.info.state = .unreachable
-            session.info.readyAt = nil
-            session.info.problem = "\(record.config.remote!.destination) cannot be reached: \(reason)"
+            guard var session = sessions[id], session.info.project == project,
+                  let unreachable = session.becomeUnreachable(problem: "\(destination) cannot be reached: \(reason)")
+            else { continue }
             sessions[id] = session
-            actions.append(.emit(BrokerEvent(kind: .sessionPending, session: session.info)))
+            actions.append(.emit(unreachable))
         }
         return actions
     }
@@ -144,17 +133,14 @@ extension Broker {
     /// doubles the next back-off, up to `relayRetryMaxDelay`).
     mutating func retryRefusedMirrors(now: Instant) -> [BrokerAction] {
         var actions: [BrokerAction] = []
-        let due = relayBackoffUntil.filter { $0.value <= now.monotonic && sessions[$0.key]?.isMirror == true }.keys.sorted()
+        let due = sessions.filter { $0.value.isMirror && ($0.value.refusedUntil ?? .infinity) <= now.monotonic }.keys.sorted()
         for id in due {
-            relayBackoffUntil[id] = nil
-            guard var session = sessions[id], session.info.state == .pending, let said = session.remoteSaid,
-                  said.state.isListening else { continue }
-            session.info.state = said.state
-            session.info.readyAt = now.wall
+            sessions[id]?.refusedUntil = nil
+            guard var session = sessions[id], session.isPending, let said = session.remoteSaid, said.state.isListening,
+                  let ready = session.mirror(said.state, problem: session.info.problem, now: now) else { continue }
             sessions[id] = session
-            let kind: BrokerEvent.Kind = said.state == .attached ? .sessionAttached : .sessionReady
-            actions.append(.emit(BrokerEvent(kind: kind, session: session.info)))
-            actions += releaseWaiters(ofRemote: session.info.project, with: session.info)
+            actions.append(.emit(ready))
+            actions += releaseWaiters(of: session.info.project, with: session.info)
             actions += dispatchHeld(of: session.info.project)
         }
         return actions
@@ -163,11 +149,4 @@ extension Broker {
     /// How long a remote session may stay pending here: as long as its machine says so (a
     /// finite year, so that the daemon's timer stays representable).
     static let mirrorLifetime = 365.0 * 86_400
-
-    private mutating func releaseWaiters(ofRemote project: String, with session: SessionInfo) -> [BrokerAction] {
-        let tokens = waiters.filter { $0.value.project == project }.keys
-            .sorted { ($0.connection, $0.serial) < ($1.connection, $1.serial) }
-        for token in tokens { waiters[token] = nil }
-        return tokens.map { .respond($0, .success(.session(session))) }
-    }
 }

@@ -56,6 +56,9 @@ extension Broker {
 
         case .selectSession(let params):
             return try select(params, token: token)
+
+        case .setFollow(let params):
+            return try setFollow(params, token: token)
         }
     }
 
@@ -74,13 +77,14 @@ extension Broker {
         if let pid = p.pid, pid <= 0 || pid > Int(Int32.max) { throw .invalidParameter("pid") }
         // Without a port, the host's own process tree tells it: that needs its pid.
         if port == nil && p.pid == nil { throw .invalidParameter("debugPort") }
-        let id = makeSessionID(project: p.project)
-        var record = SessionRecord(
-            info: SessionInfo(id: id, project: p.project, state: .pending, origin: .control, debugHost: config.debugHost,
-                              debugPort: port, attachPort: config.attachPort, pid: p.pid, status: p.status,
-                              startedAt: now.wall),
-            connection: nil, readyClaimed: true, readyDeadline: now.monotonic + config.readyTimeout)
-        record.info.projectDebugPort = config.portTheIDEIsTold
+        if let again = announcedAgain(p, port: port) {
+            // The same host (its keeper reconnected): the same session, readiness as it stands.
+            if let status = p.status { sessions[again]?.info.status = status }
+            return [.respond(token, .success(.session(withRelays(sessions[again]!.info))))]
+        }
+        let id = p.session.flatMap { keptSessionID($0, project: p.project) } ?? makeSessionID(project: p.project)
+        let record = SessionRecord(id: id, project: config, origin: .control, now: now, readyTimeout: config.readyTimeout,
+                                   debugPort: port, pid: p.pid, status: p.status, readyClaimed: true)
         sessions[id] = record
         var actions: [BrokerAction] = [.emit(BrokerEvent(kind: .sessionStarted, session: record.info))]
         actions += handOffIfNeeded(project: p.project, session: id, port: port)
@@ -88,6 +92,25 @@ extension Broker {
         actions.append(.probeNow)
         actions.append(.respond(token, .success(.session(record.info))))
         return actions
+    }
+
+    /// The live session an announcement is about when it is the same host again: same project,
+    /// same live pid (it is watched) and same debug port.
+    private func announcedAgain(_ p: AnnounceParameters, port: Int?) -> String? {
+        guard let pid = p.pid else { return nil }
+        return sessions.values.first {
+            !$0.isMirror && $0.info.project == p.project && $0.info.pid == pid && $0.info.debugPort == port
+        }?.info.id
+    }
+
+    /// `requested` when it can be a session id of `project` again: one of its ids
+    /// (`PROJECT-N`) that no live session has.
+    private func keptSessionID(_ requested: String, project: String) -> String? {
+        let prefix = project + "-"
+        guard requested.hasPrefix(prefix), sessions[requested] == nil else { return nil }
+        let number = requested.dropFirst(prefix.count)
+        guard !number.isEmpty, number.count <= 20, number.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return requested
     }
 
     private mutating func wait(_ p: WaitParameters, token: RequestToken, now: Instant) throws(VarlinkError) -> [BrokerAction] {
@@ -122,7 +145,7 @@ extension Broker {
     mutating func removeProject(_ name: String, now: Instant) -> [BrokerAction] {
         var actions: [BrokerAction] = []
         for id in sessions.keys.sorted() where sessions[id]?.info.project == name {
-            actions += end(id, reason: "project removed", now: now)
+            actions += end(id, reason: "project removed", now: now, tellIDE: false)
         }
         for (token, waiter) in waiters.sorted(by: { $0.key.serial < $1.key.serial }) where waiter.project == name {
             waiters[token] = nil

@@ -24,12 +24,8 @@ public struct Broker: Sendable {
     var sessionByConnection: [ConnectionID: String] = [:]
     /// IDE connections on attach ports: held, connecting or relaying.
     var attaches: [ConnectionID: AttachRecord] = [:]
-    /// Sessions whose debug server refused a relay: not ready again before `until` (monotonic),
-    /// the wait doubling with each refusal, so a server that keeps refusing is not hammered.
-    var relayBackoffUntil: [String: Double] = [:]
-    /// The wait after a session's last refusal, kept until a relay through it succeeds.
-    var relayRetryDelays: [String: Double] = [:]
-    /// The first wait after a refusal, and the longest.
+    /// The first wait after a refusal of a relay, and the longest (`SessionRecord.refused`): a
+    /// debug server that keeps refusing is not hammered.
     public static let relayRetryDelay = 0.25
     public static let relayRetryMaxDelay = 8.0
     var nextSessionNumber: UInt64
@@ -59,7 +55,8 @@ public struct Broker: Sendable {
         return ProjectInfo(name: c.name, debugHost: c.debugHost, debugPort: c.debugPort, attachPort: c.attachPort,
                            selectedSession: record.selected, rendezvousPort: c.rendezvousPort,
                            rendezvousSocket: rendezvousPath(c.name), readyTimeout: c.readyTimeout,
-                           allowRemote: c.allowRemote, error: record.listenerError, remote: record.remoteInfo)
+                           allowRemote: c.allowRemote, error: record.listenerError, remote: record.remoteInfo,
+                           follow: c.attachPort == nil ? nil : c.isFollowing)
     }
 
     public var projectNames: [String] { projects.keys.sorted() }
@@ -130,14 +127,15 @@ public struct Broker: Sendable {
     public var nextDeadline: Double? {
         let waiterDeadlines = waiters.values.map(\.deadline)
         let sessionDeadlines = sessions.values.filter(\.isPending).map(\.readyDeadline)
-        let backoffs = Array(relayBackoffUntil.values)
+        let backoffs = sessions.values.compactMap(\.refusedUntil)
         return (waiterDeadlines + sessionDeadlines + backoffs + [nextHeldDeadline].compactMap { $0 }).min()
     }
 
     // MARK: Start-up
 
     /// Takes the projects read from `projects.json`; invalid entries are skipped and named.
-    public mutating func load(_ configs: [ProjectConfig]) -> (actions: [BrokerAction], skipped: [String]) {
+    /// Through the door only (`BrokerInput.loadProjects`).
+    mutating func load(_ configs: [ProjectConfig]) -> (actions: [BrokerAction], skipped: [String]) {
         var actions: [BrokerAction] = []
         var skipped: [String] = []
         // The ports taken so far, so that loading N projects is not N² (`conflict(for:)`).

@@ -36,6 +36,7 @@ public enum BrokerRequest: Sendable, Equatable {
     case announce(AnnounceParameters)
     case wait(WaitParameters)
     case selectSession(SelectSessionParameters)
+    case setFollow(SetFollowParameters)
 }
 
 /// What a request is answered with.
@@ -78,12 +79,20 @@ public enum BrokerAction: Sendable, Equatable {
     case openRemote(project: String, RemoteConfig)
     /// Close a remote project's link (the project was removed).
     case closeRemote(project: String)
+    /// The host behind this relay ended on its own (its session ended; `closeAttach` follows):
+    /// a DAP relay of a following project tells the IDE to restart first (`DAPFollow`).
+    case hostEnded(ConnectionID)
+    /// Whether new relays of the project follow its hosts (`SetFollow`).
+    case followHosts(project: String, Bool)
     /// Close an IDE connection on an attach port (held or relayed); report `relayEnded`.
     case closeAttach(ConnectionID, reason: String)
     /// Read the LISTEN table now and report with `.probed`.
     case probeNow
     /// Save `projectConfigs`.
     case persistProjects
+    /// A project saved in `projects.json` is invalid (or clashes with one before it) and was
+    /// not loaded: the daemon says so.
+    case savedProjectSkipped(String)
     /// Tell watchers.
     case emit(BrokerEvent)
 }

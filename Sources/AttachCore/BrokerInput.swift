@@ -3,6 +3,9 @@ import AttachProtocol
 /// Everything that can happen to the broker: the one kind of input its one door,
 /// `Broker.handle(_:now:)`, takes. The daemon turns sockets, timers and processes into these.
 public enum BrokerInput: Sendable, Equatable {
+    /// The projects read from `projects.json` at start: each valid one is added and its
+    /// listeners opened; each invalid one comes back as `savedProjectSkipped`.
+    case loadProjects([ProjectConfig])
     /// A control call arrived.
     case call(BrokerRequest, token: RequestToken)
     /// A control connection closed: its waiters go.
@@ -46,6 +49,9 @@ extension Broker {
     /// The one door: feeds one input to the broker and returns what the daemon must do.
     public mutating func handle(_ input: BrokerInput, now: Instant) -> [BrokerAction] {
         switch input {
+        case .loadProjects(let configs):
+            let (actions, skipped) = load(configs)
+            return actions + skipped.map { .savedProjectSkipped($0) }
         case .call(let request, let token):
             let closing = remoteLinkClosing(for: request)
             return handle(request, token: token, now: now) + closing

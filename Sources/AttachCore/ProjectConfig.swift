@@ -19,11 +19,15 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
     public var allowRemote: Bool
     /// Set when the hosts run on another machine, reached through OpenSSH.
     public var remote: RemoteConfig?
+    /// false: an IDE's DAP session does not follow the project's hosts. nil (files written
+    /// before there was a choice, and the default) is on.
+    public var follow: Bool?
 
     public init(name: String, debugHost: String = ProjectConfig.defaultDebugHost, debugPort: Int?,
                 attachPort: Int? = nil, rendezvousPort: Int? = nil, readyTimeout: Double = ProjectConfig.defaultReadyTimeout,
-                allowRemote: Bool = false, remote: RemoteConfig? = nil) {
+                allowRemote: Bool = false, remote: RemoteConfig? = nil, follow: Bool? = nil) {
         self.name = name
+        self.follow = follow
         self.remote = remote
         self.attachPort = attachPort
         self.debugHost = debugHost
@@ -36,6 +40,9 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
     /// The article's set-up: hosts connect to the very port their debug server will bind, so
     /// the daemon must give the port up while a host starts ("handoff").
     public var isHandoff: Bool { debugPort != nil && rendezvousPort == debugPort }
+
+    /// An IDE's DAP session on the attach port follows the project's hosts.
+    public var isFollowing: Bool { attachPort != nil && follow != false }
 
     /// Without an attach port, the debug port the IDE is told to attach to (launch.json, `wait`).
     var portTheIDEIsTold: Int? { attachPort == nil ? debugPort : nil }
@@ -65,7 +72,8 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
         guard timeout > 0, timeout <= 86_400, timeout.isFinite else { throw .invalidParameter("readyTimeout") }
         return ProjectConfig(name: p.name, debugHost: host, debugPort: p.debugPort, attachPort: p.attachPort,
                              rendezvousPort: p.rendezvousPort,
-                             readyTimeout: timeout, allowRemote: p.allowRemote ?? false, remote: remote)
+                             readyTimeout: timeout, allowRemote: p.allowRemote ?? false, remote: remote,
+                             follow: p.follow == false ? false : nil)
     }
 
     /// A dotted IPv4 address or something shaped like an IPv6 one; host names are refused

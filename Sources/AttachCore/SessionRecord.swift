@@ -1,6 +1,8 @@
 import AttachProtocol
 
-/// One host instance as the broker tracks it.
+/// One host instance as the broker tracks it. `info.state` is written only by the transitions
+/// in `SessionRecord+Transitions.swift`, each of which checks the state it leaves and returns
+/// the event to emit; the rest of `info` is what the host said.
 struct SessionRecord: Sendable {
     var info: SessionInfo
     /// The rendezvous connection it came from, for `lines` sessions still connected.
@@ -18,6 +20,27 @@ struct SessionRecord: Sendable {
     /// A mirror's state and problem as its remote attachd last told them; what it shows here
     /// differs while a relay refused here waits out its back-off (pending, with that problem).
     var remoteSaid: (state: SessionState, problem: String?)?
+    /// Its debug server refused a relay: not ready again before this (monotonic) time.
+    var refusedUntil: Double?
+    /// The wait after the last refusal (doubled by the next one), kept until a relay succeeds.
+    var refusalDelay: Double?
+
+    /// The one way a session comes to be: pending, started now, its host and ports from the
+    /// project unless the host said others.
+    init(id: String, project: ProjectConfig, origin: SessionOrigin, now: Instant, readyTimeout: Double,
+         debugHost: String? = nil, debugPort: Int?, pid: Int? = nil, status: String? = nil,
+         connection: ConnectionID? = nil, readyClaimed: Bool) {
+        info = SessionInfo(id: id, project: project.name, state: .pending, origin: origin,
+                           debugHost: debugHost ?? project.debugHost, debugPort: debugPort,
+                           attachPort: project.attachPort, pid: pid, status: status, startedAt: now.wall)
+        info.projectDebugPort = project.portTheIDEIsTold
+        self.connection = connection
+        self.readyClaimed = readyClaimed
+        readyDeadline = now.monotonic + readyTimeout
+    }
+
+    /// The host said `NOTIFY_ATTACH=1`: it hears `ATTACHED=1` / `DETACHED=1`.
+    var notifyAttach = false
 
     /// The port is to be found in the host's tree now (none said, or a discovered one lost).
     var isDiscovering: Bool {

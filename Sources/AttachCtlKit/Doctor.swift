@@ -51,6 +51,8 @@ public struct DoctorSnapshot: Sendable {
     public var project: String?
     public var projects: [ProjectInfo]
     public var sessions: [SessionInfo]
+    /// Local projects whose Unix rendezvous socket is not on disk (looked at by the command).
+    public var missingRendezvousSockets: Set<String>
     /// Epoch seconds, for ages.
     public var now: Double
     /// Who listens on a project's debug port while it has no live host, by port: "pid 4242
@@ -60,8 +62,9 @@ public struct DoctorSnapshot: Sendable {
     public var missingExecutables: Set<String>
 
     public init(socketPath: String, daemon: Daemon, project: String? = nil, projects: [ProjectInfo] = [],
-                sessions: [SessionInfo] = [], now: Double, portHolders: [Int: String] = [:],
-                missingExecutables: Set<String> = []) {
+                sessions: [SessionInfo] = [], missingRendezvousSockets: Set<String> = [], now: Double,
+                portHolders: [Int: String] = [:], missingExecutables: Set<String> = []) {
+        self.missingRendezvousSockets = missingRendezvousSockets
         self.portHolders = portHolders
         self.missingExecutables = missingExecutables
         self.socketPath = socketPath
@@ -99,6 +102,7 @@ public enum Doctor {
         DoctorChecks.daemonUnreachable,
         DoctorChecks.projectMissing,
         DoctorChecks.listenerError,
+        DoctorChecks.rendezvousSocketMissing,
         DoctorChecks.remoteUnreachable,
         DoctorChecks.noHost,
         DoctorChecks.portHeldByOther,

@@ -50,6 +50,17 @@ public enum DoctorChecks {
         }
     }
 
+    /// A project's rendezvous socket file is gone while attachd listens on it (someone removed
+    /// it): hosts that look for the file find nothing.
+    public static func rendezvousSocketMissing(_ s: DoctorSnapshot) -> [Finding] {
+        s.projectsInScope.compactMap { project in
+            guard project.error == nil, s.missingRendezvousSockets.contains(project.name) else { return nil }
+            return Finding(check: "rendezvous-socket-missing", subject: project.name,
+                           summary: "its rendezvous socket \(project.rendezvousSocket) is not there (another process removed it), so hosts cannot announce themselves through it",
+                           fix: "restart attachd (`systemctl --user restart attachd`), or `attachctl remove \(project.name)` and add it again")
+        }
+    }
+
     /// Nobody has announced a host for the project asked about.
     public static func noHost(_ s: DoctorSnapshot) -> [Finding] {
         guard let name = s.project, let project = s.projectsInScope.first, s.sessions(of: name).isEmpty else { return [] }

@@ -90,6 +90,7 @@ public enum Format {
                 state += "; remote \(remote.destination): \(remote.state.rawValue)"
                 if let error = remote.error { state += ": error: \(error)" }
             }
+            if let follow = project.follow { state += follow ? "; follows hosts" : "; follow off" }
             if project.allowRemote, project.rendezvousPort != nil {
                 state += " (warning: TCP rendezvous open to the network, --allow-remote)"
             }

@@ -23,7 +23,8 @@ extension AttachRelays {
         guard let (project, link) = links[id], case .trying(let current) = link, current === trial else { return }
         switch outcome {
         case .open(let sent):
-            relay(id, project: project, session: session, ide: trial.ide, host: trial.channel.fd, sentSoFar: sent)
+            relay(id, project: project, session: session, ide: trial.ide, host: trial.channel.fd, sentSoFar: sent,
+                  ideSent: trial.sentBytes)
         case .refused(let reason, let kept):
             links[id] = (project, .held(trial.ide))
             if !kept.isEmpty { unanswered[id] = kept }

@@ -10,7 +10,6 @@ import AttachSystem
 extension AttachRelays {
     /// At shutdown: hands every IDE connection to the fd store when there is one, else closes it.
     func handOverAll() {
-        for name in Array(listenerNames) { closeListenerKeepingStore(name) }
         guard fdStore.isEnabled else {
             for id in links.keys.sorted() { _ = close(id, reason: "attachd is stopping") }
             for relay in adopted.values { relay.close(reason: "attachd is stopping") }

@@ -5,10 +5,10 @@ import AttachSystemd
 import Dispatch
 import Logging
 
-/// The attach endpoints: every project's attach listener, and the IDE connections on them —
+/// The IDE connections on every project's attach port (`ProjectListeners` accepts them) —
 /// held (accepted, not read) until Core names a session, then relayed byte for byte to that
 /// session's debug server (`Relay`, splice(2)). Only the daemon's own user may connect.
-final class AttachRelays: @unchecked Sendable {
+final class AttachRelays {
     /// One IDE connection, in the room's hands.
     enum Link {
         case held(FileDescriptor)
@@ -22,11 +22,9 @@ final class AttachRelays: @unchecked Sendable {
     let logger: Logger
     let options: DaemonOptions
     let fdStore: FDStore
-    private let reserve: ReserveDescriptor
     private let ids: ConnectionIDs
     private let peerOwner: (FileDescriptor) -> PeerOwner
-    let deliver: @Sendable (BrokerInput) -> Void
-    private var listeners: [String: Listener] = [:]
+    let deliver: (BrokerInput) -> Void
     var links: [ConnectionID: (project: String, link: Link)] = [:]
     /// Bytes of held IDE connections that were read for a relay its remote debug server
     /// refused: sent first by the next one (`RelayTrial`).
@@ -34,20 +32,21 @@ final class AttachRelays: @unchecked Sendable {
     /// Relays adopted from systemd's fd store after a restart: they belong to no session any
     /// more and run until either side closes.
     var adopted: [Int: Relay] = [:]
+    /// Projects whose new relays follow their hosts (`AttachRelays+Follow`).
+    var following: Set<String> = []
     /// Seconds to wait for a debug server's accept before the relay counts as refused.
     static let connectTimeout = 5.0
     /// How often held connections are looked at for an IDE that left (only while there are any).
     static let heldSweepInterval = 1.0
     private var sweepTimer: DispatchSourceTimer?
 
-    init(queue: DispatchQueue, logger: Logger, options: DaemonOptions, fdStore: FDStore, reserve: ReserveDescriptor,
+    init(queue: DispatchQueue, logger: Logger, options: DaemonOptions, fdStore: FDStore,
          ids: ConnectionIDs, peerOwner: @escaping (FileDescriptor) -> PeerOwner,
-         deliver: @escaping @Sendable (BrokerInput) -> Void) {
+         deliver: @escaping (BrokerInput) -> Void) {
         self.queue = queue
         self.logger = logger
         self.options = options
         self.fdStore = fdStore
-        self.reserve = reserve
         self.ids = ids
         self.peerOwner = peerOwner
         self.deliver = deliver
@@ -56,51 +55,11 @@ final class AttachRelays: @unchecked Sendable {
     /// IDE connections in the room, and those relaying now.
     var count: Int { links.count + adopted.count }
 
-    /// Opens (or adopts from the fd store) the project's attach listener. Returns the problem,
-    /// nil when it is up.
-    func open(_ info: ProjectInfo) -> String? {
-        guard let port = info.attachPort, listeners[info.name] == nil else { return nil }
-        let name = FDStore.attachName(info.name)
-        do {
-            let fd: FileDescriptor
-            if let stored = fdStore.adopt(name), Socket.isListeningTCP(stored, port: UInt16(port)) {
-                fd = stored
-            } else {
-                fd = try Socket.listenTCP(host: info.allowRemote ? "0.0.0.0" : "127.0.0.1", port: UInt16(port))
-                fdStore.store(fd, name: name)
-            }
-            let project = info.name
-            let listener = Listener(fd: fd, name: name, queue: queue, reserve: reserve,
-                                    onAccept: { [self] client in accept(client, project: project, remoteAllowed: info.allowRemote) },
-                                    onExhausted: { [self] error in
-                                        logger.warning("accept failed; turning IDEs away until descriptors are free",
-                                                       metadata: ["project": "\(project)", "error": "\(error)"])
-                                    })
-            listener.start()
-            listeners[project] = listener
-            return nil
-        } catch {
-            return "attach port \(port): \(error)"
-        }
-    }
-
-    var listenerNames: [String] { Array(listeners.keys) }
-
     func nextID() -> ConnectionID { ids.next() }
 
-    /// Stops accepting on a project's attach listener at shutdown; systemd keeps its copy.
-    func closeListenerKeepingStore(_ project: String) {
-        listeners.removeValue(forKey: project)?.close()
-    }
-
-    /// Closes the project's attach listener (its connections are closed by Core's `closeAttach`).
-    func closeListener(_ project: String) {
-        guard let listener = listeners.removeValue(forKey: project) else { return }
-        fdStore.remove(FDStore.attachName(project))
-        listener.close()
-    }
-
-    private func accept(_ fd: FileDescriptor, project: String, remoteAllowed: Bool) {
+    /// An IDE connected to the project's attach port (`ProjectListeners` accepted it): held
+    /// when its owner and the limits allow, closed otherwise.
+    func accept(_ fd: FileDescriptor, project: String, remoteAllowed: Bool) {
         let peer = Socket.peerAddress(fd) ?? "unknown peer"
         let me = ProcessHandle.currentUID
         switch peerOwner(fd) {
@@ -171,7 +130,7 @@ final class AttachRelays: @unchecked Sendable {
         links[id] = (project, .connecting(ide, connector))
         connector.start { [self] result in
             // The completion may run inside `start`: report from a fresh turn of the queue.
-            queue.async { [self] in connected(id, session: session, result) }
+            queue.asyncConfined { [self] in connected(id, session: session, result) }
         }
     }
 
@@ -193,8 +152,9 @@ final class AttachRelays: @unchecked Sendable {
 
     /// Starts relaying an IDE connection to its debug server; Core hears `relayUp`.
     func relay(_ id: ConnectionID, project: String, session: String, ide: FileDescriptor, host: FileDescriptor,
-               sentSoFar: Int = 0) {
-        let relay = Relay(ide: ide, host: host, queue: queue, bytesSoFar: (UInt64(sentSoFar), 0))
+               sentSoFar: Int = 0, ideSent: [UInt8] = []) {
+        let relay = Relay(ide: ide, host: host, queue: queue, follow: following.contains(project) ? project : nil,
+                          ideSent: ideSent, bytesSoFar: (UInt64(sentSoFar), 0))
         relay.onEnd = { [self] reason in
             guard links.removeValue(forKey: id) != nil else { return }
             deliver(.relayEnded(id, reason: reason, bytesToHost: Int(relay.bytesFromIDE), bytesToIDE: Int(relay.bytesFromHost)))

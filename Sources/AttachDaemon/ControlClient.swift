@@ -3,7 +3,7 @@ import AttachProtocol
 
 /// One client of the control socket. Replies leave in the order the calls came, even when an
 /// earlier call (a `Wait`) is answered after a later one.
-final class ControlClient: @unchecked Sendable {
+final class ControlClient {
     let connection: Connection
     var framer: VarlinkFramer
     private var nextSerial: UInt64 = 0

@@ -21,7 +21,7 @@ extension ControlServer {
         var session = session
         session.relays = relays.map { relay in
             var relay = relay
-            if let counts = relayCounts(relay.id) {
+            if let counts = readings.relayCounts(relay.id) {
                 relay.bytesToHost = counts.toHost
                 relay.bytesToIDE = counts.toIDE
             }
@@ -72,6 +72,7 @@ enum BrokerCalls {
         case "Announce": return .announce(try codec.parameters(AnnounceParameters.self, in: message))
         case "Wait": return .wait(try codec.parameters(WaitParameters.self, in: message))
         case "SelectSession": return .selectSession(try codec.parameters(SelectSessionParameters.self, in: message))
+        case "SetFollow": return .setFollow(try codec.parameters(SetFollowParameters.self, in: message))
         default: throw .methodNotFound(call.method)
         }
     }

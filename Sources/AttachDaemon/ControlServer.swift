@@ -7,20 +7,16 @@ import Logging
 /// The control socket: accepting clients of our own user only, framing their varlink
 /// messages, answering the calls that need no broker (`GetInfo`, `GetInterfaceDescription`,
 /// `GetStatus`, `Watch`), passing the others to Core, and sending replies in call order.
-final class ControlServer: @unchecked Sendable {
+final class ControlServer {
     private let queue: DispatchQueue
     private let logger: Logger
     private let options: DaemonOptions
     private let ids: ConnectionIDs
     private let reserve: ReserveDescriptor
     let codec = VarlinkCodec()
-    private let deliver: @Sendable (BrokerInput) -> Void
-    /// What `GetStatus` says, from the daemon.
-    var status: () -> StatusReply = { preconditionFailure("wired by Daemon") }
-    /// Bytes moved so far by the relay of an IDE connection (by its id), for `ListSessions`.
-    var relayCounts: (Int) -> (toHost: Int, toIDE: Int)? = { _ in nil }
-    /// Whether a project exists (for `Watch`).
-    var projectExists: (String) -> Bool = { _ in false }
+    private let deliver: (BrokerInput) -> Void
+    /// `GetStatus`'s figures, projects for `Watch`, relays' byte counts for `ListSessions`.
+    let readings: any DaemonReadings
 
     private var listener: Listener?
     private var clients: [ConnectionID: ControlClient] = [:]
@@ -30,7 +26,8 @@ final class ControlServer: @unchecked Sendable {
     private(set) var isStopping = false
 
     init(queue: DispatchQueue, logger: Logger, options: DaemonOptions, ids: ConnectionIDs, reserve: ReserveDescriptor,
-         deliver: @escaping @Sendable (BrokerInput) -> Void) {
+         readings: any DaemonReadings, deliver: @escaping (BrokerInput) -> Void) {
+        self.readings = readings
         self.queue = queue
         self.logger = logger
         self.options = options
@@ -161,11 +158,11 @@ final class ControlServer: @unchecked Sendable {
             guard let text = InterfaceDescriptions.description(of: p.interface) else { throw .interfaceNotFound(p.interface) }
             sendReply(token, InterfaceDescriptionReply(description: text))
         case "io.attachd.Broker.GetStatus":
-            sendReply(token, status())
+            sendReply(token, readings.status())
         case "io.attachd.Broker.Watch":
             let p = try codec.parameters(WatchParameters.self, in: message)
             guard call.more == true else { throw .expectedMore() }
-            if let project = p.project, !projectExists(project) { throw .projectNotFound(project) }
+            if let project = p.project, !readings.projectExists(project) { throw .projectNotFound(project) }
             watchers[token] = p.project
             sendStream(token, codec.frameReply(WatchReply(), continues: true))
         default:

@@ -12,6 +12,7 @@ extension Daemon {
         // installSignalHandlers().
         for signal in Self.stopSignals { ProcessHandle.blockSignal(signal) }
         if let problem = prepareRuntimeDirectory() { throw DaemonError(problem) }
+        try takeInstanceLocks()
         // Each project holds two listeners and each host or client a connection: the usual
         // soft limit of 1024 is too low for a thousand projects.
         if let limit = try? ProcessHandle.raiseOpenFileLimit() {
@@ -49,12 +50,7 @@ extension Daemon {
         } else {
             try bindControlSocket()
         }
-        let loaded = store.load()
-        let (actions, skipped) = broker.load(loaded)
-        for name in skipped {
-            logger.error("skipping an invalid saved project", metadata: ["project": "\(name)"])
-        }
-        perform(actions)
+        handle(.loadProjects(store.load()))
         relays.adoptStored { [self] name in broker.projectInfo(name) != nil }
         fdStore.dropUnadopted()
         installSignalHandlers()
@@ -81,6 +77,36 @@ extension Daemon {
         return nil
     }
 
+    /// One attachd per user configuration and per runtime directory: a second one would rewrite
+    /// the same `projects.json` and take the first's rendezvous sockets away. The locks are
+    /// held until exit; the kernel drops them however the process ends.
+    private func takeInstanceLocks() throws(DaemonError) {
+        let files = [options.paths.configLockFile, options.paths.runtimeLockFile]
+        do {
+            try Files.createDirectories(options.paths.configDirectory, mode: 0o700)
+        } catch {
+            throw DaemonError("cannot create \(options.paths.configDirectory): \(error)")
+        }
+        for file in files {
+            do throws(InstanceLock.Failure) {
+                locks.append(try InstanceLock.acquire(file, controlSocket: options.paths.controlSocket))
+            } catch {
+                switch error {
+                case .held(let holder): throw DaemonError(Self.anotherDaemon(holder, lockFile: file), exitCode: 3)
+                case .failed(let errno): throw DaemonError("cannot lock \(file): \(errno)")
+                }
+            }
+        }
+    }
+
+    /// The words for a second attachd: who serves this configuration, and where.
+    static func anotherDaemon(_ holder: InstanceLock.Holder, lockFile: String) -> String {
+        let socket = holder.controlSocket ?? "its control socket"
+        let pid = holder.pid.map { "pid \($0)" } ?? "its pid is in \(lockFile)"
+        return "another attachd is already serving \(socket) (\(pid)) for this user configuration (it holds \(lockFile)); "
+            + "stop it first, or give this one its own XDG_CONFIG_HOME and XDG_RUNTIME_DIR"
+    }
+
     /// Binds the control socket, replacing a stale file but never a live daemon's socket.
     private func bindControlSocket() throws(DaemonError) {
         let path = options.paths.controlSocket
@@ -98,6 +124,7 @@ extension Daemon {
         do {
             let fd = try Socket.listenUnix(path: path, mode: 0o600)
             ownsControlSocket = true
+            controlSocketFile = FileIdentity.of(path)
             control.start(fd)
         } catch {
             throw DaemonError("cannot listen on \(path): \(error)")
@@ -118,7 +145,7 @@ extension Daemon {
         for signal in Self.stopSignals {
             let source = DispatchSource.makeSignalSource(signal: signal, queue: signalQueue)
             source.setRegistrationHandler { registered.signal() }
-            source.setEventHandler { [self] in queue.async { [self] in shutdown(signal: signal) } }
+            source.setEventHandler { [self] in queue.asyncConfined { [self] in shutdown(signal: signal) } }
             source.resume()
             signalSources.append(source)
         }

@@ -8,30 +8,43 @@ import Logging
 /// The running daemon. It owns the broker (Core's state machine) and the rooms that carry out
 /// its actions, and does nothing else than route: every input from a room goes through one
 /// door, `handle(_:)`, into `Broker.handle`, and every action that comes out goes to the room
-/// whose job it is. Everything runs on one serial queue; no thread per connection.
-public final class Daemon: @unchecked Sendable {
+/// whose job it is. Everything runs on one serial queue; no thread per connection. Not
+/// Sendable: it is made on the main thread and from then on used on `queue` only (work from
+/// elsewhere, like a signal, reaches it through `DispatchQueue.asyncConfined`).
+public final class Daemon {
     let options: DaemonOptions
     let logger: Logger
     let queue = DispatchQueue(label: "io.attachd.daemon")
     var broker: Broker
     let store: ProjectStore
     let startedAt = Clock.monotonicSeconds()
+
+    // Services the rooms get at init; none is a room.
     let ids = ConnectionIDs()
     /// The descriptor given back when accept runs out of them (see `Listener`).
     let reserve = ReserveDescriptor()
     let fdStore: FDStore
+    /// sock_diag: LISTEN state for the probe, and who owns a peer for the owner checks.
+    let listenProbe = ListenProbe()
+    let closingPorts = ClosingPorts()
+    private let door = DaemonDoor()
 
-    // The rooms; each owns its sockets and state.
-    var control: ControlServer!
-    var listeners: RendezvousListeners!
-    var hosts: HostConnections!
-    var processes: ProcessWatcher!
-    var readiness: ReadinessProbe!
-    var relays: AttachRelays!
-    var remotes: RemoteLinks!
+    // The rooms, in the order they are built (each needs only services and those before it);
+    // each owns its sockets and state.
+    let control: ControlServer
+    let hosts: HostConnections
+    let processes: ProcessWatcher
+    let relays: AttachRelays
+    let remotes: RemoteLinks
+    let listeners: ProjectListeners
+    let readiness: ReadinessProbe
 
-    /// The control socket file was bound here (not passed by systemd), so it is ours to remove.
+    /// The control socket file was bound here (not passed by systemd), so it is ours to remove,
+    /// as long as the path still names the file bound (`controlSocketFile`).
     var ownsControlSocket = false
+    var controlSocketFile: FileIdentity?
+    /// `attachd.lock` beside `projects.json` and in the runtime directory, held until exit.
+    var locks: [InstanceLock] = []
     var watchdogTimer: DispatchSourceTimer?
     var signalSources: [DispatchSourceSignal] = []
     var shuttingDown = false
@@ -44,29 +57,23 @@ public final class Daemon: @unchecked Sendable {
         let paths = options.paths
         // Seeded from the clock, so session ids stay unique across restarts.
         let seed = UInt64(Clock.wallSeconds() * 1000) % 1_000_000_000
-        self.broker = Broker(firstSessionNumber: seed) { paths.rendezvousSocket(for: $0) }
-        self.store = ProjectStore(path: paths.projectsFile, directory: paths.configDirectory, logger: logger)
-        self.fdStore = FDStore(enabled: Environment.get("NOTIFY_SOCKET") != nil, logger: logger)
-        // Weak: when start() fails, run() throws and this daemon is released while its queue
-        // may still run a source armed during start (the readiness timer fires at once); its
-        // input is then dropped instead of reading a destroyed object.
-        let deliver: @Sendable (BrokerInput) -> Void = { [weak self] input in self?.handle(input) }
-        control = ControlServer(queue: queue, logger: logger, options: options, ids: ids, reserve: reserve, deliver: deliver)
-        hosts = HostConnections(queue: queue, logger: logger, options: options, ids: ids,
-                                peerOwner: { [weak self] fd in self?.readiness.probe.peerOwner(of: fd) ?? .unknown }, deliver: deliver)
-        listeners = RendezvousListeners(queue: queue, logger: logger, paths: paths, fdStore: fdStore, reserve: reserve,
-                                        lookup: { [weak self] name in self?.broker.projectInfo(name) },
-                                        onAccept: { [weak self] fd, project, viaTCP in self?.hosts.accept(fd, project: project, viaTCP: viaTCP) },
-                                        deliver: deliver)
+        broker = Broker(firstSessionNumber: seed) { paths.rendezvousSocket(for: $0) }
+        store = ProjectStore(path: paths.projectsFile, directory: paths.configDirectory, logger: logger)
+        fdStore = FDStore(enabled: Environment.get("NOTIFY_SOCKET") != nil, logger: logger)
+        let (door, probe, closing) = (door, listenProbe, closingPorts)
+        let deliver: (BrokerInput) -> Void = { door.deliver($0) }
+        let peerOwner: (FileDescriptor) -> PeerOwner = { probe.peerOwner(of: $0) }
+        control = ControlServer(queue: queue, logger: logger, options: options, ids: ids, reserve: reserve,
+                                readings: door, deliver: deliver)
+        hosts = HostConnections(queue: queue, logger: logger, options: options, ids: ids, peerOwner: peerOwner, deliver: deliver)
         processes = ProcessWatcher(queue: queue, deliver: deliver)
-        relays = AttachRelays(queue: queue, logger: logger, options: options, fdStore: fdStore, reserve: reserve, ids: ids,
-                              peerOwner: { [weak self] fd in self?.readiness.probe.peerOwner(of: fd) ?? .unknown }, deliver: deliver)
+        relays = AttachRelays(queue: queue, logger: logger, options: options, fdStore: fdStore, ids: ids,
+                              peerOwner: peerOwner, deliver: deliver)
         remotes = RemoteLinks(queue: queue, logger: logger, ids: ids, runtimeDirectory: paths.runtimeDirectory, deliver: deliver)
-        readiness = ReadinessProbe(queue: queue, logger: logger,
-                                   excludedPorts: { [weak self] in self?.listeners.closingPorts ?? [] }, deliver: deliver)
-        control.status = { [weak self] in self?.status() ?? StatusReply(version: "", pid: 0, uptime: 0, projects: 0, sessions: 0, pending: 0, ready: 0, waiters: 0, connections: 0, probe: "") }
-        control.projectExists = { [weak self] name in self?.broker.projectInfo(name) != nil }
-        control.relayCounts = { [weak self] id in self?.relays.counts(ConnectionID(id)) }
+        listeners = ProjectListeners(queue: queue, logger: logger, paths: paths, fdStore: fdStore, reserve: reserve,
+                                     closing: closing, onAccept: Self.route(hosts: hosts, relays: relays), deliver: deliver)
+        readiness = ReadinessProbe(queue: queue, logger: logger, probe: probe, excludedPorts: { closing.ports }, deliver: deliver)
+        door.daemon = self
     }
 
     /// Starts everything and never returns; exits the process after a clean shutdown.
@@ -106,13 +113,21 @@ public final class Daemon: @unchecked Sendable {
             }
             guard probeRequested else { break }
             probeRequested = false
-            let listening = readiness.readListening()
-            let hosts = listening == nil ? [:] : readiness.readHosts(broker.ownershipQueries)
-            work += broker.handle(.probed(listening: listening, connected: nil, hosts: hosts), now: instant())
+            work += broker.handle(readiness.reading(queries: broker.ownershipQueries, connectedToo: false), now: instant())
         }
-        readiness.reschedule(interval: broker.probeInterval, deadline: broker.nextDeadline,
-                             wantsConnected: broker.wantsConnectedPorts, queries: broker.ownershipQueries)
+        readiness.reschedule(broker.schedule)
         updateStatus()
+    }
+
+    /// Where a socket a project's listener accepted goes: a host's to `HostConnections`, an
+    /// IDE's to `AttachRelays`. The daemon's routing, handed to `ProjectListeners`.
+    private static func route(hosts: HostConnections, relays: AttachRelays) -> (ProjectListeners.Accepted) -> Void {
+        { accepted in
+            switch accepted.kind {
+            case .unix, .tcp: hosts.accept(accepted.fd, project: accepted.project, viaTCP: accepted.kind == .tcp)
+            case .attach: relays.accept(accepted.fd, project: accepted.project, remoteAllowed: accepted.allowRemote)
+            }
+        }
     }
 
     /// Routes one action to its room; returns Core's answer to what happened, if any.
@@ -122,12 +137,10 @@ public final class Daemon: @unchecked Sendable {
             control.respond(token, result)
         case .openListeners(let project):
             guard let info = broker.projectInfo(project) else { return [] }
-            let problems = [listeners.open(info), relays.open(info)].compactMap { $0 }
-            let problem = problems.isEmpty ? nil : problems.joined(separator: "; ")
-            return broker.handle(.listenersOpened(project: project, error: problem), now: instant())
+            relays.setFollow(project, info.follow == true)
+            return broker.handle(.listenersOpened(project: project, error: listeners.open(info)), now: instant())
         case .closeListeners(let project):
             listeners.close(project)
-            relays.closeListener(project)
             hosts.closeAll(of: project)
         case .connectRelay(let connection, let session, let host, let port):
             relays.connect(connection, session: session, host: host, port: port)
@@ -140,6 +153,10 @@ public final class Daemon: @unchecked Sendable {
             remotes.open(project: project, remote: remote)
         case .closeRemote(let project):
             remotes.close(project)
+        case .hostEnded(let connection):
+            relays.hostEnded(connection)
+        case .followHosts(let project, let on):
+            relays.setFollow(project, on)
         case .closeAttach(let connection, let reason):
             guard let input = relays.close(connection, reason: reason) else { return [] }
             return broker.handle(input, now: instant())
@@ -158,6 +175,8 @@ public final class Daemon: @unchecked Sendable {
             processes.unwatch(session: session)
         case .probeNow:
             probeRequested = true
+        case .savedProjectSkipped(let name):
+            logger.error("skipping an invalid saved project", metadata: ["project": "\(name)"])
         case .persistProjects:
             // At once: the reply that follows in this batch must not promise a change that a
             // crash could still lose.

@@ -4,7 +4,7 @@ import Logging
 
 /// systemd's file descriptor store (`FDSTORE=1`): where listening sockets wait while the daemon
 /// restarts. Enabled when systemd (or a test standing in for it) gave us a `NOTIFY_SOCKET`.
-final class FDStore: @unchecked Sendable {
+final class FDStore {
     let isEnabled: Bool
     private let logger: Logger
     /// Descriptors systemd passed back at start, by FDNAME, until their owner adopts them.

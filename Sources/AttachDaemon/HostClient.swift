@@ -1,7 +1,7 @@
 import AttachProtocol
 
 /// One host on a rendezvous socket.
-final class HostClient: @unchecked Sendable {
+final class HostClient {
     let connection: Connection
     let project: String
     let viaTCP: Bool

@@ -7,18 +7,18 @@ import Logging
 /// The hosts connected to rendezvous listeners: limits and the owner check at accept, reading
 /// their lines, the partial-line timeout, replies, and closing. Core hears of each host as
 /// `hostConnected`, `hostLine` and `hostClosed`.
-final class HostConnections: @unchecked Sendable {
+final class HostConnections {
     private let queue: DispatchQueue
     private let logger: Logger
     private let options: DaemonOptions
     private let ids: ConnectionIDs
     /// The owner of a local TCP peer (sock_diag).
     private let peerOwner: (FileDescriptor) -> PeerOwner
-    private let deliver: @Sendable (BrokerInput) -> Void
+    private let deliver: (BrokerInput) -> Void
     private var hosts: [ConnectionID: HostClient] = [:]
 
     init(queue: DispatchQueue, logger: Logger, options: DaemonOptions, ids: ConnectionIDs,
-         peerOwner: @escaping (FileDescriptor) -> PeerOwner, deliver: @escaping @Sendable (BrokerInput) -> Void) {
+         peerOwner: @escaping (FileDescriptor) -> PeerOwner, deliver: @escaping (BrokerInput) -> Void) {
         self.queue = queue
         self.logger = logger
         self.options = options
@@ -160,7 +160,7 @@ final class HostConnections: @unchecked Sendable {
 }
 
 /// Hands out connection ids, control and rendezvous alike, so Core can tell them apart.
-final class ConnectionIDs: @unchecked Sendable {
+final class ConnectionIDs {
     private var nextID: ConnectionID = 1
 
     func next() -> ConnectionID {

@@ -4,7 +4,7 @@ import Dispatch
 /// A listening socket watched by a read source. Accepts until the kernel has nothing more;
 /// when descriptors run out (EMFILE, ENFILE) it stops watching for a while instead of
 /// spinning on a readiness it cannot serve, then tries again.
-final class Listener: @unchecked Sendable {
+final class Listener {
     let fd: FileDescriptor
     /// What this listener is, for logs and the fd store: `control`, `tcp.NAME`, `unix.NAME`.
     let name: String
@@ -131,7 +131,7 @@ final class Listener: @unchecked Sendable {
 }
 
 /// A descriptor on /dev/null held in reserve for the moment the process runs out of them.
-final class ReserveDescriptor: @unchecked Sendable {
+final class ReserveDescriptor {
     private var held: FileDescriptor?
 
     init() { refill() }

@@ -4,13 +4,13 @@ import Dispatch
 
 /// Watches host processes through pidfds (pidfd_open(2)): a pidfd becomes readable when its
 /// process exits, and a read source on the daemon's queue reports it as `processExited`.
-final class ProcessWatcher: @unchecked Sendable {
+final class ProcessWatcher {
     private let queue: DispatchQueue
-    private let deliver: @Sendable (BrokerInput) -> Void
+    private let deliver: (BrokerInput) -> Void
     private var watches: [String: DispatchSourceRead] = [:]
 
     /// - Parameter deliver: the daemon's door into Core.
-    init(queue: DispatchQueue, deliver: @escaping @Sendable (BrokerInput) -> Void) {
+    init(queue: DispatchQueue, deliver: @escaping (BrokerInput) -> Void) {
         self.queue = queue
         self.deliver = deliver
     }
@@ -29,7 +29,7 @@ final class ProcessWatcher: @unchecked Sendable {
             return
         } catch {
             // Already gone (or not ours to see): the session ends, but not from inside this batch.
-            queue.async { [deliver] in deliver(.processExited(session: session)) }
+            queue.asyncConfined { [deliver] in deliver(.processExited(session: session)) }
             return
         }
         let source = DispatchSource.makeReadSource(fileDescriptor: fd.rawValue, queue: queue)

@@ -3,32 +3,32 @@ import AttachSystem
 import Dispatch
 import Logging
 
-/// The one timer of the daemon and the LISTEN probe behind it: reads the kernel's LISTEN
-/// table (sock_diag) as often as Core's `probeInterval` asks while something is pending, wakes
-/// for Core's next deadline, and never runs while nothing needs it (no wakeups when idle).
-final class ReadinessProbe: @unchecked Sendable {
-    let probe = ListenProbe()
+/// Core's timer and the LISTEN probe behind it: reads the kernel's LISTEN table (sock_diag) as
+/// often as Core's `schedule` asks while something is pending, wakes for Core's next deadline,
+/// and never runs while nothing needs it (no wakeups when idle). `reading` is the one probe,
+/// for the timer and for a batch that asked `probeNow`.
+final class ReadinessProbe {
+    let probe: ListenProbe
     /// Whether a host's own process tree listens (sharing `probe`'s netlink socket).
     private lazy var hostProbe = HostListenProbe(listenProbe: probe)
     /// Hosts looked at last time, so that a host no longer asked about is forgotten.
     private var lookedAt: Set<Int32> = []
     private let queue: DispatchQueue
     private let logger: Logger
-    private let deliver: @Sendable (BrokerInput) -> Void
+    private let deliver: (BrokerInput) -> Void
     /// Ports of our own listeners that are closing: never taken for a host's debug server.
     private let excludedPorts: () -> Set<UInt16>
     private var timer: DispatchSourceTimer?
     private var timerFireAt: Double?
     /// What Core wants, as of the last batch.
-    private var interval: Double?
-    private var wantsConnected = false
-    private var queries: [OwnershipQuery] = []
+    private var schedule = ProbeSchedule.idle
     private var lastAttachmentCheck = 0.0
 
-    init(queue: DispatchQueue, logger: Logger, excludedPorts: @escaping () -> Set<UInt16>,
-         deliver: @escaping @Sendable (BrokerInput) -> Void) {
+    init(queue: DispatchQueue, logger: Logger, probe: ListenProbe = ListenProbe(), excludedPorts: @escaping () -> Set<UInt16>,
+         deliver: @escaping (BrokerInput) -> Void) {
         self.queue = queue
         self.logger = logger
+        self.probe = probe
         self.excludedPorts = excludedPorts
         self.deliver = deliver
     }
@@ -73,16 +73,31 @@ final class ReadinessProbe: @unchecked Sendable {
         }
     }
 
+    /// The one probe: LISTEN state, what the hosts' process trees listen on (Core's ownership
+    /// queries), and, when `connectedToo` and Core wants it and it is due, the ports of
+    /// established connections. A reading with nil `listening` (the kernel refused) is still a
+    /// tick of the clock.
+    func reading(queries: [OwnershipQuery], connectedToo: Bool) -> BrokerInput {
+        let listening = readListening()
+        // Attachment is looked at on the timer only, at most as often as Core says: it walks
+        // every established connection, not just the listeners.
+        var connected: Set<UInt16>?
+        let now = Clock.monotonicSeconds()
+        if connectedToo, listening != nil, let every = schedule.connectedInterval, now - lastAttachmentCheck >= every * 0.9 {
+            lastAttachmentCheck = now
+            connected = probe.connectedPorts()
+        }
+        return .probed(listening: listening, connected: connected, hosts: listening == nil ? [:] : readHosts(queries))
+    }
+
     /// Moves the timer after a batch: to the next probe (`interval` from now) or `deadline`
     /// (monotonic), whichever is first; parked when there is neither.
-    func reschedule(interval: Double?, deadline: Double?, wantsConnected: Bool, queries: [OwnershipQuery] = []) {
-        self.interval = interval
-        self.wantsConnected = wantsConnected
-        self.queries = queries
+    func reschedule(_ schedule: ProbeSchedule) {
+        self.schedule = schedule
         let now = Clock.monotonicSeconds()
         var fireAt: Double?
-        if let interval { fireAt = now + interval }
-        if let deadline { fireAt = min(fireAt ?? deadline, deadline) }
+        if let interval = schedule.interval { fireAt = now + interval }
+        if let deadline = schedule.deadline { fireAt = min(fireAt ?? deadline, deadline) }
         guard let fireAt else {
             if timerFireAt != nil {
                 timer?.schedule(deadline: .distantFuture)
@@ -118,15 +133,13 @@ final class ReadinessProbe: @unchecked Sendable {
 
     private func timerFired() {
         timerFireAt = nil
-        let listening = interval == nil ? nil : readListening()
-        // Attachment is only looked at on the timer, at most once a second, while sessions are
-        // ready: it walks every established connection, not just the listeners.
-        var connected: Set<UInt16>?
-        let now = Clock.monotonicSeconds()
-        if listening != nil, wantsConnected, now - lastAttachmentCheck >= Broker.slowProbeInterval * 0.9 {
-            lastAttachmentCheck = now
-            connected = probe.connectedPorts()
-        }
-        deliver(.probed(listening: listening, connected: connected, hosts: listening == nil ? [:] : readHosts(queries)))
+        // A deadline alone wakes Core without reading the kernel.
+        deliver(schedule.interval == nil ? .probed(listening: nil, connected: nil) : reading(queries: schedule.queries, connectedToo: true))
+    }
+
+    /// The timer as a test drives it: `wantsConnected` asks for attachment at Core's slow pace.
+    func reschedule(interval: Double?, deadline: Double?, wantsConnected: Bool) {
+        reschedule(ProbeSchedule(interval: interval, deadline: deadline,
+                                 connectedInterval: wantsConnected ? Broker.slowProbeInterval : nil, queries: []))
     }
 }

@@ -20,7 +20,7 @@ public final class Relay: @unchecked Sendable {
         case host = "host"
     }
 
-    /// How the relay moves bytes. The defaults suit the daemon; tests turn splicing off.
+    /// How the relay moves bytes. The defaults suit the daemon; tests choose each copy path.
     public struct Options: Sendable {
         /// splice(2) through a pipe when the kernel allows; false copies through a buffer.
         public var splice: Bool
@@ -49,15 +49,26 @@ public final class Relay: @unchecked Sendable {
     public private(set) var endReason: String?
 
     let queue: DispatchQueue
-    /// [0] IDE → host, [1] host → IDE.
-    let directions: [RelayDirection]
+    let options: Options
+    /// The project whose next host a DAP relay follows (`DAPFollow`); nil: bytes as they are.
+    let follow: String?
+    /// The IDE's first bytes, sent on already (by a `RelayTrial`): what the protocol is told by.
+    let ideSent: [UInt8]
+    /// [0] IDE → host, [1] host → IDE; empty until the protocol is known (`recognize`).
+    var directions: [any RelayPump] = []
+    /// Set for a relay recognised as DAP and framed.
+    private(set) var dapState: DAPRelayState?
+    /// Watching for the first bytes, while the protocol is not known yet.
+    var recognitionSources: [any DispatchSourceProtocol] = []
+    var recognitionTimer: DispatchSourceTimer?
+    var recognitionTries = 0
     private let carried: (fromIDE: UInt64, fromHost: UInt64)
     private var readSources: [DispatchSourceRead?] = [nil, nil]
     private var readArmed = [false, false]
     private var writeSources: [DispatchSourceWrite?] = [nil, nil]
     private var writeArmed = [false, false]
     private var pumpScheduled = [false, false]
-    private var liveSources = 0
+    var liveSources = 0
     /// Sockets are closed when the last source is cancelled, unless they were handed over.
     private var closeSocketsWhenCancelled = false
     private var started = false
@@ -65,22 +76,43 @@ public final class Relay: @unchecked Sendable {
     private var firstToClose: Side?
     private(set) var isHandedOver = false
 
-    /// Takes ownership of two connected stream sockets (made non-blocking here) and prepares a
-    /// pipe per direction; `start()` begins moving bytes. A pipe that cannot be made (EMFILE)
-    /// leaves that direction copying. `bytesSoFar` and `startedAt` carry the counters and start
-    /// time of a relay that was handed over. TCP_NODELAY is set on TCP sockets, so small
-    /// debugger messages leave as soon as they arrived. SIGPIPE is ignored for the process.
+    /// Takes ownership of two connected stream sockets (made non-blocking here); `start()`
+    /// begins moving bytes, through a pipe per direction (F_SETPIPE_SZ `pipeCapacity`; a pipe
+    /// that cannot be made, EMFILE, leaves that direction copying). With `follow` (a project's
+    /// name) the IDE's first bytes are looked at first: a DAP stream is framed and follows the
+    /// project's hosts (`FramedDirection`), anything else is relayed byte for byte as without.
+    /// `bytesSoFar` and `startedAt` carry the counters and start time of a relay that was handed
+    /// over. TCP_NODELAY is set on TCP sockets, so small debugger messages leave as soon as they
+    /// arrived. SIGPIPE is ignored for the process.
     public init(ide: FileDescriptor, host: FileDescriptor, queue: DispatchQueue, options: Options = Options(),
-                bytesSoFar: (fromIDE: UInt64, fromHost: UInt64) = (0, 0), startedAt: Double? = nil) {
+                follow: String? = nil, ideSent: [UInt8] = [], bytesSoFar: (fromIDE: UInt64, fromHost: UInt64) = (0, 0), startedAt: Double? = nil) {
         ProcessHandle.ignoreSIGPIPE()
         self.ide = ide
         self.host = host
         self.queue = queue
+        self.options = options
+        self.follow = follow
+        self.ideSent = ideSent
         self.carried = bytesSoFar
         self.startedAt = startedAt ?? Clock.wallSeconds()
         for fd in [ide, host] {
             try? fd.setNonBlocking(true)
             try? Socket.setNoDelay(fd)
+        }
+    }
+
+    /// Makes the two directions, once the protocol is known.
+    func begin(dap: Bool) {
+        guard directions.isEmpty else { return }
+        if dap, let follow {
+            let state = DAPRelayState(project: follow)
+            dapState = state
+            directions = [
+                FramedDirection(source: ide, destination: host, fromHost: false, state: state, bufferCapacity: options.bufferCapacity,
+                                sentAlready: ideSent),
+                FramedDirection(source: host, destination: ide, fromHost: true, state: state, bufferCapacity: options.bufferCapacity),
+            ]
+            return
         }
         func pipe() -> Pipe? {
             options.splice ? try? Pipe.make(capacity: options.pipeCapacity) : nil
@@ -94,30 +126,45 @@ public final class Relay: @unchecked Sendable {
     /// Adopts the sockets of a relay handed over by `handOver(timeoutMilliseconds:)` (in this
     /// process or, through systemd's fd store, in the next one), with its counters and start time.
     public convenience init(adopting handed: RelayHandOver, queue: DispatchQueue, options: Options = Options()) {
-        self.init(ide: handed.ide, host: handed.host, queue: queue, options: options,
+        self.init(ide: handed.ide, host: handed.host, queue: queue, options: options, follow: nil,
                   bytesSoFar: (handed.bytesFromIDE, handed.bytesFromHost), startedAt: handed.startedAt)
     }
 
     /// Bytes relayed from the IDE to the host (written to the host's socket).
-    public var bytesFromIDE: UInt64 { carried.fromIDE + directions[0].bytesMoved }
+    public var bytesFromIDE: UInt64 { carried.fromIDE + (directions.first?.bytesMoved ?? 0) }
     /// Bytes relayed from the host to the IDE.
-    public var bytesFromHost: UInt64 { carried.fromHost + directions[1].bytesMoved }
+    public var bytesFromHost: UInt64 { carried.fromHost + (directions.count > 1 ? directions[1].bytesMoved : 0) }
     /// True once the relay ended or was handed over.
     public var isEnded: Bool { endReason != nil || isHandedOver }
-    /// Whether each direction splices (IDE → host, host → IDE); false after a fallback to copying.
-    public var splicing: (fromIDE: Bool, fromHost: Bool) { (directions[0].splicing, directions[1].splicing) }
-    /// Bytes read and not yet written, both directions; never more than `capacity`.
-    public var bytesInFlight: Int { directions[0].pending + directions[1].pending }
-    /// The most bytes the relay holds at once, both directions (pipe or buffer sizes).
-    public var capacity: Int { directions[0].capacity + directions[1].capacity }
+    /// True for a relay recognised as DAP (framed, following its project's hosts).
+    public var isDAP: Bool { dapState != nil }
 
     /// Begins relaying: moves what is there already, then waits on Dispatch sources.
     public func start() {
         dispatchPrecondition(condition: .onQueue(queue))
         guard !started, !isEnded else { return }
         started = true
+        if follow == nil {
+            begin(dap: false)
+            runBoth()
+        } else {
+            recognize()
+        }
+    }
+
+    func runBoth() {
         run(0)
         run(1)
+    }
+
+    /// The host ended as Core saw it (its session ended): a DAP relay that follows tells the IDE
+    /// now (`DAPFollow`), waiting at most `timeoutMilliseconds` for room; the caller closes the
+    /// relay next. False when nothing was said (not DAP, the IDE asked for the end, said already).
+    @discardableResult
+    public func sayHostEnded(timeoutMilliseconds: Int32 = 200) -> Bool {
+        dispatchPrecondition(condition: .onQueue(queue))
+        guard !isEnded, directions.count > 1, let framed = directions[1] as? FramedDirection else { return false }
+        return framed.sayFarewell(until: Clock.monotonicSeconds() + Double(timeoutMilliseconds) / 1000)
     }
 
     /// Ends the relay from the outside (the session ended): cancels the sources, closes both
@@ -132,7 +179,7 @@ public final class Relay: @unchecked Sendable {
 
     private func run(_ index: Int) {
         pumpScheduled[index] = false
-        guard !isEnded else { return }
+        guard !isEnded, index < directions.count else { return }
         let direction = directions[index]
         switch direction.pump() {
         case .waitSource:
@@ -151,6 +198,9 @@ public final class Relay: @unchecked Sendable {
         case .finished:
             if firstToClose == nil { firstToClose = index == 0 ? .ide : .host }
             cancelSources(of: index)
+            if index == 1, dapState?.follow.farewellSaid == true {
+                return end("the host ended; the IDE was told to restart")
+            }
             if directions.allSatisfy(\.isFinished) {
                 end("\((firstToClose ?? .ide).rawValue) closed")
             }
@@ -222,6 +272,7 @@ public final class Relay: @unchecked Sendable {
     /// Stops everything; the sockets are closed once no source is left, unless `handOver`.
     func stop(closingSockets: Bool) {
         closeSocketsWhenCancelled = closingSockets
+        stopRecognizing()
         cancelSources(of: 0)
         cancelSources(of: 1)
         if closingSockets && liveSources == 0 { closeSockets() }
@@ -237,7 +288,7 @@ public final class Relay: @unchecked Sendable {
         handler?(reason)
     }
 
-    private func sourceCancelled() {
+    func sourceCancelled() {
         liveSources -= 1
         if liveSources == 0 && closeSocketsWhenCancelled { closeSockets() }
     }

@@ -61,9 +61,6 @@ final class RelayDirection {
     /// Bytes read from the source and not yet written (in the pipe or the buffer).
     var pending: Int { inPipe + bufferEnd - bufferStart }
 
-    /// The most bytes this direction ever holds.
-    var capacity: Int { splicing ? pipeCapacity : max(bufferCapacity, inPipe) }
-
     /// Moves what can be moved now: first what is pending into the destination, then, only
     /// once nothing is pending, more from the source (so a splice into the pipe that would
     /// block means the socket is empty, never that the pipe is full).

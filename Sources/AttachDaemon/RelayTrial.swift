@@ -28,6 +28,8 @@ final class RelayTrial: @unchecked Sendable {
     private var unanswered: [UInt8]
     /// How many of them were written to the channel.
     private(set) var sent = 0
+    /// The IDE's bytes written to the channel so far (a relay that follows frames them first).
+    var sentBytes: [UInt8] { Array(unanswered[0..<sent]) }
     private var ideSource: DispatchSourceRead?
     private var channelSource: DispatchSourceRead?
     private var writeSource: DispatchSourceWrite?

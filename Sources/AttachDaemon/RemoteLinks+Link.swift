@@ -11,7 +11,7 @@ import Logging
 /// queue, so no change falls between the snapshot and the stream. Every session the stream
 /// reports is passed on to Core as it is there; when ssh exits or the remote says no, Core hears
 /// `remoteLost` with the words given, and the link starts again after a backoff.
-final class RemoteLink: @unchecked Sendable {
+final class RemoteLink {
     /// The reply expected next, in call order; `watch` stays at the head once reached.
     enum Expect { case info, project, sessions, watch }
 
@@ -21,7 +21,7 @@ final class RemoteLink: @unchecked Sendable {
     private let queue: DispatchQueue
     private let logger: Logger
     private let ids: ConnectionIDs
-    private let deliver: @Sendable (BrokerInput) -> Void
+    private let deliver: (BrokerInput) -> Void
     private let codec = VarlinkCodec()
     private var process: SSHProcess?
     private var connection: Connection?
@@ -29,15 +29,22 @@ final class RemoteLink: @unchecked Sendable {
     private var expected: [Expect] = []
     private var version: String?
     private var retry: DispatchWorkItem?
+    /// Ends an attempt that has not come up by `connectDeadline`.
+    private var deadline: DispatchWorkItem?
     private var stopped = false
     /// Seconds before the next attempt after a failure; doubled each time up to `maxBackoff`.
     private(set) var backoff = RemoteLink.firstBackoff
 
     static let firstBackoff = 0.5
     static let maxBackoff = 8.0
+    /// Seconds an attempt may take to come up (ssh connected, the remote attachd answered up to
+    /// its sessions): past ssh's own ConnectTimeout, so that ssh's words come first when it can
+    /// give them. A link never stays `connecting` longer: a bridge that answers nothing (say,
+    /// another program called attachctl on the remote PATH) ends as `unreachable`.
+    static let connectDeadline = Double(SSHCommand.connectTimeoutSeconds) + 5
 
     init(project: String, remote: RemoteConfig, ssh: SSHCommand, queue: DispatchQueue, logger: Logger,
-         ids: ConnectionIDs, deliver: @escaping @Sendable (BrokerInput) -> Void) {
+         ids: ConnectionIDs, deliver: @escaping (BrokerInput) -> Void) {
         self.project = project
         self.remote = remote
         self.ssh = ssh
@@ -75,6 +82,20 @@ final class RemoteLink: @unchecked Sendable {
         bytes += call("io.attachd.Broker.ListSessions", ListSessionsParameters(project: remote.project))
         bytes += call("io.attachd.Broker.Watch", WatchParameters(project: remote.project), more: true)
         connection.send(bytes)
+        let expire = DispatchWorkItem { [weak self] in self?.expired() }
+        deadline = expire
+        queue.asyncAfter(deadline: .now() + Self.connectDeadline, execute: expire)
+    }
+
+    /// The attempt did not come up in time: down, with what ssh (and the remote command) said.
+    private func expired() {
+        deadline = nil
+        guard process != nil || connection != nil, expected.first != .watch else { return }
+        var reason = "no answer from attachd on \(remote.destination) within \(Int(Self.connectDeadline)) s"
+        let said = Self.reason(status: nil, words: process?.stderrText ?? "", destination: remote.destination)
+        if said != "ssh ended" { reason += "; ssh said: \(said)" }
+        reason += " (is `attachctl bridge` there the attachctl of attachd \(AttachdVersion.current)?)"
+        fail(reason)
     }
 
     /// Ends the link for good (the project was removed).
@@ -119,6 +140,8 @@ final class RemoteLink: @unchecked Sendable {
                 _ = try typed(ProjectReply.self, message)
             case .sessions:
                 let reply = try typed(ListSessionsReply.self, message)
+                deadline?.cancel()
+                deadline = nil
                 backoff = Self.firstBackoff
                 logger.info("remote link up", metadata: ["project": "\(project)", "remote": "\(remote.destination)"])
                 deliver(.remoteConnected(project: project, version: version ?? "?"))
@@ -173,6 +196,8 @@ final class RemoteLink: @unchecked Sendable {
     }
 
     private func teardown() {
+        deadline?.cancel()
+        deadline = nil
         connection?.close()
         connection = nil
         expected = []

@@ -16,13 +16,14 @@ struct SSHCommand: Sendable, Equatable {
 
     static let keepAliveSeconds = 5
     static let persistSeconds = 60
+    static let connectTimeoutSeconds = 10
 
     var options: [String] {
         ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
          "-o", "ControlMaster=auto", "-o", "ControlPath=\(controlDirectory)/%C",
          "-o", "ControlPersist=\(Self.persistSeconds)",
          "-o", "ServerAliveInterval=\(Self.keepAliveSeconds)", "-o", "ServerAliveCountMax=3",
-         "-o", "ConnectTimeout=10"]
+         "-o", "ConnectTimeout=\(Self.connectTimeoutSeconds)"]
     }
 
     /// `ssh … DEST attachctl bridge [--socket PATH]`: the control link.
@@ -59,7 +60,7 @@ struct SSHCommand: Sendable, Equatable {
 /// One ssh process of the daemon: spawned with a socketpair as its standard input and output
 /// and a pipe as its standard error, watched through a pidfd and reaped when it exits. What it
 /// wrote on standard error (the last few KiB) is kept, for "the words ssh gave".
-final class SSHProcess: @unchecked Sendable {
+final class SSHProcess {
     let pid: Int32
     private let queue: DispatchQueue
     private var stderrSource: DispatchSourceRead?
@@ -119,7 +120,7 @@ final class SSHProcess: @unchecked Sendable {
         errors.resume()
         guard let pidfd = try? ProcessHandle.pidfdOpen(pid) else {
             // No pidfd: it is already reaped, or the kernel has none. Look again soon.
-            queue.asyncAfter(deadline: .now() + 0.1) { [self] in exited() }
+            queue.asyncConfined(after: 0.1) { [self] in exited() }
             return
         }
         let exit = DispatchSource.makeReadSource(fileDescriptor: pidfd.rawValue, queue: queue)
@@ -149,7 +150,7 @@ final class SSHProcess: @unchecked Sendable {
     private func exited() {
         guard onExit != nil || exitSource != nil else { return }
         guard let status = ChildProcess.reap(pid) else {
-            if exitSource == nil { queue.asyncAfter(deadline: .now() + 0.1) { [self] in exited() } }
+            if exitSource == nil { queue.asyncConfined(after: 0.1) { [self] in exited() } }
             return
         }
         if stderrSource != nil { drainStderr() }

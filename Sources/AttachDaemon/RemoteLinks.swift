@@ -8,11 +8,11 @@ import Logging
 /// channels (`ssh -W 127.0.0.1:PORT DEST`) that carry IDE connections to remote debug servers.
 /// All share one ssh connection per remote host (ControlMaster, see `SSHCommand`), so a relay
 /// or a reconnect costs a channel, not a handshake.
-final class RemoteLinks: @unchecked Sendable {
+final class RemoteLinks {
     let queue: DispatchQueue
     let logger: Logger
     private let ids: ConnectionIDs
-    private let deliver: @Sendable (BrokerInput) -> Void
+    private let deliver: (BrokerInput) -> Void
     /// `ATTACHD_SSH_COMMAND`, else `ssh`.
     let defaultCommand: String
     /// Where the shared connections' control sockets live.
@@ -25,7 +25,7 @@ final class RemoteLinks: @unchecked Sendable {
 
     init(queue: DispatchQueue, logger: Logger, ids: ConnectionIDs, runtimeDirectory: String,
          sshCommand: String? = Environment.get("ATTACHD_SSH_COMMAND"),
-         deliver: @escaping @Sendable (BrokerInput) -> Void) {
+         deliver: @escaping (BrokerInput) -> Void) {
         self.queue = queue
         self.logger = logger
         self.ids = ids
@@ -90,7 +90,7 @@ final class RemoteLinks: @unchecked Sendable {
 /// One `ssh -W` channel of a relay: the daemon's end of its standard input and output, and how
 /// ssh ended once it has (exit status 0 when the channel was open and then closed; a failure,
 /// with ssh's words, when the remote debug server refused it or ssh could not reach the host).
-final class RemoteChannel: @unchecked Sendable {
+final class RemoteChannel {
     let fd: FileDescriptor
     private let process: SSHProcess
     /// How ssh ended, once it has.

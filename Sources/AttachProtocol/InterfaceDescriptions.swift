@@ -30,7 +30,10 @@ type Project (
   # Why a rendezvous listener is not up (for example the TCP port is in use), if it is not.
   error: ?string,
   # Set for a project whose hosts run on another machine, reached through OpenSSH.
-  remote: ?Remote
+  remote: ?Remote,
+  # With an attach port: whether an IDE's DAP session follows the project's hosts (when its
+  # host ends, the IDE is told to restart and is held for the next one); null without one.
+  follow: ?bool
 )
 
 # The other machine of a remote project, and the state of the link to its attachd.
@@ -113,6 +116,7 @@ type Event (
 # left out only with attachPort: then each host says its own. With remote (an ssh
 # destination; needs attachPort), the hosts run on that machine: its attachd is watched
 # through `ssh DESTINATION attachctl bridge`, and IDE connections are relayed over ssh.
+# follow: false turns following the hosts off (default on, for projects with attachPort).
 method AddProject(
   name: string,
   debugPort: ?int,
@@ -124,7 +128,8 @@ method AddProject(
   remote: ?string,
   remoteProject: ?string,
   remoteSocket: ?string,
-  sshCommand: ?string
+  sshCommand: ?string,
+  follow: ?bool
 ) -> (project: Project)
 
 # Removes a project: closes its listeners, ends its sessions, fails its waiters.
@@ -143,9 +148,17 @@ method EndSession(id: string) -> (session: Session)
 # clears the pin (the newest ready session is chosen again).
 method SelectSession(project: string, session: ?string) -> (project: Project)
 
+# Turns following the hosts on or off for a project with an attach port: when the host behind
+# an IDE's DAP session ends on its own, the IDE gets an output event and terminated with
+# restart: true, and its new connection is held until the project's next host is ready.
+method SetFollow(name: string, follow: bool) -> (project: Project)
+
 # A host announces itself over the control socket. With pid, the session ends when that
-# process exits; otherwise when the debug port stops listening after it was ready.
-method Announce(project: string, debugPort: ?int, pid: ?int, status: ?string) -> (session: Session)
+# process exits; otherwise when the debug port stops listening after it was ready. A live
+# session of the project with the same pid and debug port is that host announcing itself
+# again: it is returned as it is. session: the id the host had (before attachd went away),
+# kept when no live session has it.
+method Announce(project: string, debugPort: ?int, pid: ?int, status: ?string, session: ?string) -> (session: Session)
 
 # Returns as soon as a session of the project is ready or attached (at once if one already is).
 # timeout defaults to the project's readyTimeout; 0 means check once.

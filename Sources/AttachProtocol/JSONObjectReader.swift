@@ -74,6 +74,12 @@ public struct JSONObjectReader {
         return number
     }
 
+    public func optionalBool(_ key: String) throws(ReplyDecodingError) -> Bool? {
+        guard let value = present(key) else { return nil }
+        guard case .bool(let flag) = value else { throw mismatch(key) }
+        return flag
+    }
+
     public func bool(_ key: String) throws(ReplyDecodingError) -> Bool {
         guard case .bool(let flag) = try required(key) else { throw mismatch(key) }
         return flag

@@ -18,10 +18,14 @@ public struct ProjectInfo: Codable, Sendable, Equatable {
     public var error: String?
     /// Set for a project whose hosts run on another machine, reached through OpenSSH.
     public var remote: RemoteInfo?
+    /// For a project with an attach port: whether an IDE's DAP session follows the project's
+    /// hosts (told to restart when its host ends, held for the next one). nil without one.
+    public var follow: Bool?
 
     public init(name: String, debugHost: String, debugPort: Int?, attachPort: Int? = nil, selectedSession: String? = nil,
                 rendezvousPort: Int?, rendezvousSocket: String,
-                readyTimeout: Double, allowRemote: Bool, error: String? = nil, remote: RemoteInfo? = nil) {
+                readyTimeout: Double, allowRemote: Bool, error: String? = nil, remote: RemoteInfo? = nil,
+                follow: Bool? = nil) {
         self.name = name
         self.debugHost = debugHost
         self.debugPort = debugPort
@@ -33,5 +37,6 @@ public struct ProjectInfo: Codable, Sendable, Equatable {
         self.allowRemote = allowRemote
         self.error = error
         self.remote = remote
+        self.follow = follow
     }
 }

@@ -16,11 +16,14 @@ public struct AddProjectParameters: Codable, Sendable, Equatable {
     public var remoteSocket: String?
     /// The ssh command for this project (default: `$ATTACHD_SSH_COMMAND`, else `ssh`).
     public var sshCommand: String?
+    /// With `attachPort`: false turns following the hosts off (default on).
+    public var follow: Bool?
 
     public init(name: String, debugPort: Int?, debugHost: String? = nil, rendezvousPort: Int? = nil,
                 readyTimeout: Double? = nil, allowRemote: Bool? = nil, attachPort: Int? = nil,
                 remote: String? = nil, remoteProject: String? = nil, remoteSocket: String? = nil,
-                sshCommand: String? = nil) {
+                sshCommand: String? = nil, follow: Bool? = nil) {
+        self.follow = follow
         self.attachPort = attachPort
         self.remote = remote
         self.remoteProject = remoteProject
@@ -39,6 +42,16 @@ public struct AddProjectParameters: Codable, Sendable, Equatable {
 public struct ProjectNameParameters: Codable, Sendable, Equatable {
     public var name: String
     public init(name: String) { self.name = name }
+}
+
+/// `SetFollow` parameters: whether a project's IDE sessions follow its hosts.
+public struct SetFollowParameters: Codable, Sendable, Equatable {
+    public var name: String
+    public var follow: Bool
+    public init(name: String, follow: Bool) {
+        self.name = name
+        self.follow = follow
+    }
 }
 
 /// Reply of `AddProject` and `GetProject`.

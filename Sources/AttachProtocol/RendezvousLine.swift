@@ -20,6 +20,9 @@ public enum RendezvousAssignment: Equatable, Sendable {
     /// `PYTHON=any text` (may be empty): the interpreter attach_ready had debugpy run its
     /// adapter with, sent with `EXECUTABLE=`; empty when none was found.
     case python(String)
+    /// `NOTIFY_ATTACH=1`: the host wants `ATTACHED=1` / `DETACHED=1` lines when an IDE relay to
+    /// it starts and ends.
+    case notifyAttach
 }
 
 /// Why a rendezvous line was refused.
@@ -98,6 +101,8 @@ public enum RendezvousLine {
             return containsNUL ? invalid(expectedText) : .success(.executable(rawValue))
         case "PYTHON":
             return containsNUL ? invalid(expectedText) : .success(.python(rawValue))
+        case "NOTIFY_ATTACH":
+            return value == "1" && !containsNUL ? .success(.notifyAttach) : invalid(expectedOne)
         case "SESSION":
             let valid = !value.isEmpty && value.utf8.count <= 128 && value.unicodeScalars.allSatisfy {
                 $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0))

@@ -25,6 +25,10 @@ public enum RendezvousReply: Sendable, Equatable, CustomStringConvertible {
     case tooManyConnections
     /// A peer owned by another user (the connection closes).
     case permissionDenied(uid: UInt32)
+    /// `ATTACHED=1`: an IDE is relayed to this host now (it said `NOTIFY_ATTACH=1`).
+    case ideAttached
+    /// `DETACHED=1`: no IDE is relayed to this host any more.
+    case ideDetached
 
     /// The reason after `ERROR`, or `session=ID` after `OK`.
     public var description: String {
@@ -41,6 +45,8 @@ public enum RendezvousReply: Sendable, Equatable, CustomStringConvertible {
         case .incompleteLine(let seconds): return "ERROR incomplete line: no newline within \(seconds) s"
         case .tooManyConnections: return "ERROR too many connections"
         case .permissionDenied(let uid): return "ERROR permission denied: uid \(uid) is not the user attachd serves"
+        case .ideAttached: return "ATTACHED=1"
+        case .ideDetached: return "DETACHED=1"
         }
     }
 
@@ -48,6 +54,7 @@ public enum RendezvousReply: Sendable, Equatable, CustomStringConvertible {
     public var bytes: [UInt8] {
         switch self {
         case .ok(let session): return RendezvousLine.ok(session: session)
+        case .ideAttached, .ideDetached: return Array((description + "\n").utf8)
         default: return RendezvousLine.error(String(description.dropFirst("ERROR ".count)))
         }
     }

@@ -77,7 +77,8 @@ extension ProjectInfo: JSONReadable {
                   attachPort: try o.optionalInt("attachPort"), selectedSession: try o.optionalString("selectedSession"),
                   rendezvousPort: try o.optionalInt("rendezvousPort"), rendezvousSocket: try o.string("rendezvousSocket"),
                   readyTimeout: try o.double("readyTimeout"), allowRemote: try o.bool("allowRemote"),
-                  error: try o.optionalString("error"), remote: try o.optionalObject("remote", RemoteInfo.self))
+                  error: try o.optionalString("error"), remote: try o.optionalObject("remote", RemoteInfo.self),
+                  follow: try o.optionalBool("follow"))
     }
 }
 

@@ -16,7 +16,7 @@ struct Add: ParsableCommand {
 
         With --attach-port, attachd listens there for the IDE and relays each connection to the \
         newest ready session of the project (an IDE that connects first is held until one is \
-        ready); --debug-port is then optional, since each host says (or shows) its own.
+        ready); --debug-port is then optional, since each host says (or shows) its own. An         IDE's DAP session there follows the project's hosts: when its host ends, the IDE is told         to restart and its new connection is held until the next host is ready (one F5 a day);         --no-follow turns that off (`attachctl follow NAME off` later).
 
         With --remote, the hosts run on another machine, reached through OpenSSH: attachd \
         watches the project there (`ssh DEST attachctl bridge`; attachd must run on that machine \
@@ -57,6 +57,9 @@ struct Add: ParsableCommand {
     @Flag(name: .long, help: "Listen on every address, not only loopback, with the TCP rendezvous and the attach port (hosts and IDEs on other machines).")
     var allowRemote = false
 
+    @Flag(name: .long, help: "With --attach-port: the IDE's session ends with its host, instead of restarting and waiting for the next host.")
+    var noFollow = false
+
     @Option(name: .long, help: ArgumentHelp("The hosts run on this machine, reached with ssh: [user@]host[:port] or a Host alias (needs --attach-port).", valueName: "destination"))
     var remote: String?
 
@@ -80,6 +83,7 @@ struct Add: ParsableCommand {
             if let remoteSocket, !remoteSocket.hasPrefix("/") { throw ValidationError("--remote-socket must be an absolute path on the remote machine") }
         }
         try validateProjectName(name)
+        if noFollow && attachPort == nil { throw ValidationError("--no-follow goes with --attach-port: only relayed IDE sessions follow their hosts") }
         try validatePort(debugPort, option: "--debug-port")
         try validatePort(attachPort, option: "--attach-port")
         if debugPort == nil && attachPort == nil {
@@ -119,7 +123,7 @@ struct Add: ParsableCommand {
                                               rendezvousPort: rendezvousPort, readyTimeout: timeout,
                                               allowRemote: allowRemote ? true : nil, attachPort: attachPort,
                                               remote: remote, remoteProject: remoteProject, remoteSocket: remoteSocket,
-                                              sshCommand: sshCommand)
+                                              sshCommand: sshCommand, follow: noFollow ? false : nil)
         let (project, raw) = try withClient(global) { client throws(ClientError) in
             let project = try client.addProject(parameters)
             return (project, client.lastReply["project"] ?? .null)
@@ -161,6 +165,9 @@ func describe(_ project: ProjectInfo) -> String {
     rows.append(["  ready timeout:", Format.seconds(project.readyTimeout)])
     if let remote = project.remote {
         rows.append(["  remote:", "project '\(remote.project)' on \(remote.destination) (\(remote.state.rawValue))"])
+    }
+    if let follow = project.follow {
+        rows.append(["  IDE session:", follow ? "follows the hosts (restarts when its host ends)" : "ends with its host (--no-follow)"])
     }
     if project.allowRemote { rows.append(["  remote hosts:", "allowed"]) }
     return Table.render(headers: [], rows: rows)

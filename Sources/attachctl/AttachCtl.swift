@@ -49,7 +49,7 @@ struct AttachCtl: ParsableCommand {
         version: AttachdVersion.current,
         subcommands: [
             Add.self, Remove.self, List.self, Status.self, Sessions.self,
-            Wait.self, Announce.self, Run.self, Select.self, Watch.self, VSCode.self, DoctorCommand.self, Bridge.self,
+            Wait.self, Announce.self, Run.self, Select.self, Follow.self, Watch.self, VSCode.self, DoctorCommand.self, Bridge.self,
         ]
     )
 

@@ -91,8 +91,10 @@ struct DoctorCommand: ParsableCommand {
             let missing = Set(sessions.compactMap { session in
                 session.executable.flatMap { $0.hasPrefix("/") && session.remote == nil && !Files.exists($0) ? $0 : nil }
             })
+            let missingSockets = projects.filter { $0.remote == nil && !Files.isSocket($0.rendezvousSocket, followingLinks: true) }
             return DoctorSnapshot(socketPath: socket, daemon: .reachable(status), project: name,
-                                  projects: projects, sessions: sessions, now: now,
+                                  projects: projects, sessions: sessions,
+                                  missingRendezvousSockets: Set(missingSockets.map(\.name)), now: now,
                                   portHolders: Self.holders(projects: projects, sessions: sessions, daemonPID: status.pid),
                                   missingExecutables: missing)
         } catch {

@@ -24,8 +24,13 @@ struct AttachDCommand: ParsableCommand {
         (/tmp/attachd-UID/control.sock without XDG_RUNTIME_DIR), or ATTACHD_SOCKET, or --socket.
         Projects are kept in $XDG_CONFIG_HOME/attachd/projects.json (~/.config/attachd/).
 
+        One attachd serves one user configuration: it holds attachd.lock beside projects.json \
+        and in its runtime directory until it exits, and a second one for the same \
+        configuration or runtime directory (even with another --socket) exits at once, naming \
+        the first's pid and control socket. It removes only socket files it created itself.
+
         Exit codes: 0 clean stop (SIGTERM, SIGINT); 1 cannot start; 3 another attachd already \
-        serves the socket.
+        serves the socket, this configuration or this runtime directory.
         """,
         version: version
     )

@@ -48,6 +48,14 @@ struct Harness {
         return send(.hostLine(connection, project: project, parsed))
     }
 
+    /// Loads saved projects through the door, as the daemon does at start: the actions, and the
+    /// names it skipped.
+    mutating func load(_ configs: [ProjectConfig]) -> (actions: [BrokerAction], skipped: [String]) {
+        let all = send(.loadProjects(configs))
+        let skipped = all.compactMap { if case .savedProjectSkipped(let name) = $0 { return name } else { return nil } }
+        return (all.filter { if case .savedProjectSkipped = $0 { return false } else { return true } }, skipped)
+    }
+
     mutating func tick(_ listening: Set<UInt16>?) -> [BrokerAction] {
         if let listening { self.listening = listening }
         return send(.probed(listening: listening, connected: nil))

@@ -106,7 +106,7 @@ struct ProjectRequestTests {
     @Test("saved projects load, and broken entries are skipped by name")
     func load() {
         var h = Harness()
-        let (actions, skipped) = h.broker.load([
+        let (actions, skipped) = h.load([
             ProjectConfig(name: "good", debugPort: 5678),
             ProjectConfig(name: "../evil", debugPort: 5678),
             ProjectConfig(name: "good", debugPort: 5679),

@@ -57,7 +57,7 @@ struct RemoteTests {
         #expect(h.broker.projectConfigs.first?.remote == remote)
 
         var reloaded = Harness()
-        let loaded = reloaded.broker.load(h.broker.projectConfigs)
+        let loaded = reloaded.load(h.broker.projectConfigs)
         #expect(loaded.skipped.isEmpty)
         #expect(reloaded.send(.listenersOpened(project: "farm", error: nil)).effects == [.openRemote(project: "farm", remote)])
     }

@@ -12,11 +12,12 @@ struct ControlServerTests {
     private let directory = RoomDirectory()
 
     /// A control server listening on a Unix socket in the test's directory.
-    private func server(_ adjust: (inout DaemonOptions) -> Void = { _ in }) throws -> ControlServer {
+    private func server(readings: StubReadings = StubReadings(),
+                        _ adjust: (inout DaemonOptions) -> Void = { _ in }) throws -> ControlServer {
         var options = directory.options
         adjust(&options)
         let server = ControlServer(queue: queue, logger: quietLogger, options: options, ids: ConnectionIDs(),
-                                   reserve: ReserveDescriptor(), deliver: recorder.deliver)
+                                   reserve: ReserveDescriptor(), readings: readings, deliver: recorder.deliver)
         let fd = try Socket.listenUnix(path: options.paths.controlSocket)
         queue.sync { server.start(fd) }
         return server
@@ -148,9 +149,8 @@ struct ControlServerTests {
 
     @Test("Watch answers at once with continues, then streams only its project's events")
     func watchStreams() throws {
-        let server = try server()
+        let server = try server(readings: StubReadings(projects: ["maxtools"]))
         defer { stop(server) }
-        queue.sync { server.projectExists = { $0 == "maxtools" } }
         let peer = try client()
         defer { peer.close() }
         try peer.writeAll(varlinkCall(#"{"method":"io.attachd.Broker.Watch","parameters":{"project":"maxtools"},"more":true}"#))
@@ -185,4 +185,20 @@ struct ControlServerTests {
         #expect(reply.error == "io.attachd.Broker.ProjectNotFound")
         #expect(reply.continues == nil)
     }
+}
+
+/// The daemon's read-only view as a control server test sets it: these projects exist.
+final class StubReadings: DaemonReadings {
+    let projects: Set<String>
+
+    init(projects: Set<String> = []) { self.projects = projects }
+
+    func status() -> StatusReply {
+        StatusReply(version: "test", pid: 1, uptime: 0, projects: projects.count, sessions: 0, pending: 0, ready: 0,
+                    waiters: 0, connections: 0, probe: "sock_diag")
+    }
+
+    func projectExists(_ name: String) -> Bool { projects.contains(name) }
+
+    func relayCounts(_ id: Int) -> (toHost: Int, toIDE: Int)? { nil }
 }

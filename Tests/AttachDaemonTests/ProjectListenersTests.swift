@@ -5,28 +5,29 @@ import Dispatch
 import Testing
 @testable import AttachDaemon
 
-@Suite("RendezvousListeners: binding, refusing, handing off, closing")
-struct RendezvousListenersTests {
+@Suite("ProjectListeners: binding, refusing, handing off, closing")
+struct ProjectListenersTests {
     private let queue = DispatchQueue(label: "listeners-test")
     private let recorder = InputRecorder()
     private let directory = RoomDirectory()
     /// What the listeners handed on: (project, viaTCP) per accepted host.
     private let accepted = Recorder<String>()
 
-    private func room(fdStore: FDStore = FDStore(enabled: false, logger: quietLogger),
-                      lookup: @escaping (String) -> ProjectInfo? = { _ in nil }) -> RendezvousListeners {
-        RendezvousListeners(queue: queue, logger: quietLogger, paths: directory.paths, fdStore: fdStore,
-                            reserve: ReserveDescriptor(), lookup: lookup,
-                            onAccept: { [accepted] fd, project, viaTCP in
-                                fd.close()
-                                accepted.record("\(project) \(viaTCP ? "tcp" : "unix")")
-                            },
-                            deliver: recorder.deliver)
+    private func room(fdStore: FDStore = FDStore(enabled: false, logger: quietLogger)) -> ProjectListeners {
+        ProjectListeners(queue: queue, logger: quietLogger, paths: directory.paths, fdStore: fdStore,
+                         reserve: ReserveDescriptor(),
+                         onAccept: { [accepted] socket in
+                             socket.fd.close()
+                             accepted.record("\(socket.project) \(socket.kind)")
+                         },
+                         deliver: recorder.deliver)
     }
 
-    private func project(_ name: String = "maxtools", port: UInt16? = nil) -> ProjectInfo {
-        ProjectInfo(name: name, debugHost: "127.0.0.1", debugPort: 5678, rendezvousPort: port.map(Int.init),
-                    rendezvousSocket: directory.paths.rendezvousSocket(for: name), readyTimeout: 5, allowRemote: false)
+    private func project(_ name: String = "maxtools", port: UInt16? = nil, attachPort: UInt16? = nil) -> ProjectInfo {
+        var info = ProjectInfo(name: name, debugHost: "127.0.0.1", debugPort: 5678, rendezvousPort: port.map(Int.init),
+                               rendezvousSocket: directory.paths.rendezvousSocket(for: name), readyTimeout: 5, allowRemote: false)
+        info.attachPort = attachPort.map(Int.init)
+        return info
     }
 
     private func waitAccepted(_ count: Int) -> [String] { accepted.wait(for: count) }
@@ -74,8 +75,7 @@ struct RendezvousListenersTests {
         let port = try Socket.localPort(holder)
         var withPort = info
         withPort.rendezvousPort = Int(port)
-        let current = withPort
-        let listeners = room(lookup: { $0 == "maxtools" ? current : nil })
+        let listeners = room()
         let problem = queue.sync { listeners.open(withPort) }
         #expect(problem == "tcp port \(port): \(Errno.addressInUse)")
         #expect(Files.isSocket(info.rendezvousSocket), "the Unix socket is up all the same")
@@ -144,6 +144,40 @@ struct RendezvousListenersTests {
         let host = try Socket.connectUnix(path: info.rendezvousSocket)
         defer { host.close() }
         #expect(waitAccepted(1) == ["maxtools unix"])
+        queue.sync { listeners.close("maxtools") }
+    }
+
+    @Test("an attach port in use keeps its error, alone, until a retry binds it; then IDEs are handed on")
+    func attachPortInUse() throws {
+        let holder = try Socket.listenTCP(host: "127.0.0.1", port: 0)
+        let port = try Socket.localPort(holder)
+        let listeners = room()
+        let problem = queue.sync { listeners.open(project(attachPort: port)) }
+        #expect(problem == "attach port \(port): \(Errno.addressInUse)")
+        #expect(Files.isSocket(project().rendezvousSocket), "the rendezvous socket is up all the same")
+        // A second open (Core asking again) binds nothing new and still reports the attach port.
+        #expect(queue.sync { listeners.open(project(attachPort: port)) } == problem)
+        holder.close()
+        #expect(recorder.wait(for: 1, within: 10) == [.listenersOpened(project: "maxtools", error: nil)])
+        #expect(queue.sync { listeners.problem("maxtools") } == nil)
+        let ide = try Socket.connectTCP(host: "127.0.0.1", port: port)
+        defer { ide.close() }
+        #expect(waitAccepted(1) == ["maxtools attach"])
+        queue.sync { listeners.close("maxtools") }
+    }
+
+    @Test("a retry that still fails reports every listener still down, and the one that came up no more")
+    func retryReportsWhatIsStillDown() throws {
+        let rendezvousHolder = try Socket.listenTCP(host: "127.0.0.1", port: 0)
+        let attachHolder = try Socket.listenTCP(host: "127.0.0.1", port: 0)
+        defer { attachHolder.close() }
+        let (port, attach) = (try Socket.localPort(rendezvousHolder), try Socket.localPort(attachHolder))
+        let listeners = room()
+        let both = queue.sync { listeners.open(project(port: port, attachPort: attach)) }
+        #expect(both == "tcp port \(port): \(Errno.addressInUse); attach port \(attach): \(Errno.addressInUse)")
+        rendezvousHolder.close()
+        #expect(recorder.wait(for: 1, within: 10)
+                == [.listenersOpened(project: "maxtools", error: "attach port \(attach): \(Errno.addressInUse)")])
         queue.sync { listeners.close("maxtools") }
     }
 }
