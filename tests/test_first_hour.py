@@ -4,6 +4,7 @@ helper's own reasons, and the words of the commands."""
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -280,3 +281,29 @@ def test_sigterm_with_nothing_to_hand_over_exits_promptly(daemon):
         started = time.monotonic()
         assert daemon.stop() == 0
         assert time.monotonic() - started < 1.0
+
+
+# ------------------------------------------------------------------ a clean build
+
+QUIET = os.path.join(REPO, "debian", "quiet-static-link")
+
+
+def test_quiet_static_link_drops_only_glibcs_static_warnings_and_keeps_the_status():
+    script = ("echo \"m.o:function main: warning: Using 'getpwuid' in statically linked applications requires "
+              "at runtime the shared libraries from the glibc version used for linking\" >&2; "
+              "echo 'warning: something else' >&2; echo built; exit 3")
+    r = subprocess.run([QUIET, "sh", "-c", script], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 3
+    assert "getpwuid" not in r.stderr and "warning: something else" in r.stderr and "built" in r.stderr
+
+
+@pytest.mark.skipif(not shutil.which("swiftc"), reason="no swiftc")
+def test_a_static_link_through_quiet_static_link_prints_nothing(tmp_path):
+    # What attachctl's static link does (debian/rules, scripts/install): getpwuid from our code,
+    # dlopen from the Swift runtime. Unfiltered, the linker warns about both.
+    (tmp_path / "m.swift").write_text("import Glibc\nprint(getpwuid(getuid()) != nil)\n")
+    r = subprocess.run([QUIET, "swiftc", "-static-executable", "m.swift", "-o", "m"], cwd=str(tmp_path),
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""
+    assert subprocess.run([str(tmp_path / "m")], capture_output=True, text=True).stdout == "true\n"
