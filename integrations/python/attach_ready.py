@@ -817,7 +817,13 @@ class _Rendezvous(object):
                         self.logger.debug("attach_ready: attachd: ERROR %s", value)
                     elif kind == "unknown":
                         _ide_line(value, self.logger)
-                chunk = sock.recv(4096)
+                try:
+                    chunk = sock.recv(4096)
+                except socket.timeout:
+                    # send() sets a timeout on this socket for its own write; a read that began
+                    # meanwhile ran out of it, and attachd is still there.
+                    sock.settimeout(None)
+                    continue
                 if not chunk:
                     return
                 buf += chunk
