@@ -91,27 +91,10 @@ public struct Broker: Sendable {
     }
 
     /// How soon the I/O layer should read LISTEN state again; nil when nothing needs it.
-    public var probeInterval: Double? {
-        var interval: Double?
-        func want(_ seconds: Double) { interval = min(interval ?? seconds, seconds) }
-        for session in sessions.values {
-            // A remote session's readiness is decided on its own machine.
-            if session.isMirror { continue }
-            if session.isPending && session.readyClaimed { want(Self.fastProbeInterval) }
-            // Slowly while ready: a bare session ends with its port, and any ready session
-            // is watched for a client attaching.
-            else if session.info.state.isListening, needsWatching(session) { want(Self.slowProbeInterval) }
-        }
-        for project in projects.values where project.handoff.awaitsReclaim {
-            want(Self.handoffProbeInterval)
-        }
-        return interval
-    }
+    public var probeInterval: Double? { schedule.interval }
 
     /// Whether the next probe should also read the ESTABLISHED connections (see `tick`).
-    public var wantsConnectedPorts: Bool {
-        sessions.values.contains { $0.info.state.isListening && needsWatching($0) }
-    }
+    public var wantsConnectedPorts: Bool { schedule.connectedInterval != nil }
 
     /// Whether a ready session must be looked at now and then: one that ends with its port,
     /// or whose IDE connects to the debug port directly (attachment is read from the kernel).
@@ -124,12 +107,7 @@ public struct Broker: Sendable {
     }
 
     /// The earliest monotonic time at which a waiter or a pending session times out.
-    public var nextDeadline: Double? {
-        let waiterDeadlines = waiters.values.map(\.deadline)
-        let sessionDeadlines = sessions.values.filter(\.isPending).map(\.readyDeadline)
-        let backoffs = sessions.values.compactMap(\.refusedUntil)
-        return (waiterDeadlines + sessionDeadlines + backoffs + [nextHeldDeadline].compactMap { $0 }).min()
-    }
+    public var nextDeadline: Double? { schedule.deadline }
 
     // MARK: Start-up
 

@@ -18,12 +18,11 @@ extension AttachRelays {
         for id in links.keys.sorted() {
             guard let (project, link) = links.removeValue(forKey: id) else { continue }
             switch link {
-            case .held(let fd) where unanswered[id] != nil:
+            case .held(let fd, let unanswered) where !unanswered.isEmpty:
                 // Its first bytes were read for a relay that was refused: without them the next
                 // process could only pass on the rest. Closed: the IDE connects again.
-                unanswered[id] = nil
                 fd.close()
-            case .held(let fd):
+            case .held(let fd, _):
                 fdStore.store(fd, name: "held.\(project).\(id)")
                 fd.close()
             case .trying(let trial):

@@ -11,7 +11,9 @@ import Logging
 final class AttachRelays {
     /// One IDE connection, in the room's hands.
     enum Link {
-        case held(FileDescriptor)
+        /// Accepted and not read; `unanswered`: bytes of it read for a relay its remote debug
+        /// server refused, sent first by the next one (`RelayTrial`).
+        case held(FileDescriptor, unanswered: [UInt8] = [])
         case connecting(FileDescriptor, RelayConnector)
         /// Through an ssh channel, until the remote debug server is known to be there.
         case trying(RelayTrial)
@@ -26,9 +28,6 @@ final class AttachRelays {
     private let peerOwner: (FileDescriptor) -> PeerOwner
     let deliver: (BrokerInput) -> Void
     var links: [ConnectionID: (project: String, link: Link)] = [:]
-    /// Bytes of held IDE connections that were read for a relay its remote debug server
-    /// refused: sent first by the next one (`RelayTrial`).
-    var unanswered: [ConnectionID: [UInt8]] = [:]
     /// Projects whose new relays follow their hosts (`AttachRelays+Follow`).
     var following: Set<String> = []
     /// Seconds to wait for a debug server's accept before the relay counts as refused.
@@ -101,7 +100,7 @@ final class AttachRelays {
     func sweepHeld() {
         var anyHeld = false
         for (id, entry) in links {
-            guard case .held(let fd) = entry.link else { continue }
+            guard case .held(let fd, _) = entry.link else { continue }
             guard Socket.peerHasHungUp(fd) else {
                 anyHeld = true
                 continue
@@ -116,7 +115,7 @@ final class AttachRelays {
     /// Connects a held IDE connection to the session's debug server and relays it.
     /// Returns what Core must hear at once when the connection is not held here after all.
     func connect(_ id: ConnectionID, session: String, host: String, port: Int) -> BrokerInput? {
-        guard let (project, link) = links[id], case .held(let ide) = link else { return notHeld(id) }
+        guard let (project, link) = links[id], case .held(let ide, _) = link else { return notHeld(id) }
         let connector = RelayConnector(host: host, port: UInt16(truncatingIfNeeded: port),
                                        timeoutSeconds: Self.connectTimeout, queue: queue)
         links[id] = (project, .connecting(ide, connector))
@@ -169,9 +168,8 @@ final class AttachRelays {
     func close(_ id: ConnectionID, reason: String) -> BrokerInput? {
         guard let (project, link) = links.removeValue(forKey: id) else { return nil }
         logger.info("closing an attach connection", metadata: ["project": "\(project)", "reason": "\(reason)"])
-        unanswered[id] = nil
         switch link {
-        case .held(let fd):
+        case .held(let fd, _):
             fd.close()
             return .relayEnded(id, reason: reason, bytesToHost: 0, bytesToIDE: 0)
         case .connecting(let fd, let connector):
