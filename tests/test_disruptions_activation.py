@@ -7,6 +7,8 @@ and 2): attachd run by the real `systemd-socket-activate` as the README shows it
   itself: `start()` returns with a session, and `attachctl wait` finds it ready.
 - attachd killed (-9) and socket activation set up again: the live host's helper knocks again,
   attachd starts, and the host is ready again; an IDE on the attach port reaches it.
+- An orderly restart with the fd store (systemd's, played as tests/test_attach_restart.py
+  does): the host is announced again to the new process.
 """
 import json
 import os
@@ -94,3 +96,31 @@ def test_host_starts_attachd_and_comes_back_after_kill_9(sandbox):  # noqa: F811
         assert host.close() == 0
     third.send_signal(signal.SIGTERM)
     assert third.wait(10) == 0
+
+
+def test_host_comes_back_after_an_orderly_restart_with_the_fd_store(sandbox):  # noqa: F811
+    """`systemctl --user restart attachd` as tests/test_attach_restart.py plays it: SIGTERM, the
+    listeners to the fd store, a new attachd given them back. The host's connection ends with
+    the old process; the helper announces it again to the new one."""
+    from test_attach_restart import spawn, stored
+    control = sandbox.bind_control()
+    first = spawn(sandbox, [control], ["control"])
+    sandbox.wait_ready(first)
+    attach = free_port()
+    added = sandbox.ctl("add", "blend", "--attach-port", attach, "--timeout", "30")
+    assert added.returncode == 0, added.stderr + stderr_of(first)
+    with HostProcess("blend", env=sandbox.env) as host:
+        before = ready_session(sandbox, "blend", host.pid)
+        _, code = sandbox.terminate(first)
+        assert code == 0, stderr_of(first)
+        fds = stored(sandbox, first.pid)
+        second = spawn(sandbox, [control] + [fds[n] for n in sorted(fds)], ["control"] + sorted(fds))
+        sandbox.wait_ready(second)
+        for fd in fds.values():
+            os.close(fd)
+        after = ready_session(sandbox, "blend", host.pid)
+        assert after["id"] != before["id"] and after["debugPort"] == host.port
+        ide_reaches(attach, host.pid)
+        assert host.close() == 0
+    sandbox.terminate(second)
+    control.close()
