@@ -140,6 +140,30 @@ def test_restart_keeps_the_ide_connection_relayed(sandbox):  # noqa: F811
     control.close()
 
 
+def test_an_adopted_relay_is_closed_with_its_project(sandbox):  # noqa: F811
+    """A relay adopted after a restart is Core's like any other: removing its project ends it."""
+    control, first, server, ide = start_relay(sandbox)
+    with ide:
+        _, code = sandbox.terminate(first)
+        assert code == 0, stderr_of(first)
+        fds = stored(sandbox, first.pid)
+        second = spawn(sandbox, [control] + [fds[n] for n in sorted(fds)], ["control"] + sorted(fds))
+        sandbox.wait_ready(second)
+        for fd in fds.values():
+            os.close(fd)
+        ide.sendall(b"five")
+        assert recv_exactly(ide, 4) == b"five"
+        gone = sandbox.ctl("remove", "proj", "--force")
+        assert gone.returncode == 0, gone.stderr + stderr_of(second)
+        assert wait_eof(ide, 10) in (b"", None)
+        # Core asked for it (before, adopted relays were the room's alone and ran on).
+        closing = [line for line in stderr_of(second).splitlines() if "closing an attach connection" in line]
+        assert any("reason=project proj removed" in line for line in closing), closing
+        sandbox.terminate(second)
+    server.kill()
+    control.close()
+
+
 def test_hand_over_without_relays_complete_is_closed(sandbox):  # noqa: F811
     control, first, server, ide = start_relay(sandbox)
     with ide:

@@ -18,9 +18,9 @@ from attachd_harness import AttachRun, HostProcess, TESTS_DIR, free_port, wait_f
 from dap_client import DapClient
 
 FAKE_HOST = os.path.join(TESTS_DIR, "fake_host.py")
-# A host is back this soon after the new attachd serves (the helper's and the keeper's back-off
-# stops at 0.5 s).
-BACK_WITHIN = 1.0
+# A host is back within a second of the new attachd serving (the helper's and the keeper's
+# back-off stops at 0.5 s); the tests allow 3 s, for a machine under load.
+BACK_WITHIN = 3.0
 
 
 def live_session(daemon, project, pid):
@@ -209,8 +209,9 @@ def test_missing_debugpy_is_announced_and_doctor_says_why(daemon, tmp_path):
                                   and s["state"] == "ended"], 15, interval=0.05)[0]
         assert ended["status"].startswith(
             "debug server did not start: neither debugpy nor ptvsd can be imported ("), ended
+        # The table bounds its STATE column (the full text is in --json and doctor).
         shown = daemon.ctl("sessions", "nodbg", check=True).stdout
-        assert "debug server did not start: neither debugpy nor ptvsd" in shown
+        assert "debug server did not start: neither deb" in shown, shown
         r = daemon.ctl("doctor", "nodbg")
         assert r.returncode == 1, r.stdout
         assert "the host's last STATUS: debug server did not start: neither debugpy nor ptvsd can be imported" \

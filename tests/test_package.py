@@ -198,6 +198,7 @@ def test_man_pages_follow_the_argument_definitions(root):
     # subcommands, no source path.
     assert "subcommand" not in shown.stdout and "systemd/attachd.socket" not in shown.stdout
     for text in (shown.stdout, _run(["man", "-l", page], env=env).stdout):
+        text = " ".join(text.split())
         assert "3ds Max, )" not in text and "Max and the like" in text
 
 

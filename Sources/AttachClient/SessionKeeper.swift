@@ -96,9 +96,8 @@ public final class SessionKeeper {
 
     /// Subscribes `client`'s connection to the project's events (the acknowledgement read).
     private func watching(_ client: BrokerClient) throws(ClientError) -> BrokerClient {
-        let method = BrokerClient.interface + ".Watch"
-        try client.connection.send(method, parameters: WatchParameters(project: parameters.project), more: true)
-        _ = try client.connection.receive(WatchReply.self, method: method,
+        try client.connection.send(.watch, parameters: WatchParameters(project: parameters.project), more: true)
+        _ = try client.connection.receive(WatchReply.self, method: VarlinkMethod.watch.name,
                                           deadline: Clock.monotonicSeconds() + Self.replyTimeout)
         return client
     }
@@ -107,9 +106,18 @@ public final class SessionKeeper {
     /// session because the project was removed) or the end of file (false).
     private func stillServed(by client: BrokerClient) -> Bool {
         let method = BrokerClient.interface + ".Watch"
-        guard let (reply, continues) = try? client.connection.receive(
-            WatchReply.self, method: method, deadline: Clock.monotonicSeconds() + Self.replyTimeout), continues
-        else { return false }
+        let reply: WatchReply
+        do throws(ClientError) {
+            let (message, continues) = try client.connection.receive(
+                WatchReply.self, method: method, deadline: Clock.monotonicSeconds() + Self.replyTimeout)
+            guard continues else { return false }
+            reply = message
+        } catch .connectionLost {
+            return false
+        } catch {
+            // An event this attachctl cannot read (a newer attachd) says attachd is there.
+            return true
+        }
         guard let event = reply.event, event.kind == .sessionEnded || event.kind == .projectRemoved else { return true }
         if event.kind == .projectRemoved { return false }
         return event.session?.id != parameters.session || event.session?.endReason != "project removed"

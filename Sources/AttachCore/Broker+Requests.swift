@@ -94,9 +94,13 @@ extension Broker {
         return actions
     }
 
-    /// The live session an announcement is about when it is the same host again: same project,
-    /// same live pid (it is watched) and same debug port.
+    /// The live session an announcement is about when it is the same host again: the one it
+    /// names (`session`: its keeper announcing again, while the helper inside has made it its
+    /// own, MAINPID and all), or one with the same project, live pid (it is watched) and port.
     private func announcedAgain(_ p: AnnounceParameters, port: Int?) -> String? {
+        if let id = p.session, let named = sessions[id], named.info.project == p.project, !named.isMirror {
+            return id
+        }
         guard let pid = p.pid else { return nil }
         return sessions.values.first {
             !$0.isMirror && $0.info.project == p.project && $0.info.pid == pid && $0.info.debugPort == port
@@ -164,7 +168,8 @@ extension Broker {
         guard var record = projects[project] else { return [] }
         let changed = record.listenerError != error
         record.listenerError = error
-        if error == nil { record.handoff = .holding }
+        // The handoff is not touched: a retry of another listener says nothing of the TCP port
+        // given up (only `reclaimPorts` takes it back, and sets `.holding` itself).
         let addedBy = record.addedBy
         record.addedBy = nil
         projects[project] = record

@@ -22,8 +22,8 @@ struct SessionRecord: Sendable {
     var remoteSaid: (state: SessionState, problem: String?)?
     /// Its debug server refused a relay: not ready again before this (monotonic) time.
     var refusedUntil: Double?
-    /// The wait after the last refusal (doubled by the next one), kept until a relay succeeds.
-    var refusalDelay: Double?
+    /// The waits after refusals, kept (growing) until a relay goes through.
+    var refusals = Backoff.relayRefused
 
     /// The one way a session comes to be: pending, started now, its host and ports from the
     /// project unless the host said others.

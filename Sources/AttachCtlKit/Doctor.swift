@@ -104,6 +104,7 @@ public enum Doctor {
         DoctorChecks.listenerError,
         DoctorChecks.rendezvousSocketMissing,
         DoctorChecks.remoteUnreachable,
+        DoctorChecks.debugPortHeldBeforeHost,
         DoctorChecks.noHost,
         DoctorChecks.portHeldByOther,
         DoctorChecks.debugPortMismatch,

@@ -61,18 +61,24 @@ public enum DoctorChecks {
         }
     }
 
+    /// A project with no live host whose debug port something already listens on: the host's
+    /// debug server will not be able to (`DoctorSnapshot.portHolders` says who holds it).
+    public static func debugPortHeldBeforeHost(_ s: DoctorSnapshot) -> [Finding] {
+        s.projectsInScope.compactMap { project in
+            guard let port = project.debugPort, let holder = s.portHolders[port],
+                  !s.sessions(of: project.name).contains(where: { $0.state != .ended }) else { return nil }
+            return Finding(check: "port-held", subject: project.name,
+                           summary: "the debug port \(port) is already held by \(holder), before any host announced itself: the host's debug server cannot listen there",
+                           fix: "stop that process (a debug server left from an earlier run, another project's host), or give the project another --debug-port (`attachctl remove \(project.name)`, then add it again)")
+        }
+    }
+
     /// Nobody has announced a host for the project asked about.
     public static func noHost(_ s: DoctorSnapshot) -> [Finding] {
         guard let name = s.project, let project = s.projectsInScope.first, s.sessions(of: name).isEmpty else { return [] }
         var via = "its Unix socket \(project.rendezvousSocket)"
         if let port = project.rendezvousPort { via += " or TCP 127.0.0.1:\(port)" }
-        var findings: [Finding] = []
-        if let port = project.debugPort, let holder = s.portHolders[port] {
-            findings.append(Finding(check: "port-held", subject: name,
-                                    summary: "the debug port \(port) is already held by \(holder), before any host announced itself: the host's debug server cannot listen there",
-                                    fix: "stop that process (a debug server left from an earlier run, another project's host), or give the project another --debug-port (`attachctl remove \(name)`, then add it again)"))
-        }
-        return findings + [Finding(check: "no-host", subject: name,
+        return [Finding(check: "no-host", subject: name,
                         summary: "no host has announced itself, so a wait blocks until one does",
                         fix: "start the host application with `import attach_ready; attach_ready.start(project=\"\(name)\"\(project.debugPort.map { ", port=\($0)" } ?? ""))` in its start-up script (or a bootstrap that connects to \(via)); for a shell-started host, `attachctl announce \(name) --pid PID`")]
     }

@@ -95,6 +95,8 @@ public enum ErrorMessages {
                 return "project '\(name)' was removed while waiting; add it again with `attachctl add \(name) --debug-port N`"
             }
             return "project '\(name)' was removed; add it again with `attachctl add \(name) --debug-port N`"
+        case .notSaved:
+            return "the change is made, but attachd could not save it to \(s("file")) (\(s("reason"))): it is lost when attachd stops; free space or fix the permissions there, then repeat the command"
         case .shuttingDown:
             return "attachd is shutting down; wait for it to come back (`attachctl status`) and retry"
         case .permissionDenied:

@@ -7,15 +7,16 @@ import AttachSystem
 /// attempt) and Core hears `relayFailed`, to try again after a back-off.
 extension AttachRelays {
     /// Relays a held IDE connection through an ssh channel to a remote session's debug server
-    /// (`RemoteLinks.openChannel`).
-    func connect(_ id: ConnectionID, session: String, through channel: RemoteChannel) {
+    /// (`RemoteLinks.openChannel`). Returns what Core must hear at once, like `connect`.
+    func connect(_ id: ConnectionID, session: String, through channel: RemoteChannel) -> BrokerInput? {
         guard let (project, link) = links[id], case .held(let ide) = link else {
             channel.fd.close()
-            return
+            return notHeld(id)
         }
         let trial = RelayTrial(ide: ide, channel: channel, unanswered: unanswered.removeValue(forKey: id) ?? [], queue: queue)
         links[id] = (project, .trying(trial))
         trial.start { [self] outcome in tried(id, session: session, trial, outcome) }
+        return nil
     }
 
     private func tried(_ id: ConnectionID, session: String, _ trial: RelayTrial, _ outcome: RelayTrial.Outcome) {

@@ -21,7 +21,7 @@ extension Daemon {
         // Relays handed to the fd store keep their ssh channels for the next attachd.
         remotes.shutdown(keepingChannels: fdStore.isEnabled)
         saveProjects()
-        queue.asyncAfter(deadline: .now() + 0.05) {
+        queue.asyncConfined(after: 0.05) {
             ProcessHandle.exit(0)
         }
     }

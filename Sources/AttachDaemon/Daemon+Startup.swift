@@ -159,10 +159,8 @@ extension Daemon {
     private func startWatchdog() {
         guard let usec = Systemd.watchdogMicroseconds(), usec > 0 else { return }
         let interval = Double(usec) / 2_000_000
-        let timer = DispatchSource.makeTimerSource(queue: queue)
-        timer.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(10))
-        timer.setEventHandler { Systemd.notify("WATCHDOG=1") }
-        timer.resume()
+        let timer = QueueTimer(queue: queue, leeway: .milliseconds(10)) { Systemd.notify("WATCHDOG=1") }
+        timer.every(interval)
         watchdogTimer = timer
         logger.info("watchdog enabled", metadata: ["interval": "\(interval)s"])
     }

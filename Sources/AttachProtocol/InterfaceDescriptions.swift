@@ -154,10 +154,10 @@ method SelectSession(project: string, session: ?string) -> (project: Project)
 method SetFollow(name: string, follow: bool) -> (project: Project)
 
 # A host announces itself over the control socket. With pid, the session ends when that
-# process exits; otherwise when the debug port stops listening after it was ready. A live
-# session of the project with the same pid and debug port is that host announcing itself
-# again: it is returned as it is. session: the id the host had (before attachd went away),
-# kept when no live session has it.
+# process exits; otherwise when the debug port stops listening after it was ready. A host
+# announcing itself again is returned as it is: the live session of the project that session
+# names, or one with the same pid and debug port. session: the id the host had (before attachd
+# went away), kept by a new attachd when well-formed for the project.
 method Announce(project: string, debugPort: ?int, pid: ?int, status: ?string, session: ?string) -> (session: Session)
 
 # Returns as soon as a session of the project is ready or attached (at once if one already is).
@@ -196,6 +196,9 @@ error ShuttingDown ()
 error PermissionDenied (uid: int)
 error TooManyConnections (limit: int)
 error MessageTooLarge (limit: int)
+# The change was made and is in effect, but projects.json could not be written: it is lost
+# when attachd stops unless a later change is saved.
+error NotSaved (file: string, reason: string)
 
 """#
 

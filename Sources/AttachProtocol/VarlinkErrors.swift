@@ -46,6 +46,10 @@ extension VarlinkError {
     public static func projectRemoved(_ name: String) -> VarlinkError {
         VarlinkError(.projectRemoved, ["name": .string(name)])
     }
+    /// The change is in effect but `projects.json` (`file`) could not be written.
+    public static func notSaved(file: String, reason: String) -> VarlinkError {
+        VarlinkError(.notSaved, ["file": .string(file), "reason": .string(reason)])
+    }
     public static func shuttingDown() -> VarlinkError {
         VarlinkError(.shuttingDown)
     }

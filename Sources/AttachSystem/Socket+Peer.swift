@@ -5,6 +5,11 @@ import Glibc
 extension Socket {
     /// getpeername(2) and inet_ntop(3): the peer of a TCP connection as `host:port`
     /// (`[v6]:port` for IPv6), nil when it has none (closed, not an inet socket).
+    /// A NUL-terminated C string in `buffer`, as text.
+    private static func text(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     public static func peerAddress(_ fd: FileDescriptor) -> String? {
         guard var storage = try? Kernel.getpeername(fd.rawValue) else { return nil }
         let family = Int32(storage.ss_family)
@@ -14,11 +19,11 @@ extension Socket {
             case AF_INET:
                 var address = raw.load(as: sockaddr_in.self)
                 guard inet_ntop(AF_INET, &address.sin_addr, &text, socklen_t(text.count)) != nil else { return nil }
-                return "\(String(cString: text)):\(UInt16(bigEndian: address.sin_port))"
+                return "\(Self.text(text)):\(UInt16(bigEndian: address.sin_port))"
             case AF_INET6:
                 var address = raw.load(as: sockaddr_in6.self)
                 guard inet_ntop(AF_INET6, &address.sin6_addr, &text, socklen_t(text.count)) != nil else { return nil }
-                return "[\(String(cString: text))]:\(UInt16(bigEndian: address.sin6_port))"
+                return "[\(Self.text(text))]:\(UInt16(bigEndian: address.sin6_port))"
             default:
                 return nil
             }

@@ -16,7 +16,10 @@ struct Add: ParsableCommand {
 
         With --attach-port, attachd listens there for the IDE and relays each connection to the \
         newest ready session of the project (an IDE that connects first is held until one is \
-        ready); --debug-port is then optional, since each host says (or shows) its own. An         IDE's DAP session there follows the project's hosts: when its host ends, the IDE is told         to restart and its new connection is held until the next host is ready (one F5 a day);         --no-follow turns that off (`attachctl follow NAME off` later).
+        ready); --debug-port is then optional, since each host says (or shows) its own. An \
+        IDE's DAP session there follows the project's hosts: when its host ends, the IDE is told \
+        to restart and its new connection is held until the next host is ready (one F5 a day); \
+        --no-follow turns that off (`attachctl follow NAME off` later).
 
         With --remote, the hosts run on another machine, reached through OpenSSH: attachd \
         watches the project there (`ssh DEST attachctl bridge`; attachd must run on that machine \

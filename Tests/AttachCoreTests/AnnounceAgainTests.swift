@@ -32,8 +32,13 @@ import Testing
         #expect(kept.responses.values.first?.session?.id == "maxtools-1765000000")
         #expect(kept.eventKinds == [.sessionStarted])
         #expect(kept.effects == [.watchProcess(session: "maxtools-1765000000", pid: 99), .probeNow])
-        // Taken by a live session, of another project, or not an id: a new one.
-        for asked in ["maxtools-1765000000", "other-7", "maxtools-", "maxtools-12a", "maxtools-1/2"] {
+        // The live session it names is that host (its helper made it its own: another pid).
+        let named = h.request(.announce(AnnounceParameters(project: "maxtools", debugPort: 6200, pid: 7,
+                                                           session: "maxtools-1765000000")))
+        #expect(named.responses.values.first?.session?.id == "maxtools-1765000000")
+        #expect(named.eventKinds == [])
+        // Of another project, or not an id: a new one.
+        for asked in ["other-7", "maxtools-", "maxtools-12a", "maxtools-1/2"] {
             let got = h.request(.announce(AnnounceParameters(project: "maxtools", debugPort: 6200, pid: 7, session: asked)))
             let id = got.responses.values.first?.session?.id
             #expect(id != asked && id?.hasPrefix("maxtools-") == true, "asked \(asked), got \(id ?? "nil")")

@@ -112,10 +112,10 @@ def start(project=None, port=0, host="127.0.0.1", wait_for_client=False, timeout
             if port == 0:
                 # A concrete port, so that attachd hears it before the server listens.
                 port = _free_port(host)
-            # Announced before the debug server starts: attachd releases the IDE the moment
-            # this process's own listener appears (debugpy's adapter listens, and queues the
-            # IDE, well before listen() returns). The adapter detaches from this process;
-            # ATTACHD_HOST_PID, which it inherits, tells attachd it is ours.
+            # Announced before the debug server starts (its port, pid, interpreter), READY=1
+            # once it has started: debugpy's adapter listens before it can take an IDE (see
+            # _Rendezvous.begin). The adapter detaches from this process; ATTACHD_HOST_PID,
+            # which it inherits, tells attachd it is ours.
             os.environ["ATTACHD_HOST_PID"] = str(os.getpid())
             try:
                 backend, module = _import_debug_server()
@@ -130,7 +130,7 @@ def start(project=None, port=0, host="127.0.0.1", wait_for_client=False, timeout
                 logger.info("attach_ready: sys.executable %r is %s; debugpy's adapter runs with %s",
                             sys.executable, executable_problem(sys.executable),
                             interpreter or "it anyway (no other Python found: set ATTACHD_PYTHON)")
-            extra = (_adapter_lines(interpreter) if backend == "debugpy" else []) + [_NOTIFY_LINE]
+            extra = (_adapter_lines(interpreter) if backend == "debugpy" else []) + _notice_lines()
             rendezvous = _Rendezvous(project, port, extra, logger)
             try:
                 rendezvous.begin(timeout)
@@ -637,14 +637,25 @@ class _Rendezvous(object):
 
     # ------------------------------------------------------------------ the first announcement
 
+    def facts(self):
+        return ["DEBUG_PORT=%d" % self.debug_port, "MAINPID=%d" % os.getpid()] + self.extra
+
     def lines(self):
-        lines = ["DEBUG_PORT=%d" % self.debug_port, "MAINPID=%d" % os.getpid()] + self.extra + ["READY=1"]
-        return lines + ([self.status_line] if self.status_line else [])
+        """Everything to say again after a reconnect (the debug server listens by then)."""
+        return self.facts() + ["READY=1"] + ([self.status_line] if self.status_line else [])
 
     def begin(self, timeout, warn=True):
-        """Connects and sends the announcement; the replies are read by finish(), once the debug
-        server was started. False (one warning, and reconnecting in the background once the
-        debug server listens) when attachd is not there."""
+        """Connects and sends the announcement but READY=1, which finish() sends once the debug
+        server was started, and reads the replies. False (one warning, and reconnecting in the
+        background once the debug server listens) when attachd is not there.
+
+        READY=1 waits for debugpy.listen() to return: its adapter listens on the debug port (and
+        attachd would relay a waiting IDE there at once) before it can take an IDE. An `attach`
+        that arrives before the adapter's own set-up is done (clients.serve() returned, its
+        server side listening) fails inside the adapter (AttributeError: module
+        'debugpy.adapter.clients' has no attribute 'listener'), the IDE gets an end of file and
+        the host hangs in listen(): F5 before the host failing about once in 40 launches under
+        load."""
         deadline = time.time() + max(float(timeout), 0.0)
         try:
             sock = self._connect(deadline)
@@ -655,7 +666,7 @@ class _Rendezvous(object):
                                 "the debug server starts on port %s anyway",
                                 self.project, self.where, _describe(exc), self.debug_port)
             return False
-        lines = ([("SESSION=%s" % self.joined)] if self.joined else []) + self.lines()
+        lines = ([("SESSION=%s" % self.joined)] if self.joined else []) + self.facts()
         problem = None
         try:
             sock.settimeout(max(deadline - time.time(), 0.001))
@@ -677,6 +688,16 @@ class _Rendezvous(object):
         lines, deadline, problem = self.pending
         self.pending = None
         sock = self.sock
+        ready = (["DEBUG_PORT=%d" % debug_port] if debug_port != self.debug_port else []) + ["READY=1"]
+        self.debug_port = debug_port
+        if problem is None:
+            try:
+                sock.settimeout(max(deadline - time.time(), 0.001))
+                with _send_lock:
+                    sock.sendall(("\n".join(ready) + "\n").encode("utf-8"))
+                lines = lines + ready
+            except Exception as exc:
+                problem = _describe(exc)
         replies, buf, read_problem = _read_replies(sock, len(lines), deadline)
         problem = problem or read_problem
         errors = self._take_replies(lines, replies)
@@ -692,9 +713,6 @@ class _Rendezvous(object):
                                 self.where, problem, float(timeout), self.project, self.debug_port)
         else:
             self.logger.debug("attach_ready: announced to attachd, session %s", _state["session"])
-        if debug_port != self.debug_port:
-            self.debug_port = debug_port
-            self.send("DEBUG_PORT=%d" % debug_port)
         self._start_keeper(buf)
 
     def _take_replies(self, lines, replies):
@@ -738,7 +756,17 @@ class _Rendezvous(object):
         self.closed = True
         sock, self.sock = self.sock, None
         if sock is not None:
+            if self.pending is not None:
+                self.send_on(sock, "READY=1")  # the whole announcement, then why it ends
             _abandon((sock,), exc)
+
+    @staticmethod
+    def send_on(sock, line):
+        try:
+            with _send_lock:
+                _sendall_with_timeout(sock, (line + "\n").encode("utf-8"), 1.0)
+        except Exception:
+            pass
 
     def close(self):
         """Ends the connection for good (a forked child must not keep the parent's session)."""
@@ -817,6 +845,7 @@ class _Rendezvous(object):
                     joined_refused_since = joined_refused_since or time.time()
                     if time.time() - joined_refused_since > self.JOIN_PATIENCE:
                         self.joined = None
+                    delay = self.FIRST_RETRY  # attachd is there: `attachctl run` is about to be
                     continue
                 lines = self.lines()
                 with _send_lock:
@@ -906,7 +935,26 @@ if hasattr(os, "register_at_fork"):
 
 _NOTIFY_LINE = "NOTIFY_ATTACH=1"
 _ide_cond = threading.Condition()
-_ide = {"attached": False, "callbacks": []}
+_ide = {"attached": False, "callbacks": [], "asked": False}
+
+
+def _notice_lines():
+    """NOTIFY_ATTACH=1 for the announcement once wait_for_ide or on_attach was called."""
+    return [_NOTIFY_LINE] if _ide["asked"] else []
+
+
+def _ask_for_notice():
+    """The first wait_for_ide / on_attach asks attachd for the notice (hosts that never ask
+    announce exactly what they did before): on the open rendezvous connection now, and in
+    every announcement after a reconnect."""
+    with _ide_cond:
+        if _ide["asked"]:
+            return
+        _ide["asked"] = True
+    rendezvous = _state.get("rendezvous")
+    if rendezvous is not None:
+        rendezvous.extra.append(_NOTIFY_LINE)
+        rendezvous.send(_NOTIFY_LINE, remember=False)
 # How often wait_for_ide also asks the debug server itself (an IDE that connected to the debug
 # port directly, or an attachd that sends no notice).
 _IDE_POLL = 0.05
@@ -920,6 +968,7 @@ def wait_for_ide(timeout=None):
     the moment attachd relays an IDE to this host (also when the IDE connects to the debug
     port directly, as the debug server says)."""
     deadline = None if timeout is None else time.monotonic() + max(0.0, float(timeout))
+    _ask_for_notice()
     with _ide_cond:
         while True:
             if _ide["attached"] or _debug_server_has_client():
@@ -934,6 +983,7 @@ def on_attach(callback):
     """Call callback(True) when an IDE is attached to this host (at once if one is) and
     callback(False) when it left, from attach_ready's rendezvous thread. Exceptions it raises
     are logged, never passed on."""
+    _ask_for_notice()
     with _ide_cond:
         _ide["callbacks"].append(callback)
         attached = _ide["attached"]
