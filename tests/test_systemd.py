@@ -351,6 +351,8 @@ def test_socket_activation_starts_attachd_on_first_status(sandbox):
     assert os.readlink("/proc/%d/exe" % proc.pid) == os.path.realpath(binary("attachd"))
     sandbox.wait_ready(proc)
     assert any("socket-activated" in l for l in err.lines), err.lines
+    # systemd-socket-activate has no SocketMode=: attachd makes the socket 0600 itself (issue 20).
+    assert stat.S_IMODE(os.stat(sandbox.control).st_mode) == 0o600
 
     _, code = sandbox.terminate(proc)
     assert code == 0, "\n".join(err.lines)

@@ -45,6 +45,10 @@ extension Daemon {
         }
         if let controlFD {
             logger.info("socket-activated", metadata: ["adopted": "\(fdStore.inheritedCount)"])
+            // attachd.socket says SocketMode=0600; `systemd-socket-activate -l` cannot, and leaves
+            // the umask's mode (0644 as a rule). Only this user's daemon may be talked to either
+            // way (SO_PEERCRED), and the directory is 0700, but the socket is made what it says.
+            if let path = Socket.boundPath(controlFD), Files.isSocket(path) { try? Files.chmod(path, 0o600) }
             try? controlFD.setNonBlocking(true)
             control.start(controlFD)
         } else {
