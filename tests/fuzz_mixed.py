@@ -7,6 +7,8 @@ Each input is one of:
                        or resets (SO_LINGER 0 then close)
   send-vanish          a new client sends calls (Wait, Watch, pipelined) and closes or resets
                        at once, or in the middle of a message
+  wait-more-vanish     a new client sends a call that waits (Wait, Watch), then more bytes (a
+                       second call, a large body of up to 300 KB, garbage), and closes or resets
   dribble              a call split over several writes with small gaps, answered in full
   control-fuzz         one input of the control fuzz (malformed, oversized, ...), with its
                        sentinel (see ControlFuzzer)
@@ -116,8 +118,10 @@ class MixedFuzzer(object):
             kind = self._stay("watch", self._watch_call())
         elif r < 0.27:
             kind = self._vanish_pool()
-        elif r < 0.39:
+        elif r < 0.33:
             kind = self._send_vanish()
+        elif r < 0.39:
+            kind = self._wait_more_vanish()
         elif r < 0.49:
             kind = self._dribble(n)
         elif r < 0.71:
@@ -180,6 +184,28 @@ class MixedFuzzer(object):
             pass
         self.vanished[vanish(sock, rng)] += 1
         return kind
+
+    def _wait_more_vanish(self):
+        """A call that waits, then more bytes behind it, then the client goes: dropped at once,
+        whatever the daemon has not read (the hang-up, POLLRDHUP, not an end-of-file)."""
+        rng = self.rng
+        waiting = rng.choice([_call("io.attachd.Broker.Wait", {"project": rng.choice(self.projects), "timeout": 600}),
+                              self._watch_call()])
+        what = rng.choice(["second-call", "large-body", "garbage"])
+        if what == "second-call":
+            more = rng.choice([self._wait_call(), self._watch_call(), rng.choice(CONTROL_BASES)]) + b"\0"
+        elif what == "large-body":
+            more = _call("io.attachd.Broker.GetStatus")[:-1] + b',"pad":"' + b"x" * rng.choice([1000, 70000, 300000])
+        else:
+            more = bytes(rng.getrandbits(8) for _ in range(rng.choice([100, 5000, 100000])))
+        sock = _unix(self.daemon.socket)
+        try:
+            sock.sendall(waiting + b"\0")
+            sock.sendall(more)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the daemon refused the garbage and closed first
+        self.vanished[vanish(sock, rng)] += 1
+        return "wait-more-vanish-" + what
 
     def _dribble(self, n):
         """One valid call and its sentinel over several writes, then both replies in order."""

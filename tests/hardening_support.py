@@ -53,6 +53,14 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / float(CLK_TCK)
 
 
+def wait_dispatch_timerfd(pid, timeout=10.0):
+    """Wait (polling /proc) until Dispatch has opened its timerfd. It does so on its own thread
+    when the daemon first arms a timer (say, a Wait's deadline), a moment after the call: a
+    descriptor count taken before then would count it as a leak."""
+    return wait_for(lambda: "anon_inode:[timerfd]" in fd_targets(pid).values(), timeout,
+                    message="attachd has no timerfd: %r" % fd_targets(pid))
+
+
 def wait_fds_back(pid, baseline, timeout=10.0):
     """Wait (polling /proc: no event exists for it) until the fd count is <= baseline."""
     try:

@@ -8,6 +8,7 @@ order, through the new process. Without `relays.complete` (a hand-over that did 
 relay sockets found are closed; a SIGKILL takes the relays with it.
 """
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -72,6 +73,15 @@ def removed(box, pid):
                 if n.pid == pid and n.fields.get("FDSTOREREMOVE") == "1"}
 
 
+def kill_group(proc):
+    """SIGKILL to the process group `proc` leads (its own session), then reaps `proc`."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(10)
+
+
 def start_relay(box):
     """attachd #1 with a project on an attach port, an echo debug server under `attachctl run`,
     an IDE relayed to it. Returns (control, daemon, server, ide)."""
@@ -84,7 +94,10 @@ def start_relay(box):
     server = subprocess.Popen([binary("attachctl"), "run", "proj", "--socket", box.control, "--",
                                sys.executable, "-c", DEBUG_SERVER, "echo", "0"],
                               env=box.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True)
+                              stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    # SIGKILL cannot be passed on: `attachctl run` would die and leave its echo server behind.
+    # Its process group is killed instead, by the test and by the sandbox's cleanup alike.
+    server.kill = lambda: kill_group(server)
     box.track(server)
     assert server.stdout.readline().startswith("PORT ")
     wait = box.ctl("wait", "proj", "--timeout", "30")
@@ -122,6 +135,30 @@ def test_restart_keeps_the_ide_connection_relayed(sandbox):  # noqa: F811
         assert "attach.proj" not in removed(sandbox, second.pid)
         with socket.create_connection(("127.0.0.1", ide.getpeername()[1]), timeout=10):
             wait_for(lambda: "IDE connected to the attach port" in stderr_of(second), 10)
+        sandbox.terminate(second)
+    server.kill()
+    control.close()
+
+
+def test_an_adopted_relay_is_closed_with_its_project(sandbox):  # noqa: F811
+    """A relay adopted after a restart is Core's like any other: removing its project ends it."""
+    control, first, server, ide = start_relay(sandbox)
+    with ide:
+        _, code = sandbox.terminate(first)
+        assert code == 0, stderr_of(first)
+        fds = stored(sandbox, first.pid)
+        second = spawn(sandbox, [control] + [fds[n] for n in sorted(fds)], ["control"] + sorted(fds))
+        sandbox.wait_ready(second)
+        for fd in fds.values():
+            os.close(fd)
+        ide.sendall(b"five")
+        assert recv_exactly(ide, 4) == b"five"
+        gone = sandbox.ctl("remove", "proj", "--force")
+        assert gone.returncode == 0, gone.stderr + stderr_of(second)
+        assert wait_eof(ide, 10) in (b"", None)
+        # Core asked for it (before, adopted relays were the room's alone and ran on).
+        closing = [line for line in stderr_of(second).splitlines() if "closing an attach connection" in line]
+        assert any("reason=project proj removed" in line for line in closing), closing
         sandbox.terminate(second)
     server.kill()
     control.close()

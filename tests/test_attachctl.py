@@ -495,7 +495,7 @@ def test_watch_streams_json_lines(daemon):
             event = json.loads(read_line(watcher, 10))
             assert event["kind"] == "sessionReady"
             assert event["session"]["id"] == sid and event["session"]["state"] == "ready"
-        daemon.ctl("remove", "seen", check=True)
+        daemon.ctl("remove", "seen", "--force", check=True)
         kinds = set()
         while "projectRemoved" not in kinds:
             kinds.add(json.loads(read_line(watcher, 10))["kind"])
@@ -589,29 +589,48 @@ def test_vscode_text_output_is_two_headed_json_blocks(daemon):
     check_attach(launch["configurations"][0], "blocks", "127.0.0.1", port)
 
 
-def test_vscode_host_command_adds_launch_and_compound(daemon):
+def test_vscode_host_command_adds_a_run_task_and_an_attach_after_it(daemon):
+    # Issue 20: the host is started by a task (`attachctl run`), not a cppdbg launch: the
+    # files need only the Python extension, and hold no path of this machine.
     port = add(daemon, "hosted")
     # --host-args takes every remaining argument, so --json must come before it.
     r = daemon.ctl("vscode", "hosted", "--json", "--python-path", "/opt/helpers",
                    "--host-command", "/opt/app/bin/app", "--host-args", "-U", "PythonHost", "boot.py",
                    check=True)
     doc = json.loads(r.stdout)
-    launch = doc["launch.json"]
-    by_name = {c["name"]: c for c in launch["configurations"]}
-    attach = [c for c in launch["configurations"] if c["request"] == "attach"]
-    hosts = [c for c in launch["configurations"] if c["request"] == "launch"]
-    assert len(attach) == 1 and len(hosts) == 1
-    check_attach(attach[0], "hosted", "127.0.0.1", port)
-    host = hosts[0]
-    assert host["program"] == "/opt/app/bin/app"
-    assert host["args"][:3] == ["-U", "PythonHost", "boot.py"]
-    env = {e["name"]: e["value"] for e in host["environment"]}
-    assert env["PROJECT_DEBUG_PORT"] == str(port)
-    assert env["ATTACHD_RENDEZVOUS"] == daemon.rendezvous_path("hosted")
+    launch, tasks = doc["launch.json"], doc["tasks.json"]
+    assert {c["type"] for c in launch["configurations"]} == {"debugpy"}
+    assert "compounds" not in launch
+    assert daemon.runtime_dir not in r.stdout
+    attach = {c["name"]: c for c in launch["configurations"]}
+    check_attach(attach["attachd: attach hosted"], "hosted", "127.0.0.1", port)
+    both = attach["attachd: hosted (host + attach)"]
+    assert both["connect"] == {"host": "127.0.0.1", "port": port}
+    by_label = {t["label"]: t for t in tasks["tasks"]}
+    check_task(by_label["attachd: wait hosted"], "hosted")
+    run = by_label["attachd: run hosted host"]
+    assert run["args"][-7:] == ["run", "hosted", "--", "/opt/app/bin/app", "-U", "PythonHost", "boot.py"]
+    assert run["isBackground"] is True
+    env = run["options"]["env"]
+    assert env["PROJECT_DEBUG_PORT"] == str(port) and env["PROJECT_DEBUG_HOST"] == "127.0.0.1"
     assert env["PYTHONPATH"].startswith("/opt/helpers")
-    (compound,) = launch["compounds"]
-    assert set(compound["configurations"]) == {host["name"], attach[0]["name"]}
-    assert all(name in by_name for name in compound["configurations"])
+    assert "ATTACHD_RENDEZVOUS" not in env
+    sequence = by_label[both["preLaunchTask"]]
+    assert sequence["dependsOn"] == ["attachd: run hosted host", "attachd: wait hosted"]
+    assert sequence["dependsOrder"] == "sequence"
+
+
+def test_vscode_write_says_only_what_it_writes(daemon, tmp_path):
+    daemon.ctl("add", "blend", "--attach-port", free_port(), check=True)
+    r = daemon.ctl("vscode", "blend", "--write", str(tmp_path), check=True)
+    assert "tasks.json" not in r.stdout, r.stdout
+    assert not (tmp_path / ".vscode" / "tasks.json").exists()
+    assert "wrote %s: configuration 'attachd: attach blend'" % (tmp_path / ".vscode" / "launch.json") in r.stdout
+    assert "tasks.json" not in daemon.ctl("vscode", "blend", check=True).stdout
+    r = daemon.ctl("vscode", "blend", "--write", str(tmp_path), "--host-command", "/opt/blender/blender", check=True)
+    tasks = json.loads((tmp_path / ".vscode" / "tasks.json").read_text())
+    assert "wrote %s: task 'attachd: run blend host'" % (tmp_path / ".vscode" / "tasks.json") in r.stdout
+    assert [t["label"] for t in tasks["tasks"]] == ["attachd: run blend host"]
 
 
 def test_vscode_unknown_project_exits_3(daemon):

@@ -98,7 +98,7 @@ def test_live_view_shows_a_session_and_its_changes_in_place(daemon):
             assert len([l for l in frame.splitlines() if l.split()[:1] == [sid]]) == 1
         finally:
             server.close()
-        daemon.ctl("remove", "live", check=True)
+        daemon.ctl("remove", "live", "--force", check=True)
         term.read_until(lambda f: "no sessions of 'live'" in f)
     finally:
         term.close()
@@ -131,5 +131,46 @@ def test_json_on_a_terminal_stays_json_lines(daemon):
             assert ready, term.data
             term.data += os.read(term.master, 4096)
         assert b"\x1b[J" not in term.data
+    finally:
+        term.close()
+
+
+def _set_width(fd, columns, rows=24):
+    import fcntl
+    import struct
+    import termios
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+
+
+def test_live_view_follows_a_resize(daemon):
+    # Issue 20: a narrower terminal is redrawn to its width, without waiting for an event.
+    daemon.ctl("add", "a-project-with-a-rather-long-name", "--debug-port", free_port(), check=True)
+    sid = daemon.ctl("announce", "a-project-with-a-rather-long-name", "--status", "x" * 60, check=True).stdout.strip()
+    term = Terminal(daemon, "watch")
+    try:
+        _set_width(term.master, 200)
+        frame = term.read_until(lambda f: session_line(f, sid) is not None)
+        assert len(session_line(frame, sid)) > 60
+        _set_width(term.master, 50)
+        frame = term.read_until(lambda f: session_line(f, sid) is not None and len(session_line(f, sid)) <= 49)
+        assert all(len(line) <= 49 for line in frame.splitlines()), frame
+    finally:
+        term.close()
+
+
+def test_live_view_says_attachd_went_away_and_reconnects(daemon):
+    # Issue 20: the live view outlives a restart of attachd (the line form still exits 75).
+    daemon.ctl("add", "again", "--debug-port", free_port(), check=True)
+    term = Terminal(daemon, "watch", "again")
+    try:
+        term.read_until(lambda f: "watching 'again'" in f)
+        daemon.kill()
+        term.read_until(lambda f: "attachd went away" in f and "reconnecting" in f)
+        assert term.proc.poll() is None
+        daemon.start()
+        sid = daemon.ctl("announce", "again", check=True).stdout.strip()
+        frame = term.read_until(lambda f: session_line(f, sid) is not None)
+        assert "went away" not in frame
+        assert term.proc.poll() is None
     finally:
         term.close()

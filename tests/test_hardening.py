@@ -285,6 +285,29 @@ def test_kill_9_in_the_middle_of_sessions_and_waits_20_times(daemon, capsys):
            % (elapsed, len(expected), len(codes), EX_TEMPFAIL))
 
 
+def test_a_change_that_cannot_be_saved_fails_the_call(daemon):
+    """projects.json cannot be written (here: a directory stands in its place): the change is
+    in effect, but the call fails and says it was not saved, instead of promising it was."""
+    path = os.path.join(daemon.config_dir, "attachd", "projects.json")
+    if os.path.exists(path):
+        os.unlink(path)
+    os.makedirs(os.path.join(path, "in-the-way"))
+    try:
+        added = daemon.ctl("add", "unsaved", "--debug-port", free_port())
+        assert added.returncode != 0, added.stdout
+        assert "could not save it to %s" % path in added.stderr, added.stderr
+        assert "lost when attachd stops" in added.stderr, added.stderr
+        assert project(daemon, "unsaved")["name"] == "unsaved"  # in effect all the same
+        assert "cannot save projects" in daemon.stderr_text()
+    finally:
+        os.rmdir(os.path.join(path, "in-the-way"))
+        os.rmdir(path)
+    # Writable again: the next change saves everything, the unsaved one too.
+    daemon.ctl("add", "saved", "--debug-port", free_port(), check=True)
+    with open(path) as f:
+        assert {p["name"] for p in json.load(f)["projects"]} == {"unsaved", "saved"}
+
+
 def test_an_acknowledged_change_survives_kill_9(daemon):
     path = os.path.join(daemon.config_dir, "attachd", "projects.json")
     lost = []

@@ -596,7 +596,10 @@ def test_end_to_end_port_zero_reports_actual_port(daemon):
     daemon.add_project("zero")
     with daemon.spawn_host("zero", port=0) as host:
         r = daemon.ctl("wait", "zero", "--timeout", "30", timeout=40)
-        assert r.returncode == 0, (r.stdout, r.stderr)
+        # Issue 20: the project's --debug-port is what the IDE is told, and this host listens
+        # elsewhere: wait prints where, and fails saying so (it exited 0 before).
+        assert r.returncode == 1, (r.stdout, r.stderr)
+        assert "listens on %d, but the IDE is told" % host.port in r.stderr
         assert str(host.port) in r.stdout
         session = _session_of(daemon, "zero", host.pid)
         assert session["debugPort"] == host.port

@@ -194,6 +194,12 @@ def test_man_pages_follow_the_argument_definitions(root):
     options = _help_options(attachd)
     assert "socket" in options, options
     assert options == _page_options(_run(["zcat", page8]).stdout)
+    # Issue 20: no "…" dropped by the plugin, no subcommand/help section for a daemon without
+    # subcommands, no source path.
+    assert "subcommand" not in shown.stdout and "systemd/attachd.socket" not in shown.stdout
+    for text in (shown.stdout, _run(["man", "-l", page], env=env).stdout):
+        text = " ".join(text.split())
+        assert "3ds Max, )" not in text and "Max and the like" in text
 
 
 def test_completions_load(root):

@@ -116,8 +116,22 @@ def test_ssh_server_lost_mid_session_is_unreachable_then_reconnects(daemon_facto
         assert project(local, "farm").get("error") is None
 
 
+def _remote_path(short_tmp, attachctl_script=None):
+    """A PATH for the sshd's sessions that the test owns: an empty directory (the login shell
+    is run by its absolute path, and `attachctl bridge` is all it runs), or one holding an
+    `attachctl` script, whatever is installed on the machine."""
+    directory = os.path.join(short_tmp, "remote-bin")
+    os.makedirs(directory, exist_ok=True)
+    if attachctl_script is not None:
+        path = os.path.join(directory, "attachctl")
+        with open(path, "w") as f:
+            f.write("#!/bin/sh\n" + attachctl_script)
+        os.chmod(path, 0o755)
+    return directory
+
+
 def test_remote_without_attachctl_is_an_error_on_the_project(daemon_factory, short_tmp, attachd_bin_dir):
-    with SshServer(short_tmp, attachd_bin_dir, path="/usr/bin:/bin") as server:
+    with SshServer(short_tmp, attachd_bin_dir, path=_remote_path(short_tmp)) as server:
         remote = daemon_factory()
         remote.add_project("farm")
         local = local_daemon(daemon_factory, server)
@@ -128,6 +142,25 @@ def test_remote_without_attachctl_is_an_error_on_the_project(daemon_factory, sho
         assert "attachctl is not installed" in local.ctl("list").stdout
         doctor = local.ctl("doctor", "farm")
         assert "attachctl is not installed" in doctor.stdout + doctor.stderr
+
+
+def test_a_remote_link_that_never_answers_becomes_unreachable_with_the_words(daemon_factory, short_tmp,
+                                                                             attachd_bin_dir):
+    # An attachctl that says something and then answers nothing (another program of that name,
+    # or one that hangs): the link must not sit in `connecting` past its deadline.
+    # It reads what it is sent until its input ends, so it goes when its ssh channel does.
+    script = 'echo "attachctl: this is not the attachctl you want" >&2\nexec /bin/cat >/dev/null\n'
+    with SshServer(short_tmp, attachd_bin_dir, path=_remote_path(short_tmp, script)) as server:
+        remote = daemon_factory()
+        remote.add_project("farm")
+        local = local_daemon(daemon_factory, server)
+        add_remote(local, remote)
+        info = wait_remote_state(local, "farm", "unreachable", timeout=40)
+        error = info["remote"]["error"]
+        assert "no answer from attachd on 127.0.0.1 within 15 s" in error, info
+        assert "this is not the attachctl you want" in error, info
+        doctor = local.ctl("doctor", "farm")
+        assert "no answer from attachd on 127.0.0.1" in doctor.stdout + doctor.stderr
 
 
 def test_unknown_host_key_is_refused_not_accepted(daemon_factory, sshd):

@@ -351,6 +351,8 @@ def test_socket_activation_starts_attachd_on_first_status(sandbox):
     assert os.readlink("/proc/%d/exe" % proc.pid) == os.path.realpath(binary("attachd"))
     sandbox.wait_ready(proc)
     assert any("socket-activated" in l for l in err.lines), err.lines
+    # systemd-socket-activate has no SocketMode=: attachd makes the socket 0600 itself (issue 20).
+    assert stat.S_IMODE(os.stat(sandbox.control).st_mode) == 0o600
 
     _, code = sandbox.terminate(proc)
     assert code == 0, "\n".join(err.lines)
@@ -385,9 +387,12 @@ def test_watchdog_pings_at_half_the_interval(sandbox):
     times = [ready.at] + [p.at for p in pings]
     gaps = [b - a for a, b in zip(times[1:], times[2:])]
     mean = sum(gaps) / len(gaps)
-    # Asked for 0.4 s: a ping every 0.2 s, never near the 0.4 s limit systemd would act on.
+    median = sorted(gaps)[len(gaps) // 2]
+    # Asked for 0.4 s: a ping every 0.2 s, never near the 0.4 s limit systemd would act on. The
+    # timer keeps its schedule, so one ping delayed by a busy machine makes the next gap short:
+    # the median says the period, the mean that no ping was skipped.
     assert 0.15 <= mean <= 0.3, gaps
-    assert min(gaps) >= 0.1, gaps
+    assert 0.15 <= median <= 0.25, gaps
     assert "watchdog enabled" in stderr_of(proc)
     _, code = sandbox.terminate(proc)
     assert code == 0

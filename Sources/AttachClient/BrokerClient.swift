@@ -34,10 +34,10 @@ public final class BrokerClient {
         return reply.parameters ?? .object([:])
     }
 
-    private func call<P: Encodable, R: Decodable>(_ member: String, _ parameters: P?, as type: R.Type,
+    private func call<P: Encodable, R: Decodable>(_ method: VarlinkMethod, _ parameters: P?, as type: R.Type,
                                                   deadline: Double? = nil, tickInterval: Double = 0.1,
                                                   tick: (() -> Void)? = nil) throws(ClientError) -> R {
-        try connection.call(Self.interface + "." + member, parameters, as: R.self,
+        try connection.call(method, parameters, as: R.self,
                             deadline: deadline, tickInterval: tickInterval, tick: tick)
     }
 
@@ -47,49 +47,50 @@ public final class BrokerClient {
 
     /// `AddProject`: adds a project and opens its rendezvous listeners.
     public func addProject(_ parameters: AddProjectParameters) throws(ClientError) -> ProjectInfo {
-        try call("AddProject", parameters, as: ProjectReply.self).project
+        try call(.addProject, parameters, as: ProjectReply.self).project
     }
 
     /// `RemoveProject`.
     public func removeProject(_ name: String) throws(ClientError) {
-        _ = try call("RemoveProject", ProjectNameParameters(name: name), as: EmptyReply.self)
+        _ = try call(.removeProject, ProjectNameParameters(name: name), as: EmptyReply.self)
     }
 
     /// `GetProject`.
     public func getProject(_ name: String) throws(ClientError) -> ProjectInfo {
-        try call("GetProject", ProjectNameParameters(name: name), as: ProjectReply.self).project
+        try call(.getProject, ProjectNameParameters(name: name), as: ProjectReply.self).project
     }
 
     /// `ListProjects`.
     public func listProjects() throws(ClientError) -> [ProjectInfo] {
-        try connection.call(Self.interface + ".ListProjects", nil, reading: ListProjectsReply.self).projects
+        try connection.call(.listProjects, nil, reading: ListProjectsReply.self).projects
     }
 
     // MARK: - Sessions
 
     /// `ListSessions` of one project, or of all when `project` is nil.
     public func listSessions(project: String? = nil) throws(ClientError) -> [SessionInfo] {
-        try call("ListSessions", ListSessionsParameters(project: project), as: ListSessionsReply.self).sessions
+        try call(.listSessions, ListSessionsParameters(project: project), as: ListSessionsReply.self).sessions
     }
 
     /// `EndSession`.
     public func endSession(id: String) throws(ClientError) -> SessionInfo {
-        try call("EndSession", EndSessionParameters(id: id), as: SessionReply.self).session
+        try call(.endSession, EndSessionParameters(id: id), as: SessionReply.self).session
     }
 
     /// `SetFollow`: whether the project's IDE sessions follow its hosts.
     public func setFollow(project: String, _ follow: Bool) throws(ClientError) -> ProjectInfo {
-        try call("SetFollow", SetFollowParameters(name: project, follow: follow), as: ProjectReply.self).project
+        try call(.setFollow, SetFollowParameters(name: project, follow: follow), as: ProjectReply.self).project
     }
 
     /// `SelectSession`: pins a project's new IDE connections to `session` (nil: clears the pin).
     public func selectSession(project: String, session: String?) throws(ClientError) -> ProjectInfo {
-        try call("SelectSession", SelectSessionParameters(project: project, session: session), as: ProjectReply.self).project
+        try call(.selectSession, SelectSessionParameters(project: project, session: session), as: ProjectReply.self).project
     }
 
-    /// `Announce`: a host announces itself over the control socket.
-    public func announce(_ parameters: AnnounceParameters) throws(ClientError) -> SessionInfo {
-        try call("Announce", parameters, as: SessionReply.self).session
+    /// `Announce`: a host announces itself over the control socket. `deadline`: a
+    /// `Clock.monotonicSeconds()` instant after which the reply is no longer waited for.
+    public func announce(_ parameters: AnnounceParameters, deadline: Double? = nil) throws(ClientError) -> SessionInfo {
+        try call(.announce, parameters, as: SessionReply.self, deadline: deadline).session
     }
 
     /// `Wait`: blocks until a session of `project` is ready.
@@ -102,7 +103,7 @@ public final class BrokerClient {
     public func wait(project: String, timeout: Double? = nil, grace: Double = 10,
                      tickInterval: Double = 0.1, tick: (() -> Void)? = nil) throws(ClientError) -> SessionInfo {
         let deadline = timeout.map { Clock.monotonicSeconds() + $0 + grace }
-        return try connection.call(Self.interface + ".Wait", WaitParameters(project: project, timeout: timeout).members,
+        return try connection.call(.wait, WaitParameters(project: project, timeout: timeout).members,
                                    reading: SessionReply.self,
                                    deadline: deadline, tickInterval: tickInterval, tick: tick).session
     }
@@ -110,11 +111,14 @@ public final class BrokerClient {
     /// `Watch` with `more: true`. The subscription acknowledgement (a reply without an event)
     /// calls `onAcknowledged`; each event calls `onEvent` (its JSON as sent is
     /// `lastReply["event"]`). Returning false from `onEvent` stops the stream. Returns when the
-    /// stream ends; a daemon that goes away throws ``ClientError/connectionLost``.
-    public func watch(project: String? = nil, onAcknowledged: () -> Void = {},
+    /// stream ends; a daemon that goes away throws ``ClientError/connectionLost``. `tick`, when
+    /// given, is called about every `tickInterval` seconds between events.
+    public func watch(project: String? = nil, tickInterval: Double = 0.1, tick: (() -> Void)? = nil,
+                      onAcknowledged: () -> Void = {},
                       onEvent: (BrokerEvent) -> Bool) throws(ClientError) {
-        try connection.callMore(Self.interface + ".Watch", WatchParameters(project: project),
-                                as: WatchReply.self) { (reply: WatchReply) throws(ClientError) -> Bool in
+        try connection.callMore(.watch, WatchParameters(project: project),
+                                as: WatchReply.self, tickInterval: tickInterval,
+                                tick: tick) { (reply: WatchReply) throws(ClientError) -> Bool in
             guard let event = reply.event else {
                 onAcknowledged()
                 return true
@@ -127,6 +131,6 @@ public final class BrokerClient {
 
     /// `GetStatus`.
     public func status() throws(ClientError) -> StatusReply {
-        try connection.call(Self.interface + ".GetStatus", nil, reading: StatusReply.self)
+        try connection.call(.getStatus, nil, reading: StatusReply.self)
     }
 }

@@ -1,12 +1,13 @@
 import AttachProtocol
 
-/// The VS Code files that make F5 attach through attachd. For a project with an attach port:
-/// a `launch.json` attach configuration on that port with no preLaunchTask (attachd holds the
-/// IDE until a host is ready), and optionally a background task starting the host through
-/// `attachctl run` with a configuration that runs it first. Without an attach port: a
+/// The VS Code files that make F5 attach through attachd; they need only the Python extension
+/// (debugpy attach configurations and plain tasks) and hold nothing specific to one machine.
+/// For a project with an attach port: a `launch.json` attach configuration on that port with no
+/// preLaunchTask (attachd holds the IDE until a host is ready). Without an attach port: a
 /// `tasks.json` task running `attachctl wait NAME` and an attach configuration on the debug port
-/// using it as its `preLaunchTask` (plus, optionally, a configuration starting the host
-/// application and a compound running both). Pure functions: no I/O.
+/// using it as its `preLaunchTask`. With a host command, also a background task starting the
+/// host through `attachctl run` and an attach configuration that runs it first (then, without
+/// an attach port, the wait). Pure functions: no I/O.
 public struct VSCodeFiles: Sendable {
     /// What to generate.
     public struct Options: Sendable, Equatable {
@@ -44,8 +45,11 @@ public struct VSCodeFiles: Sendable {
     public var taskLabel: String { "attachd: wait \(project.name)" }
     /// `attachd: attach NAME`.
     public var attachName: String { "attachd: attach \(project.name)" }
-    /// `attachd: start NAME host`.
+    /// `attachd: start NAME host`: what an earlier version called its cppdbg launch of the
+    /// host, removed from launch.json on a merge.
     public var hostName: String { "attachd: start \(project.name) host" }
+    /// `attachd: run NAME host, then wait`: the host's task, then the wait task (no attach port).
+    public var runThenWaitLabel: String { "attachd: run \(project.name) host, then wait" }
     /// `attachd: NAME (host + attach)`.
     public var compoundName: String { "attachd: \(project.name) (host + attach)" }
     /// `attachd: run NAME host`: the background task of an attach-port project's host.
@@ -77,11 +81,13 @@ public struct VSCodeFiles: Sendable {
         ])
     }
 
-    /// The background task starting the host through `attachctl run` (attach-port projects with
-    /// a host command). It counts as started once attachctl says the session is announced.
+    /// The background task starting the host through `attachctl run` (with a host command). It
+    /// counts as started once attachctl says the session is announced.
     public var runTask: OrderedJSON? {
-        guard usesAttachPort, let command = options.hostCommand else { return nil }
+        guard let command = options.hostCommand else { return nil }
         let args = options.attachctlArguments + ["run", project.name, "--", command] + options.hostArguments
+        let environment: [(String, OrderedJSON)] = hostEnvironment.map { ($0.0, .string($0.1)) }
+        let taskOptions: [(String, OrderedJSON)] = environment.isEmpty ? [] : [("options", .object([("env", .object(environment))]))]
         return .object([
             ("label", .string(runTaskLabel)),
             ("type", .string("process")),
@@ -97,8 +103,20 @@ public struct VSCodeFiles: Sendable {
                     ("endsPattern", .string("^attachctl run: session ")),
                 ])),
             ])),
+        ] + taskOptions + [
             ("presentation", .object([("reveal", .string("always")), ("panel", .string("dedicated"))])),
-            ("detail", .string("Starts the host of attachd project '\(project.name)' as a session; F5 attaches through 127.0.0.1:\(connectPort).")),
+            ("detail", .string("Starts the host of attachd project '\(project.name)' as a session; F5 attaches through \(usesAttachPort ? "127.0.0.1" : project.debugHost):\(connectPort).")),
+        ])
+    }
+
+    /// Without an attach port, with a host command: the host's task, then the wait task.
+    public var runThenWaitTask: OrderedJSON? {
+        guard !usesAttachPort, runTask != nil else { return nil }
+        return .object([
+            ("label", .string(runThenWaitLabel)),
+            ("dependsOn", .array([.string(runTaskLabel), .string(taskLabel)])),
+            ("dependsOrder", .string("sequence")),
+            ("problemMatcher", .array([])),
         ])
     }
 
@@ -108,10 +126,11 @@ public struct VSCodeFiles: Sendable {
         attach(named: attachName, preLaunchTask: usesAttachPort ? nil : taskLabel)
     }
 
-    /// For attach-port projects with a host command: start the host (`attachctl run`), then attach.
+    /// With a host command: start the host (`attachctl run`; without an attach port, then the
+    /// wait), then attach.
     public var runAndAttachConfiguration: OrderedJSON? {
         guard runTask != nil else { return nil }
-        return attach(named: compoundName, preLaunchTask: runTaskLabel)
+        return attach(named: compoundName, preLaunchTask: usesAttachPort ? runTaskLabel : runThenWaitLabel)
     }
 
     private func attach(named name: String, preLaunchTask: String?) -> OrderedJSON {
@@ -134,47 +153,19 @@ public struct VSCodeFiles: Sendable {
         ])
     }
 
-    /// The environment a host's bootstrap reads: the article's PROJECT_DEBUG_HOST/PORT and
-    /// attach_ready's ATTACHD_RENDEZVOUS (plus PYTHONPATH with `--python-path`).
+    /// The environment the host's task adds (`attachctl run` itself passes ATTACHD_PROJECT,
+    /// ATTACHD_SESSION and ATTACHD_RENDEZVOUS): without an attach port, the project's
+    /// PROJECT_DEBUG_HOST/PORT, which the article's unmodified bootstrap.py reads to know where
+    /// its debug server listens; PYTHONPATH with `--python-path`.
     public var hostEnvironment: [(String, String)] {
-        var environment: [(String, String)] = [
-            ("PROJECT_DEBUG_HOST", project.debugHost),
-            ("PROJECT_DEBUG_PORT", String(project.debugPort ?? 0)),
-            ("ATTACHD_RENDEZVOUS", project.rendezvousSocket),
-        ]
+        var environment: [(String, String)] = []
+        if !usesAttachPort, let port = project.debugPort {
+            environment += [("PROJECT_DEBUG_HOST", project.debugHost), ("PROJECT_DEBUG_PORT", String(port))]
+        }
         if let path = options.pythonPath {
             environment.append(("PYTHONPATH", path + ":${env:PYTHONPATH}"))
         }
         return environment
-    }
-
-    /// The configuration starting the host application (cppdbg launch, as the article's
-    /// cppvsdbg one on Windows), or nil without a host command.
-    public var hostConfiguration: OrderedJSON? {
-        guard !usesAttachPort, let command = options.hostCommand else { return nil }
-        return .object([
-            ("name", .string(hostName)),
-            ("type", .string("cppdbg")),
-            ("request", .string("launch")),
-            ("program", .string(command)),
-            ("args", .array(options.hostArguments.map(OrderedJSON.string))),
-            ("cwd", .string("${workspaceFolder}")),
-            ("stopAtEntry", .bool(false)),
-            ("MIMode", .string("gdb")),
-            ("environment", .array(hostEnvironment.map { name, value in
-                .object([("name", .string(name)), ("value", .string(value))])
-            })),
-        ])
-    }
-
-    /// The compound starting the host and attaching, or nil without a host command.
-    public var compound: OrderedJSON? {
-        guard !usesAttachPort, options.hostCommand != nil else { return nil }
-        return .object([
-            ("name", .string(compoundName)),
-            ("configurations", .array([.string(hostName), .string(attachName)])),
-            ("stopAll", .bool(true)),
-        ])
     }
 
     // MARK: - Documents
@@ -194,9 +185,14 @@ public struct VSCodeFiles: Sendable {
     public func merge(tasks existing: OrderedJSON?) -> OrderedJSON {
         var document = existing.flatMap { $0.isObject ? $0 : nil } ?? .object([("version", .string("2.0.0"))])
         if document["version"] == nil { document["version"] = .string("2.0.0") }
-        let tasks = usesAttachPort ? [runTask].compactMap { $0 } : [task]
         document["tasks"] = .array(Self.upsert(tasks, into: document["tasks"]?.arrayValue ?? [], key: "label"))
         return document
+    }
+
+    /// This project's tasks: the wait (no attach port), the host's (with a host command) and,
+    /// with both, the one running them in turn. None for an attach-port project without a host.
+    public var tasks: [OrderedJSON] {
+        (usesAttachPort ? [] : [task]) + [runTask, runThenWaitTask].compactMap { $0 }
     }
 
     /// `existing` (a parsed launch.json, or nil for none) with this project's configurations
@@ -205,12 +201,13 @@ public struct VSCodeFiles: Sendable {
         var document = existing.flatMap { $0.isObject ? $0 : nil } ?? .object([("version", .string("0.2.0"))])
         if document["version"] == nil { document["version"] = .string("0.2.0") }
         var configurations = [attachConfiguration]
-        if let host = hostConfiguration { configurations.insert(host, at: 0) }
         if let runAndAttach = runAndAttachConfiguration { configurations.append(runAndAttach) }
-        document["configurations"] = .array(Self.upsert(configurations, into: document["configurations"]?.arrayValue ?? [],
-                                                        key: "name"))
-        if let compound {
-            document["compounds"] = .array(Self.upsert([compound], into: document["compounds"]?.arrayValue ?? [], key: "name"))
+        // What an earlier version wrote for the host (a cppdbg launch and a compound of the
+        // name the run-and-attach configuration has now) goes.
+        let earlier = (document["configurations"]?.arrayValue ?? []).filter { $0["name"]?.stringValue != hostName }
+        document["configurations"] = .array(Self.upsert(configurations, into: earlier, key: "name"))
+        if let compounds = document["compounds"]?.arrayValue {
+            document["compounds"] = .array(compounds.filter { $0["name"]?.stringValue != compoundName })
         }
         return document
     }
@@ -240,9 +237,10 @@ public struct VSCodeFiles: Sendable {
         .object([("tasks.json", tasksDocument), ("launch.json", launchDocument)])
     }
 
-    /// The human form: each document after a `// .vscode/NAME` heading line.
+    /// The human form: each document after a `// .vscode/NAME` heading line; tasks.json only
+    /// when the project has a task.
     public var headedBlocks: String {
-        "// .vscode/tasks.json\n" + tasksDocument.serialized() + "\n\n// .vscode/launch.json\n"
-            + launchDocument.serialized() + "\n"
+        (tasks.isEmpty ? "" : "// .vscode/tasks.json\n" + tasksDocument.serialized() + "\n\n")
+            + "// .vscode/launch.json\n" + launchDocument.serialized() + "\n"
     }
 }

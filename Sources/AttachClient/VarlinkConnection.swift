@@ -32,6 +32,9 @@ public final class VarlinkConnection {
         _ = descriptor?.close()
     }
 
+    /// The connected socket, for waiting on it beside other descriptors (nil once closed).
+    public var fileDescriptor: FileDescriptor? { descriptor }
+
     /// Closes the connection. Later calls fail with ``ClientError/connectionLost``.
     public func close() {
         if let descriptor { _ = descriptor.close() }
@@ -47,8 +50,8 @@ public final class VarlinkConnection {
 
     /// Sends a call whose parameters are encoded straight from `parameters` (nil: the call
     /// carries no `parameters`, as varlink has it for methods without arguments).
-    public func send<P: Encodable>(_ method: String, parameters: P?, more: Bool = false) throws(ClientError) {
-        try write(codec.frame(CallEnvelope(method: method, parameters: parameters, more: more ? true : nil)))
+    public func send<P: Encodable>(_ method: VarlinkMethod, parameters: P?, more: Bool = false) throws(ClientError) {
+        try write(codec.frameCall(method, parameters, more: more))
     }
 
     private func write(_ bytes: [UInt8]) throws(ClientError) {
@@ -173,25 +176,25 @@ public final class VarlinkConnection {
     /// Calls `method` with `parameters` (nil: none), both written by hand, and reads the reply
     /// by hand into `R` (see `JSONReadable`): the calls of every F5.
     public func call<R: JSONReadable>(
-        _ method: String, _ parameters: [String: JSONValue]?, reading type: R.Type, deadline: Double? = nil,
+        _ method: VarlinkMethod, _ parameters: [String: JSONValue]?, reading type: R.Type, deadline: Double? = nil,
         tickInterval: Double = 0.1, tick: (() -> Void)? = nil
     ) throws(ClientError) -> R {
-        let call = VarlinkCall(method: method, parameters: parameters.map(JSONValue.object))
+        let call = VarlinkCall(method: method.name, parameters: parameters.map(JSONValue.object))
         return try exchange(call.framedByHand, deadline: deadline, tickInterval: tickInterval, tick: tick) {
             (deadline, tickInterval, tick) throws(ClientError) in
-            try receive(reading: R.self, method: method, deadline: deadline, tickInterval: tickInterval, tick: tick).reply
+            try receive(reading: R.self, method: method.name, deadline: deadline, tickInterval: tickInterval, tick: tick).reply
         }
     }
 
     /// Calls `method` with `parameters` (nil: none) and decodes the reply into `R`.
     public func call<P: Encodable, R: Decodable>(
-        _ method: String, _ parameters: P?, as type: R.Type, deadline: Double? = nil,
+        _ method: VarlinkMethod, _ parameters: P?, as type: R.Type, deadline: Double? = nil,
         tickInterval: Double = 0.1, tick: (() -> Void)? = nil
     ) throws(ClientError) -> R {
-        let call = codec.frame(CallEnvelope(method: method, parameters: parameters, more: nil))
+        let call = codec.frameCall(method, parameters)
         return try exchange(call, deadline: deadline, tickInterval: tickInterval, tick: tick) {
             (deadline, tickInterval, tick) throws(ClientError) in
-            try receive(R.self, method: method, deadline: deadline, tickInterval: tickInterval, tick: tick).reply
+            try receive(R.self, method: method.name, deadline: deadline, tickInterval: tickInterval, tick: tick).reply
         }
     }
 
@@ -213,22 +216,17 @@ public final class VarlinkConnection {
     /// Calls `method` with `more: true`; `onReply` gets each reply, decoded into `R`, and
     /// returns false to stop reading (the connection should then be closed). Returns when the
     /// daemon sends a reply without `continues`, or when `onReply` returns false.
+    /// `tick`, when given, is called about every `tickInterval` seconds while no reply arrives.
     public func callMore<P: Encodable, R: Decodable>(
-        _ method: String, _ parameters: P?, as type: R.Type,
+        _ method: VarlinkMethod, _ parameters: P?, as type: R.Type,
+        tickInterval: Double = 0.1, tick: (() -> Void)? = nil,
         onReply: (R) throws(ClientError) -> Bool
     ) throws(ClientError) {
         try send(method, parameters: parameters, more: true)
         while true {
-            let (reply, continues) = try receive(R.self, method: method)
+            let (reply, continues) = try receive(R.self, method: method.name, tickInterval: tickInterval, tick: tick)
             if try !onReply(reply) { return }
             if !continues { return }
         }
     }
-}
-
-/// A call with typed parameters, encoded in one pass.
-private struct CallEnvelope<P: Encodable>: Encodable {
-    let method: String
-    let parameters: P?
-    let more: Bool?
 }

@@ -15,6 +15,9 @@ enum AttachPhase: Sendable, Equatable {
     case connecting(session: String)
     /// Bytes move both ways.
     case relaying(session: String)
+    /// Relayed since before this attachd started (handed over through systemd's fd store by
+    /// the one before): bytes move, to a session that is no longer known.
+    case adopted
     /// Core asked the daemon to close it; waiting for `relayEnded`.
     case closing
 
@@ -22,7 +25,7 @@ enum AttachPhase: Sendable, Equatable {
     var session: String? {
         switch self {
         case .connecting(let id), .relaying(let id): return id
-        case .held, .closing: return nil
+        case .held, .adopted, .closing: return nil
         }
     }
 }

@@ -12,6 +12,14 @@ extension Broker {
         return dispatchHeld(of: project)
     }
 
+    /// A relay from before a restart runs again: tracked like any other IDE connection (and
+    /// closed with its project), with no session.
+    mutating func relayAdopted(_ connection: ConnectionID, project: String, peer: String, now: Instant) -> [BrokerAction] {
+        let info = RelayInfo(id: Int(connection), project: project, session: nil, peer: peer, startedAt: now.wall)
+        attaches[connection] = AttachRecord(info: info, phase: .adopted)
+        return []
+    }
+
     /// The relay's connection to the session's debug server is up: bytes move.
     mutating func relayUp(_ connection: ConnectionID) -> [BrokerAction] {
         guard var record = attaches[connection], case .connecting(let session) = record.phase else { return [] }
@@ -34,7 +42,7 @@ extension Broker {
         record.phase = .held(deadline: now.monotonic + config.readyTimeout)
         attaches[connection] = record
         var actions: [BrokerAction] = []
-        sessions[id]?.refused(now: now, first: Self.relayRetryDelay, limit: Self.relayRetryMaxDelay)
+        sessions[id]?.refused(now: now)
         if var session = sessions[id] {
             let pending: BrokerEvent?
             if let remote = config.remote, session.isMirror {

@@ -68,8 +68,6 @@ extension Broker {
             session.info.python = text
         case .notifyAttach:
             session.notifyAttach = true
-            sessions[id] = session
-            return actions + [.sendLine(connection, .ok(session: id))] + ideNotice(id, attached: true)
         case .ready:
             session.readyClaimed = true
             if session.isPending { actions.append(.probeNow) }
@@ -79,6 +77,10 @@ extension Broker {
         }
         sessions[id] = session
         actions.append(.sendLine(connection, .ok(session: id)))
+        if case .notifyAttach = assignment, attaches.values.contains(where: { $0.phase == .relaying(session: id) }) {
+            // Asked while an IDE is already relayed to it: the host hears so at once, after the OK.
+            actions.append(.sendLine(connection, .ideAttached))
+        }
         return actions
     }
 
@@ -135,7 +137,7 @@ extension Broker {
         ended.append(info)
         if ended.count > Self.endedSessionsKept { ended.removeFirst(ended.count - Self.endedSessionsKept) }
         var actions: [BrokerAction] = [.emit(BrokerEvent(kind: .sessionEnded, session: info))]
-        if tellIDE { actions += hostEnded(id, project: session.info.project) }
+        if tellIDE { actions += hostEnded(id, project: info.project) }
         actions += closeRelays(of: id, reason: "session \(id) ended: \(reason)")
         if projects[session.info.project]?.selected == id {
             projects[session.info.project]?.selected = nil

@@ -17,7 +17,7 @@ extension Broker {
             let config = try ProjectConfig.validated(params)
             guard projects[config.name] == nil else { throw .projectExists(config.name) }
             if let other = conflict(for: config) {
-                throw .addressInUse("127.0.0.1:\(other.port) (\(other.what) of project \(other.project))")
+                throw .portInUse(other.port, project: other.project, role: other.role, option: other.option)
             }
             // Answered once the listeners were tried (`listenersOpened`), so the reply and the
             // event carry their error.
@@ -77,7 +77,12 @@ extension Broker {
         if let pid = p.pid, pid <= 0 || pid > Int(Int32.max) { throw .invalidParameter("pid") }
         // Without a port, the host's own process tree tells it: that needs its pid.
         if port == nil && p.pid == nil { throw .invalidParameter("debugPort") }
-        let id = makeSessionID(project: p.project)
+        if let again = announcedAgain(p, port: port) {
+            // The same host (its keeper reconnected): the same session, readiness as it stands.
+            if let status = p.status { sessions[again]?.info.status = status }
+            return [.respond(token, .success(.session(withRelays(sessions[again]!.info))))]
+        }
+        let id = p.session.flatMap { keptSessionID($0, project: p.project) } ?? makeSessionID(project: p.project)
         let record = SessionRecord(id: id, project: config, origin: .control, now: now, readyTimeout: config.readyTimeout,
                                    debugPort: port, pid: p.pid, status: p.status, readyClaimed: true)
         sessions[id] = record
@@ -87,6 +92,29 @@ extension Broker {
         actions.append(.probeNow)
         actions.append(.respond(token, .success(.session(record.info))))
         return actions
+    }
+
+    /// The live session an announcement is about when it is the same host again: the one it
+    /// names (`session`: its keeper announcing again, while the helper inside has made it its
+    /// own, MAINPID and all), or one with the same project, live pid (it is watched) and port.
+    private func announcedAgain(_ p: AnnounceParameters, port: Int?) -> String? {
+        if let id = p.session, let named = sessions[id], named.info.project == p.project, !named.isMirror {
+            return id
+        }
+        guard let pid = p.pid else { return nil }
+        return sessions.values.first {
+            !$0.isMirror && $0.info.project == p.project && $0.info.pid == pid && $0.info.debugPort == port
+        }?.info.id
+    }
+
+    /// `requested` when it can be a session id of `project` again: one of its ids
+    /// (`PROJECT-N`) that no live session has.
+    private func keptSessionID(_ requested: String, project: String) -> String? {
+        let prefix = project + "-"
+        guard requested.hasPrefix(prefix), sessions[requested] == nil else { return nil }
+        let number = requested.dropFirst(prefix.count)
+        guard !number.isEmpty, number.count <= 20, number.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return requested
     }
 
     private mutating func wait(_ p: WaitParameters, token: RequestToken, now: Instant) throws(VarlinkError) -> [BrokerAction] {
@@ -140,7 +168,8 @@ extension Broker {
         guard var record = projects[project] else { return [] }
         let changed = record.listenerError != error
         record.listenerError = error
-        if error == nil { record.handoff = .holding }
+        // The handoff is not touched: a retry of another listener says nothing of the TCP port
+        // given up (only `reclaimPorts` takes it back, and sets `.holding` itself).
         let addedBy = record.addedBy
         record.addedBy = nil
         projects[project] = record

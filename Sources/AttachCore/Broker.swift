@@ -82,34 +82,19 @@ public struct Broker: Sendable {
         return info
     }
 
-    /// Counts for `GetStatus` and the systemd status line.
+    /// Counts for `GetStatus` and the systemd status line. An IDE connection held on an attach
+    /// port waits for a ready session as a `Wait` does: both are waiters.
     public var counts: (projects: Int, pending: Int, ready: Int, waiters: Int) {
         let pending = sessions.values.filter(\.isPending).count
-        return (projects.count, pending, sessions.count - pending, waiters.count)
+        let held = attaches.values.filter { if case .held = $0.phase { return true } else { return false } }.count
+        return (projects.count, pending, sessions.count - pending, waiters.count + held)
     }
 
     /// How soon the I/O layer should read LISTEN state again; nil when nothing needs it.
-    public var probeInterval: Double? {
-        var interval: Double?
-        func want(_ seconds: Double) { interval = min(interval ?? seconds, seconds) }
-        for session in sessions.values {
-            // A remote session's readiness is decided on its own machine.
-            if session.isMirror { continue }
-            if session.isPending && session.readyClaimed { want(Self.fastProbeInterval) }
-            // Slowly while ready: a bare session ends with its port, and any ready session
-            // is watched for a client attaching.
-            else if session.info.state.isListening, needsWatching(session) { want(Self.slowProbeInterval) }
-        }
-        for project in projects.values where project.handoff.awaitsReclaim {
-            want(Self.handoffProbeInterval)
-        }
-        return interval
-    }
+    public var probeInterval: Double? { schedule.interval }
 
     /// Whether the next probe should also read the ESTABLISHED connections (see `tick`).
-    public var wantsConnectedPorts: Bool {
-        sessions.values.contains { $0.info.state.isListening && needsWatching($0) }
-    }
+    public var wantsConnectedPorts: Bool { schedule.connectedInterval != nil }
 
     /// Whether a ready session must be looked at now and then: one that ends with its port,
     /// or whose IDE connects to the debug port directly (attachment is read from the kernel).
@@ -122,12 +107,7 @@ public struct Broker: Sendable {
     }
 
     /// The earliest monotonic time at which a waiter or a pending session times out.
-    public var nextDeadline: Double? {
-        let waiterDeadlines = waiters.values.map(\.deadline)
-        let sessionDeadlines = sessions.values.filter(\.isPending).map(\.readyDeadline)
-        let backoffs = sessions.values.compactMap(\.refusedUntil)
-        return (waiterDeadlines + sessionDeadlines + backoffs + [nextHeldDeadline].compactMap { $0 }).min()
-    }
+    public var nextDeadline: Double? { schedule.deadline }
 
     // MARK: Start-up
 
@@ -157,12 +137,29 @@ public struct Broker: Sendable {
         return (actions, skipped)
     }
 
-    /// The port of `config` that another project already listens on, and that project.
-    func conflict(for config: ProjectConfig) -> (port: Int, project: String, what: String)? {
-        for port in config.ownPorts {
-            for other in projects.values where other.config.name != config.name {
-                if other.config.rendezvousPort == port { return (port, other.config.name, "rendezvous") }
-                if other.config.attachPort == port { return (port, other.config.name, "attach port") }
+    /// A port of `config` that another project already uses: one attachd listens on for it
+    /// (attach, rendezvous), or its debug port where `config` would have attachd listen. Which
+    /// port, that project, the port's role there and the option of `config` to change.
+    func conflict(for config: ProjectConfig) -> (port: Int, project: String, role: String, option: String)? {
+        let mine: [(port: Int?, option: String, attachdListens: Bool)] = [
+            (config.attachPort, "--attach-port", true),
+            (config.rendezvousPort, "--rendezvous-port", true),
+            // A handoff port is the debug server's once a host starts: as a debug port it is.
+            (config.debugPort, "--debug-port", false),
+        ]
+        for other in projects.values.sorted(by: { $0.config.name < $1.config.name }) where other.config.name != config.name {
+            let theirs: [(port: Int?, role: String, attachdListens: Bool)] = [
+                (other.config.attachPort, "attach", true),
+                (other.config.isHandoff ? nil : other.config.rendezvousPort, "rendezvous", true),
+                (other.config.debugPort, "debug", false),
+            ]
+            for (port, option, listens) in mine {
+                guard let port else { continue }
+                // Two projects may share a debug port (their hosts take turns); attachd's own
+                // listeners are one project's alone.
+                if let hit = theirs.first(where: { $0.port == port && ($0.attachdListens || listens) }) {
+                    return (port, other.config.name, hit.role, option)
+                }
             }
         }
         return nil

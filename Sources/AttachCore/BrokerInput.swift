@@ -24,6 +24,9 @@ public enum BrokerInput: Sendable, Equatable {
     case ideConnected(ConnectionID, project: String, peer: String)
     /// The relay of an IDE connection reached the session's debug server.
     case relayUp(ConnectionID)
+    /// A relay handed over by the attachd before this one runs again (after a restart); it
+    /// belongs to no session any more, and ends with `relayEnded`.
+    case relayAdopted(ConnectionID, project: String, peer: String)
     /// The session's debug server refused the relay's connection (or did not answer).
     case relayFailed(ConnectionID, reason: String)
     /// An IDE connection (held or relayed) is closed, by either side or as Core asked.
@@ -70,6 +73,8 @@ extension Broker {
             return ideConnected(connection, project: project, peer: peer, now: now)
         case .relayUp(let connection):
             return relayUp(connection)
+        case .relayAdopted(let connection, let project, let peer):
+            return relayAdopted(connection, project: project, peer: peer, now: now)
         case .relayFailed(let connection, let reason):
             return relayFailed(connection, reason: reason, now: now)
         case .relayEnded(let connection, let reason, let bytesToHost, let bytesToIDE):

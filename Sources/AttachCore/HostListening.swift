@@ -31,13 +31,7 @@ public struct OwnershipQuery: Sendable, Equatable, Hashable {
 extension Broker {
     /// The sessions whose readiness depends on their own process tree: every live session with
     /// a pid that is waiting to become ready or is ready now.
-    public var ownershipQueries: [OwnershipQuery] {
-        sessions.values.compactMap { record in
-            guard let pid = record.info.pid, pid > 0,
-                  (record.isPending && record.readyClaimed) || record.info.state.isListening else { return nil }
-            return OwnershipQuery(session: record.info.id, pid: Int32(pid), port: record.isDiscovering ? nil : record.port)
-        }.sorted { $0.session < $1.session }
-    }
+    public var ownershipQueries: [OwnershipQuery] { schedule.queries }
 
     /// Whether `session` listens, by its own process tree when the daemon looked at it, else by
     /// any LISTEN socket on its port (hosts without a pid). Records what it learnt: a discovered

@@ -23,9 +23,42 @@ public struct ProbeSchedule: Sendable, Equatable {
 }
 
 extension Broker {
-    /// The next probe and wake-up, read once after every batch.
+    /// The next probe and wake-up, read once after every batch: one pass over the sessions.
     public var schedule: ProbeSchedule {
-        ProbeSchedule(interval: probeInterval, deadline: nextDeadline,
-                      connectedInterval: wantsConnectedPorts ? Self.slowProbeInterval : nil, queries: ownershipQueries)
+        var interval: Double?
+        var deadline: Double?
+        func want(_ seconds: Double) { interval = min(interval ?? seconds, seconds) }
+        func wake(_ time: Double) { deadline = min(deadline ?? time, time) }
+        var watchesAttachment = false
+        var queries: [OwnershipQuery] = []
+        for session in sessions.values {
+            if let until = session.refusedUntil { wake(until) }
+            if session.isPending { wake(session.readyDeadline) }
+            // Whose readiness depends on their own process tree: a pid, waiting to be ready or
+            // ready now.
+            if let pid = session.info.pid, pid > 0,
+               (session.isPending && session.readyClaimed) || session.info.state.isListening {
+                queries.append(OwnershipQuery(session: session.info.id, pid: Int32(pid),
+                                              port: session.isDiscovering ? nil : session.port))
+            }
+            // A remote session's readiness is decided on its own machine.
+            if session.isMirror { continue }
+            if session.isPending && session.readyClaimed {
+                want(Self.fastProbeInterval)
+            } else if session.info.state.isListening, needsWatching(session) {
+                // Slowly while ready: a bare session ends with its port, and any ready session
+                // is watched for a client attaching.
+                want(Self.slowProbeInterval)
+                watchesAttachment = true
+            }
+        }
+        for project in projects.values where project.handoff.awaitsReclaim {
+            want(Self.handoffProbeInterval)
+        }
+        for waiter in waiters.values { wake(waiter.deadline) }
+        if let held = nextHeldDeadline { wake(held) }
+        return ProbeSchedule(interval: interval, deadline: deadline,
+                             connectedInterval: watchesAttachment ? Self.slowProbeInterval : nil,
+                             queries: queries.sorted { $0.session < $1.session })
     }
 }

@@ -44,6 +44,9 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
     /// An IDE's DAP session on the attach port follows the project's hosts.
     public var isFollowing: Bool { attachPort != nil && follow != false }
 
+    /// Without an attach port, the debug port the IDE is told to attach to (launch.json, `wait`).
+    var portTheIDEIsTold: Int? { attachPort == nil ? debugPort : nil }
+
     /// The TCP ports attachd itself listens on for this project.
     var ownPorts: [Int] { [rendezvousPort, attachPort].compactMap { $0 } }
 
@@ -58,7 +61,8 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
         if let port = p.attachPort {
             guard (1...65535).contains(port) else { throw .invalidPort(port) }
             // attachd listens there itself: neither a host nor the rendezvous can have it.
-            if port == p.debugPort || port == p.rendezvousPort { throw .invalidPort(port) }
+            if port == p.debugPort { throw .portInUse(port, project: p.name, role: "attach", option: "--debug-port") }
+            if port == p.rendezvousPort { throw .portInUse(port, project: p.name, role: "attach", option: "--rendezvous-port") }
         }
         var host = p.debugHost ?? defaultDebugHost
         if host == "localhost" { host = defaultDebugHost }

@@ -65,17 +65,15 @@ extension SessionRecord {
     }
 
     /// Its debug server refused a relay: not ready again for a while, twice as long as after the
-    /// refusal before (from `first` up to `limit`), until a relay goes through (`relayed`).
-    mutating func refused(now: Instant, first: Double, limit: Double) {
-        let delay = refusalDelay.map { min($0 * 2, limit) } ?? first
-        refusalDelay = delay
-        refusedUntil = now.monotonic + delay
+    /// refusal before (`Backoff.relayRefused`), until a relay goes through (`relayed`).
+    mutating func refused(now: Instant) {
+        refusedUntil = now.monotonic + refusals.next()
     }
 
     /// A relay reached its debug server: refusals are forgotten.
     mutating func relayed() {
         refusedUntil = nil
-        refusalDelay = nil
+        refusals.reset()
     }
 
     /// live → ended: the info as `ListSessions` keeps showing it.

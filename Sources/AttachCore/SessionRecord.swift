@@ -20,12 +20,10 @@ struct SessionRecord: Sendable {
     /// A mirror's state and problem as its remote attachd last told them; what it shows here
     /// differs while a relay refused here waits out its back-off (pending, with that problem).
     var remoteSaid: (state: SessionState, problem: String?)?
-    /// The host said `NOTIFY_ATTACH=1`: it hears `ATTACHED=1` / `DETACHED=1`.
-    var notifyAttach = false
     /// Its debug server refused a relay: not ready again before this (monotonic) time.
     var refusedUntil: Double?
-    /// The wait after the last refusal (doubled by the next one), kept until a relay succeeds.
-    var refusalDelay: Double?
+    /// The waits after refusals, kept (growing) until a relay goes through.
+    var refusals = Backoff.relayRefused
 
     /// The one way a session comes to be: pending, started now, its host and ports from the
     /// project unless the host said others.
@@ -35,10 +33,14 @@ struct SessionRecord: Sendable {
         info = SessionInfo(id: id, project: project.name, state: .pending, origin: origin,
                            debugHost: debugHost ?? project.debugHost, debugPort: debugPort,
                            attachPort: project.attachPort, pid: pid, status: status, startedAt: now.wall)
+        info.projectDebugPort = project.portTheIDEIsTold
         self.connection = connection
         self.readyClaimed = readyClaimed
         readyDeadline = now.monotonic + readyTimeout
     }
+
+    /// The host said `NOTIFY_ATTACH=1`: it hears `ATTACHED=1` / `DETACHED=1`.
+    var notifyAttach = false
 
     /// The port is to be found in the host's tree now (none said, or a discovered one lost).
     var isDiscovering: Bool {

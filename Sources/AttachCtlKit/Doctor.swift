@@ -51,11 +51,22 @@ public struct DoctorSnapshot: Sendable {
     public var project: String?
     public var projects: [ProjectInfo]
     public var sessions: [SessionInfo]
+    /// Local projects whose Unix rendezvous socket is not on disk (looked at by the command).
+    public var missingRendezvousSockets: Set<String>
     /// Epoch seconds, for ages.
     public var now: Double
+    /// Who listens on a project's debug port while it has no live host, by port: "pid 4242
+    /// (python3)", "attachd itself (…)"; gathered only for ports something listens on.
+    public var portHolders: [Int: String]
+    /// sys.executable paths attach_ready reported that do not exist on this machine.
+    public var missingExecutables: Set<String>
 
     public init(socketPath: String, daemon: Daemon, project: String? = nil, projects: [ProjectInfo] = [],
-                sessions: [SessionInfo] = [], now: Double) {
+                sessions: [SessionInfo] = [], missingRendezvousSockets: Set<String> = [], now: Double,
+                portHolders: [Int: String] = [:], missingExecutables: Set<String> = []) {
+        self.missingRendezvousSockets = missingRendezvousSockets
+        self.portHolders = portHolders
+        self.missingExecutables = missingExecutables
         self.socketPath = socketPath
         self.daemon = daemon
         self.project = project
@@ -91,9 +102,12 @@ public enum Doctor {
         DoctorChecks.daemonUnreachable,
         DoctorChecks.projectMissing,
         DoctorChecks.listenerError,
+        DoctorChecks.rendezvousSocketMissing,
         DoctorChecks.remoteUnreachable,
+        DoctorChecks.debugPortHeldBeforeHost,
         DoctorChecks.noHost,
         DoctorChecks.portHeldByOther,
+        DoctorChecks.debugPortMismatch,
         DoctorChecks.neverListened,
         DoctorChecks.sessionEnded,
         DoctorChecks.embeddedPython,

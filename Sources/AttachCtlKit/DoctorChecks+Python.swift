@@ -20,23 +20,25 @@ extension DoctorChecks {
         }.map { session in
             // A remote session's host announced itself under the project's name over there.
             let remoteName = s.projects.first { $0.name == session.project }?.remote?.project
-            return embeddedPythonFinding(session, projectName: remoteName ?? session.project)
+            return embeddedPythonFinding(session, projectName: remoteName ?? session.project,
+                                         missing: session.remote == nil && session.executable.map(s.missingExecutables.contains) == true)
         }
     }
 
     /// What attach_ready said `sys.executable` is, and why debugpy's adapter cannot run with it.
-    public static func describe(executable: String?) -> String {
+    public static func describe(executable: String?, missing: Bool = false) -> String {
         guard let executable else { return "not a Python debugpy's adapter can run with" }
         if executable.isEmpty { return "None" }
+        if missing { return "\(executable), which does not exist" }
         // A Windows path too (a host under Wine).
         let name = executable.split(whereSeparator: { $0 == "/" || $0 == "\\" }).last.map(String.init) ?? executable
         if name.lowercased().hasPrefix("python") { return "\(executable), not a Python of the host's own version" }
         return "\(executable) (the application, not Python)"
     }
 
-    static func embeddedPythonFinding(_ session: SessionInfo, projectName: String) -> Finding {
+    static func embeddedPythonFinding(_ session: SessionInfo, projectName: String, missing: Bool = false) -> Finding {
         let on = session.remote.map { " on \($0)" } ?? ""
-        let host = "host session \(session.id)\(on): the host's sys.executable is " + describe(executable: session.executable)
+        let host = "host session \(session.id)\(on): the host's sys.executable is " + describe(executable: session.executable, missing: missing)
         // Listening now, or (an ended session) became ready before it ended: the adapter ran.
         let worked = session.state.isListening || (session.state == .ended && session.readyAt != nil)
         let give = "set ATTACHD_PYTHON=/path/to/python3.X (Python 3.8 or newer, best the host's own version) in the host's environment, or pass python=\"/path/to/python3.X\" to attach_ready.start()"

@@ -50,6 +50,29 @@ public enum DoctorChecks {
         }
     }
 
+    /// A project's rendezvous socket file is gone while attachd listens on it (someone removed
+    /// it): hosts that look for the file find nothing.
+    public static func rendezvousSocketMissing(_ s: DoctorSnapshot) -> [Finding] {
+        s.projectsInScope.compactMap { project in
+            guard project.error == nil, s.missingRendezvousSockets.contains(project.name) else { return nil }
+            return Finding(check: "rendezvous-socket-missing", subject: project.name,
+                           summary: "its rendezvous socket \(project.rendezvousSocket) is not there (another process removed it), so hosts cannot announce themselves through it",
+                           fix: "restart attachd (`systemctl --user restart attachd`), or `attachctl remove \(project.name)` and add it again")
+        }
+    }
+
+    /// A project with no live host whose debug port something already listens on: the host's
+    /// debug server will not be able to (`DoctorSnapshot.portHolders` says who holds it).
+    public static func debugPortHeldBeforeHost(_ s: DoctorSnapshot) -> [Finding] {
+        s.projectsInScope.compactMap { project in
+            guard let port = project.debugPort, let holder = s.portHolders[port],
+                  !s.sessions(of: project.name).contains(where: { $0.state != .ended }) else { return nil }
+            return Finding(check: "port-held", subject: project.name,
+                           summary: "the debug port \(port) is already held by \(holder), before any host announced itself: the host's debug server cannot listen there",
+                           fix: "stop that process (a debug server left from an earlier run, another project's host), or give the project another --debug-port (`attachctl remove \(project.name)`, then add it again)")
+        }
+    }
+
     /// Nobody has announced a host for the project asked about.
     public static func noHost(_ s: DoctorSnapshot) -> [Finding] {
         guard let name = s.project, let project = s.projectsInScope.first, s.sessions(of: name).isEmpty else { return [] }
@@ -67,6 +90,16 @@ public enum DoctorChecks {
             Finding(check: "port-held", subject: session.project,
                     summary: "host session \(session.id) is not ready: \(session.problem!)",
                     fix: "stop that process (a debug server left from an earlier run, another user's server, a container's published port), or give the host another port (DEBUG_PORT=N, or `attachctl add --attach-port` so each host picks a free one)")
+        }
+    }
+
+    /// A live session whose debug server listens on another port than the project's, which the
+    /// IDE is told (no attach port relays it): the IDE's attach is refused.
+    public static func debugPortMismatch(_ s: DoctorSnapshot) -> [Finding] {
+        s.sessions.filter { $0.state != .ended && $0.debugPortMismatch != nil && s.inScope($0) }.map { session in
+            Finding(check: "port-mismatch", subject: session.project,
+                    summary: "host session \(session.id): \(Format.portMismatch(session)!), so the IDE's attach is refused",
+                    fix: Format.portMismatchFix(session))
         }
     }
 

@@ -70,7 +70,7 @@ public enum ErrorMessages {
         case .invalidProjectName:
             return "invalid project name '\(s("name"))': \(s("reason")); use 1-\(ProjectName.maxLength) characters of A-Z a-z 0-9 . _ -"
         case .invalidPort:
-            return "invalid port \(n("port")): use a port number 1-65535 (and a rendezvous port different from other projects')"
+            return "invalid port \(n("port")): use a port number 1-65535"
         case .sessionNotFound:
             return "no session with id '\(s("id"))'; see `attachctl sessions`"
         case .timeout:
@@ -78,13 +78,25 @@ public enum ErrorMessages {
             let seconds = p["seconds"]?.doubleValue.map(Format.seconds) ?? "the timeout"
             return "no session of '\(project)' became ready within \(seconds); is the host application running, and does its bootstrap reach the rendezvous (see `attachctl list` and `attachctl sessions \(project)`)? give it longer with --timeout"
         case .addressInUse:
-            return "address \(s("address")) is already in use; choose another port (--debug-port / --rendezvous-port) or find what holds it with `ss -ltnp`"
+            if let role = p["role"]?.stringValue, let option = p["option"]?.stringValue {
+                let whose = "project '\(s("project"))'"
+                let what: String
+                switch role {
+                case "attach": what = "the attach port of \(whose) (attachd listens there for the IDE)"
+                case "rendezvous": what = "the rendezvous port of \(whose) (attachd listens there for hosts)"
+                default: what = "the debug port of \(whose) (its hosts' debug server listens there)"
+                }
+                return "port \(n("port")) is already \(what); choose another \(option)"
+            }
+            return "address \(s("address")) is already in use; choose another port (--debug-port / --rendezvous-port / --attach-port) or find what holds it with `ss -ltnp`"
         case .projectRemoved:
             let name = s("name")
             if case .waiting = context {
                 return "project '\(name)' was removed while waiting; add it again with `attachctl add \(name) --debug-port N`"
             }
             return "project '\(name)' was removed; add it again with `attachctl add \(name) --debug-port N`"
+        case .notSaved:
+            return "the change is made, but attachd could not save it to \(s("file")) (\(s("reason"))): it is lost when attachd stops; free space or fix the permissions there, then repeat the command"
         case .shuttingDown:
             return "attachd is shutting down; wait for it to come back (`attachctl status`) and retry"
         case .permissionDenied:
@@ -96,7 +108,16 @@ public enum ErrorMessages {
         case .methodNotFound, .methodNotImplemented, .interfaceNotFound:
             return "attachd does not know \(s(p["method"] != nil ? "method" : "interface")) (\(error.name)); attachd and attachctl are probably different versions: restart attachd after upgrading"
         case .invalidParameter:
-            return "attachd refused the parameter '\(s("parameter"))'; check the value given on the command line"
+            switch s("parameter") {
+            case "readyTimeout":
+                return "attachd refused the ready timeout (--timeout): use more than 0 and at most 86400 seconds (a day)"
+            case "debugHost":
+                return "attachd refused the debug host (--debug-host): give a numeric address such as 127.0.0.1 or ::1 (attachd does not resolve host names)"
+            case "timeout":
+                return "attachd refused the timeout (--timeout): use a finite number of seconds, 0 or more"
+            default:
+                return "attachd refused the parameter '\(s("parameter"))'; check the value given on the command line"
+            }
         case .serviceAccessDenied:
             return "attachd denied access; only the daemon's own user may use it"
         case .expectedMore:

@@ -107,11 +107,46 @@ public enum Format {
         return render(headers: ["NAME", "DEBUG", "RENDEZVOUS", "TIMEOUT", "STATE/ERROR"], rows: rows)
     }
 
+    /// The widest an END REASON cell of `attachctl sessions` gets (and the host's STATUS text
+    /// in STATE, 40); the whole text is in `--json` and `attachctl doctor`.
+    public static let sessionCellWidth = 60
+
+    /// The sessions `attachctl sessions` shows, in its order: the live ones first (oldest
+    /// first), then the ended ones, all with `all`, else only the `endedShown` that ended last;
+    /// `hidden` counts those left out.
+    public static func sessionsToShow(_ sessions: [SessionInfo], all: Bool, endedShown: Int = 5) -> (shown: [SessionInfo], hidden: Int) {
+        let live = sessions.filter { $0.state != .ended }.sorted { ($0.startedAt, $0.id) < ($1.startedAt, $1.id) }
+        let ended = sessions.filter { $0.state == .ended }
+            .sorted { ($0.endedAt ?? $0.startedAt, $0.id) < ($1.endedAt ?? $1.startedAt, $1.id) }
+        let kept = all ? ended : Array(ended.suffix(endedShown))
+        return (live + kept, ended.count - kept.count)
+    }
+
+    /// `text` cut to `width` characters, the cut marked with "…".
+    public static func bounded(_ text: String, _ width: Int = sessionCellWidth) -> String {
+        text.count <= width ? text : String(text.prefix(width - 1)) + "…"
+    }
+
+    /// What is wrong with a ready session the IDE will not reach: its debug server listens on
+    /// another port than the project's, which the IDE is told (no attach port relays it).
+    public static func portMismatch(_ session: SessionInfo) -> String? {
+        guard let (listens, expected) = session.debugPortMismatch else { return nil }
+        return "the debug server listens on \(listens), but the IDE is told the project's port \(expected)"
+    }
+
+    /// How to mend ``portMismatch``.
+    public static func portMismatchFix(_ session: SessionInfo) -> String {
+        guard let (listens, expected) = session.debugPortMismatch else { return "" }
+        return "start the host's debug server on port \(expected) (attach_ready.start(project=\"\(session.project)\", port=\(expected))), or re-add the project with --debug-port \(listens), or give it an attach port (`attachctl remove \(session.project)`, then `attachctl add \(session.project) --attach-port PORT`): attachd then relays the IDE to whichever port the host listens on"
+    }
+
     /// The table of `attachctl sessions`; ages are measured against `now` (epoch seconds).
     public static func sessionTable(_ sessions: [SessionInfo], now: Double) -> String {
         let rows = sessions.map { session -> [String] in
             var state = session.state.rawValue
-            if let status = session.status, !status.isEmpty { state += " (\(status))" }
+            if let mismatch = portMismatch(session), session.state != .ended { state += ": \(mismatch)" }
+            // The host's STATUS= is its own words, of any length: a few are enough here.
+            if let status = session.status, !status.isEmpty { state += " (\(bounded(status, 40)))" }
             if session.state == .pending || session.state == .unreachable, let problem = session.problem { state += ": \(problem)" }
             if session.python == "", !session.state.isListening, session.readyAt == nil {
                 // attach_ready found no interpreter for debugpy's adapter: why it never listens.
@@ -125,7 +160,7 @@ public enum Format {
                     endpoint(host: session.debugHost, port: session.debugPort),
                     session.pid.map(String.init) ?? "-",
                     age(now - session.startedAt),
-                    session.endReason ?? (session.state == .ended ? "?" : "-")]
+                    bounded(session.endReason ?? (session.state == .ended ? "?" : "-"))]
         }
         let table = render(headers: ["ID", "PROJECT", "STATE", "ORIGIN", "DEBUG", "PID", "AGE", "END REASON"], rows: rows)
         let relays = sessions.flatMap { $0.relays ?? [] }

@@ -7,15 +7,16 @@ import AttachSystem
 /// attempt) and Core hears `relayFailed`, to try again after a back-off.
 extension AttachRelays {
     /// Relays a held IDE connection through an ssh channel to a remote session's debug server
-    /// (`RemoteLinks.openChannel`).
-    func connect(_ id: ConnectionID, session: String, through channel: RemoteChannel) {
-        guard let (project, link) = links[id], case .held(let ide) = link else {
+    /// (`RemoteLinks.openChannel`). Returns what Core must hear at once, like `connect`.
+    func connect(_ id: ConnectionID, session: String, through channel: RemoteChannel) -> BrokerInput? {
+        guard let (project, link) = links[id], case .held(let ide, let unanswered) = link else {
             channel.fd.close()
-            return
+            return notHeld(id)
         }
-        let trial = RelayTrial(ide: ide, channel: channel, unanswered: unanswered.removeValue(forKey: id) ?? [], queue: queue)
+        let trial = RelayTrial(ide: ide, channel: channel, unanswered: unanswered, queue: queue)
         links[id] = (project, .trying(trial))
         trial.start { [self] outcome in tried(id, session: session, trial, outcome) }
+        return nil
     }
 
     private func tried(_ id: ConnectionID, session: String, _ trial: RelayTrial, _ outcome: RelayTrial.Outcome) {
@@ -26,8 +27,7 @@ extension AttachRelays {
             relay(id, project: project, session: session, ide: trial.ide, host: trial.channel.fd, sentSoFar: sent,
                   ideSent: trial.sentBytes)
         case .refused(let reason, let kept):
-            links[id] = (project, .held(trial.ide))
-            if !kept.isEmpty { unanswered[id] = kept }
+            links[id] = (project, .held(trial.ide, unanswered: kept))
             startSweeping()
             logger.warning("the remote debug server refused the relay; holding the IDE",
                            metadata: ["project": "\(project)", "session": "\(session)", "error": "\(reason)"])

@@ -12,19 +12,17 @@ extension AttachRelays {
     func handOverAll() {
         guard fdStore.isEnabled else {
             for id in links.keys.sorted() { _ = close(id, reason: "attachd is stopping") }
-            for relay in adopted.values { relay.close(reason: "attachd is stopping") }
             return
         }
         var handed = 0
         for id in links.keys.sorted() {
             guard let (project, link) = links.removeValue(forKey: id) else { continue }
             switch link {
-            case .held(let fd) where unanswered[id] != nil:
+            case .held(let fd, let unanswered) where !unanswered.isEmpty:
                 // Its first bytes were read for a relay that was refused: without them the next
                 // process could only pass on the rest. Closed: the IDE connects again.
-                unanswered[id] = nil
                 fd.close()
-            case .held(let fd):
+            case .held(let fd, _):
                 fdStore.store(fd, name: "held.\(project).\(id)")
                 fd.close()
             case .trying(let trial):
@@ -42,15 +40,6 @@ extension AttachRelays {
                 pair.host.close()
                 handed += 1
             }
-        }
-        for (n, relay) in adopted {
-            relay.onEnd = nil
-            guard let pair = relay.handOver(), delivered(pair, project: "-") else { continue }
-            fdStore.store(pair.ide, name: "relay.-.a\(n).ide")
-            fdStore.store(pair.host, name: "relay.-.a\(n).host")
-            pair.ide.close()
-            pair.host.close()
-            handed += 1
         }
         if let marker = try? FileDescriptor.openNullDevice() {
             fdStore.store(marker, name: FDStore.relaysComplete)
@@ -80,6 +69,7 @@ extension AttachRelays {
             fdStore.remove(FDStore.relaysComplete)
         }
         var pairs: [String: (ide: FileDescriptor?, host: FileDescriptor?)] = [:]
+        var adopted = 0
         for name in fdStore.inheritedNames(prefix: "relay.") {
             guard let fd = fdStore.adopt(name) else { continue }
             fdStore.remove(name)
@@ -93,14 +83,22 @@ extension AttachRelays {
                 pair.host?.close()
                 continue
             }
-            let n = (adopted.keys.max() ?? 0) + 1
+            // `relay.PROJECT.N`: the project is all between the prefix and the last dot (an
+            // older attachd wrote `-` for relays it had adopted itself).
+            let project = String(key.dropFirst("relay.".count).split(separator: ".", omittingEmptySubsequences: false)
+                .dropLast().joined(separator: "."))
+            let id = nextID()
+            let peer = Socket.peerAddress(ide) ?? "unknown peer"
             let relay = Relay(adopting: RelayHandOver(ide: ide, host: host, startedAt: Clock.wallSeconds()), queue: queue)
             relay.onEnd = { [self] reason in
-                adopted[n] = nil
-                logger.info("an adopted relay ended", metadata: ["reason": "\(reason)"])
+                guard links.removeValue(forKey: id) != nil else { return }
+                logger.info("an adopted relay ended", metadata: ["project": "\(project)", "reason": "\(reason)"])
+                deliver(.relayEnded(id, reason: reason, bytesToHost: Int(relay.bytesFromIDE), bytesToIDE: Int(relay.bytesFromHost)))
             }
-            adopted[n] = relay
+            links[id] = (project, .relaying(relay))
+            adopted += 1
             relay.start()
+            deliver(.relayAdopted(id, project: project, peer: peer))
         }
         for name in fdStore.inheritedNames(prefix: "held.") {
             guard let fd = fdStore.adopt(name) else { continue }
@@ -115,6 +113,6 @@ extension AttachRelays {
             startSweeping()
             deliver(.ideConnected(id, project: project, peer: Socket.peerAddress(fd) ?? "unknown peer"))
         }
-        if !pairs.isEmpty { logger.info("adopted relays from systemd's fd store", metadata: ["relays": "\(adopted.count)"]) }
+        if !pairs.isEmpty { logger.info("adopted relays from systemd's fd store", metadata: ["relays": "\(adopted)"]) }
     }
 }

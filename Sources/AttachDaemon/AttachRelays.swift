@@ -11,7 +11,9 @@ import Logging
 final class AttachRelays {
     /// One IDE connection, in the room's hands.
     enum Link {
-        case held(FileDescriptor)
+        /// Accepted and not read; `unanswered`: bytes of it read for a relay its remote debug
+        /// server refused, sent first by the next one (`RelayTrial`).
+        case held(FileDescriptor, unanswered: [UInt8] = [])
         case connecting(FileDescriptor, RelayConnector)
         /// Through an ssh channel, until the remote debug server is known to be there.
         case trying(RelayTrial)
@@ -26,19 +28,13 @@ final class AttachRelays {
     private let peerOwner: (FileDescriptor) -> PeerOwner
     let deliver: (BrokerInput) -> Void
     var links: [ConnectionID: (project: String, link: Link)] = [:]
-    /// Bytes of held IDE connections that were read for a relay its remote debug server
-    /// refused: sent first by the next one (`RelayTrial`).
-    var unanswered: [ConnectionID: [UInt8]] = [:]
-    /// Relays adopted from systemd's fd store after a restart: they belong to no session any
-    /// more and run until either side closes.
-    var adopted: [Int: Relay] = [:]
     /// Projects whose new relays follow their hosts (`AttachRelays+Follow`).
     var following: Set<String> = []
     /// Seconds to wait for a debug server's accept before the relay counts as refused.
     static let connectTimeout = 5.0
     /// How often held connections are looked at for an IDE that left (only while there are any).
     static let heldSweepInterval = 1.0
-    private var sweepTimer: DispatchSourceTimer?
+    private lazy var sweepTimer = QueueTimer(queue: queue, leeway: .milliseconds(100)) { [weak self] in self?.sweepHeld() }
 
     init(queue: DispatchQueue, logger: Logger, options: DaemonOptions, fdStore: FDStore,
          ids: ConnectionIDs, peerOwner: @escaping (FileDescriptor) -> PeerOwner,
@@ -52,8 +48,8 @@ final class AttachRelays {
         self.deliver = deliver
     }
 
-    /// IDE connections in the room, and those relaying now.
-    var count: Int { links.count + adopted.count }
+    /// IDE connections in the room (relays adopted after a restart among them).
+    var count: Int { links.count }
 
     func nextID() -> ConnectionID { ids.next() }
 
@@ -97,19 +93,14 @@ final class AttachRelays {
     /// leaving shows only as POLLRDHUP: looked at once a second while any is held, so that
     /// IDEs that gave up free their place at once rather than at the ready timeout.
     func startSweeping() {
-        guard sweepTimer == nil else { return }
-        let timer = DispatchSource.makeTimerSource(queue: queue)
-        timer.schedule(deadline: .now() + Self.heldSweepInterval, repeating: Self.heldSweepInterval,
-                       leeway: .milliseconds(100))
-        timer.setEventHandler { [self] in sweepHeld() }
-        sweepTimer = timer
-        timer.resume()
+        guard !sweepTimer.isArmed else { return }
+        sweepTimer.every(Self.heldSweepInterval)
     }
 
     func sweepHeld() {
         var anyHeld = false
         for (id, entry) in links {
-            guard case .held(let fd) = entry.link else { continue }
+            guard case .held(let fd, _) = entry.link else { continue }
             guard Socket.peerHasHungUp(fd) else {
                 anyHeld = true
                 continue
@@ -117,14 +108,14 @@ final class AttachRelays {
             if let input = close(id, reason: "the IDE closed its connection while it was held") { deliver(input) }
         }
         if !anyHeld {
-            sweepTimer?.cancel()
-            sweepTimer = nil
+            sweepTimer.cancel()
         }
     }
 
     /// Connects a held IDE connection to the session's debug server and relays it.
-    func connect(_ id: ConnectionID, session: String, host: String, port: Int) {
-        guard let (project, link) = links[id], case .held(let ide) = link else { return }
+    /// Returns what Core must hear at once when the connection is not held here after all.
+    func connect(_ id: ConnectionID, session: String, host: String, port: Int) -> BrokerInput? {
+        guard let (project, link) = links[id], case .held(let ide, _) = link else { return notHeld(id) }
         let connector = RelayConnector(host: host, port: UInt16(truncatingIfNeeded: port),
                                        timeoutSeconds: Self.connectTimeout, queue: queue)
         links[id] = (project, .connecting(ide, connector))
@@ -132,6 +123,14 @@ final class AttachRelays {
             // The completion may run inside `start`: report from a fresh turn of the queue.
             queue.asyncConfined { [self] in connected(id, session: session, result) }
         }
+        return nil
+    }
+
+    /// Core asked to relay a connection this room does not hold (Core and the room disagree):
+    /// said, and Core hears that it ended, so that it does not wait for it.
+    func notHeld(_ id: ConnectionID) -> BrokerInput {
+        logger.warning("asked to relay an IDE connection that is not held", metadata: ["connection": "\(id)"])
+        return .relayEnded(id, reason: "the IDE connection was no longer held", bytesToHost: 0, bytesToIDE: 0)
     }
 
     private func connected(_ id: ConnectionID, session: String, _ result: Result<FileDescriptor, RelayConnectError>) {
@@ -169,9 +168,8 @@ final class AttachRelays {
     func close(_ id: ConnectionID, reason: String) -> BrokerInput? {
         guard let (project, link) = links.removeValue(forKey: id) else { return nil }
         logger.info("closing an attach connection", metadata: ["project": "\(project)", "reason": "\(reason)"])
-        unanswered[id] = nil
         switch link {
-        case .held(let fd):
+        case .held(let fd, _):
             fd.close()
             return .relayEnded(id, reason: reason, bytesToHost: 0, bytesToIDE: 0)
         case .connecting(let fd, let connector):

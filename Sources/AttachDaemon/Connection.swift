@@ -55,10 +55,12 @@ final class Connection {
         case bytes([UInt8], peerClosed: Bool)
     }
 
-    /// Reads what is there for a handler, to the last byte the kernel holds. End of file
-    /// (the peer closed first, so any TIME_WAIT stays on its side) and errors close the
-    /// connection; an end-of-file that arrived together with bytes is reported with them, since
-    /// the read source does not fire again for it (a call sent and closed in one write).
+    /// Reads what is there for a handler, up to `max` bytes. End of file (the peer closed
+    /// first, so any TIME_WAIT stays on its side) and errors close the connection; an
+    /// end-of-file that arrived together with bytes is reported with them, since the read
+    /// source does not fire again for it (a call sent and closed in one write). So is a
+    /// hang-up (POLLRDHUP) behind more than `max` unread bytes: whatever is unread, a client
+    /// that went away is dropped at once.
     func readAvailable(max: Int = 65536) -> Input {
         var bytes: [UInt8] = []
         while bytes.count < max {
@@ -79,6 +81,13 @@ final class Connection {
                 }
                 return .bytes(bytes, peerClosed: true)
             }
+        }
+        if bytes.count >= max, Socket.peerHasHungUp(fd) {
+            // Stopped short with more unread: a peer that has hung up is dropped now, with what
+            // was read, not after the rest. Dispatch reports a hang-up to the read source once,
+            // as its last event, so the rest would never be read: the connection would stay
+            // (with its calls and waiters) until something else closed it.
+            return .bytes(bytes, peerClosed: true)
         }
         return bytes.isEmpty ? .nothing : .bytes(bytes, peerClosed: false)
     }

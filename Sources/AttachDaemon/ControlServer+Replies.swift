@@ -62,18 +62,18 @@ enum BrokerCalls {
             if call.interface == InterfaceDescriptions.serviceName { throw .methodNotFound(call.method) }
             throw .interfaceNotFound(call.interface)
         }
-        switch call.member {
-        case "AddProject": return .addProject(try codec.parameters(AddProjectParameters.self, in: message))
-        case "RemoveProject": return .removeProject(try codec.parameters(ProjectNameParameters.self, in: message).name)
-        case "GetProject": return .getProject(try codec.parameters(ProjectNameParameters.self, in: message).name)
-        case "ListProjects": return .listProjects
-        case "ListSessions": return .listSessions(project: try codec.parameters(ListSessionsParameters.self, in: message).project)
-        case "EndSession": return .endSession(id: try codec.parameters(EndSessionParameters.self, in: message).id)
-        case "Announce": return .announce(try codec.parameters(AnnounceParameters.self, in: message))
-        case "Wait": return .wait(try codec.parameters(WaitParameters.self, in: message))
-        case "SelectSession": return .selectSession(try codec.parameters(SelectSessionParameters.self, in: message))
-        case "SetFollow": return .setFollow(try codec.parameters(SetFollowParameters.self, in: message))
-        default: throw .methodNotFound(call.method)
+        switch VarlinkMethod(call.method) {
+        case .addProject: return .addProject(try codec.parameters(AddProjectParameters.self, in: message))
+        case .removeProject: return .removeProject(try codec.parameters(ProjectNameParameters.self, in: message).name)
+        case .getProject: return .getProject(try codec.parameters(ProjectNameParameters.self, in: message).name)
+        case .listProjects: return .listProjects
+        case .listSessions: return .listSessions(project: try codec.parameters(ListSessionsParameters.self, in: message).project)
+        case .endSession: return .endSession(id: try codec.parameters(EndSessionParameters.self, in: message).id)
+        case .announce: return .announce(try codec.parameters(AnnounceParameters.self, in: message))
+        case .wait: return .wait(try codec.parameters(WaitParameters.self, in: message))
+        case .selectSession: return .selectSession(try codec.parameters(SelectSessionParameters.self, in: message))
+        case .setFollow: return .setFollow(try codec.parameters(SetFollowParameters.self, in: message))
+        case .getInfo, .getInterfaceDescription, .getStatus, .watch, nil: throw .methodNotFound(call.method)
         }
     }
 }

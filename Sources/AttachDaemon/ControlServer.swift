@@ -148,18 +148,18 @@ final class ControlServer {
     }
 
     private func dispatch(_ call: VarlinkCallHeader, _ message: [UInt8], token: RequestToken) throws(VarlinkError) {
-        switch call.method {
-        case "org.varlink.service.GetInfo":
+        switch VarlinkMethod(call.method) {
+        case .getInfo:
             sendReply(token, ServiceInfoReply(vendor: "attachd", product: "attachd", version: options.version,
                                               url: "https://varlink.org",
                                               interfaces: [InterfaceDescriptions.serviceName, InterfaceDescriptions.brokerName]))
-        case "org.varlink.service.GetInterfaceDescription":
+        case .getInterfaceDescription:
             let p = try codec.parameters(InterfaceDescriptionParameters.self, in: message)
             guard let text = InterfaceDescriptions.description(of: p.interface) else { throw .interfaceNotFound(p.interface) }
             sendReply(token, InterfaceDescriptionReply(description: text))
-        case "io.attachd.Broker.GetStatus":
+        case .getStatus:
             sendReply(token, readings.status())
-        case "io.attachd.Broker.Watch":
+        case .watch:
             let p = try codec.parameters(WatchParameters.self, in: message)
             guard call.more == true else { throw .expectedMore() }
             if let project = p.project, !readings.projectExists(project) { throw .projectNotFound(project) }

@@ -14,14 +14,14 @@ extension Daemon {
         // Replies queued here reach their clients, briefly, before the process exits.
         control.stop(answering: { [self] connection in broker.waitingTokens(connection: connection) },
                      keepDescriptor: !ownsControlSocket)
-        if ownsControlSocket { try? Files.unlink(options.paths.controlSocket) }
+        if ownsControlSocket { Files.unlink(options.paths.controlSocket, ifStill: controlSocketFile) }
         // No new host or IDE from here on; systemd keeps its copies of the listeners.
         listeners.stopAll()
         relays.handOverAll()
         // Relays handed to the fd store keep their ssh channels for the next attachd.
         remotes.shutdown(keepingChannels: fdStore.isEnabled)
         saveProjects()
-        queue.asyncAfter(deadline: .now() + 0.05) {
+        queue.asyncConfined(after: 0.05) {
             ProcessHandle.exit(0)
         }
     }

@@ -12,6 +12,7 @@ extension Daemon {
         // installSignalHandlers().
         for signal in Self.stopSignals { ProcessHandle.blockSignal(signal) }
         if let problem = prepareRuntimeDirectory() { throw DaemonError(problem) }
+        try takeInstanceLocks()
         // Each project holds two listeners and each host or client a connection: the usual
         // soft limit of 1024 is too low for a thousand projects.
         if let limit = try? ProcessHandle.raiseOpenFileLimit() {
@@ -44,6 +45,10 @@ extension Daemon {
         }
         if let controlFD {
             logger.info("socket-activated", metadata: ["adopted": "\(fdStore.inheritedCount)"])
+            // attachd.socket says SocketMode=0600; `systemd-socket-activate -l` cannot, and leaves
+            // the umask's mode (0644 as a rule). Only this user's daemon may be talked to either
+            // way (SO_PEERCRED), and the directory is 0700, but the socket is made what it says.
+            if let path = Socket.boundPath(controlFD), Files.isSocket(path) { try? Files.chmod(path, 0o600) }
             try? controlFD.setNonBlocking(true)
             control.start(controlFD)
         } else {
@@ -76,6 +81,36 @@ extension Daemon {
         return nil
     }
 
+    /// One attachd per user configuration and per runtime directory: a second one would rewrite
+    /// the same `projects.json` and take the first's rendezvous sockets away. The locks are
+    /// held until exit; the kernel drops them however the process ends.
+    private func takeInstanceLocks() throws(DaemonError) {
+        let files = [options.paths.configLockFile, options.paths.runtimeLockFile]
+        do {
+            try Files.createDirectories(options.paths.configDirectory, mode: 0o700)
+        } catch {
+            throw DaemonError("cannot create \(options.paths.configDirectory): \(error)")
+        }
+        for file in files {
+            do throws(InstanceLock.Failure) {
+                locks.append(try InstanceLock.acquire(file, controlSocket: options.paths.controlSocket))
+            } catch {
+                switch error {
+                case .held(let holder): throw DaemonError(Self.anotherDaemon(holder, lockFile: file), exitCode: 3)
+                case .failed(let errno): throw DaemonError("cannot lock \(file): \(errno)")
+                }
+            }
+        }
+    }
+
+    /// The words for a second attachd: who serves this configuration, and where.
+    static func anotherDaemon(_ holder: InstanceLock.Holder, lockFile: String) -> String {
+        let socket = holder.controlSocket ?? "its control socket"
+        let pid = holder.pid.map { "pid \($0)" } ?? "its pid is in \(lockFile)"
+        return "another attachd is already serving \(socket) (\(pid)) for this user configuration (it holds \(lockFile)); "
+            + "stop it first, or give this one its own XDG_CONFIG_HOME and XDG_RUNTIME_DIR"
+    }
+
     /// Binds the control socket, replacing a stale file but never a live daemon's socket.
     private func bindControlSocket() throws(DaemonError) {
         let path = options.paths.controlSocket
@@ -93,6 +128,7 @@ extension Daemon {
         do {
             let fd = try Socket.listenUnix(path: path, mode: 0o600)
             ownsControlSocket = true
+            controlSocketFile = FileIdentity.of(path)
             control.start(fd)
         } catch {
             throw DaemonError("cannot listen on \(path): \(error)")
@@ -127,10 +163,8 @@ extension Daemon {
     private func startWatchdog() {
         guard let usec = Systemd.watchdogMicroseconds(), usec > 0 else { return }
         let interval = Double(usec) / 2_000_000
-        let timer = DispatchSource.makeTimerSource(queue: queue)
-        timer.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(10))
-        timer.setEventHandler { Systemd.notify("WATCHDOG=1") }
-        timer.resume()
+        let timer = QueueTimer(queue: queue, leeway: .milliseconds(10)) { Systemd.notify("WATCHDOG=1") }
+        timer.every(interval)
         watchdogTimer = timer
         logger.info("watchdog enabled", metadata: ["interval": "\(interval)s"])
     }

@@ -39,12 +39,18 @@ public final class Daemon {
     let listeners: ProjectListeners
     let readiness: ReadinessProbe
 
-    /// The control socket file was bound here (not passed by systemd), so it is ours to remove.
+    /// The control socket file was bound here (not passed by systemd), so it is ours to remove,
+    /// as long as the path still names the file bound (`controlSocketFile`).
     var ownsControlSocket = false
-    var watchdogTimer: DispatchSourceTimer?
+    var controlSocketFile: FileIdentity?
+    /// `attachd.lock` beside `projects.json` and in the runtime directory, held until exit.
+    var locks: [InstanceLock] = []
+    var watchdogTimer: QueueTimer?
     var signalSources: [DispatchSourceSignal] = []
     var shuttingDown = false
     private var probeRequested = false
+    /// The save of this batch failed: its successful replies are answered with this instead.
+    private var unsaved: VarlinkError?
     private var lastStatus = ""
 
     public init(options: DaemonOptions, logger: Logger) {
@@ -100,6 +106,8 @@ public final class Daemon {
     /// Carries out a batch of actions, and what Core answers to them, in order; reads LISTEN
     /// state once at the end when an action asked for it.
     func perform(_ actions: [BrokerAction]) {
+        unsaved = nil
+        defer { unsaved = nil }
         var work = actions
         var index = 0
         while true {
@@ -130,7 +138,8 @@ public final class Daemon {
     private func execute(_ action: BrokerAction) -> [BrokerAction] {
         switch action {
         case .respond(let token, let result):
-            control.respond(token, result)
+            // A reply must not promise a change that was not saved.
+            if case .success = result, let unsaved { control.respond(token, .failure(unsaved)) } else { control.respond(token, result) }
         case .openListeners(let project):
             guard let info = broker.projectInfo(project) else { return [] }
             relays.setFollow(project, info.follow == true)
@@ -139,10 +148,13 @@ public final class Daemon {
             listeners.close(project)
             hosts.closeAll(of: project)
         case .connectRelay(let connection, let session, let host, let port):
-            relays.connect(connection, session: session, host: host, port: port)
+            guard let input = relays.connect(connection, session: session, host: host, port: port) else { return [] }
+            return broker.handle(input, now: instant())
         case .connectRemoteRelay(let connection, let session, let project, let host, let port):
             switch remotes.openChannel(project: project, host: host, port: port) {
-            case .success(let channel): relays.connect(connection, session: session, through: channel)
+            case .success(let channel):
+                guard let input = relays.connect(connection, session: session, through: channel) else { return [] }
+                return broker.handle(input, now: instant())
             case .failure(let error): return broker.handle(.relayFailed(connection, reason: error.reason), now: instant())
             }
         case .openRemote(let project, let remote):
@@ -175,8 +187,8 @@ public final class Daemon {
             logger.error("skipping an invalid saved project", metadata: ["project": "\(name)"])
         case .persistProjects:
             // At once: the reply that follows in this batch must not promise a change that a
-            // crash could still lose.
-            saveProjects()
+            // crash could still lose; when the save fails, that reply says so.
+            if let problem = saveProjects() { unsaved = .notSaved(file: store.path, reason: problem) }
         case .emit(let event):
             log(event)
             control.emit(event)
@@ -225,11 +237,15 @@ public final class Daemon {
         }
     }
 
-    func saveProjects() {
+    /// Saves the projects; returns why it failed (logged too), nil when saved.
+    @discardableResult
+    func saveProjects() -> String? {
         do {
             try store.save(broker.projectConfigs)
+            return nil
         } catch {
             logger.error("cannot save projects", metadata: ["file": "\(store.path)", "error": "\(error)"])
+            return "\(error)"
         }
     }
 

@@ -8,7 +8,8 @@ final class HostClient {
     var framer: LineFramer
     var receivedBytes = false
     var closedByDaemon = false
-    var cancelIdle: (() -> Void)?
+    /// Armed while a partial line waits for its end (`HostConnections.startIdleTimer`).
+    var idle: QueueTimer?
 
     init(connection: Connection, project: String, viaTCP: Bool, maxLineLength: Int) {
         self.connection = connection
@@ -18,7 +19,7 @@ final class HostClient {
     }
 
     func stopIdleTimer() {
-        cancelIdle?()
-        cancelIdle = nil
+        idle?.cancel()
+        idle = nil
     }
 }

@@ -143,19 +143,17 @@ final class HostConnections {
     }
 
     private func startIdleTimer(_ host: HostClient) {
-        guard host.cancelIdle == nil else { return }
-        let timer = DispatchSource.makeTimerSource(queue: queue)
-        timer.schedule(deadline: .now() + options.partialLineTimeout)
-        timer.setEventHandler { [self] in
-            // One shot: cancelled here, whatever happens next (the source and its handler,
-            // which holds the host, are released).
+        guard host.idle == nil else { return }
+        // Weak: the host holds its timer.
+        let timer = QueueTimer(queue: queue) { [self, weak host] in
+            guard let host else { return }
             host.stopIdleTimer()
             guard !host.connection.isClosed else { return }
             host.connection.send(RendezvousReply.incompleteLine(seconds: Int(options.partialLineTimeout)).bytes)
             drop(host)
         }
-        host.cancelIdle = { timer.cancel() }
-        timer.resume()
+        host.idle = timer
+        timer.once(after: options.partialLineTimeout)
     }
 }
 

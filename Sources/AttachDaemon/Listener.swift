@@ -11,7 +11,7 @@ final class Listener {
     private let queue: DispatchQueue
     private var source: DispatchSourceRead?
     private var suspended = false
-    private var backoff: DispatchSourceTimer?
+    private lazy var backoff = QueueTimer(queue: queue) { [weak self] in self?.resumeAfterPause() }
     private(set) var isClosed = false
     private let onAccept: (FileDescriptor) -> Void
     private let onExhausted: (Errno) -> Void
@@ -100,17 +100,13 @@ final class Listener {
         onExhausted(error)
         suspended = true
         source.suspend()
-        let timer = DispatchSource.makeTimerSource(queue: queue)
-        timer.schedule(deadline: .now() + Self.exhaustionPause)
-        timer.setEventHandler { [self] in
-            backoff?.cancel()
-            backoff = nil
-            guard suspended, !isClosed else { return }
-            suspended = false
-            self.source?.resume()
-        }
-        backoff = timer
-        timer.resume()
+        backoff.once(after: Self.exhaustionPause)
+    }
+
+    private func resumeAfterPause() {
+        guard suspended, !isClosed else { return }
+        suspended = false
+        source?.resume()
     }
 
     /// Stops accepting. With `keepDescriptor` the socket stays open (it was handed to the fd
@@ -119,8 +115,7 @@ final class Listener {
         guard !isClosed else { return }
         isClosed = true
         closesDescriptor = !keepDescriptor
-        backoff?.cancel()
-        backoff = nil
+        backoff.cancel()
         if suspended {
             suspended = false
             source?.resume()

@@ -44,6 +44,8 @@ final class ProjectListeners {
     /// The result of a retry that the daemon did not ask for in a batch.
     private let deliver: (BrokerInput) -> Void
     private var projects: [String: Project] = [:]
+    /// The socket file each Unix listener is bound to: removed only while the path names it.
+    private var socketFiles: [String: FileIdentity] = [:]
     /// Ports of our TCP listeners given up for a handoff but not yet closed by Dispatch.
     private let closing: ClosingPorts
     private var stopped = false
@@ -134,7 +136,10 @@ final class ProjectListeners {
         if let fd = fdStore.adopt(name) {
             let listening = port.map { Socket.isListeningTCP(fd, port: $0) }
                 ?? (Socket.isListeningUnixStream(fd, path: nil) && Files.isSocket(path))
-            if listening { return fd }
+            if listening {
+                if port == nil { socketFiles[info.name] = FileIdentity.of(path) }
+                return fd
+            }
             fd.close()
         }
         let fd: FileDescriptor
@@ -142,8 +147,11 @@ final class ProjectListeners {
             fd = try Socket.listenTCP(host: info.allowRemote ? "0.0.0.0" : "127.0.0.1", port: port)
         } else {
             try Files.createDirectories(paths.rendezvousDirectory, mode: 0o700)
+            // A file left by an attachd that died: ours to replace, since we hold the runtime
+            // directory's lock (no other attachd serves it).
             if Files.exists(path) { try Files.unlink(path) }
             fd = try Socket.listenUnix(path: path, mode: 0o600)
+            socketFiles[info.name] = FileIdentity.of(path)
         }
         fdStore.store(fd, name: name)
         return fd
@@ -187,7 +195,8 @@ final class ProjectListeners {
             fdStore.remove(Self.storeName(kind, name))
             listener.close()
         }
-        if project.open[.unix] != nil { try? Files.unlink(paths.rendezvousSocket(for: name)) }
+        let file = socketFiles.removeValue(forKey: name)
+        if project.open[.unix] != nil { Files.unlink(paths.rendezvousSocket(for: name), ifStill: file) }
     }
 
     /// Handoff: gives the TCP rendezvous port up so the host's debug server can bind it.
@@ -212,7 +221,8 @@ final class ProjectListeners {
         for (name, project) in projects {
             project.retry?.cancel()
             for listener in project.open.values { listener.close() }
-            if project.open[.unix] != nil, !fdStore.isEnabled { try? Files.unlink(paths.rendezvousSocket(for: name)) }
+            let file = socketFiles.removeValue(forKey: name)
+            if project.open[.unix] != nil, !fdStore.isEnabled { Files.unlink(paths.rendezvousSocket(for: name), ifStill: file) }
         }
         projects = [:]
     }

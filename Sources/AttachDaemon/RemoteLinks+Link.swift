@@ -28,13 +28,18 @@ final class RemoteLink {
     private var framer = VarlinkFramer()
     private var expected: [Expect] = []
     private var version: String?
-    private var retry: DispatchWorkItem?
+    /// The next attempt after a failure, armed while the link is down.
+    private var retry: QueueTimer?
+    /// Ends an attempt that has not come up by `connectDeadline`.
+    private lazy var deadline = QueueTimer(queue: queue) { [weak self] in self?.expired() }
     private var stopped = false
-    /// Seconds before the next attempt after a failure; doubled each time up to `maxBackoff`.
-    private(set) var backoff = RemoteLink.firstBackoff
-
-    static let firstBackoff = 0.5
-    static let maxBackoff = 8.0
+    /// The wait before the next attempt after a failure; starts over once the link is up.
+    private(set) var backoff = Backoff.remoteLink
+    /// Seconds an attempt may take to come up (ssh connected, the remote attachd answered up to
+    /// its sessions): past ssh's own ConnectTimeout, so that ssh's words come first when it can
+    /// give them. A link never stays `connecting` longer: a bridge that answers nothing (say,
+    /// another program called attachctl on the remote PATH) ends as `unreachable`.
+    static let connectDeadline = Double(SSHCommand.connectTimeoutSeconds) + 5
 
     init(project: String, remote: RemoteConfig, ssh: SSHCommand, queue: DispatchQueue, logger: Logger,
          ids: ConnectionIDs, deliver: @escaping (BrokerInput) -> Void) {
@@ -50,7 +55,7 @@ final class RemoteLink {
     /// Starts ssh and asks the remote attachd.
     func start() {
         guard !stopped, process == nil else { return }
-        retry = nil
+        retry?.cancel()
         let arguments = ssh.bridge(to: remote)
         logger.debug("starting the remote link", metadata: ["project": "\(project)", "command": "\(arguments.dropFirst(4).joined(separator: " "))"])
         let started: (SSHProcess, FileDescriptor)
@@ -70,23 +75,29 @@ final class RemoteLink {
         framer = VarlinkFramer()
         expected = [.info, .project, .sessions, .watch]
         connection.start { [self] in readable(connection) }
-        var bytes = call("org.varlink.service.GetInfo", EmptyReply())
-        bytes += call("io.attachd.Broker.GetProject", ProjectNameParameters(name: remote.project))
-        bytes += call("io.attachd.Broker.ListSessions", ListSessionsParameters(project: remote.project))
-        bytes += call("io.attachd.Broker.Watch", WatchParameters(project: remote.project), more: true)
+        var bytes = codec.frameCall(.getInfo, EmptyReply())
+        bytes += codec.frameCall(.getProject, ProjectNameParameters(name: remote.project))
+        bytes += codec.frameCall(.listSessions, ListSessionsParameters(project: remote.project))
+        bytes += codec.frameCall(.watch, WatchParameters(project: remote.project), more: true)
         connection.send(bytes)
+        deadline.once(after: Self.connectDeadline)
+    }
+
+    /// The attempt did not come up in time: down, with what ssh (and the remote command) said.
+    private func expired() {
+        guard process != nil || connection != nil, expected.first != .watch else { return }
+        var reason = "no answer from attachd on \(remote.destination) within \(Int(Self.connectDeadline)) s"
+        let said = Self.reason(status: nil, words: process?.stderrText ?? "", destination: remote.destination)
+        if said != "ssh ended" { reason += "; ssh said: \(said)" }
+        reason += " (is `attachctl bridge` there the attachctl of attachd \(AttachdVersion.current)?)"
+        fail(reason)
     }
 
     /// Ends the link for good (the project was removed).
     func stop() {
         stopped = true
         retry?.cancel()
-        retry = nil
         teardown()
-    }
-
-    private func call<P: Encodable>(_ method: String, _ parameters: P, more: Bool? = nil) -> [UInt8] {
-        codec.frame(VarlinkCall(method: method, parameters: codec.value(parameters), more: more))
     }
 
     private func readable(_ connection: Connection) {
@@ -97,7 +108,14 @@ final class RemoteLink {
         }
         framer.append(bytes)
         while self.connection === connection {
-            guard let message = try? framer.next() else { break }
+            let message: [UInt8]
+            do {
+                guard let next = try framer.next() else { break }
+                message = next
+            } catch {
+                // The stream cannot be read on from here: the link starts again.
+                return fail("the remote attachd sent a message that cannot be read: \(error)")
+            }
             handle(message)
         }
         if peerClosed { connection.close() }
@@ -119,7 +137,8 @@ final class RemoteLink {
                 _ = try typed(ProjectReply.self, message)
             case .sessions:
                 let reply = try typed(ListSessionsReply.self, message)
-                backoff = Self.firstBackoff
+                deadline.cancel()
+                backoff.reset()
                 logger.info("remote link up", metadata: ["project": "\(project)", "remote": "\(remote.destination)"])
                 deliver(.remoteConnected(project: project, version: version ?? "?"))
                 deliver(.remoteSessions(project: project, reply.sessions))
@@ -164,15 +183,15 @@ final class RemoteLink {
     private func down(_ reason: String) {
         teardown()
         guard !stopped else { return }
-        logger.warning("remote link down", metadata: ["project": "\(project)", "remote": "\(remote.destination)", "reason": "\(reason)", "retry in": "\(backoff) s"])
+        logger.warning("remote link down", metadata: ["project": "\(project)", "remote": "\(remote.destination)", "reason": "\(reason)", "retry in": "\(backoff.current) s"])
         deliver(.remoteLost(project: project, reason: reason))
-        let work = DispatchWorkItem { [weak self] in self?.start() }
-        retry = work
-        queue.asyncAfter(deadline: .now() + backoff, execute: work)
-        backoff = min(backoff * 2, Self.maxBackoff)
+        let timer = retry ?? QueueTimer(queue: queue) { [weak self] in self?.start() }
+        timer.once(after: backoff.next())
+        retry = timer
     }
 
     private func teardown() {
+        deadline.cancel()
         connection?.close()
         connection = nil
         expected = []

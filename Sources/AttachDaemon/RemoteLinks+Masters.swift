@@ -32,10 +32,8 @@ extension RemoteLinks {
         let (process, fd) = started
         fd.close()
         masterRequests[process.pid] = process
-        let timer = DispatchSource.makeTimerSource(queue: queue)
-        timer.schedule(deadline: .now() + Self.removalRequestTimeout)
-        timer.setEventHandler { process.terminate() }
-        timer.resume()
+        let timer = QueueTimer(queue: queue) { process.terminate() }
+        timer.once(after: Self.removalRequestTimeout)
         process.onExit = { [self] status, words in
             timer.cancel()
             masterRequests[process.pid] = nil

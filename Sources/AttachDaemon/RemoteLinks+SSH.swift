@@ -16,13 +16,14 @@ struct SSHCommand: Sendable, Equatable {
 
     static let keepAliveSeconds = 5
     static let persistSeconds = 60
+    static let connectTimeoutSeconds = 10
 
     var options: [String] {
         ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
          "-o", "ControlMaster=auto", "-o", "ControlPath=\(controlDirectory)/%C",
          "-o", "ControlPersist=\(Self.persistSeconds)",
          "-o", "ServerAliveInterval=\(Self.keepAliveSeconds)", "-o", "ServerAliveCountMax=3",
-         "-o", "ConnectTimeout=10"]
+         "-o", "ConnectTimeout=\(Self.connectTimeoutSeconds)"]
     }
 
     /// `ssh … DEST attachctl bridge [--socket PATH]`: the control link.

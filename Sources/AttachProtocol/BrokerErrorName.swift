@@ -15,6 +15,7 @@ public enum BrokerErrorName: String, CaseIterable, Sendable {
     case permissionDenied = "io.attachd.Broker.PermissionDenied"
     case tooManyConnections = "io.attachd.Broker.TooManyConnections"
     case messageTooLarge = "io.attachd.Broker.MessageTooLarge"
+    case notSaved = "io.attachd.Broker.NotSaved"
 
     // org.varlink.service
     case interfaceNotFound = "org.varlink.service.InterfaceNotFound"

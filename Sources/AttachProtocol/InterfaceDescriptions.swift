@@ -67,6 +67,9 @@ type Session (
   debugPort: ?int,
   # The project's attach port: where an IDE reaches this session through attachd.
   attachPort: ?int,
+  # Without an attach port: the project's debug port, where the IDE is told to attach; a
+  # session whose debugPort differs cannot be reached there.
+  projectDebugPort: ?int,
   pid: ?int,
   status: ?string,
   # Why a pending session is not ready although something listens on its port.
@@ -151,8 +154,11 @@ method SelectSession(project: string, session: ?string) -> (project: Project)
 method SetFollow(name: string, follow: bool) -> (project: Project)
 
 # A host announces itself over the control socket. With pid, the session ends when that
-# process exits; otherwise when the debug port stops listening after it was ready.
-method Announce(project: string, debugPort: ?int, pid: ?int, status: ?string) -> (session: Session)
+# process exits; otherwise when the debug port stops listening after it was ready. A host
+# announcing itself again is returned as it is: the live session of the project that session
+# names, or one with the same pid and debug port. session: the id the host had (before attachd
+# went away), kept by a new attachd when well-formed for the project.
+method Announce(project: string, debugPort: ?int, pid: ?int, status: ?string, session: ?string) -> (session: Session)
 
 # Returns as soon as a session of the project is ready or attached (at once if one already is).
 # timeout defaults to the project's readyTimeout; 0 means check once.
@@ -170,6 +176,7 @@ method GetStatus() -> (
   sessions: int,
   pending: int,
   ready: int,
+  # Wait calls not answered yet, and IDE connections held on attach ports until a session is ready.
   waiters: int,
   connections: int,
   probe: string
@@ -181,12 +188,17 @@ error InvalidProjectName (name: string, reason: string)
 error InvalidPort (port: int)
 error SessionNotFound (id: string)
 error Timeout (project: string, seconds: float)
-error AddressInUse (address: string)
+# A port is taken. For AddProject, when another project (or the same one) already has it:
+# port, that project, its role there (attach, debug or rendezvous) and the option to change.
+error AddressInUse (address: string, port: ?int, project: ?string, role: ?string, option: ?string)
 error ProjectRemoved (name: string)
 error ShuttingDown ()
 error PermissionDenied (uid: int)
 error TooManyConnections (limit: int)
 error MessageTooLarge (limit: int)
+# The change was made and is in effect, but projects.json could not be written: it is lost
+# when attachd stops unless a later change is saved.
+error NotSaved (file: string, reason: string)
 
 """#
 

@@ -39,6 +39,7 @@ extension SessionInfo: JSONReadable {
                   startedAt: try o.double("startedAt"), readyAt: try o.optionalDouble("readyAt"),
                   endedAt: try o.optionalDouble("endedAt"), endReason: try o.optionalString("endReason"))
         problem = try o.optionalString("problem")
+        projectDebugPort = try o.optionalInt("projectDebugPort")
         relays = try o.optionalArray("relays", of: RelayInfo.self)
         remote = try o.optionalString("remote")
         remoteId = try o.optionalString("remoteId")

@@ -28,6 +28,15 @@ public enum SessionOrigin: String, Codable, Sendable {
     case remote
 }
 
+extension SessionInfo {
+    /// The session's debug server listens on another port than the project's, and the IDE,
+    /// told the project's (no attach port relays it), will not reach it: both ports, else nil.
+    public var debugPortMismatch: (listens: Int, expected: Int)? {
+        guard attachPort == nil, let expected = projectDebugPort, let port = debugPort, port != expected else { return nil }
+        return (port, expected)
+    }
+}
+
 /// A session as the control API shows it (`io.attachd.Broker.Session`).
 public struct SessionInfo: Codable, Sendable, Equatable {
     public var id: String
@@ -39,6 +48,10 @@ public struct SessionInfo: Codable, Sendable, Equatable {
     public var debugPort: Int?
     /// The project's attach port: where an IDE reaches this session through attachd.
     public var attachPort: Int?
+    /// Without an attach port: the project's debug port, where the IDE is told to attach
+    /// (launch.json, `attachctl wait`'s answer). A session whose ``debugPort`` differs cannot
+    /// be reached there (``debugPortMismatch``).
+    public var projectDebugPort: Int?
     public var pid: Int?
     public var status: String?
     /// Why a pending session is not ready although something listens, e.g. "port 5678 is held

@@ -28,12 +28,16 @@ public struct AnnounceParameters: Codable, Sendable, Equatable {
     public var debugPort: Int?
     public var pid: Int?
     public var status: String?
+    /// The id the host had before attachd went away: kept when no live session has it.
+    public var session: String?
 
-    public init(project: String, debugPort: Int? = nil, pid: Int? = nil, status: String? = nil) {
+    public init(project: String, debugPort: Int? = nil, pid: Int? = nil, status: String? = nil,
+                session: String? = nil) {
         self.project = project
         self.debugPort = debugPort
         self.pid = pid
         self.status = status
+        self.session = session
     }
 }
 

@@ -36,8 +36,19 @@ extension VarlinkError {
     public static func addressInUse(_ address: String) -> VarlinkError {
         VarlinkError(.addressInUse, ["address": .string(address)])
     }
+    /// A port a project asked for is one attachd or another project already uses: which port,
+    /// whose (`project`), as what (`role`: attach, debug or rendezvous) and which option of
+    /// the new project to change (`option`, e.g. `--debug-port`).
+    public static func portInUse(_ port: Int, project: String, role: String, option: String) -> VarlinkError {
+        VarlinkError(.addressInUse, ["address": .string("127.0.0.1:\(port)"), "port": .number(Double(port)),
+                                     "project": .string(project), "role": .string(role), "option": .string(option)])
+    }
     public static func projectRemoved(_ name: String) -> VarlinkError {
         VarlinkError(.projectRemoved, ["name": .string(name)])
+    }
+    /// The change is in effect but `projects.json` (`file`) could not be written.
+    public static func notSaved(file: String, reason: String) -> VarlinkError {
+        VarlinkError(.notSaved, ["file": .string(file), "reason": .string(reason)])
     }
     public static func shuttingDown() -> VarlinkError {
         VarlinkError(.shuttingDown)

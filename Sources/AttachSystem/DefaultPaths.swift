@@ -35,6 +35,12 @@ public struct DefaultPaths: Sendable, Equatable {
     /// `configDirectory/projects.json`.
     public var projectsFile: String { configDirectory + "/projects.json" }
 
+    /// The lock one attachd holds for this user configuration, beside `projects.json`.
+    public var configLockFile: String { configDirectory + "/attachd.lock" }
+
+    /// The lock one attachd holds for its runtime directory (its rendezvous sockets).
+    public var runtimeLockFile: String { runtimeDirectory + "/attachd.lock" }
+
     /// The directory of the projects' Unix rendezvous sockets.
     public var rendezvousDirectory: String { runtimeDirectory + "/projects" }
 

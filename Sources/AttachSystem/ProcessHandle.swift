@@ -26,6 +26,16 @@ public enum ProcessHandle {
         }
     }
 
+    /// readlink(2) of /proc/self/exe: this program's absolute path (to start it again).
+    public static var executablePath: String? {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = buffer.withUnsafeMutableBytes { (raw) -> Int in
+            (try? Kernel.readlink("/proc/self/exe", raw)) ?? 0
+        }
+        guard count > 0 else { return nil }
+        return String(decoding: buffer[..<count], as: UTF8.self)
+    }
+
     /// getpid(2)
     public static var currentPID: Int32 {
         Glibc.getpid()

@@ -3,6 +3,22 @@ import Glibc
 #endif
 
 extension Socket {
+    /// getsockname(2): the path a Unix socket is bound to, nil for an unbound or abstract one,
+    /// or another family.
+    public static func boundPath(_ fd: FileDescriptor) -> String? {
+        guard var storage = try? Kernel.getsockname(fd.rawValue), Int32(storage.ss_family) == AF_UNIX else { return nil }
+        return withUnsafeBytes(of: &storage) { raw -> String? in
+            let address = raw.load(as: sockaddr_un.self)
+            let path = withUnsafeBytes(of: address.sun_path) { Array($0.prefix { $0 != 0 }) }
+            return path.isEmpty ? nil : String(decoding: path, as: UTF8.self)
+        }
+    }
+
+    /// A NUL-terminated C string in `buffer`, as text.
+    private static func text(_ buffer: [CChar]) -> String {
+        String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// getpeername(2) and inet_ntop(3): the peer of a TCP connection as `host:port`
     /// (`[v6]:port` for IPv6), nil when it has none (closed, not an inet socket).
     public static func peerAddress(_ fd: FileDescriptor) -> String? {
@@ -14,11 +30,11 @@ extension Socket {
             case AF_INET:
                 var address = raw.load(as: sockaddr_in.self)
                 guard inet_ntop(AF_INET, &address.sin_addr, &text, socklen_t(text.count)) != nil else { return nil }
-                return "\(String(cString: text)):\(UInt16(bigEndian: address.sin_port))"
+                return "\(Self.text(text)):\(UInt16(bigEndian: address.sin_port))"
             case AF_INET6:
                 var address = raw.load(as: sockaddr_in6.self)
                 guard inet_ntop(AF_INET6, &address.sin6_addr, &text, socklen_t(text.count)) != nil else { return nil }
-                return "[\(String(cString: text))]:\(UInt16(bigEndian: address.sin6_port))"
+                return "[\(Self.text(text))]:\(UInt16(bigEndian: address.sin6_port))"
             default:
                 return nil
             }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AttachProtocol
 import AttachSystem
 import Foundation
 
@@ -148,8 +149,8 @@ struct AttachBench: ParsableCommand {
                                                  python: python, articleScript: benchDirectory + "/article_bootstrap.py")
             if phases.contains("release") {
                 let linesPort = try Self.freePort(), barePort = try Self.freePort()
-                _ = try daemon.call("AddProject", ["name": "bench-lines", "debugPort": linesPort])
-                _ = try daemon.call("AddProject", ["name": "bench-bare", "debugPort": barePort, "rendezvousPort": barePort])
+                _ = try daemon.call(.addProject, ["name": "bench-lines", "debugPort": linesPort])
+                _ = try daemon.call(.addProject, ["name": "bench-bare", "debugPort": barePort, "rendezvousPort": barePort])
                 log("release latency: \(launches) launches announcing with READY=1 lines")
                 results.releaseLines = try ReleaseLatency.measure(.lines, project: "bench-lines", port: linesPort, launches: launches,
                                                                   warmup: warmup, context: context, progress: log)
@@ -194,7 +195,7 @@ struct AttachBench: ParsableCommand {
             if results.machine.attachdVersion == "?" { results.machine.attachdVersion = (try? daemon.status()["version"] as? String) ?? "?" }
             let loaded = try daemon.count("projects")
             guard loaded == projects else { throw BenchError("attachd loaded \(loaded) projects, not \(projects):\n\(sandbox.logTail())") }
-            let problems = try daemon.call("ListProjects")["projects"] as? [[String: Any]] ?? []
+            let problems = try daemon.call(.listProjects)["projects"] as? [[String: Any]] ?? []
             let broken = problems.filter { $0["error"] is String }
             if !broken.isEmpty { log("warning: \(broken.count) projects report listener errors, e.g. \(broken[0])") }
             let rssAfterStart = daemon.rssKiB, fdsAfterStart = daemon.descriptorCount, anonAfterStart = daemon.rssAnonKiB

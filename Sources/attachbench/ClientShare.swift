@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import AttachProtocol
 import AttachSystem
 
 /// attachctl's share of a release, measured directly: a waiting `attachctl wait` gets attachd's
@@ -47,11 +48,11 @@ enum ClientShare {
         let listener = try Socket.listenTCP(host: "127.0.0.1", port: 0)
         defer { listener.close() }
         let port = Int(try Socket.localPort(listener))
-        _ = try daemon.call("AddProject", ["name": "share", "debugPort": port])
-        defer { _ = try? daemon.call("RemoveProject", ["name": "share"]) }
-        _ = try daemon.call("Announce", ["project": "share", "debugPort": port])
+        _ = try daemon.call(.addProject, ["name": "share", "debugPort": port])
+        defer { _ = try? daemon.call(.removeProject, ["name": "share"]) }
+        _ = try daemon.call(.announce, ["project": "share", "debugPort": port])
         let waiter = try RawVarlink(path: daemon.sandbox.controlSocket)
-        try waiter.send(RawVarlink.frame("io.attachd.Broker.Wait", ["project": "share", "timeout": 10]))
+        try waiter.send(RawVarlink.frame(.wait, ["project": "share", "timeout": 10]))
         guard let reply = try waiter.receive(timeout: 15),
               String(decoding: reply, as: UTF8.self).contains("\"session\"") else {
             throw BenchError("attachd gave no Wait reply for the share measurement")

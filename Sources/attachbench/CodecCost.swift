@@ -12,7 +12,7 @@ struct CodecCost: Codable {
 
     static func measure(iterations: Int) -> CodecCost {
         let codec = VarlinkCodec()
-        let call = Array(#"{"method":"io.attachd.Broker.GetStatus"}"#.utf8)
+        let call = Array(RawVarlink.frame(.getStatus).dropLast())
         let status = StatusReply(version: "0.1.0", pid: 4242, uptime: 12.345678, projects: 1000, sessions: 0, pending: 0,
                                  ready: 0, waiters: 0, connections: 1, probe: "sock_diag")
         func time(_ body: () -> Void) -> Double {

@@ -1,3 +1,4 @@
+import AttachProtocol
 import AttachSystem
 
 struct ColdStartResult: Codable {
@@ -50,7 +51,7 @@ enum ColdStart {
                         Sys.sleep(0.0002)
                     }
                 }
-                let reply = try connection!.call("io.attachd.Broker.GetStatus", timeout: 10)
+                let reply = try connection!.call(.getStatus, timeout: 10)
                 let t1 = Clock.monotonicSeconds()
                 guard intValue(reply["pid"]) == Int(pid) else {
                     throw BenchError("answered by pid \(reply["pid"] ?? "?"), not the activated \(pid)")

@@ -1,3 +1,4 @@
+import AttachProtocol
 import AttachSystem
 import Foundation
 
@@ -118,7 +119,7 @@ final class DaemonUnderTest {
         let deadline = started + timeout
         while true {
             if let connection = try? RawVarlink(path: sandbox.controlSocket),
-               (try? connection.call("io.attachd.Broker.GetStatus", timeout: max(0.1, deadline - Clock.monotonicSeconds()))) != nil {
+               (try? connection.call(.getStatus, timeout: max(0.1, deadline - Clock.monotonicSeconds()))) != nil {
                 control = connection
                 startSeconds = Clock.monotonicSeconds() - started
                 return
@@ -135,7 +136,7 @@ final class DaemonUnderTest {
     }
 
     func status() throws -> [String: Any] {
-        try control.call("io.attachd.Broker.GetStatus")
+        try control.call(.getStatus)
     }
 
     func count(_ key: String) throws -> Int {
@@ -155,17 +156,17 @@ final class DaemonUnderTest {
         throw BenchError("timed out after \(timeout) s waiting for \(what); status: \(last)")
     }
 
-    func call(_ method: String, _ parameters: [String: Any]? = nil) throws -> [String: Any] {
-        try control.call("io.attachd.Broker." + method, parameters)
+    func call(_ method: VarlinkMethod, _ parameters: [String: Any]? = nil) throws -> [String: Any] {
+        try control.call(method, parameters)
     }
 
     /// Ends every live session of `project` (or all) through EndSession.
     func endSessions(project: String? = nil) throws {
         let parameters: [String: Any]? = project.map { ["project": $0] }
-        let reply = try call("ListSessions", parameters)
+        let reply = try call(.listSessions, parameters)
         for session in reply["sessions"] as? [[String: Any]] ?? [] {
             guard let id = session["id"] as? String, (session["state"] as? String) != "ended" else { continue }
-            _ = try? call("EndSession", ["id": id])
+            _ = try? call(.endSession, ["id": id])
         }
     }
 

@@ -1,3 +1,4 @@
+import AttachProtocol
 import AttachSystem
 import Foundation
 
@@ -39,7 +40,7 @@ enum DebugpyBench {
         }
         progress("  debugpy \(version): \(launches) launches (+\(warmup) warm-up), one Python process each")
         let project = "bench-debugpy"
-        _ = try daemon.call("AddProject", ["name": project, "attachPort": try AttachBench.freePort()])
+        _ = try daemon.call(.addProject, ["name": project, "attachPort": try AttachBench.freePort()])
         let socket = daemon.sandbox.controlSocket, rendezvous = daemon.sandbox.rendezvousSocket(project)
         var listenToRelease: [Double] = [], firstToRelease: [Double] = [], returnToRelease: [Double] = []
         var call: [Double] = [], reads: [Double] = []
@@ -84,7 +85,7 @@ enum DebugpyBench {
                 guard let exit, Processes.exitCode(exit.status) == 0 else {
                     throw BenchError(exit.map { "attachctl wait exited \(Processes.exitCode($0.status))" } ?? "attachctl wait did not return")
                 }
-                let sessions = try daemon.call("ListSessions", ["project": project])["sessions"] as? [[String: Any]] ?? []
+                let sessions = try daemon.call(.listSessions, ["project": project])["sessions"] as? [[String: Any]] ?? []
                 let discovered = sessions.compactMap { intValue($0["debugPort"]) }
                 if index >= warmup {
                     if tSeen > 0 {

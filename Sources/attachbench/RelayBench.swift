@@ -1,3 +1,4 @@
+import AttachProtocol
 import AttachSystem
 
 /// The attach endpoint, one project: attachd relaying IDE connections from the project's attach
@@ -31,7 +32,7 @@ enum RelayBench {
                     heldLaunches: Int, warmup: Int, progress: (String) -> Void) throws -> RelayResult {
         let project = "bench-relay"
         let attachPort = try AttachBench.freePort()
-        _ = try daemon.call("AddProject", ["name": project, "attachPort": attachPort])
+        _ = try daemon.call(.addProject, ["name": project, "attachPort": attachPort])
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
         buffer.initializeMemory(as: UInt8.self, repeating: UInt8(ascii: "d"))
@@ -40,7 +41,7 @@ enum RelayBench {
         let port = try openPorts(host, 1)[0]
         _ = try host.launchAnswer(command: "listen", timeout: 10)
         let session = try announce(daemon, project: project, port: port, pid: host.pid)
-        _ = try daemon.call("Wait", ["project": project, "timeout": 10])
+        _ = try daemon.call(.wait, ["project": project, "timeout": 10])
         let relayed = try connect(attachPort), direct = try connect(port)
 
         progress("  relay: \(roundTrips) 1-byte round trips through the attach port and as many directly")
@@ -63,7 +64,7 @@ enum RelayBench {
         }
         relayed.close()
         direct.close()
-        _ = try? daemon.call("EndSession", ["id": session])
+        _ = try? daemon.call(.endSession, ["id": session])
         try host.closeHost()
 
         progress("  relay: \(heldLaunches) held connections: the IDE connects and asks before the host listens")
@@ -95,7 +96,7 @@ enum RelayBench {
                                buffer: UnsafeMutableRawBufferPointer) throws -> Double {
         let port = try openPorts(host, 1)[0]
         let session = try announce(daemon, project: project, port: port, pid: host.pid)
-        defer { _ = try? daemon.call("EndSession", ["id": session]) }
+        defer { _ = try? daemon.call(.endSession, ["id": session]) }
         let connections = try daemon.count("connections")
         let ide = try connect(attachPort)
         defer { ide.close() }
@@ -120,7 +121,7 @@ enum RelayBench {
 
     /// Announce with the host's pid: readiness is then the host's own listener.
     static func announce(_ daemon: DaemonUnderTest, project: String, port: Int, pid: Int32) throws -> String {
-        let reply = try daemon.call("Announce", ["project": project, "debugPort": port, "pid": Int(pid)])
+        let reply = try daemon.call(.announce, ["project": project, "debugPort": port, "pid": Int(pid)])
         guard let id = (reply["session"] as? [String: Any])?["id"] as? String else { throw BenchError("Announce: no session id in \(reply)") }
         return id
     }

@@ -1,3 +1,4 @@
+import AttachProtocol
 import AttachSystem
 
 /// Many relays at once (d): N projects with an attach port each, one session each (all of one
@@ -54,7 +55,7 @@ enum RelayScale {
         _ = try host.launchAnswer(command: "listen", timeout: 30)
         defer { try? host.closeHost() }
         for i in 0..<n {
-            _ = try daemon.call("Announce", ["project": name(i), "debugPort": ports[i], "pid": Int(host.pid)])
+            _ = try daemon.call(.announce, ["project": name(i), "debugPort": ports[i], "pid": Int(host.pid)])
         }
         try daemon.waitFor("\(n) sessions ready", timeout: 120, interval: 0.01) { intValue($0["ready"]) == n }
         let readySeconds = Clock.monotonicSeconds() - setupStart
@@ -110,7 +111,7 @@ enum RelayScale {
         try daemon.start(timeout: 120)
         let loaded = try daemon.count("projects")
         guard loaded == n else { throw BenchError("attachd loaded \(loaded) projects, not \(n):\n\(sandbox.logTail())") }
-        let broken = (try daemon.call("ListProjects")["projects"] as? [[String: Any]] ?? []).filter { $0["error"] is String }
+        let broken = (try daemon.call(.listProjects)["projects"] as? [[String: Any]] ?? []).filter { $0["error"] is String }
         if !broken.isEmpty { progress("  warning: \(broken.count) projects report listener errors, e.g. \(broken[0])") }
         progress("  attachd serving \(n) projects after \(Fmt.ms(daemon.startSeconds * 1000)); idle \(idleSeconds) s")
         var result = ManyProjectsResult(projects: n, tcpRendezvous: tcp, startSeconds: daemon.startSeconds,

@@ -1,3 +1,4 @@
+import AttachProtocol
 import AttachSystem
 
 /// Release latency of one way of announcing, measured over real `attachctl wait` processes.
@@ -67,7 +68,7 @@ enum ReleaseLatency {
             }
             if mode == .linesRaw {
                 let waiter = try RawVarlink(path: socket)
-                try waiter.send(RawVarlink.frame("io.attachd.Broker.Wait", ["project": project, "timeout": 30]))
+                try waiter.send(RawVarlink.frame(.wait, ["project": project, "timeout": 30]))
                 try c.daemon.waitFor("the Wait to block", timeout: 10) { intValue($0["waiters"]) == 1 }
                 try c.host.send("lines \(rendezvous) \(port)")
                 let reply = try waiter.receive(timeout: 15)

@@ -1,3 +1,4 @@
+import AttachProtocol
 import AttachSystem
 
 /// Hosts on other machines, through OpenSSH on loopback (``RemoteRig``): how soon a local
@@ -132,10 +133,10 @@ enum RemoteBench {
         _ = try host.launchAnswer(command: "listen", timeout: 10)
         let session = try RelayBench.announce(rig.remote, project: project, port: port, pid: host.pid)
         defer {
-            _ = try? rig.remote.call("EndSession", ["id": session])
+            _ = try? rig.remote.call(.endSession, ["id": session])
             try? host.closeHost()
         }
-        _ = try rig.local.call("Wait", ["project": project, "timeout": 10])
+        _ = try rig.local.call(.wait, ["project": project, "timeout": 10])
         let forward = try SSHForward(rig.sshd, to: port, log: rig.localSandbox.root + "/ssh-forward.log")
         defer { forward.stop() }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 16, alignment: 16)

@@ -1,3 +1,4 @@
+import AttachProtocol
 import AttachSystem
 import Foundation
 
@@ -35,7 +36,7 @@ enum RemoteDap {
         // The attach port's host on a mirrored project; the other two on a remote-only one.
         let project = "bench-remote-dap", other = "bench-remote-dap-plain", attachPort = try AttachBench.freePort()
         _ = try rig.addProject(project, remoteParameters: ["attachPort": try AttachBench.freePort()], attachPort: attachPort)
-        _ = try rig.remote.call("AddProject", ["name": other, "attachPort": try AttachBench.freePort()])
+        _ = try rig.remote.call(.addProject, ["name": other, "attachPort": try AttachBench.freePort()])
         var hosts: [DebugpyHost] = []
         defer { for host in hosts { host.stop() } }
         for (index, name) in [project, other, other].enumerated() {
@@ -44,7 +45,7 @@ enum RemoteDap {
                                          log: rig.remoteSandbox.root + "/debugpy-host-\(index).log"))
         }
         let ports = try hosts.map { try $0.port() }
-        _ = try rig.local.control.call("io.attachd.Broker.Wait", ["project": project, "timeout": 30], timeout: 35)
+        _ = try rig.local.control.call(.wait, ["project": project, "timeout": 30], timeout: 35)
         let forward = try SSHForward(rig.sshd, to: ports[1], log: rig.localSandbox.root + "/ssh-forward-dap.log")
         defer { forward.stop() }
 

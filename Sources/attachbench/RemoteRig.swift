@@ -1,3 +1,4 @@
+import AttachProtocol
 import AttachSystem
 
 /// The two machines of the remote phase on one: a loopback sshd, a "remote" attachd with its own
@@ -51,14 +52,14 @@ final class RemoteRig {
     /// Adds `project` on both sides (remote: `remoteParameters`; local: a remote project with
     /// `attachPort`) and returns the seconds from the local AddProject to the link being up.
     func addProject(_ project: String, remoteParameters: [String: Any], attachPort: Int) throws -> Double {
-        _ = try remote.call("AddProject", remoteParameters.merging(["name": project]) { $1 })
+        _ = try remote.call(.addProject, remoteParameters.merging(["name": project]) { $1 })
         let started = Clock.monotonicSeconds()
-        _ = try local.call("AddProject", ["name": project, "attachPort": attachPort, "remote": "127.0.0.1",
+        _ = try local.call(.addProject, ["name": project, "attachPort": attachPort, "remote": "127.0.0.1",
                                           "remoteSocket": remoteSandbox.controlSocket])
         var last: [String: Any] = [:]
         do {
             try waitUntil("the remote link of \(project) to come up", timeout: 30) {
-                last = ((try? local.call("GetProject", ["name": project]))?["project"] as? [String: Any])?["remote"] as? [String: Any] ?? [:]
+                last = ((try? local.call(.getProject, ["name": project]))?["project"] as? [String: Any])?["remote"] as? [String: Any] ?? [:]
                 return last["state"] as? String == "connected"
             }
         } catch {

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import AttachClient
+import AttachProtocol
 import AttachSystem
 import Foundation
 
@@ -45,7 +46,7 @@ enum RoundTrip {
     }
 
     static func run(_ daemon: DaemonUnderTest, calls: Int, progress: (String) -> Void) throws -> RoundTripResult {
-        let call = RawVarlink.frame("io.attachd.Broker.GetStatus")
+        let call = RawVarlink.frame(.getStatus)
         let warmup = min(500, calls / 4 + 1)
         let connection = try RawVarlink(path: daemon.sandbox.controlSocket)
         let replySize = try loop(connection, call: call, count: warmup).reply

@@ -1,3 +1,4 @@
+import AttachProtocol
 import AttachSystem
 import Foundation
 
@@ -103,7 +104,7 @@ enum Scale {
         var assignment: [[Int]] = Array(repeating: [], count: asked)
         for i in 0..<n {
             assignment[i % asked].append(i)
-            try? connections[i % asked].send(RawVarlink.frame("io.attachd.Broker.Wait",
+            try? connections[i % asked].send(RawVarlink.frame(.wait,
                                                               ["project": name(i), "timeout": 120]))
         }
         // Wait until the daemon holds them all, or the count stops growing.
@@ -130,7 +131,7 @@ enum Scale {
                     let target = accepted[next % accepted.count]
                     next += 1
                     assignment[target].append(project)
-                    try connections[target].send(RawVarlink.frame("io.attachd.Broker.Wait", ["project": name(project), "timeout": 120]))
+                    try connections[target].send(RawVarlink.frame(.wait, ["project": name(project), "timeout": 120]))
                 }
                 assignment[index] = []
             }

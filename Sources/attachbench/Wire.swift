@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import AttachProtocol
 import AttachSystem
 import Foundation
 
@@ -23,12 +24,10 @@ final class RawVarlink {
 
     deinit { fd.close() }
 
-    /// `{"method":M,"parameters":P}` followed by NUL.
-    static func frame(_ method: String, _ parameters: [String: Any]? = nil) -> [UInt8] {
-        var call: [String: Any] = ["method": method]
-        if let parameters { call["parameters"] = parameters }
-        let data = (try? JSONSerialization.data(withJSONObject: call, options: [.sortedKeys])) ?? Data()
-        return [UInt8](data) + [0]
+    /// `{"method":M,"parameters":P}` followed by NUL, written by attachctl's own call writer
+    /// (`VarlinkCall.framedByHand`): the benchmark's every call goes through here.
+    static func frame(_ method: VarlinkMethod, _ parameters: [String: Any]? = nil) -> [UInt8] {
+        VarlinkCall(method: method.name, parameters: parameters.map { JSONValue(benchValue: $0) }).framedByHand
     }
 
     func send(_ bytes: [UInt8]) throws {
@@ -81,7 +80,7 @@ final class RawVarlink {
     }
 
     /// One call and its reply, decoded as a JSON object. Throws on a varlink error.
-    func call(_ method: String, _ parameters: [String: Any]? = nil, timeout: Double = 10) throws -> [String: Any] {
+    func call(_ method: VarlinkMethod, _ parameters: [String: Any]? = nil, timeout: Double = 10) throws -> [String: Any] {
         try send(Self.frame(method, parameters))
         guard let reply = try receive(timeout: timeout) else { throw BenchError("attachd closed the connection during \(method)") }
         guard let object = try? JSONSerialization.jsonObject(with: Data(reply)) as? [String: Any] else {
@@ -115,6 +114,24 @@ final class LineReader {
             let chunk = try fd.read(upTo: 4096)
             if chunk.isEmpty { throw BenchError("end of file while waiting for a line") }
             buffer += chunk
+        }
+    }
+}
+
+extension JSONValue {
+    /// A value as the benchmark writes parameters (String, Bool, Int, Double, arrays and
+    /// dictionaries of them) as JSON; anything else is null.
+    init(benchValue value: Any) {
+        switch value {
+        case let v as String: self = .string(v)
+        case let v as Bool: self = .bool(v)
+        case let v as Int: self = .number(Double(v))
+        case let v as Int32: self = .number(Double(v))
+        case let v as UInt16: self = .number(Double(v))
+        case let v as Double: self = .number(v)
+        case let v as [Any]: self = .array(v.map { JSONValue(benchValue: $0) })
+        case let v as [String: Any]: self = .object(v.mapValues { JSONValue(benchValue: $0) })
+        default: self = .null
         }
     }
 }

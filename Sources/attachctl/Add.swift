@@ -16,9 +16,18 @@ struct Add: ParsableCommand {
 
         With --attach-port, attachd listens there for the IDE and relays each connection to the \
         newest ready session of the project (an IDE that connects first is held until one is \
-        ready); --debug-port is then optional, since each host says (or shows) its own. An         IDE's DAP session there follows the project's hosts: when its host ends, the IDE is told         to restart and its new connection is held until the next host is ready (one F5 a day);         --no-follow turns that off (`attachctl follow NAME off` later).
+        ready); --debug-port is then optional, since each host says (or shows) its own. An \
+        IDE's DAP session there follows the project's hosts: when its host ends, the IDE is told \
+        to restart and its new connection is held until the next host is ready (one F5 a day); \
+        --no-follow turns that off (`attachctl follow NAME off` later).
 
-        With --remote, the hosts run on another machine, reached through OpenSSH: attachd         watches the project there (`ssh DEST attachctl bridge`; attachd must run on that machine         too, with the project added), mirrors its sessions here (marked remote), and relays the         IDE's connections on --attach-port over ssh to the remote debug server, which keeps         listening on the remote loopback only. ssh runs with your ssh config, keys and agent,         BatchMode=yes and strict host key checking, one shared connection per host;         $ATTACHD_SSH_COMMAND (as GIT_SSH_COMMAND) or --ssh-command replaces `ssh`.
+        With --remote, the hosts run on another machine, reached through OpenSSH: attachd \
+        watches the project there (`ssh DEST attachctl bridge`; attachd must run on that machine \
+        too, with the project added), mirrors its sessions here (marked remote), and relays the \
+        IDE's connections on --attach-port over ssh to the remote debug server, which keeps \
+        listening on the remote loopback only. ssh runs with your ssh config, keys and agent, \
+        BatchMode=yes and strict host key checking, one shared connection per host; \
+        $ATTACHD_SSH_COMMAND (as GIT_SSH_COMMAND) or --ssh-command replaces `ssh`.
 
         Example:
           attachctl add farm --remote render42 --attach-port 5678
@@ -33,19 +42,19 @@ struct Add: ParsableCommand {
     @Argument(help: "Project name: 1-64 characters of A-Z a-z 0-9 . _ -")
     var name: String
 
-    @Option(name: .long, help: ArgumentHelp("Port the host's debug server (debugpy/ptvsd) listens on; optional with --attach-port (each host says its own).", valueName: "port"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Port the host's debug server (debugpy/ptvsd) listens on; optional with --attach-port (each host says its own).", valueName: "port"))
     var debugPort: Int?
 
-    @Option(name: .long, help: ArgumentHelp("Port attachd listens on for the IDE (loopback), relaying it to a ready session.", valueName: "port"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Port attachd listens on for the IDE (loopback), relaying it to a ready session.", valueName: "port"))
     var attachPort: Int?
 
     @Option(name: .long, help: ArgumentHelp("Host the debug server listens on.", valueName: "host"))
     var debugHost: String = "127.0.0.1"
 
-    @Option(name: .long, help: ArgumentHelp("Also accept rendezvous on this TCP port (loopback). May equal --debug-port: attachd then hands the port over to the debug server (the article's setup).", valueName: "port"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Also accept rendezvous on this TCP port (loopback). May equal --debug-port: attachd then hands the port over to the debug server (the article's setup).", valueName: "port"))
     var rendezvousPort: Int?
 
-    @Option(name: .long, help: ArgumentHelp("Default seconds `attachctl wait` waits for a host to become ready.", valueName: "seconds"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Default seconds `attachctl wait` waits for a host to become ready.", valueName: "seconds"))
     var timeout: Double = 120
 
     @Flag(name: .long, help: "Listen on every address, not only loopback, with the TCP rendezvous and the attach port (hosts and IDEs on other machines).")
@@ -85,7 +94,31 @@ struct Add: ParsableCommand {
         }
         try validatePort(rendezvousPort, option: "--rendezvous-port")
         try validateSeconds(timeout, option: "--timeout", allowZero: false)
+        if timeout > 86_400 {
+            throw ValidationError("--timeout \(Format.seconds(timeout)) is longer than attachd allows; use more than 0 and at most 86400 seconds (a day)")
+        }
         if debugHost.isEmpty { throw ValidationError("--debug-host must not be empty; use e.g. 127.0.0.1") }
+        if !Self.isNumericHost(debugHost) {
+            throw ValidationError("--debug-host '\(debugHost)' is not a numeric address, and attachd does not resolve host names; give one such as 127.0.0.1, ::1 or 192.168.1.20 (localhost is taken as 127.0.0.1)")
+        }
+        if let attachPort, attachPort == debugPort {
+            throw ValidationError("--attach-port and --debug-port are both \(attachPort): attachd listens on the attach port itself, so the debug server cannot; choose another --debug-port, or leave it out (with --attach-port each host says its own)")
+        }
+        if let attachPort, attachPort == rendezvousPort {
+            throw ValidationError("--attach-port and --rendezvous-port are both \(attachPort): attachd listens on each for a different purpose; choose another --rendezvous-port")
+        }
+    }
+
+    /// What attachd takes as a debug host: a dotted IPv4 address, something shaped like an
+    /// IPv6 one, or localhost (the same rule as attachd's, which never resolves names).
+    static func isNumericHost(_ host: String) -> Bool {
+        if host == "localhost" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        if parts.count == 4, parts.allSatisfy({ $0.count >= 1 && $0.count <= 3 && $0.allSatisfy { $0.isASCII && $0.isNumber } && Int($0)! <= 255 }) {
+            return true
+        }
+        return host.contains(":") && host.count <= 45
+            && host.unicodeScalars.allSatisfy { $0.properties.isASCIIHexDigit || $0 == ":" || $0 == "." }
     }
 
     func run() throws {

@@ -8,7 +8,7 @@ struct AttachCtl: ParsableCommand {
         abstract: "Control attachd: projects, sessions, and waiting for a host's debug server.",
         discussion: """
         attachd keeps a rendezvous socket open for every project; a host application \
-        (Blender, Maya, 3ds Max, …) announces itself there when it starts its debug server \
+        (Blender, Maya, 3ds Max and the like) announces itself there when it starts its debug server \
         (debugpy or ptvsd), and `attachctl wait PROJECT` returns the moment that server listens. \
         Put `attachctl wait` in VS Code's preLaunchTask (`attachctl vscode PROJECT --write .` does it) \
         and F5 attaches as soon as, and no sooner than, the host is ready.

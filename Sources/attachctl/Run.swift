@@ -14,7 +14,9 @@ struct Run: ParsableCommand {
         ATTACHD_RENDEZVOUS in its environment (the Python helper inside joins the session instead \
         of announcing a new one). The session is ready when the command's process tree listens on \
         --debug-port, or, without it, on the first loopback port it listens on; it ends when the \
-        command exits. SIGINT, SIGTERM, SIGHUP and SIGQUIT are passed to the command. This is how \
+        command exits. When attachd goes away while the command runs (a crash, a restart), the session \
+        is announced again, with its id, as soon as attachd (or the next one) answers. SIGINT, SIGTERM, \
+        SIGHUP and SIGQUIT are passed to the command. This is how \
         a host that is not Python becomes a session: gdbserver, `node --inspect=0`, a JVM with JDWP.
 
         Examples:
@@ -32,7 +34,7 @@ struct Run: ParsableCommand {
     @Argument(help: "The project the host belongs to.", completion: ProjectCompletion.kind)
     var name: String
 
-    @Option(name: .long, help: ArgumentHelp("Port the command's debug server listens on (default: the project's, else discovered).", valueName: "port"))
+    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Port the command's debug server listens on (default: the project's, else discovered).", valueName: "port"))
     var debugPort: Int?
 
     @Option(name: .long, help: ArgumentHelp("Free text shown with the session.", valueName: "text"))
@@ -51,9 +53,11 @@ struct Run: ParsableCommand {
         let me = Int(ProcessHandle.currentPID)
         let parameters = AnnounceParameters(project: name, debugPort: debugPort, pid: me,
                                             status: status ?? "attachctl run \(command[0])")
-        let (session, project) = try withClient(global) { client throws(ClientError) in
-            (try client.announce(parameters), try client.getProject(name))
+        let (keeper, project) = try withClient(global) { client throws(ClientError) in
+            let project = try client.getProject(name)
+            return (try SessionKeeper(socketPath: global.socketPath, announcing: parameters), project)
         }
+        guard let session = keeper.session else { throw ExitCode(ExitStatus.failure) }
         Output.err("attachctl run: starting \(command.joined(separator: " "))")
         var environment = ChildProcess.environment.filter {
             !["ATTACHD_PROJECT=", "ATTACHD_SESSION=", "ATTACHD_RENDEZVOUS=", "ATTACHD_HOST_PID="].contains(where: $0.hasPrefix)
@@ -72,6 +76,13 @@ struct Run: ParsableCommand {
         ChildProcess.forwardSignals(to: child)
         let attach = project.attachPort.map { ", IDE attaches to " + Format.endpoint(host: "127.0.0.1", port: $0) } ?? ""
         Output.err("attachctl run: session \(session.id) (pid \(child)\(attach))")
+        // While the command runs, attachd going away does not lose it: the keeper announces it
+        // again to the next attachd (with the same id, which the helper inside joins again).
+        if let exited = try? ProcessHandle.pidfdOpen(child) {
+            keeper.keep(until: exited)
+            exited.close()
+        }
+        keeper.close()
         switch try ChildProcess.wait(child) {
         case .exited(let code):
             throw ExitCode(code)

@@ -38,9 +38,20 @@ struct Select: ParsableCommand {
     }
 
     func run() throws {
-        let (project, raw) = try withClient(global) { client throws(ClientError) in
-            let project = try client.selectSession(project: name, session: session)
-            return (project, client.lastReply["project"] ?? .null)
+        let answer = try withClient(global) { client throws(ClientError) -> (ProjectInfo, JSONValue)? in
+            do throws(ClientError) {
+                let project = try client.selectSession(project: name, session: session)
+                return (project, client.lastReply["project"] ?? .null)
+            } catch .remote(let error) where error.knownName == BrokerErrorName.sessionNotFound {
+                // `sessions` lists ended sessions too: say that this one ended, not that it is unknown.
+                if let session, (try? client.listSessions(project: name))?.contains(where: { $0.id == session && $0.state == .ended }) == true {
+                    return nil
+                }
+                throw .remote(error)
+            }
+        }
+        guard let (project, raw) = answer else {
+            throw fail("session \(session ?? "") of '\(name)' has ended; only a live session can be pinned (see `attachctl sessions \(name)`)")
         }
         if output.json {
             Output.json(raw)

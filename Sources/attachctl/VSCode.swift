@@ -9,18 +9,24 @@ struct VSCode: ParsableCommand {
         commandName: "vscode",
         abstract: "Print (or write into DIR/.vscode/) the tasks.json and launch.json entries for F5.",
         discussion: """
-        Generates, for the project's real debug host and port (asked from attachd):
-          tasks.json   a task "attachd: wait NAME" running `attachctl wait NAME`
-          launch.json  a debugpy attach configuration "attachd: attach NAME" whose preLaunchTask \
-        is that task, so F5 attaches the moment the host's debug server listens.
-        With --host-command, also a configuration "attachd: start NAME host" starting the host \
-        application (cppdbg launch, with PROJECT_DEBUG_HOST/PORT and ATTACHD_RENDEZVOUS in its \
-        environment) and a compound "attachd: NAME (host + attach)" running both.
+        Generates, for the project's real debug host and port (asked from attachd), entries that \
+        need only VS Code's Python extension and hold nothing specific to this machine:
+          launch.json  a debugpy attach configuration "attachd: attach NAME": on the attach port \
+        (no preLaunchTask: attachd holds the IDE until a host is ready), or, without one, on the \
+        debug port with the task below as its preLaunchTask
+          tasks.json   without an attach port, a task "attachd: wait NAME" running \
+        `attachctl wait NAME`, so F5 attaches the moment the host's debug server listens
+        With --host-command, also a background task "attachd: run NAME host" starting the host \
+        application with `attachctl run NAME -- CMD ARGS` (without an attach port, with \
+        PROJECT_DEBUG_HOST/PORT in its environment, which the article's bootstrap.py reads; \
+        then a task "attachd: run NAME host, then wait" running both in turn), and an attach \
+        configuration "attachd: NAME (host + attach)" that runs it first.
 
-        Output: without --write, the two documents each after a `// .vscode/FILE` heading line \
-        (each block is valid JSON); with --json, one JSON object {"tasks.json": {...}, \
-        "launch.json": {...}}.
-        With --write DIR, merges into DIR/.vscode/tasks.json and launch.json: entries with the \
+        Output: without --write, the documents each after a `// .vscode/FILE` heading line \
+        (each block is valid JSON; tasks.json only when there is a task); with --json, one JSON \
+        object {"tasks.json": {...}, "launch.json": {...}}.
+        With --write DIR, merges into DIR/.vscode/tasks.json (only when there is a task) and \
+        launch.json: entries with the \
         same label/name are replaced in place, all others are kept. Existing files may contain \
         comments and trailing commas (as VS Code allows); the rewritten files are plain JSON, so \
         a file whose comments would be lost is first copied to FILE.bak.
@@ -98,7 +104,9 @@ struct VSCode: ParsableCommand {
             throw fail("cannot create \(vscodeDirectory): \(error); check the directory given to --write")
         }
         var backups: [String] = []
-        for (path, existing, document) in [(tasksPath, existingTasks, tasks), (launchPath, existingLaunch, launch)] {
+        // An attach-port project without a host command has no task: tasks.json is left alone.
+        let documents = (files.tasks.isEmpty ? [] : [(tasksPath, existingTasks, tasks)]) + [(launchPath, existingLaunch, launch)]
+        for (path, existing, document) in documents {
             if let existing, existing.hadComments {
                 let backup = path + ".bak"
                 try writeFile(existing.bytes, to: backup)
@@ -108,19 +116,23 @@ struct VSCode: ParsableCommand {
         }
 
         if output.json {
-            var result: OrderedJSON = .object([("tasks.json", .string(tasksPath)), ("launch.json", .string(launchPath))])
+            var result: OrderedJSON = .object(documents.map { path, _, _ in (String(path.split(separator: "/").last!), .string(path)) })
             result["backups"] = .array(backups.map(OrderedJSON.string))
             Output.out(result.serialized())
             return
         }
-        Output.out("wrote \(tasksPath): task '\(files.taskLabel)'")
-        var configurations = ["'\(files.attachName)'"]
-        if files.hostConfiguration != nil { configurations += ["'\(files.hostName)'", "compound '\(files.compoundName)'"] }
-        Output.out("wrote \(launchPath): \(configurations.joined(separator: ", "))")
+        func quoted(_ entries: [OrderedJSON], _ key: String) -> String {
+            entries.compactMap { $0[key]?.stringValue }.map { "'\($0)'" }.joined(separator: ", ")
+        }
+        if !files.tasks.isEmpty {
+            Output.out("wrote \(tasksPath): task\(files.tasks.count == 1 ? "" : "s") \(quoted(files.tasks, "label"))")
+        }
+        let configurations = [files.attachConfiguration] + [files.runAndAttachConfiguration].compactMap { $0 }
+        Output.out("wrote \(launchPath): configuration\(configurations.count == 1 ? "" : "s") \(quoted(configurations, "name"))")
         for backup in backups {
             Output.out("the comments of \(String(backup.dropLast(4))) are not kept; the original is saved as \(backup)")
         }
-        let entry = files.hostConfiguration != nil ? files.compoundName : files.attachName
+        let entry = files.runAndAttachConfiguration != nil ? files.compoundName : files.attachName
         Output.out("next: in VS Code, choose '\(entry)' in Run and Debug and press F5")
     }
 

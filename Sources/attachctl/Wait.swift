@@ -25,7 +25,9 @@ struct Wait: ParsableCommand {
           75   attachd went away while waiting (restarting?), or was too busy to take
                the connection: run the wait again
           124  timeout: no session became ready in time (as timeout(1))
-          1    any other error
+          1    the ready host's debug server listens on another port than the
+               project's --debug-port, which the IDE is told (it prints HOST:PORT
+               and says so), or any other error
 
         Example:
           attachctl wait maxtools
@@ -89,6 +91,11 @@ struct WaitRequest: Equatable {
             } else {
                 Output.out(Format.endpoint(host: session.debugHost, port: session.debugPort))
             }
+        }
+        // The IDE attaches to the project's port (no attach port relays it): a host listening
+        // elsewhere is refused there, so this wait must not look like success.
+        if let problem = Format.portMismatch(session) {
+            throw fail("session \(session.id) is ready, but \(problem); \(Format.portMismatchFix(session))")
         }
     }
 }

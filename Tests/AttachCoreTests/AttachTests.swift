@@ -44,8 +44,9 @@ struct AttachTests {
         h.addAttach("blend")
         #expect(h.broker.projectInfo("blend")?.attachPort == 5678)
         #expect(h.broker.projectInfo("blend")?.debugPort == nil)
+        // attachd listens on 5678 for blend's IDE: no host of another project can (issue 20).
         let clash = h.request(.addProject(AddProjectParameters(name: "other", debugPort: 5678)))
-        #expect(clash.responses.values.first?.errorName == nil)
+        #expect(clash.responses.values.first?.errorName == "io.attachd.Broker.AddressInUse")
         let sameAttach = h.request(.addProject(AddProjectParameters(name: "third", debugPort: nil, attachPort: 5678)))
         #expect(sameAttach.responses.values.first?.errorName == "io.attachd.Broker.AddressInUse")
     }

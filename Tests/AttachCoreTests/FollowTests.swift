@@ -86,4 +86,15 @@ struct FollowTests {
         #expect(late.line(1, "blend", "NOTIFY_ATTACH=1").lines == ["OK session=\(lateID)", "ATTACHED=1"])
         #expect(late.send(.relayEnded(70, reason: "IDE closed", bytesToHost: 1, bytesToIDE: 1)).lines == ["DETACHED=1"])
     }
+
+    @Test("a host that asks while an IDE is relayed to it hears ATTACHED=1 at once, after the OK")
+    func lateNotice() {
+        var h = Harness()
+        h.addAttach("blend")
+        let id = h.relayedHost(1, "blend", port: 41000, ide: 70)
+        #expect(h.send(.relayUp(70)).lines == [])
+        let asked = h.line(1, "blend", "NOTIFY_ATTACH=1")
+        #expect(asked.lines == ["OK session=\(id)", "ATTACHED=1"])
+        #expect(h.send(.relayEnded(70, reason: "IDE closed", bytesToHost: 1, bytesToIDE: 1)).lines == ["DETACHED=1"])
+    }
 }

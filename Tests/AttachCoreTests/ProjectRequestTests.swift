@@ -45,6 +45,41 @@ struct ProjectRequestTests {
         #expect(h.add("one", debugPort: 5679).responses.values.first?.errorName == "io.attachd.Broker.ProjectExists")
     }
 
+    @Test("a port another project uses, or the project itself, is refused with its owner, its role and the option to change", arguments: [
+        // (new project, expected port, project, role, option)
+        (AddProjectParameters(name: "maxtools", debugPort: 5678), 5678, "blend", "attach", "--debug-port"),
+        (AddProjectParameters(name: "x", debugPort: 6001, rendezvousPort: 5678), 5678, "blend", "attach", "--rendezvous-port"),
+        (AddProjectParameters(name: "x", debugPort: 7000, attachPort: 6000), 6000, "article", "rendezvous", "--attach-port"),
+        (AddProjectParameters(name: "x", debugPort: nil, attachPort: 6001), 6001, "article", "debug", "--attach-port"),
+        (AddProjectParameters(name: "x", debugPort: 6000), 6000, "article", "rendezvous", "--debug-port"),
+        (AddProjectParameters(name: "x", debugPort: 20013, attachPort: 20013), 20013, "x", "attach", "--debug-port"),
+        (AddProjectParameters(name: "x", debugPort: nil, rendezvousPort: 20014, attachPort: 20014), 20014, "x", "attach", "--rendezvous-port"),
+    ])
+    func portClashes(params: AddProjectParameters, port: Int, project: String, role: String, option: String) {
+        var h = Harness()
+        _ = h.request(.addProject(AddProjectParameters(name: "blend", debugPort: nil, attachPort: 5678)))
+        _ = h.send(.listenersOpened(project: "blend", error: nil))
+        h.add("article", debugPort: 6001, rendezvousPort: 6000)
+        let actions = h.request(.addProject(params))
+        guard case .failure(let error) = actions.responses.values.first else {
+            Issue.record("accepted: \(actions)")
+            return
+        }
+        #expect(error.name == "io.attachd.Broker.AddressInUse")
+        #expect(error.parameters["port"]?.doubleValue == Double(port))
+        #expect(error.parameters["project"]?.stringValue == project)
+        #expect(error.parameters["role"]?.stringValue == role)
+        #expect(error.parameters["option"]?.stringValue == option)
+        #expect(h.broker.projectConfigs.count == 2)
+    }
+
+    @Test("two projects may share a debug port: their hosts take turns")
+    func sharedDebugPort() {
+        var h = Harness()
+        h.add("one", debugPort: 5678)
+        #expect(h.add("two", debugPort: 5678).responses.values.first?.errorName == nil)
+    }
+
     @Test("removing a project ends its sessions, fails its waiters, closes its listeners")
     func removeProject() {
         var h = Harness()

@@ -61,13 +61,14 @@ struct SessionRecordTests {
     @Test("refusals double the wait up to the limit; a relay that goes through forgets them")
     func refusals() {
         var record = session()
-        record.refused(now: later(0), first: 0.25, limit: 1)
-        #expect(record.refusedUntil == later(0.25).monotonic)
-        record.refused(now: later(1), first: 0.25, limit: 1)
-        record.refused(now: later(2), first: 0.25, limit: 1)
-        #expect(record.refusalDelay == 1)
+        record.refused(now: later(0))
+        #expect(record.refusedUntil == later(0).monotonic + Broker.relayRetryDelay)
+        record.refused(now: later(1))
+        #expect(record.refusedUntil == later(1).monotonic + 2 * Broker.relayRetryDelay)
+        for _ in 0..<10 { record.refused(now: later(2)) }
+        #expect(record.refusedUntil == later(2).monotonic + Broker.relayRetryMaxDelay)
         record.relayed()
-        #expect(record.refusedUntil == nil && record.refusalDelay == nil)
+        #expect(record.refusedUntil == nil && record.refusals == Backoff.relayRefused)
     }
 
     @Test("only a mirror becomes unreachable, once")

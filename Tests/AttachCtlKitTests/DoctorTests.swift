@@ -53,6 +53,19 @@ struct DoctorTests {
         #expect(findings[0].fix.contains("sport = :5679"))
     }
 
+    @Test("a rendezvous socket file another process removed")
+    func rendezvousSocketMissing() {
+        var s = snapshot(projects: [project("p")])
+        s.missingRendezvousSockets = ["p"]
+        let findings = Doctor.findings(s)
+        #expect(findings.map(\.check) == ["rendezvous-socket-missing", "no-host"])
+        #expect(findings[0].summary.contains("is not there"))
+        #expect(findings[0].fix.contains("attachctl remove p"))
+        // A listener that is down says so itself.
+        s.projects = [project("p", error: "unix socket: EACCES")]
+        #expect(Doctor.findings(s).map(\.check) == ["listener-error", "no-host"])
+    }
+
     @Test("a pending session names the host's last STATUS")
     func pending() {
         let pending = SessionInfo(id: "4", project: "p", state: .pending, origin: .lines, debugHost: "127.0.0.1",

@@ -23,6 +23,21 @@ struct ErrorMessageTests {
         #expect(ExitStatus.code(for: error) == ExitStatus.tempFail)
     }
 
+    @Test("a port clash names the port, whose it is, as what, and the option to change")
+    func portClash() {
+        let text = ErrorMessages.describe(VarlinkError.portInUse(5678, project: "blend", role: "attach", option: "--debug-port"))
+        #expect(text == "port 5678 is already the attach port of project 'blend' (attachd listens there for the IDE); choose another --debug-port")
+        let own = ErrorMessages.describe(VarlinkError.portInUse(20013, project: "x", role: "attach", option: "--debug-port"))
+        #expect(!own.contains("--rendezvous-port"))
+        #expect(!ErrorMessages.describe(VarlinkError.invalidPort(0)).contains("rendezvous"))
+    }
+
+    @Test("a refused parameter says what is allowed")
+    func refusedParameters() {
+        #expect(ErrorMessages.describe(VarlinkError.invalidParameter("readyTimeout")).contains("at most 86400 seconds"))
+        #expect(ErrorMessages.describe(VarlinkError.invalidParameter("debugHost")).contains("does not resolve host names"))
+    }
+
     @Test("exit codes follow the documented table")
     func exitCodes() {
         #expect(ExitStatus.code(for: .remote(.projectNotFound("x"))) == 3)

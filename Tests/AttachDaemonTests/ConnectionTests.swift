@@ -29,6 +29,37 @@ struct ConnectionTests {
         queue.sync { connection.close() }
     }
 
+    @Test("a hang-up behind more unread bytes than one read takes is reported with the bytes read")
+    func hangUpBehindUnreadBytes() throws {
+        let (connection, peer) = try connection()
+        try peer.writeAll([UInt8](repeating: 0x78, count: 20000))
+        peer.close()
+        // Dispatch reports the hang-up once, as the read source's last event: the rest would
+        // never be read, so the peer's POLLRDHUP is what says it went.
+        let input = queue.sync { connection.readAvailable(max: 8192) }
+        guard case .bytes(let bytes, true) = input else {
+            Issue.record("expected bytes with peerClosed, got \(input)")
+            return
+        }
+        #expect(bytes.count == 8192)
+        queue.sync { connection.close() }
+    }
+
+    @Test("more unread bytes than one read takes, from a peer still there: peerClosed is false")
+    func moreUnreadBytesFromALivePeer() throws {
+        let (connection, peer) = try connection()
+        defer { peer.close() }
+        try peer.writeAll([UInt8](repeating: 0x78, count: 20000))
+        let input = queue.sync { connection.readAvailable(max: 8192) }
+        guard case .bytes(let bytes, false) = input else {
+            Issue.record("expected bytes without peerClosed, got \(input)")
+            return
+        }
+        #expect(bytes.count == 8192)
+        #expect(queue.sync { !connection.isClosed })
+        queue.sync { connection.close() }
+    }
+
     @Test("bytes without end-of-file are reported with peerClosed: false and the connection stays open")
     func bytesAlone() throws {
         let (connection, peer) = try connection()

@@ -47,7 +47,7 @@ struct RelayTrialTests {
                                             ideSent: Array("initialize\n".utf8))
         #expect(seen == .refused(reason: "channel 0: open failed: connect failed: Connection refused stdio forwarding failed",
                                  unanswered: Array("initialize\n".utf8)))
-        queue.sync { trial.ide.close() }
+        queue.sync { _ = trial.ide.close() }
         peer.close()
     }
 

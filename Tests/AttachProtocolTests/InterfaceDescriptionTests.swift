@@ -62,7 +62,7 @@ struct InterfaceDescriptionTests {
         let declared = Set(Self.declaredErrors(InterfaceDescriptions.broker).map { "io.attachd.Broker." + $0 }
             + Self.declaredErrors(InterfaceDescriptions.service).map { "org.varlink.service." + $0 })
         let named = Set(BrokerErrorName.allCases.map(\.rawValue))
-        #expect(declared.count == 18)
+        #expect(declared.count == 19)  // NotSaved came with issue 17: a failed save fails the call
         #expect(declared.subtracting(named).isEmpty, "declared but not in BrokerErrorName: \(declared.subtracting(named).sorted())")
         #expect(named.subtracting(declared).isEmpty, "in BrokerErrorName but not declared: \(named.subtracting(declared).sorted())")
         for name in BrokerErrorName.allCases {

@@ -20,12 +20,13 @@ struct ReplyReadingTests {
         session.remoteId = "farm-9"
         session.executable = "/opt/blender/blender"
         session.python = "/usr/bin/python3.11"
+        session.projectDebugPort = 5678
         return session
     }
 
     static let fullProject = ProjectInfo(name: "farm", debugHost: "127.0.0.1", debugPort: 5678, attachPort: 15678,
                                          selectedSession: "farm-9", rendezvousPort: 5679, rendezvousSocket: "/run/p.sock",
-                                         readyTimeout: 120, allowRemote: true, error: "port in use", remote: remote, follow: false)
+                                         readyTimeout: 120, allowRemote: true, error: "port in use", remote: remote, follow: true)
     static let status = StatusReply(version: "0.2.0", pid: 99, uptime: 12.5, projects: 2, sessions: 3, pending: 1, ready: 2,
                                     waiters: 4, connections: 5, probe: "sock_diag")
 

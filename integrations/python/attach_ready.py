@@ -12,7 +12,15 @@ announces the session on the project's attachd rendezvous socket with
 adapter can run with, which ``attachctl doctor`` explains) and keeps
 that connection open for the life of the process: attachd sees the session end
 when the host exits.  If attachd is not running, one warning is logged and the
-debug server listens anyway.  Nothing here ever blocks the host for longer than
+debug server listens anyway.  When attachd goes away (a crash, a restart, the
+project removed and added again) or was not there yet, the connection is made
+again in the background (after 50 ms, backing off to 0.5 s, for as long as the
+host lives, logged at DEBUG only) and the same facts are announced again, the
+last ``status()`` included; where the rendezvous socket does not answer and
+attachd's control socket exists, the helper knocks there first, which starts a
+socket-activated attachd.  When neither debugpy nor ptvsd can be imported,
+``start()`` announces the host all the same with ``STATUS=debug server did not
+start: ...`` (``attachctl sessions`` and ``doctor`` show it), then raises.  Nothing here ever blocks the host for longer than
 ``timeout`` seconds (plus the debug server's own start-up time), unless
 ``wait_for_client=True`` is asked for.
 
@@ -40,7 +48,7 @@ import threading
 import time
 
 __all__ = ["start", "session_id", "address", "status", "rendezvous_address", "find_python",
-           "wait_for_ide", "on_attach"]
+           "wait_for_ide", "on_attach", "debug_this_thread"]
 __version__ = "1.0"
 
 LOGGER_NAME = "attach_ready"
@@ -56,7 +64,7 @@ _state = {
     "address": None,      # (host, port) the debug server listens on
     "backend": None,      # "debugpy" or "ptvsd"
     "session": None,      # session id from attachd, or None
-    "conn": None,         # the rendezvous socket, kept open while the process lives
+    "rendezvous": None,   # the _Rendezvous kept (and made again) while the process lives
     "project": None,
 }
 _send_lock = threading.Lock()
@@ -67,11 +75,12 @@ _OPTIONAL_KEYS = ("EXECUTABLE", "PYTHON", "NOTIFY_ATTACH")
 
 # --------------------------------------------------------------------------- public API
 
-def start(project, port=0, host="127.0.0.1", wait_for_client=False, timeout=5.0,
+def start(project=None, port=0, host="127.0.0.1", wait_for_client=False, timeout=5.0,
           python=None, log=None):
     """Start the debug server and announce it to attachd; return (host, port).
 
-    project          attachd project name ([A-Za-z0-9._-]{1,64}).
+    project          attachd project name ([A-Za-z0-9._-]{1,64}); default $ATTACHD_PROJECT
+                     (set by `attachctl run`).
     port             debug server port; 0 picks a free one.
     host             interface the debug server listens on.
     wait_for_client  block until the IDE has attached.
@@ -84,6 +93,11 @@ def start(project, port=0, host="127.0.0.1", wait_for_client=False, timeout=5.0,
     refusing is only logged.
     """
     logger = log if log is not None else logging.getLogger(LOGGER_NAME)
+    if project is None:
+        project = os.environ.get("ATTACHD_PROJECT") or None
+        if project is None:
+            raise ValueError("attach_ready.start(): no project: pass project=\"NAME\" "
+                             "or set ATTACHD_PROJECT (`attachctl run NAME -- COMMAND` sets it)")
     if not isinstance(project, str) and not _is_text(project):
         raise TypeError("project must be a string")
     if not PROJECT_NAME_RE.match(project):
@@ -98,35 +112,41 @@ def start(project, port=0, host="127.0.0.1", wait_for_client=False, timeout=5.0,
             if port == 0:
                 # A concrete port, so that attachd hears it before the server listens.
                 port = _free_port(host)
-            # Announced before the debug server starts: attachd releases the IDE the moment
-            # this process's own listener appears (debugpy's adapter listens, and queues the
-            # IDE, well before listen() returns). The adapter detaches from this process;
-            # ATTACHD_HOST_PID, which it inherits, tells attachd it is ours.
+            # Announced before the debug server starts (its port, pid, interpreter), READY=1
+            # once it has started: debugpy's adapter listens before it can take an IDE (see
+            # _Rendezvous.begin). The adapter detaches from this process; ATTACHD_HOST_PID,
+            # which it inherits, tells attachd it is ours.
             os.environ["ATTACHD_HOST_PID"] = str(os.getpid())
-            backend, module = _import_debug_server()
+            try:
+                backend, module = _import_debug_server()
+            except ImportError as exc:
+                # Announced all the same, saying why: `attachctl sessions` and `doctor` show it.
+                _announce_failure(project, port, timeout, logger, exc)
+                raise
             # debugpy's adapter is a separate process: which interpreter runs it is decided
             # now, and told to attachd (doctor explains it) when sys.executable will not do.
             interpreter = find_python(python) if backend == "debugpy" else None
-            extra = _adapter_lines(interpreter) if backend == "debugpy" else []
-            pending = None
+            if backend == "debugpy" and not _looks_like_python(sys.executable):
+                logger.info("attach_ready: sys.executable %r is %s; debugpy's adapter runs with %s",
+                            sys.executable, executable_problem(sys.executable),
+                            interpreter or "it anyway (no other Python found: set ATTACHD_PYTHON)")
+            extra = (_adapter_lines(interpreter) if backend == "debugpy" else []) + _notice_lines()
+            rendezvous = _Rendezvous(project, port, extra, logger)
             try:
-                pending = _announce_begin(project, port, timeout, logger, extra)
+                rendezvous.begin(timeout)
             except Exception as exc:  # never let the announcement break the host
                 logger.warning("attach_ready: could not announce to attachd: %s", exc)
             try:
                 listened = _start_debug_server(backend, module, host, port, interpreter, logger)
             except Exception as exc:
-                if pending is not None:
-                    _abandon(pending, exc)
+                rendezvous.abandon(exc)
                 raise
             _state["address"] = listened
             _state["backend"] = backend
+            _state["rendezvous"] = rendezvous
             logger.info("%s listening on %s:%s", backend, listened[0], listened[1])
             try:
-                if pending is not None:
-                    _announce_end(pending, project, listened[1], timeout, logger)
-                    if listened[1] != port:
-                        _send_line("DEBUG_PORT=%d" % listened[1])
+                rendezvous.finish(listened[1], timeout)
             except Exception as exc:
                 logger.warning("attach_ready: could not announce to attachd: %s", exc)
         elif _state["project"] != project:
@@ -137,6 +157,22 @@ def start(project, port=0, host="127.0.0.1", wait_for_client=False, timeout=5.0,
     if wait_for_client:
         _wait_for_client(_state["backend"], logger)
     return result
+
+
+def debug_this_thread():
+    """Make the debugger see the calling thread; call it first in threads the host
+    application creates itself (a QGIS QgsTask, a C++ worker calling into Python).
+
+    debugpy traces threads started with Python's `threading`; a thread the application
+    made without it runs untraced, so its breakpoints are verified and never hit.  Returns
+    True when debugpy was told, False (and does nothing) when start() has not started
+    debugpy (ptvsd, or no debug server).
+    """
+    if _state["backend"] != "debugpy":
+        return False
+    import debugpy
+    debugpy.debug_this_thread()
+    return True
 
 
 def session_id():
@@ -151,16 +187,8 @@ def address():
 
 def status(text):
     """Send a STATUS= line to attachd (shown by `attachctl sessions`). Returns True if sent."""
-    conn = _state["conn"]
-    if conn is None:
-        return False
     text = " ".join(str(text).splitlines())
-    try:
-        with _send_lock:
-            _sendall_with_timeout(conn, ("STATUS=%s\n" % text).encode("utf-8"), 2.0)
-        return True
-    except Exception:
-        return False
+    return _send_line("STATUS=%s" % text)
 
 
 def rendezvous_address(project):
@@ -212,18 +240,29 @@ def _is_text(value):
 
 
 def _looks_like_python(path):
-    if not path or not os.path.isfile(path):
-        return False
+    return executable_problem(path) is None
+
+
+def executable_problem(path):
+    """Why `path` (a sys.executable) will not do for debugpy's adapter, or None when it will:
+    "None", "missing" (no such file), "not a Python" (the application itself, by its name)
+    or "Python X.Y, another version than this one" (e.g. a host that set sys.executable to
+    the first python3.X on PATH)."""
+    if not path:
+        return "None" if path is None else "empty"
+    if not os.path.isfile(path):
+        return "missing (no such file)"
     base = os.path.basename(path).lower()
     if not base.startswith("python"):
-        return False
+        return "not a Python (the application itself)"
     m = re.match(r"python(\d+)(?:\.(\d+))?", base)
     if m:
-        if int(m.group(1)) != sys.version_info[0]:
-            return False
-        if m.group(2) is not None and int(m.group(2)) != sys.version_info[1]:
-            return False  # e.g. a host that set sys.executable to the first python3.X on PATH
-    return True
+        other = (m.group(1) + ("." + m.group(2) if m.group(2) is not None else ""))
+        if int(m.group(1)) != sys.version_info[0] or (
+                m.group(2) is not None and int(m.group(2)) != sys.version_info[1]):
+            return "Python %s, another version than this one (%d.%d)" % (
+                other, sys.version_info[0], sys.version_info[1])
+    return None
 
 
 def _candidate_names():
@@ -273,17 +312,25 @@ def _adapter_env():
 
 def _import_debug_server():
     """("debugpy", module), else ("ptvsd", module); ImportError when neither imports."""
+    problems = []
     try:
         import debugpy
         return "debugpy", debugpy
-    except ImportError:
-        pass
+    except ImportError as exc:
+        problems.append(str(exc))
     try:
         import ptvsd
-    except ImportError:
-        raise ImportError("attach_ready: neither debugpy nor ptvsd can be imported; "
-                          "install debugpy where this interpreter finds it")
+    except ImportError as exc:
+        problems.append(str(exc))
+        raise NoDebugServerError(
+            "neither debugpy nor ptvsd can be imported (%s; Python %d.%d at %s: install debugpy "
+            "where this interpreter finds it)" % ("; ".join(problems), sys.version_info[0],
+                                                 sys.version_info[1], sys.executable))
     return "ptvsd", ptvsd
+
+
+class NoDebugServerError(ImportError):
+    """Neither debugpy nor ptvsd can be imported."""
 
 
 def _start_debug_server(backend, module, host, port, interpreter, logger):
@@ -464,103 +511,26 @@ def _free_port(host):
 
 
 def _send_line(line):
-    conn = _state["conn"]
-    if conn is None:
-        return False
-    with _send_lock:
-        _sendall_with_timeout(conn, (line + "\n").encode("utf-8"), 2.0)
-    return True
+    rendezvous = _state["rendezvous"]
+    return rendezvous is not None and rendezvous.send(line)
 
 
 def _announce(project, debug_port, timeout, logger):
     """Announces an already listening debug server (connect, send, read the replies)."""
-    pending = _announce_begin(project, debug_port, timeout, logger)
-    if pending is not None:
-        _announce_end(pending, project, debug_port, timeout, logger)
+    rendezvous = _Rendezvous(project, debug_port, (), logger)
+    if rendezvous.begin(timeout):
+        rendezvous.finish(debug_port, timeout)
 
 
-def _announce_begin(project, debug_port, timeout, logger, extra=()):
-    """Connects to the rendezvous and sends the announcement (with the `extra` lines before
-    READY=1); None when attachd is not there. The replies are read by _announce_end, once the
-    debug server was started."""
-    deadline = time.time() + max(float(timeout), 0.0)
-    kind, target = rendezvous_address(project)
-    where = target if kind == "unix" else "%s:%s" % target
+def _announce_failure(project, debug_port, timeout, logger, exc):
+    """The debug server cannot start (`exc` says why): announce the host all the same, say why
+    in STATUS= (`attachctl sessions` and `doctor` show it) and end the session."""
+    rendezvous = _Rendezvous(project, debug_port, (), logger)
     try:
-        sock = _connect(kind, target, max(deadline - time.time(), 0.001))
-    except Exception as exc:
-        logger.warning("attach_ready: attachd not reached for project %r at %s: %s; "
-                       "the debug server starts on port %s anyway",
-                       project, where, _describe(exc), debug_port)
-        return
-
-    lines = ["DEBUG_PORT=%d" % debug_port, "MAINPID=%d" % os.getpid()] + list(extra) + ["READY=1"]
-    joined = os.environ.get("ATTACHD_SESSION", "")
-    if joined and os.environ.get("ATTACHD_PROJECT", project) == project:
-        # Started by `attachctl run`: speak for the session it announced.
-        lines.insert(0, "SESSION=%s" % joined)
-    problem = None
-    try:
-        sock.settimeout(max(deadline - time.time(), 0.001))
-        with _send_lock:
-            sock.sendall(("\n".join(lines) + "\n").encode("utf-8", "replace"))
-    except Exception as exc:
-        problem = _describe(exc)
-    return sock, lines, deadline, where, problem
-
-
-def _announce_end(pending, project, debug_port, timeout, logger):
-    sock, lines, deadline, where, problem = pending
-    buf = b""
-    replies = []
-    try:
-        while problem is None and len(replies) < len(lines):
-            remaining = deadline - time.time()
-            if remaining <= 0:
-                raise socket.timeout("timed out")
-            sock.settimeout(remaining)
-            chunk = sock.recv(4096)
-            if not chunk:
-                problem = "attachd closed the connection"
-                break
-            buf += chunk
-            while b"\n" in buf and len(replies) < len(lines):
-                raw, buf = buf.split(b"\n", 1)
-                replies.append(raw.decode("utf-8", "replace").strip())
-    except Exception as exc:
-        problem = _describe(exc)
-
-    errors = []
-    for sent, line in zip(lines, replies):
-        kind_, value = _parse_reply(line)
-        if kind_ == "ok" and value and _state["session"] is None:
-            _state["session"] = value
-        elif kind_ == "error" and sent.split("=", 1)[0] in _OPTIONAL_KEYS:
-            # An attachd older than these keys: it only cannot explain the interpreter.
-            logger.debug("attach_ready: attachd did not take %s: %s", sent.split("=", 1)[0], value)
-        elif kind_ == "error":
-            errors.append(value)
-
-    if problem == "attachd closed the connection":
-        sock.close()
-        logger.warning("attach_ready: attachd closed the rendezvous for project %r%s",
-                       project, (": " + "; ".join(errors)) if errors else "")
-        return
-    if errors:
-        logger.warning("attach_ready: attachd refused part of the announcement for project %r: %s",
-                       project, "; ".join(errors))
-    elif problem is not None:
-        logger.warning("attach_ready: attachd at %s gave %s within %.1fs for project %r; "
-                       "keeping the connection open, the debug server listens on port %s",
-                       where, problem, float(timeout), project, debug_port)
-    else:
-        logger.debug("attach_ready: announced to attachd, session %s", _state["session"])
-
-    # Keep the connection for the life of the process: EOF tells attachd the host is gone.
-    _state["conn"] = sock
-    reader = threading.Thread(target=_hold, args=(sock, buf, logger), name="attach_ready-rendezvous")
-    reader.daemon = True
-    reader.start()
+        if rendezvous.begin(timeout, warn=False):
+            rendezvous.abandon(exc)
+    except Exception as problem:  # never hide the real error behind this one
+        logger.debug("attach_ready: could not report the failure to attachd: %s", problem)
 
 
 def _abandon(pending, exc):
@@ -569,8 +539,7 @@ def _abandon(pending, exc):
     attachd's answers, so that its side gets every line before the end of file."""
     sock = pending[0]
     try:
-        text = _line_text("debug server did not start: %s: %s" % (exc.__class__.__name__, exc), 512)
-        _sendall_with_timeout(sock, ("STATUS=%s\n" % text).encode("utf-8", "replace"), 1.0)
+        _sendall_with_timeout(sock, ("STATUS=%s\n" % _failure_text(exc)).encode("utf-8", "replace"), 1.0)
         sock.shutdown(socket.SHUT_WR)
         deadline = time.time() + 1.0
         while time.time() < deadline:
@@ -585,42 +554,379 @@ def _abandon(pending, exc):
         pass
 
 
-def _hold(sock, buf, logger):
+def _failure_text(exc):
+    """The STATUS= text of a debug server that did not start."""
+    if isinstance(exc, NoDebugServerError):
+        return _line_text("debug server did not start: %s" % (exc,), 512)
+    return _line_text("debug server did not start: %s: %s" % (exc.__class__.__name__, exc), 512)
+
+
+def _control_socket(kind, target):
+    """attachd's control socket, where knocking starts a socket-activated attachd: $ATTACHD_SOCKET,
+    else the one beside a Unix rendezvous in attachd's runtime directory (DIR/projects/NAME.sock
+    -> DIR/control.sock); None for a rendezvous elsewhere."""
+    explicit = os.environ.get("ATTACHD_SOCKET", "")
+    if explicit:
+        return explicit
+    if kind != "unix":
+        return None
+    projects = os.path.dirname(target)
+    if os.path.basename(projects) != "projects":
+        return None
+    return os.path.join(os.path.dirname(projects), "control.sock")
+
+
+def _knock(control, project, timeout):
+    """Asks attachd's control socket for the project (GetProject) and waits for the answer: under
+    socket activation the connection starts attachd, whose answer comes once its rendezvous
+    listeners are open. True when attachd answered."""
+    sock = _connect("unix", control, timeout)
     try:
-        sock.settimeout(None)
+        deadline = time.time() + timeout
+        call = '{"method":"io.attachd.Broker.GetProject","parameters":{"name":"%s"}}\0' % project
+        sock.sendall(call.encode("utf-8"))
         while True:
-            while b"\n" in buf:
-                raw, buf = buf.split(b"\n", 1)
-                kind, value = _parse_reply(raw.decode("utf-8", "replace").strip())
-                if kind == "ok" and value and _state["session"] is None:
-                    _state["session"] = value
-                elif kind == "error":
-                    logger.debug("attach_ready: attachd: ERROR %s", value)
-                elif kind == "unknown":
-                    _ide_line(value, logger)
+            remaining = deadline - time.time()
+            if remaining <= 0:
+                return False
+            sock.settimeout(remaining)
             chunk = sock.recv(4096)
             if not chunk:
-                break
-            buf += chunk
-    except Exception:
-        pass
-    try:
-        if _state["conn"] is sock:
-            _state["conn"] = None
+                return False
+            if b"\0" in chunk:
+                return True
+    finally:
         sock.close()
-    except Exception:
-        pass
+
+
+class _Rendezvous(object):
+    """This host's rendezvous connection to attachd, kept for the life of the process (its end
+    of file tells attachd the host is gone).
+
+    attachd may go away (a crash, a restart without the fd store, `attachctl remove` and `add`
+    of the project): an end of file the host did not ask for. Then the connection is made again,
+    `FIRST_RETRY` seconds later and then backing off to `MAX_RETRY`, for as long as the process
+    lives, and the same facts are announced again (DEBUG_PORT=, MAINPID=, EXECUTABLE=/PYTHON=,
+    READY=1 and the last STATUS=); quietly (DEBUG). A session attachd ended on purpose (its
+    ready timeout, EndSession) is not announced again. Where no rendezvous socket answers
+    and attachd's control socket exists, the control socket is knocked on first: under socket
+    activation that starts attachd.
+    """
+
+    FIRST_RETRY = 0.05
+    MAX_RETRY = 0.5
+    # How long a session of `attachctl run` is asked for again after attachd said it has none
+    # (the new attachd has not heard from `attachctl run` yet), before announcing alone.
+    JOIN_PATIENCE = 5.0
+
+    def __init__(self, project, debug_port, extra, logger):
+        self.project = project
+        self.debug_port = debug_port
+        self.extra = list(extra)
+        self.logger = logger
+        self.kind, self.target = rendezvous_address(project)
+        self.where = self.target if self.kind == "unix" else "%s:%s" % self.target
+        joined = os.environ.get("ATTACHD_SESSION", "")
+        # Started by `attachctl run`: speak for the session it announced.
+        self.joined = joined if joined and os.environ.get("ATTACHD_PROJECT", project) == project else None
+        self.status_line = None   # the last STATUS= sent, said again after a reconnect
+        self.sock = None
+        self.closed = False       # the end was ours: no reconnecting
+        self.ended_on_purpose = False
+        self.pending = None       # (lines, deadline, problem) between begin() and finish()
+
+    # ------------------------------------------------------------------ the first announcement
+
+    def facts(self):
+        return ["DEBUG_PORT=%d" % self.debug_port, "MAINPID=%d" % os.getpid()] + self.extra
+
+    def lines(self):
+        """Everything to say again after a reconnect (the debug server listens by then)."""
+        return self.facts() + ["READY=1"] + ([self.status_line] if self.status_line else [])
+
+    def begin(self, timeout, warn=True):
+        """Connects and sends the announcement but READY=1, which finish() sends once the debug
+        server was started, and reads the replies. False (one warning, and reconnecting in the
+        background once the debug server listens) when attachd is not there.
+
+        READY=1 waits for debugpy.listen() to return: its adapter listens on the debug port (and
+        attachd would relay a waiting IDE there at once) before it can take an IDE. An `attach`
+        that arrives before the adapter's own set-up is done (clients.serve() returned, its
+        server side listening) fails inside the adapter (AttributeError: module
+        'debugpy.adapter.clients' has no attribute 'listener'), the IDE gets an end of file and
+        the host hangs in listen(): F5 before the host failing about once in 40 launches under
+        load."""
+        deadline = time.time() + max(float(timeout), 0.0)
+        try:
+            sock = self._connect(deadline)
+        except Exception as exc:
+            if not warn:
+                return False
+            self.logger.warning("attach_ready: attachd not reached for project %r at %s: %s; "
+                                "the debug server starts on port %s anyway",
+                                self.project, self.where, _describe(exc), self.debug_port)
+            return False
+        lines = ([("SESSION=%s" % self.joined)] if self.joined else []) + self.facts()
+        problem = None
+        try:
+            sock.settimeout(max(deadline - time.time(), 0.001))
+            with _send_lock:
+                sock.sendall(("\n".join(lines) + "\n").encode("utf-8", "replace"))
+        except Exception as exc:
+            problem = _describe(exc)
+        self.sock = sock
+        self.pending = (lines, deadline, problem)
+        return True
+
+    def finish(self, debug_port, timeout):
+        """Reads the replies to begin()'s lines (until its deadline), says what went wrong, and
+        keeps the connection (or keeps trying to make it) for the life of the process."""
+        if self.pending is None:
+            self.debug_port = debug_port
+            self._start_keeper(b"")
+            return
+        lines, deadline, problem = self.pending
+        self.pending = None
+        sock = self.sock
+        ready = (["DEBUG_PORT=%d" % debug_port] if debug_port != self.debug_port else []) + ["READY=1"]
+        self.debug_port = debug_port
+        if problem is None:
+            try:
+                sock.settimeout(max(deadline - time.time(), 0.001))
+                with _send_lock:
+                    sock.sendall(("\n".join(ready) + "\n").encode("utf-8"))
+                lines = lines + ready
+            except Exception as exc:
+                problem = _describe(exc)
+        replies, buf, read_problem = _read_replies(sock, len(lines), deadline)
+        problem = problem or read_problem
+        errors = self._take_replies(lines, replies)
+        if problem == "attachd closed the connection":
+            self.logger.warning("attach_ready: attachd closed the rendezvous for project %r%s",
+                                self.project, (": " + "; ".join(errors)) if errors else "")
+        elif errors:
+            self.logger.warning("attach_ready: attachd refused part of the announcement for project %r: %s",
+                                self.project, "; ".join(errors))
+        elif problem is not None:
+            self.logger.warning("attach_ready: attachd at %s gave %s within %.1fs for project %r; "
+                                "keeping the connection open, the debug server listens on port %s",
+                                self.where, problem, float(timeout), self.project, self.debug_port)
+        else:
+            self.logger.debug("attach_ready: announced to attachd, session %s", _state["session"])
+        self._start_keeper(buf)
+
+    def _take_replies(self, lines, replies):
+        errors = []
+        for sent, line in zip(lines, replies):
+            kind, value = _parse_reply(line)
+            if kind == "ok" and value:
+                _state["session"] = value
+            elif kind == "error" and sent.split("=", 1)[0] in _OPTIONAL_KEYS:
+                # An attachd older than these keys: it only cannot explain the interpreter.
+                self.logger.debug("attach_ready: attachd did not take %s: %s", sent.split("=", 1)[0], value)
+            elif kind == "error":
+                self._note_error(value)
+                errors.append(value)
+        return errors
+
+    def _note_error(self, value):
+        # "session ID ended: REASON" closes the connection on purpose, unless the project went
+        # (it may be added again: `attachctl remove` + `add`).
+        if re.match(r"^session \S+ ended: ", value) and not value.endswith(": project removed"):
+            self.ended_on_purpose = True
+
+    # ------------------------------------------------------------------ sending
+
+    def send(self, line, remember=True):
+        """Sends one line now if connected; a STATUS= line is also said again after a reconnect."""
+        if remember and line.startswith("STATUS="):
+            self.status_line = line
+        sock = self.sock
+        if sock is None:
+            return False
+        try:
+            with _send_lock:
+                _sendall_with_timeout(sock, (line + "\n").encode("utf-8"), 2.0)
+            return True
+        except Exception:
+            return False
+
+    def abandon(self, exc):
+        """The debug server did not start: say why and end the session (no reconnecting)."""
+        self.closed = True
+        sock, self.sock = self.sock, None
+        if sock is not None:
+            if self.pending is not None:
+                self.send_on(sock, "READY=1")  # the whole announcement, then why it ends
+            _abandon((sock,), exc)
+
+    @staticmethod
+    def send_on(sock, line):
+        try:
+            with _send_lock:
+                _sendall_with_timeout(sock, (line + "\n").encode("utf-8"), 1.0)
+        except Exception:
+            pass
+
+    def close(self):
+        """Ends the connection for good (a forked child must not keep the parent's session)."""
+        self.closed = True
+        sock, self.sock = self.sock, None
+        if sock is not None:
+            try:
+                sock.close()
+            except Exception:
+                pass
+
+    # ------------------------------------------------------------------ keeping it
+
+    def _start_keeper(self, buf):
+        keeper = threading.Thread(target=self._keep, args=(buf,), name="attach_ready-rendezvous")
+        keeper.daemon = True
+        keeper.start()
+
+    def _keep(self, buf):
+        """Reads attachd's lines until the end of file, then reconnects (see the class)."""
+        while not self.closed:
+            sock = self.sock
+            if sock is not None:
+                self._hold(sock, buf)
+                buf = b""
+                if self.sock is sock:
+                    self.sock = None
+                try:
+                    sock.close()
+                except Exception:
+                    pass
+            if self.closed or self.ended_on_purpose:
+                return
+            self.logger.debug("attach_ready: attachd went away (project %r); announcing again", self.project)
+            buf = self._reconnect()
+
+    def _hold(self, sock, buf):
+        try:
+            sock.settimeout(None)
+            while True:
+                while b"\n" in buf:
+                    raw, buf = buf.split(b"\n", 1)
+                    kind, value = _parse_reply(raw.decode("utf-8", "replace").strip())
+                    if kind == "ok" and value:
+                        _state["session"] = value
+                    elif kind == "error":
+                        self._note_error(value)
+                        self.logger.debug("attach_ready: attachd: ERROR %s", value)
+                    elif kind == "unknown":
+                        _ide_line(value, self.logger)
+                try:
+                    chunk = sock.recv(4096)
+                except socket.timeout:
+                    # send() sets a timeout on this socket for its own write; a read that began
+                    # meanwhile ran out of it, and attachd is still there.
+                    sock.settimeout(None)
+                    continue
+                if not chunk:
+                    return
+                buf += chunk
+        except Exception:
+            return
+
+    def _reconnect(self):
+        """Makes the connection again and announces the same facts; returns the bytes read after
+        the replies. Gives up only when the end becomes ours."""
+        delay = self.FIRST_RETRY
+        joined_refused_since = None
+        while not self.closed:
+            time.sleep(delay)
+            delay = min(delay * 2, self.MAX_RETRY)
+            try:
+                sock = self._connect(time.time() + 2.0)
+            except Exception as exc:
+                self.logger.debug("attach_ready: attachd not reached at %s: %s", self.where, _describe(exc))
+                continue
+            try:
+                if self.joined and not self._join(sock):
+                    # attachd does not know `attachctl run`'s session (yet): ask again, and after a
+                    # while announce alone rather than not at all.
+                    sock.close()
+                    joined_refused_since = joined_refused_since or time.time()
+                    if time.time() - joined_refused_since > self.JOIN_PATIENCE:
+                        self.joined = None
+                    delay = self.FIRST_RETRY  # attachd is there: `attachctl run` is about to be
+                    continue
+                lines = self.lines()
+                with _send_lock:
+                    _sendall_with_timeout(sock, ("\n".join(lines) + "\n").encode("utf-8", "replace"), 2.0)
+                replies, buf, problem = _read_replies(sock, len(lines), time.time() + 2.0)
+            except Exception as exc:
+                self.logger.debug("attach_ready: announcing again failed: %s", _describe(exc))
+                sock.close()
+                continue
+            self._take_replies(lines, replies)
+            if problem is not None and not replies:
+                sock.close()
+                continue
+            if self.closed:
+                sock.close()
+                return b""
+            self.sock = sock
+            self.logger.debug("attach_ready: announced again to attachd, session %s", _state["session"])
+            return buf
+        return b""
+
+    def _join(self, sock):
+        """SESSION= alone first: its answer says whether the rest may follow on this connection."""
+        sock.settimeout(2.0)
+        sock.sendall(("SESSION=%s\n" % self.joined).encode("utf-8"))
+        replies, _, _ = _read_replies(sock, 1, time.time() + 2.0)
+        return bool(replies) and _parse_reply(replies[0])[0] == "ok"
+
+    def _connect(self, deadline):
+        """The rendezvous connection; where none answers and attachd's control socket exists,
+        knocks there (which starts a socket-activated attachd) and tries once more."""
+        try:
+            return _connect(self.kind, self.target, max(deadline - time.time(), 0.001))
+        except (IOError, OSError) as exc:
+            if getattr(exc, "errno", None) not in (errno.ENOENT, errno.ECONNREFUSED):
+                raise
+            control = _control_socket(self.kind, self.target)
+            if control is None or not os.path.exists(control):
+                raise
+            try:
+                if not _knock(control, self.project, max(deadline - time.time(), 0.001)):
+                    raise exc
+            except (IOError, OSError, socket.timeout):
+                raise exc
+            return _connect(self.kind, self.target, max(deadline - time.time(), 0.001))
+
+
+def _read_replies(sock, count, deadline):
+    """Up to `count` reply lines read before `deadline`: (replies, bytes after them, problem)."""
+    buf = b""
+    replies = []
+    try:
+        while len(replies) < count:
+            remaining = deadline - time.time()
+            if remaining <= 0:
+                raise socket.timeout("timed out")
+            sock.settimeout(remaining)
+            chunk = sock.recv(4096)
+            if not chunk:
+                return replies, buf, "attachd closed the connection"
+            buf += chunk
+            while b"\n" in buf and len(replies) < count:
+                raw, buf = buf.split(b"\n", 1)
+                replies.append(raw.decode("utf-8", "replace").strip())
+    except Exception as exc:
+        return replies, buf, _describe(exc)
+    return replies, buf, None
 
 
 def _after_fork_in_child():
-    # A forked child must not keep the parent's session open.
-    conn = _state["conn"]
-    _state["conn"] = None
-    if conn is not None:
-        try:
-            conn.close()
-        except Exception:
-            pass
+    # A forked child must not keep the parent's session open, nor announce it again.
+    rendezvous = _state["rendezvous"]
+    _state["rendezvous"] = None
+    if rendezvous is not None:
+        rendezvous.close()
 
 
 if hasattr(os, "register_at_fork"):
@@ -629,14 +935,32 @@ if hasattr(os, "register_at_fork"):
 
 # --------------------------------------------------------------------------- the IDE's arrival
 #
-# The host hears of its IDE: once it asks (wait_for_ide, on_attach), the helper says
-# NOTIFY_ATTACH=1 on the rendezvous connection, and attachd writes ATTACHED=1 there when an IDE
-# is relayed to this host (at once if one is) and DETACHED=1 when the last one left. An attachd
-# older than that answers ERROR (ignored); hosts that never ask hear nothing.
+# The host hears of its IDE: the announcement says NOTIFY_ATTACH=1, and attachd writes
+# ATTACHED=1 on the rendezvous connection when the first IDE is relayed to this host and
+# DETACHED=1 when the last one left. An attachd older than that answers ERROR (ignored).
 
 _NOTIFY_LINE = "NOTIFY_ATTACH=1"
 _ide_cond = threading.Condition()
-_ide = {"attached": False, "callbacks": []}
+_ide = {"attached": False, "callbacks": [], "asked": False}
+
+
+def _notice_lines():
+    """NOTIFY_ATTACH=1 for the announcement once wait_for_ide or on_attach was called."""
+    return [_NOTIFY_LINE] if _ide["asked"] else []
+
+
+def _ask_for_notice():
+    """The first wait_for_ide / on_attach asks attachd for the notice (hosts that never ask
+    announce exactly what they did before): on the open rendezvous connection now, and in
+    every announcement after a reconnect."""
+    with _ide_cond:
+        if _ide["asked"]:
+            return
+        _ide["asked"] = True
+    rendezvous = _state.get("rendezvous")
+    if rendezvous is not None:
+        rendezvous.extra.append(_NOTIFY_LINE)
+        rendezvous.send(_NOTIFY_LINE, remember=False)
 # How often wait_for_ide also asks the debug server itself (an IDE that connected to the debug
 # port directly, or an attachd that sends no notice).
 _IDE_POLL = 0.05
@@ -671,19 +995,6 @@ def on_attach(callback):
         attached = _ide["attached"]
     if attached:
         _call_back(callback, True, logging.getLogger(LOGGER_NAME))
-
-
-def _ask_for_notice():
-    """Says NOTIFY_ATTACH=1 once (when the rendezvous connection is there)."""
-    with _ide_cond:
-        if _ide.get("asked") or _state["conn"] is None:
-            return
-        _ide["asked"] = True
-    try:
-        _send_line(_NOTIFY_LINE)
-    except Exception:
-        with _ide_cond:
-            _ide["asked"] = False
 
 
 def _ide_line(line, logger):
@@ -756,12 +1067,13 @@ def _executable_report():
         return True, "%s is a Python %d.%d: debugpy's adapter runs with it (no fix needed)" % (
             exe, sys.version_info[0], sys.version_info[1])
     found = _search_python()
+    why = executable_problem(exe)
     if found:
         return True, "%r is not a matching Python (embedded interpreter): fix needed, " \
-                     "debugpy's adapter would run with %s" % (exe, found)
-    return False, "%r is not a matching Python (embedded interpreter) and no python%d.%d, " \
+                     "debugpy's adapter would run with %s (sys.executable is %s)" % (exe, found, why)
+    return False, "%r is not a matching Python (embedded interpreter; it is %s) and no python%d.%d, " \
                   "python%d or python was found next to sys.prefix or on PATH: " \
-                  "set ATTACHD_PYTHON" % (exe, sys.version_info[0], sys.version_info[1],
+                  "set ATTACHD_PYTHON" % (exe, why, sys.version_info[0], sys.version_info[1],
                                           sys.version_info[0])
 
 

@@ -1,5 +1,5 @@
 import Testing
-@testable import AttachDaemon
+import AttachCore
 
 @Suite("Backoff: doubling up to a limit, reset by a success")
 struct BackoffTests {
