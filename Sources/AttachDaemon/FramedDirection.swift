@@ -128,7 +128,12 @@ final class FramedDirection: RelayPump {
         do throws(DAPFramingError) {
             while let message = try framer.next() {
                 if fromHost {
-                    out += state.follow.fromHost(message)
+                    if let replaced = state.follow.replacement(for: message) {
+                        out += replaced
+                    } else {
+                        out += message.header
+                        out += message.body
+                    }
                 } else {
                     state.follow.fromIDE(message.body)
                 }
