@@ -264,3 +264,26 @@ def test_follow_through_an_openssh_remote(daemon_factory, sshd, host_script):
         follow_into_next_host(local, dap, attach, host_script, "farm", old, old_ends=False, hosts_daemon=remote)
     finally:
         old.close()
+
+
+def test_follow_setting_in_attachctl_list_json_and_projects_json(daemon):
+    add_project(daemon, "blend")
+    add_project(daemon, "quiet", "--no-follow")
+    daemon.ctl("add", "plain", "--debug-port", free_port(), check=True)
+    projects = {p["name"]: p for p in daemon.ctl_json("list")}
+    assert projects["blend"]["follow"] is True and projects["quiet"]["follow"] is False
+    assert projects["plain"].get("follow") is None
+    rows = {line.split()[0]: line for line in daemon.ctl("list", check=True).stdout.splitlines()[1:]}
+    assert "follows hosts" in rows["blend"] and "follow off" in rows["quiet"]
+    assert "follow" not in rows["plain"]
+    off = daemon.ctl("follow", "blend", "off", check=True)
+    assert off.stdout.strip() == "IDE sessions of 'blend' end with their host"
+    assert daemon.ctl_json("follow", "quiet", "on")["follow"] is True
+    refused = daemon.ctl("follow", "plain", "on")
+    assert refused.returncode != 0 and refused.stderr
+    bad = daemon.ctl("follow", "blend", "maybe")
+    assert bad.returncode == 64 and "on or off" in bad.stderr
+    assert daemon.ctl("add", "x", "--debug-port", free_port(), "--no-follow").returncode == 64
+    daemon.restart()
+    projects = {p["name"]: p for p in daemon.ctl_json("list")}
+    assert projects["blend"]["follow"] is False and projects["quiet"]["follow"] is True

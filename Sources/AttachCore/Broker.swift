@@ -123,7 +123,8 @@ public struct Broker: Sendable {
                                               rendezvousPort: config.rendezvousPort, readyTimeout: config.readyTimeout,
                                               allowRemote: config.allowRemote, attachPort: config.attachPort,
                                               remote: config.remote?.destination, remoteProject: config.remote?.project,
-                                              remoteSocket: config.remote?.socket, sshCommand: config.remote?.sshCommand)
+                                              remoteSocket: config.remote?.socket, sshCommand: config.remote?.sshCommand,
+                                              follow: config.follow)
             guard let valid = try? ProjectConfig.validated(params), projects[valid.name] == nil,
                   taken.isDisjoint(with: valid.ownPorts) else {
                 skipped.append(config.name)

@@ -33,7 +33,7 @@ extension AttachRelays {
                 fd.close()
             case .relaying(let relay):
                 relay.onEnd = nil
-                guard let pair = relay.handOver() else { continue }
+                guard let pair = relay.handOver(), delivered(pair, project: project) else { continue }
                 fdStore.store(pair.ide, name: "relay.\(project).\(id).ide")
                 fdStore.store(pair.host, name: "relay.\(project).\(id).host")
                 pair.ide.close()
@@ -46,6 +46,18 @@ extension AttachRelays {
             marker.close()
         }
         logger.info("handed the relays to systemd's fd store", metadata: ["relays": "\(handed)"])
+    }
+
+    /// A relay whose pipes could not be written out in time lost bytes from the middle of its
+    /// streams: the next process could only pass on a broken protocol, so it is closed here
+    /// (the IDE connects again) rather than handed over. True when nothing was lost.
+    private func delivered(_ pair: RelayHandOver, project: String) -> Bool {
+        guard pair.undeliveredBytes > 0 else { return true }
+        logger.warning("closing a relay whose peer did not take its last bytes in time",
+                       metadata: ["project": "\(project)", "bytes": "\(pair.undeliveredBytes)"])
+        pair.ide.close()
+        pair.host.close()
+        return false
     }
 
     /// At start, once the projects are loaded: relays on again, and held IDE connections held

@@ -128,7 +128,12 @@ final class FramedDirection: RelayPump {
         do throws(DAPFramingError) {
             while let message = try framer.next() {
                 if fromHost {
-                    out += state.follow.fromHost(message)
+                    if let replaced = state.follow.replacement(for: message) {
+                        out += replaced
+                    } else {
+                        out += message.header
+                        out += message.body
+                    }
                 } else {
                     state.follow.fromIDE(message.body)
                 }
@@ -172,6 +177,9 @@ final class FramedDirection: RelayPump {
     }
 
     func flush(until deadline: Double) -> Int {
+        // A hand-over: the host's unfinished message goes on as it came (the IDE's went already).
+        let rest = framer.takeBuffered()
+        if fromHost { out += rest }
         while pending > 0 {
             do throws(Errno) {
                 if try drain() { break }

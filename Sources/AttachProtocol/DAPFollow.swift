@@ -24,7 +24,7 @@ public struct DAPFollow: Sendable {
 
     /// A message from the IDE to the host: only looked at for `disconnect` and `terminate`.
     public mutating func fromIDE(_ body: [UInt8]) {
-        guard !ideAskedToEnd, Self.contains(body, Self.disconnectWord) || Self.contains(body, Self.terminateWord),
+        guard !ideAskedToEnd, body.count <= Self.scanLimit, Self.contains(body, Self.disconnectWord) || Self.contains(body, Self.terminateWord),
               let message = try? JSONValue.parse(body), message["type"]?.stringValue == "request",
               let command = message["command"]?.stringValue else { return }
         if command == "disconnect" || command == "terminate" { ideAskedToEnd = true }
@@ -33,14 +33,28 @@ public struct DAPFollow: Sendable {
     /// A message from the host to the IDE: returns the bytes to pass on (the message as it came,
     /// the farewell in place of a `terminated` event, or nothing once the farewell was said).
     public mutating func fromHost(_ message: DAPMessage) -> [UInt8] {
+        replacement(for: message) ?? message.bytes
+    }
+
+    /// What to pass on instead of `message`, nil to pass it on as it came. Bodies over
+    /// `scanLimit` (variables, sources) are looked at only at both ends for their `seq`, and are
+    /// never a `terminated` event.
+    public mutating func replacement(for message: DAPMessage) -> [UInt8]? {
         guard !farewellSaid else { return [] }
-        highestSeq = max(highestSeq, Self.highestSeq(in: message.body))
-        guard !ideAskedToEnd, Self.contains(message.body, Self.terminatedWord),
+        let body = message.body
+        if body.count <= Self.scanLimit {
+            highestSeq = max(highestSeq, Self.highestSeq(in: body))
+        } else {
+            let head = Array(body[..<Self.scanLimit]), tail = Array(body[(body.count - Self.scanLimit)...])
+            highestSeq = max(highestSeq, Self.highestSeq(in: head), Self.highestSeq(in: tail))
+            return nil
+        }
+        guard !ideAskedToEnd, Self.contains(body, Self.terminatedWord),
               let value = try? JSONValue.parse(message.body), value["type"]?.stringValue == "event",
-              value["event"]?.stringValue == "terminated" else { return message.bytes }
-        var body: [String: JSONValue] = [:]
-        if case .object(let members)? = value["body"] { body = members }
-        return farewell(terminatedBody: body)
+              value["event"]?.stringValue == "terminated" else { return nil }
+        var terminatedBody: [String: JSONValue] = [:]
+        if case .object(let members)? = value["body"] { terminatedBody = members }
+        return farewell(terminatedBody: terminatedBody)
     }
 
     /// The host ended (its connection closed, or its session ended): the farewell, unless the
@@ -65,6 +79,8 @@ public struct DAPFollow: Sendable {
         return DAPMessage(body: Array(output.compactText.utf8)).bytes + DAPMessage(body: Array(terminated.compactText.utf8)).bytes
     }
 
+    /// The body size up to which every byte is looked at.
+    public static let scanLimit = 4096
     static let seqKey = Array("\"seq\"".utf8)
     static let terminatedWord = Array("\"terminated\"".utf8)
     static let disconnectWord = Array("\"disconnect\"".utf8)

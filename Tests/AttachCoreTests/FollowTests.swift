@@ -78,6 +78,13 @@ struct FollowTests {
         _ = quiet.relayedHost(1, "blend", port: 41000, ide: 70)
         #expect(quiet.send(.relayUp(70)).lines == [])
         #expect(quiet.send(.relayEnded(70, reason: "IDE closed", bytesToHost: 1, bytesToIDE: 1)).lines == [])
+
+        var late = Harness()
+        late.addAttach("blend")
+        let lateID = late.relayedHost(1, "blend", port: 41000, ide: 70)
+        _ = late.send(.relayUp(70))
+        #expect(late.line(1, "blend", "NOTIFY_ATTACH=1").lines == ["OK session=\(lateID)", "ATTACHED=1"])
+        #expect(late.send(.relayEnded(70, reason: "IDE closed", bytesToHost: 1, bytesToIDE: 1)).lines == ["DETACHED=1"])
     }
 
     @Test("a host that asks while an IDE is relayed to it hears ATTACHED=1 at once, after the OK")
