@@ -1,53 +1,5 @@
 import AttachProtocol
 
-/// Identifies one connection to the daemon, control or rendezvous. The daemon hands them out.
-public typealias ConnectionID = UInt64
-
-/// Identifies one control call, so that its answer (perhaps much later, for `Wait`) reaches
-/// the right client.
-public struct RequestToken: Hashable, Sendable, CustomStringConvertible {
-    public var connection: ConnectionID
-    public var serial: UInt64
-    public init(connection: ConnectionID, serial: UInt64) {
-        self.connection = connection
-        self.serial = serial
-    }
-    public var description: String { "\(connection)/\(serial)" }
-}
-
-/// Two readings of the clock: monotonic for deadlines, wall for what people see.
-public struct Instant: Sendable, Equatable {
-    public var monotonic: Double
-    public var wall: Double
-    public init(monotonic: Double, wall: Double) {
-        self.monotonic = monotonic
-        self.wall = wall
-    }
-}
-
-/// The control calls the broker itself answers.
-public enum BrokerRequest: Sendable, Equatable {
-    case addProject(AddProjectParameters)
-    case removeProject(String)
-    case getProject(String)
-    case listProjects
-    case listSessions(project: String?)
-    case endSession(id: String)
-    case announce(AnnounceParameters)
-    case wait(WaitParameters)
-    case selectSession(SelectSessionParameters)
-    case setFollow(SetFollowParameters)
-}
-
-/// What a request is answered with.
-public enum BrokerResponse: Sendable, Equatable {
-    case project(ProjectInfo)
-    case projects([ProjectInfo])
-    case session(SessionInfo)
-    case sessions([SessionInfo])
-    case empty
-}
-
 /// What the broker asks its I/O layer to do. The broker never does I/O itself.
 public enum BrokerAction: Sendable, Equatable {
     /// Answer a control call.

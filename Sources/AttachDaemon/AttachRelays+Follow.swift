@@ -13,9 +13,9 @@ extension AttachRelays {
     /// The session behind a relay ended (Core closes the relay next): a following DAP relay
     /// tells the IDE now.
     func hostEnded(_ id: ConnectionID) {
-        guard case .relaying(let relay)? = links[id]?.link else { return }
+        guard case .relaying(let relay)? = connections[id]?.connection else { return }
         if relay.sayHostEnded() {
-            logger.info("told the IDE its host ended", metadata: ["project": "\(links[id]?.project ?? "?")"])
+            logger.info("told the IDE its host ended", metadata: ["project": "\(connections[id]?.project ?? "?")"])
         }
     }
 }

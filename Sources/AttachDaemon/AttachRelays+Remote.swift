@@ -9,25 +9,25 @@ extension AttachRelays {
     /// Relays a held IDE connection through an ssh channel to a remote session's debug server
     /// (`RemoteLinks.openChannel`). Returns what Core must hear at once, like `connect`.
     func connect(_ id: ConnectionID, session: String, through channel: RemoteChannel) -> BrokerInput? {
-        guard let (project, link) = links[id], case .held(let ide, let unanswered) = link else {
+        guard let (project, connection) = connections[id], case .held(let ide, let unanswered) = connection else {
             channel.fd.close()
             return notHeld(id)
         }
         let trial = RelayTrial(ide: ide, channel: channel, unanswered: unanswered, queue: queue)
-        links[id] = (project, .trying(trial))
+        connections[id] = (project, .trying(trial))
         trial.start { [self] outcome in tried(id, session: session, trial, outcome) }
         return nil
     }
 
     private func tried(_ id: ConnectionID, session: String, _ trial: RelayTrial, _ outcome: RelayTrial.Outcome) {
         // Anything else: it was closed meanwhile, and `cancel` closed both sockets.
-        guard let (project, link) = links[id], case .trying(let current) = link, current === trial else { return }
+        guard let (project, connection) = connections[id], case .trying(let current) = connection, current === trial else { return }
         switch outcome {
         case .open(let sent):
             relay(id, project: project, session: session, ide: trial.ide, host: trial.channel.fd, sentSoFar: sent,
                   ideSent: trial.sentBytes)
         case .refused(let reason, let kept):
-            links[id] = (project, .held(trial.ide, unanswered: kept))
+            connections[id] = (project, .held(trial.ide, unanswered: kept))
             startSweeping()
             logger.warning("the remote debug server refused the relay; holding the IDE",
                            metadata: ["project": "\(project)", "session": "\(session)", "error": "\(reason)"])

@@ -11,13 +11,13 @@ extension AttachRelays {
     /// At shutdown: hands every IDE connection to the fd store when there is one, else closes it.
     func handOverAll() {
         guard fdStore.isEnabled else {
-            for id in links.keys.sorted() { _ = close(id, reason: "attachd is stopping") }
+            for id in connections.keys.sorted() { _ = close(id, reason: "attachd is stopping") }
             return
         }
         var handed = 0
-        for id in links.keys.sorted() {
-            guard let (project, link) = links.removeValue(forKey: id) else { continue }
-            switch link {
+        for id in connections.keys.sorted() {
+            guard let (project, connection) = connections.removeValue(forKey: id) else { continue }
+            switch connection {
             case .held(let fd, let unanswered) where !unanswered.isEmpty:
                 // Its first bytes were read for a relay that was refused: without them the next
                 // process could only pass on the rest. Closed: the IDE connects again.
@@ -91,11 +91,11 @@ extension AttachRelays {
             let peer = Socket.peerAddress(ide) ?? "unknown peer"
             let relay = Relay(adopting: RelayHandOver(ide: ide, host: host, startedAt: Clock.wallSeconds()), queue: queue)
             relay.onEnd = { [self] reason in
-                guard links.removeValue(forKey: id) != nil else { return }
+                guard connections.removeValue(forKey: id) != nil else { return }
                 logger.info("an adopted relay ended", metadata: ["project": "\(project)", "reason": "\(reason)"])
                 deliver(.relayEnded(id, reason: reason, bytesToHost: Int(relay.bytesFromIDE), bytesToIDE: Int(relay.bytesFromHost)))
             }
-            links[id] = (project, .relaying(relay))
+            connections[id] = (project, .relaying(relay))
             adopted += 1
             relay.start()
             deliver(.relayAdopted(id, project: project, peer: peer))
@@ -109,7 +109,7 @@ extension AttachRelays {
                 continue
             }
             let id = nextID()
-            links[id] = (project, .held(fd))
+            connections[id] = (project, .held(fd))
             startSweeping()
             deliver(.ideConnected(id, project: project, peer: Socket.peerAddress(fd) ?? "unknown peer"))
         }

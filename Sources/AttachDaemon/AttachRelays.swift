@@ -10,7 +10,7 @@ import Logging
 /// session's debug server (`Relay`, splice(2)). Only the daemon's own user may connect.
 final class AttachRelays {
     /// One IDE connection, in the room's hands.
-    enum Link {
+    enum IDEConnection {
         /// Accepted and not read; `unanswered`: bytes of it read for a relay its remote debug
         /// server refused, sent first by the next one (`RelayTrial`).
         case held(FileDescriptor, unanswered: [UInt8] = [])
@@ -27,7 +27,7 @@ final class AttachRelays {
     private let ids: ConnectionIDs
     private let peerOwner: (FileDescriptor) -> PeerOwner
     let deliver: (BrokerInput) -> Void
-    var links: [ConnectionID: (project: String, link: Link)] = [:]
+    var connections: [ConnectionID: (project: String, connection: IDEConnection)] = [:]
     /// Projects whose new relays follow their hosts (`AttachRelays+Follow`).
     var following: Set<String> = []
     /// Seconds to wait for a debug server's accept before the relay counts as refused.
@@ -49,7 +49,7 @@ final class AttachRelays {
     }
 
     /// IDE connections in the room (relays adopted after a restart among them).
-    var count: Int { links.count }
+    var count: Int { connections.count }
 
     func nextID() -> ConnectionID { ids.next() }
 
@@ -70,20 +70,20 @@ final class AttachRelays {
         default:
             break
         }
-        var perProject = links.values.lazy.filter { $0.project == project }.count
-        if links.count >= options.maxAttachConnections || perProject >= options.maxAttachPerProject {
+        var perProject = connections.values.lazy.filter { $0.project == project }.count
+        if connections.count >= options.maxAttachConnections || perProject >= options.maxAttachPerProject {
             // Held IDEs that left count no more: look now, not at the next sweep.
             sweepHeld()
-            perProject = links.values.lazy.filter { $0.project == project }.count
+            perProject = connections.values.lazy.filter { $0.project == project }.count
         }
-        guard links.count < options.maxAttachConnections, perProject < options.maxAttachPerProject else {
+        guard connections.count < options.maxAttachConnections, perProject < options.maxAttachPerProject else {
             logger.warning("too many attach connections; closing one",
                            metadata: ["project": "\(project)", "peer": "\(peer)", "limit": "\(perProject >= options.maxAttachPerProject ? options.maxAttachPerProject : options.maxAttachConnections)"])
             fd.close()
             return
         }
         let id = ids.next()
-        links[id] = (project, .held(fd))
+        connections[id] = (project, .held(fd))
         logger.debug("IDE connected to the attach port", metadata: ["project": "\(project)", "peer": "\(peer)"])
         startSweeping()
         deliver(.ideConnected(id, project: project, peer: peer))
@@ -99,8 +99,8 @@ final class AttachRelays {
 
     func sweepHeld() {
         var anyHeld = false
-        for (id, entry) in links {
-            guard case .held(let fd, _) = entry.link else { continue }
+        for (id, entry) in connections {
+            guard case .held(let fd, _) = entry.connection else { continue }
             guard Socket.peerHasHungUp(fd) else {
                 anyHeld = true
                 continue
@@ -115,10 +115,10 @@ final class AttachRelays {
     /// Connects a held IDE connection to the session's debug server and relays it.
     /// Returns what Core must hear at once when the connection is not held here after all.
     func connect(_ id: ConnectionID, session: String, host: String, port: Int) -> BrokerInput? {
-        guard let (project, link) = links[id], case .held(let ide, _) = link else { return notHeld(id) }
+        guard let (project, connection) = connections[id], case .held(let ide, _) = connection else { return notHeld(id) }
         let connector = RelayConnector(host: host, port: UInt16(truncatingIfNeeded: port),
                                        timeoutSeconds: Self.connectTimeout, queue: queue)
-        links[id] = (project, .connecting(ide, connector))
+        connections[id] = (project, .connecting(ide, connector))
         connector.start { [self] result in
             // The completion may run inside `start`: report from a fresh turn of the queue.
             queue.asyncConfined { [self] in connected(id, session: session, result) }
@@ -134,7 +134,7 @@ final class AttachRelays {
     }
 
     private func connected(_ id: ConnectionID, session: String, _ result: Result<FileDescriptor, RelayConnectError>) {
-        guard let (project, link) = links[id], case .connecting(let ide, _) = link else {
+        guard let (project, connection) = connections[id], case .connecting(let ide, _) = connection else {
             if case .success(let fd) = result { fd.close() }
             return
         }
@@ -142,7 +142,7 @@ final class AttachRelays {
         case .success(let hostFD):
             relay(id, project: project, session: session, ide: ide, host: hostFD)
         case .failure(let error):
-            links[id] = (project, .held(ide))
+            connections[id] = (project, .held(ide))
             startSweeping()
             logger.warning("debug server refused the relay; holding the IDE", metadata: ["project": "\(project)", "session": "\(session)", "error": "\(error)"])
             deliver(.relayFailed(id, reason: error.description))
@@ -155,10 +155,10 @@ final class AttachRelays {
         let relay = Relay(ide: ide, host: host, queue: queue, follow: following.contains(project) ? project : nil,
                           ideSent: ideSent, bytesSoFar: (UInt64(sentSoFar), 0))
         relay.onEnd = { [self] reason in
-            guard links.removeValue(forKey: id) != nil else { return }
+            guard connections.removeValue(forKey: id) != nil else { return }
             deliver(.relayEnded(id, reason: reason, bytesToHost: Int(relay.bytesFromIDE), bytesToIDE: Int(relay.bytesFromHost)))
         }
-        links[id] = (project, .relaying(relay))
+        connections[id] = (project, .relaying(relay))
         relay.start()
         logger.info("relaying", metadata: ["project": "\(project)", "session": "\(session)"])
         deliver(.relayUp(id))
@@ -166,9 +166,9 @@ final class AttachRelays {
 
     /// Closes an IDE connection, held or relayed; returns what Core must hear of it.
     func close(_ id: ConnectionID, reason: String) -> BrokerInput? {
-        guard let (project, link) = links.removeValue(forKey: id) else { return nil }
+        guard let (project, connection) = connections.removeValue(forKey: id) else { return nil }
         logger.info("closing an attach connection", metadata: ["project": "\(project)", "reason": "\(reason)"])
-        switch link {
+        switch connection {
         case .held(let fd, _):
             fd.close()
             return .relayEnded(id, reason: reason, bytesToHost: 0, bytesToIDE: 0)
@@ -188,7 +188,7 @@ final class AttachRelays {
 
     /// Bytes moved so far by the relay of an IDE connection (to the host, to the IDE).
     func counts(_ id: ConnectionID) -> (toHost: Int, toIDE: Int)? {
-        guard case .relaying(let relay)? = links[id]?.link else { return nil }
+        guard case .relaying(let relay)? = connections[id]?.connection else { return nil }
         return (Int(relay.bytesFromIDE), Int(relay.bytesFromHost))
     }
 }

@@ -252,7 +252,7 @@ struct AttachBench: ParsableCommand {
     }
 
     static func executableDirectory() -> String {
-        guard let path = Sys.executablePath() else { return "." }
+        guard let path = ProcessHandle.executablePath else { return "." }
         return String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)])
     }
 

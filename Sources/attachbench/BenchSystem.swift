@@ -118,14 +118,6 @@ enum Sys {
         while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
     }
 
-    /// readlink(2) of /proc/self/exe.
-    static func executablePath() -> String? {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard count > 0 else { return nil }
-        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
     /// access(2) X_OK.
     static func isExecutable(_ path: String) -> Bool { access(path, X_OK) == 0 }
 

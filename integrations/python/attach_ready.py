@@ -388,7 +388,7 @@ def _start_debugpy(debugpy, host, port, interpreter, logger):
 
 def _start_ptvsd(ptvsd, host, port):
     if port == 0:
-        port = _pick_free_port(host)
+        port = _free_port(host)
     result = ptvsd.enable_attach(address=(host, port))
     return _as_address(result, host, port)
 
@@ -399,16 +399,6 @@ def _as_address(result, host, port):
     if isinstance(result, int) and result:
         return (host, result)
     return (host, port)
-
-
-def _pick_free_port(host):
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    s = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-    finally:
-        s.close()
 
 
 def _wait_for_client(backend, logger):
