@@ -75,10 +75,16 @@ let package = Package(
         .testTarget(name: "AttachProtocolTests", dependencies: ["AttachProtocol"]),
         .testTarget(name: "AttachCoreTests", dependencies: ["AttachCore", "AttachProtocol"]),
         .testTarget(name: "AttachSystemTests", dependencies: ["AttachSystem", "AttachSystemd"]),
-        .testTarget(name: "AttachDaemonTests", dependencies: ["AttachDaemon", "AttachCore", "AttachProtocol", "AttachSystem", "AttachSystemd",
-                                                     .product(name: "Logging", package: "swift-log")]),
+        .testTarget(
+            name: "AttachDaemonTests",
+            dependencies: [
+                "AttachDaemon", "AttachCore", "AttachProtocol", "AttachSystem", "AttachSystemd",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(name: "AttachClientTests", dependencies: ["AttachClient", "AttachProtocol"]),
-        .testTarget(name: "attachctlTests", dependencies: ["attachctl", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .testTarget(
+            name: "attachctlTests",
+            dependencies: ["attachctl", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "AttachCtlKitTests", dependencies: ["AttachCtlKit", "AttachClient", "AttachProtocol"]),
     ]
 )

@@ -34,11 +34,14 @@ public final class BrokerClient {
         return reply.parameters ?? .object([:])
     }
 
-    private func call<P: Encodable, R: Decodable>(_ method: VarlinkMethod, _ parameters: P?, as type: R.Type,
-                                                  deadline: Double? = nil, tickInterval: Double = 0.1,
-                                                  tick: (() -> Void)? = nil) throws(ClientError) -> R {
-        try connection.call(method, parameters, as: R.self,
-                            deadline: deadline, tickInterval: tickInterval, tick: tick)
+    private func call<P: Encodable, R: Decodable>(
+        _ method: VarlinkMethod, _ parameters: P?, as type: R.Type,
+        deadline: Double? = nil, tickInterval: Double = 0.1,
+        tick: (() -> Void)? = nil
+    ) throws(ClientError) -> R {
+        try connection.call(
+            method, parameters, as: R.self,
+            deadline: deadline, tickInterval: tickInterval, tick: tick)
     }
 
     private static let none: EmptyReply? = nil
@@ -84,7 +87,8 @@ public final class BrokerClient {
 
     /// `SelectSession`: pins a project's new IDE connections to `session` (nil: clears the pin).
     public func selectSession(project: String, session: String?) throws(ClientError) -> ProjectInfo {
-        try call(.selectSession, SelectSessionParameters(project: project, session: session), as: ProjectReply.self).project
+        try call(.selectSession, SelectSessionParameters(project: project, session: session), as: ProjectReply.self)
+            .project
     }
 
     /// `Announce`: a host announces itself over the control socket. `deadline`: a
@@ -100,12 +104,16 @@ public final class BrokerClient {
     ///   - grace: the client gives up on its own `grace` seconds after `timeout` (only when a
     ///     timeout is given), throwing ``ClientError/deadlineExceeded(seconds:)``.
     ///   - tick: called about every `tickInterval` seconds while waiting.
-    public func wait(project: String, timeout: Double? = nil, grace: Double = 10,
-                     tickInterval: Double = 0.1, tick: (() -> Void)? = nil) throws(ClientError) -> SessionInfo {
+    public func wait(
+        project: String, timeout: Double? = nil, grace: Double = 10,
+        tickInterval: Double = 0.1, tick: (() -> Void)? = nil
+    ) throws(ClientError) -> SessionInfo {
         let deadline = timeout.map { Clock.monotonicSeconds() + $0 + grace }
-        return try connection.call(.wait, WaitParameters(project: project, timeout: timeout).members,
-                                   reading: SessionReply.self,
-                                   deadline: deadline, tickInterval: tickInterval, tick: tick).session
+        return try connection.call(
+            .wait, WaitParameters(project: project, timeout: timeout).members,
+            reading: SessionReply.self,
+            deadline: deadline, tickInterval: tickInterval, tick: tick
+        ).session
     }
 
     /// `Watch` with `more: true`. The subscription acknowledgement (a reply without an event)
@@ -113,12 +121,16 @@ public final class BrokerClient {
     /// `lastReply["event"]`). Returning false from `onEvent` stops the stream. Returns when the
     /// stream ends; a daemon that goes away throws ``ClientError/connectionLost``. `tick`, when
     /// given, is called about every `tickInterval` seconds between events.
-    public func watch(project: String? = nil, tickInterval: Double = 0.1, tick: (() -> Void)? = nil,
-                      onAcknowledged: () -> Void = {},
-                      onEvent: (BrokerEvent) -> Bool) throws(ClientError) {
-        try connection.callMore(.watch, WatchParameters(project: project),
-                                as: WatchReply.self, tickInterval: tickInterval,
-                                tick: tick) { (reply: WatchReply) throws(ClientError) -> Bool in
+    public func watch(
+        project: String? = nil, tickInterval: Double = 0.1, tick: (() -> Void)? = nil,
+        onAcknowledged: () -> Void = {},
+        onEvent: (BrokerEvent) -> Bool
+    ) throws(ClientError) {
+        try connection.callMore(
+            .watch, WatchParameters(project: project),
+            as: WatchReply.self, tickInterval: tickInterval,
+            tick: tick
+        ) { (reply: WatchReply) throws(ClientError) -> Bool in
             guard let event = reply.event else {
                 onAcknowledged()
                 return true

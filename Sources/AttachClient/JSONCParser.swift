@@ -17,12 +17,16 @@ public enum JSONC {
         while i < bytes.count {
             let c = bytes[i]
             if inString {
-                if c == UInt8(ascii: "\\") { i += 2; continue }
+                if c == UInt8(ascii: "\\") {
+                    i += 2
+                    continue
+                }
                 if c == UInt8(ascii: "\"") || c == UInt8(ascii: "\n") { inString = false }
             } else if c == UInt8(ascii: "\"") {
                 inString = true
             } else if c == UInt8(ascii: "/"), i + 1 < bytes.count,
-                      bytes[i + 1] == UInt8(ascii: "/") || bytes[i + 1] == UInt8(ascii: "*") {
+                bytes[i + 1] == UInt8(ascii: "/") || bytes[i + 1] == UInt8(ascii: "*")
+            {
                 return true
             }
             i += 1
@@ -38,9 +42,13 @@ public enum JSONC {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var i = 0
-        var pendingComma: Int? = nil   // index in `out` of a comma that may be trailing
-        let slash = UInt8(ascii: "/"), star = UInt8(ascii: "*"), quote = UInt8(ascii: "\"")
-        let backslash = UInt8(ascii: "\\"), newline = UInt8(ascii: "\n"), space = UInt8(ascii: " ")
+        var pendingComma: Int? = nil  // index in `out` of a comma that may be trailing
+        let slash = UInt8(ascii: "/")
+        let star = UInt8(ascii: "*")
+        let quote = UInt8(ascii: "\"")
+        let backslash = UInt8(ascii: "\\")
+        let newline = UInt8(ascii: "\n")
+        let space = UInt8(ascii: " ")
         while i < bytes.count {
             let c = bytes[i]
             if c == quote {
@@ -68,11 +76,13 @@ public enum JSONC {
                 continue
             }
             if c == slash, i + 1 < bytes.count, bytes[i + 1] == star {
-                out.append(space); out.append(space)
+                out.append(space)
+                out.append(space)
                 i += 2
                 while i < bytes.count {
                     if bytes[i] == star, i + 1 < bytes.count, bytes[i + 1] == slash {
-                        out.append(space); out.append(space)
+                        out.append(space)
+                        out.append(space)
                         i += 2
                         break
                     }
@@ -121,9 +131,15 @@ struct JSONCReader {
     }
 
     func error(_ reason: String) -> JSONParseError {
-        var line = 1, column = 1
+        var line = 1
+        var column = 1
         for byte in bytes[..<min(index, bytes.count)] {
-            if byte == UInt8(ascii: "\n") { line += 1; column = 1 } else if byte & 0xC0 != 0x80 { column += 1 }
+            if byte == UInt8(ascii: "\n") {
+                line += 1
+                column = 1
+            } else if byte & 0xC0 != 0x80 {
+                column += 1
+            }
         }
         return JSONParseError(line: line, column: column, reason: reason)
     }
@@ -160,34 +176,51 @@ struct JSONCReader {
         if bytes[index] == UInt8(ascii: "-") { index += 1 }
         var digits = 0
         func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
-        while index < bytes.count, isDigit(bytes[index]) { index += 1; digits += 1 }
+        while index < bytes.count, isDigit(bytes[index]) {
+            index += 1
+            digits += 1
+        }
         if digits == 0 { throw error("invalid number") }
         if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
             index += 1
             var fraction = 0
-            while index < bytes.count, isDigit(bytes[index]) { index += 1; fraction += 1 }
+            while index < bytes.count, isDigit(bytes[index]) {
+                index += 1
+                fraction += 1
+            }
             if fraction == 0 { throw error("invalid number") }
         }
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
             index += 1
-            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                index += 1
+            }
             var exponent = 0
-            while index < bytes.count, isDigit(bytes[index]) { index += 1; exponent += 1 }
+            while index < bytes.count, isDigit(bytes[index]) {
+                index += 1
+                exponent += 1
+            }
             if exponent == 0 { throw error("invalid number") }
         }
         return .number(String(decoding: bytes[start..<index], as: UTF8.self))
     }
 
     mutating func parseString() throws(JSONParseError) -> String {
-        index += 1 // opening quote
+        index += 1  // opening quote
         var out: [UInt8] = []
         while true {
             guard index < bytes.count else { throw error("unterminated string") }
             let c = bytes[index]
             index += 1
             if c == UInt8(ascii: "\"") { break }
-            if c < 0x20 { index -= 1; throw error("control character in string") }
-            if c != UInt8(ascii: "\\") { out.append(c); continue }
+            if c < 0x20 {
+                index -= 1
+                throw error("control character in string")
+            }
+            if c != UInt8(ascii: "\\") {
+                out.append(c)
+                continue
+            }
             guard index < bytes.count else { throw error("unterminated string") }
             let e = bytes[index]
             index += 1
@@ -203,7 +236,8 @@ struct JSONCReader {
             case UInt8(ascii: "u"):
                 var code = try hex4()
                 if (0xD800...0xDBFF).contains(code), index + 1 < bytes.count,
-                   bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") {
+                    bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u")
+                {
                     index += 2
                     let low = try hex4()
                     if (0xDC00...0xDFFF).contains(low) {
@@ -223,7 +257,8 @@ struct JSONCReader {
 
     mutating func hex4() throws(JSONParseError) -> UInt32 {
         guard index + 4 <= bytes.count,
-              let value = UInt32(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16) else {
+            let value = UInt32(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16)
+        else {
             throw error("invalid \\u escape")
         }
         index += 4
@@ -241,14 +276,23 @@ struct JSONCReader {
         index += 1
         var items: [OrderedJSON] = []
         skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+            index += 1
+            return .array(items)
+        }
         while true {
             skipWhitespace()
             items.append(try parseValue())
             skipWhitespace()
             guard index < bytes.count else { throw error("unterminated array") }
-            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
+            if bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return .array(items)
+            }
             throw error("expected ',' or ']' in array")
         }
     }
@@ -259,25 +303,38 @@ struct JSONCReader {
         index += 1
         var members: [(String, OrderedJSON)] = []
         skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+            index += 1
+            return .object(members)
+        }
         while true {
             skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a member name in quotes") }
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else {
+                throw error("expected a member name in quotes")
+            }
             let key = try parseString()
             skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':' after member name") }
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else {
+                throw error("expected ':' after member name")
+            }
             index += 1
             skipWhitespace()
             let value = try parseValue()
             if let existing = members.firstIndex(where: { $0.0 == key }) {
-                members[existing].1 = value   // the last duplicate wins, as in VS Code
+                members[existing].1 = value  // the last duplicate wins, as in VS Code
             } else {
                 members.append((key, value))
             }
             skipWhitespace()
             guard index < bytes.count else { throw error("unterminated object") }
-            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
+            if bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                return .object(members)
+            }
             throw error("expected ',' or '}' in object")
         }
     }

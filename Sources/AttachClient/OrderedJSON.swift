@@ -77,7 +77,10 @@ public indirect enum OrderedJSON: Equatable, Sendable {
         case .number(let n): out += n
         case .string(let s): out += JSONValue.quoted(s)
         case .array(let items):
-            if items.isEmpty { out += "[]"; return }
+            if items.isEmpty {
+                out += "[]"
+                return
+            }
             out += "[\n"
             for (index, item) in items.enumerated() {
                 out += pad
@@ -86,7 +89,10 @@ public indirect enum OrderedJSON: Equatable, Sendable {
             }
             out += closePad + "]"
         case .object(let members):
-            if members.isEmpty { out += "{}"; return }
+            if members.isEmpty {
+                out += "{}"
+                return
+            }
             out += "{\n"
             for (index, member) in members.enumerated() {
                 out += pad + JSONValue.quoted(member.0) + ": "

@@ -58,8 +58,10 @@ public final class SessionKeeper {
     /// meanwhile. `onAnnouncedAgain` is called after each announcement made again; `giveUp`,
     /// asked while attachd is away, ends the keeping early (e.g. attachd's runtime directory is
     /// gone).
-    public func keep(until process: FileDescriptor, onAnnouncedAgain: (SessionInfo) -> Void = { _ in },
-                     giveUp: () -> Bool = { false }) {
+    public func keep(
+        until process: FileDescriptor, onAnnouncedAgain: (SessionInfo) -> Void = { _ in },
+        giveUp: () -> Bool = { false }
+    ) {
         var delay = Self.firstRetry
         if !watched, let client {
             watched = true
@@ -97,8 +99,9 @@ public final class SessionKeeper {
     /// Subscribes `client`'s connection to the project's events (the acknowledgement read).
     private func watching(_ client: BrokerClient) throws(ClientError) -> BrokerClient {
         try client.connection.send(.watch, parameters: WatchParameters(project: parameters.project), more: true)
-        _ = try client.connection.receive(WatchReply.self, method: VarlinkMethod.watch.name,
-                                          deadline: Clock.monotonicSeconds() + Self.replyTimeout)
+        _ = try client.connection.receive(
+            WatchReply.self, method: VarlinkMethod.watch.name,
+            deadline: Clock.monotonicSeconds() + Self.replyTimeout)
         return client
     }
 

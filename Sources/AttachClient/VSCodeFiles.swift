@@ -21,8 +21,10 @@ public struct VSCodeFiles: Sendable {
         /// Prepended to the host's PYTHONPATH (where `attach_ready.py` or the bootstrap lives).
         public var pythonPath: String?
 
-        public init(attachctl: String = "attachctl", attachctlArguments: [String] = [], hostCommand: String? = nil,
-                    hostArguments: [String] = [], pythonPath: String? = nil) {
+        public init(
+            attachctl: String = "attachctl", attachctlArguments: [String] = [], hostCommand: String? = nil,
+            hostArguments: [String] = [], pythonPath: String? = nil
+        ) {
             self.attachctl = attachctl
             self.attachctlArguments = attachctlArguments
             self.hostCommand = hostCommand
@@ -72,12 +74,20 @@ public struct VSCodeFiles: Sendable {
             ("command", .string(options.attachctl)),
             ("args", .array((options.attachctlArguments + ["wait", project.name]).map(OrderedJSON.string))),
             ("problemMatcher", .array([])),
-            ("presentation", .object([
-                ("reveal", .string("silent")),
-                ("panel", .string("shared")),
-                ("showReuseMessage", .bool(false)),
-            ])),
-            ("detail", .string("Waits until a host of attachd project '\(project.name)' has its debug server listening on \(project.debugHost.contains(":") ? "[\(project.debugHost)]" : project.debugHost):\(connectPort).")),
+            (
+                "presentation",
+                .object([
+                    ("reveal", .string("silent")),
+                    ("panel", .string("shared")),
+                    ("showReuseMessage", .bool(false)),
+                ])
+            ),
+            (
+                "detail",
+                .string(
+                    "Waits until a host of attachd project '\(project.name)' has its debug server listening on \(project.debugHost.contains(":") ? "[\(project.debugHost)]" : project.debugHost):\(connectPort)."
+                )
+            ),
         ])
     }
 
@@ -87,26 +97,42 @@ public struct VSCodeFiles: Sendable {
         guard let command = options.hostCommand else { return nil }
         let args = options.attachctlArguments + ["run", project.name, "--", command] + options.hostArguments
         let environment: [(String, OrderedJSON)] = hostEnvironment.map { ($0.0, .string($0.1)) }
-        let taskOptions: [(String, OrderedJSON)] = environment.isEmpty ? [] : [("options", .object([("env", .object(environment))]))]
-        return .object([
-            ("label", .string(runTaskLabel)),
-            ("type", .string("process")),
-            ("command", .string(options.attachctl)),
-            ("args", .array(args.map(OrderedJSON.string))),
-            ("isBackground", .bool(true)),
-            ("problemMatcher", .object([
-                ("owner", .string("attachd")),
-                ("pattern", .object([("regexp", .string("^attachctl run: error: (.*)$")), ("message", .int(1))])),
-                ("background", .object([
-                    ("activeBegins", .bool(true)),
-                    ("beginsPattern", .string("^attachctl run: starting")),
-                    ("endsPattern", .string("^attachctl run: session ")),
-                ])),
-            ])),
-        ] + taskOptions + [
-            ("presentation", .object([("reveal", .string("always")), ("panel", .string("dedicated"))])),
-            ("detail", .string("Starts the host of attachd project '\(project.name)' as a session; F5 attaches through \(usesAttachPort ? "127.0.0.1" : project.debugHost):\(connectPort).")),
-        ])
+        let taskOptions: [(String, OrderedJSON)] =
+            environment.isEmpty ? [] : [("options", .object([("env", .object(environment))]))]
+        return .object(
+            [
+                ("label", .string(runTaskLabel)),
+                ("type", .string("process")),
+                ("command", .string(options.attachctl)),
+                ("args", .array(args.map(OrderedJSON.string))),
+                ("isBackground", .bool(true)),
+                (
+                    "problemMatcher",
+                    .object([
+                        ("owner", .string("attachd")),
+                        (
+                            "pattern",
+                            .object([("regexp", .string("^attachctl run: error: (.*)$")), ("message", .int(1))])
+                        ),
+                        (
+                            "background",
+                            .object([
+                                ("activeBegins", .bool(true)),
+                                ("beginsPattern", .string("^attachctl run: starting")),
+                                ("endsPattern", .string("^attachctl run: session ")),
+                            ])
+                        ),
+                    ])
+                ),
+            ] + taskOptions + [
+                ("presentation", .object([("reveal", .string("always")), ("panel", .string("dedicated"))])),
+                (
+                    "detail",
+                    .string(
+                        "Starts the host of attachd project '\(project.name)' as a session; F5 attaches through \(usesAttachPort ? "127.0.0.1" : project.debugHost):\(connectPort)."
+                    )
+                ),
+            ])
     }
 
     /// Without an attach port, with a host command: the host's task, then the wait task.
@@ -138,19 +164,28 @@ public struct VSCodeFiles: Sendable {
             ("name", .string(name)),
             ("type", .string("debugpy")),
             ("request", .string("attach")),
-            ("connect", .object([
-                ("host", .string(connectHost)),
-                ("port", .int(connectPort)),
-            ])),
+            (
+                "connect",
+                .object([
+                    ("host", .string(connectHost)),
+                    ("port", .int(connectPort)),
+                ])
+            ),
         ]
         if let preLaunchTask { entries.append(("preLaunchTask", .string(preLaunchTask))) }
-        return .object(entries + [
-            ("pathMappings", .array([.object([
-                ("localRoot", .string("${workspaceFolder}")),
-                ("remoteRoot", .string("${workspaceFolder}")),
-            ])])),
-            ("justMyCode", .bool(true)),
-        ])
+        return .object(
+            entries + [
+                (
+                    "pathMappings",
+                    .array([
+                        .object([
+                            ("localRoot", .string("${workspaceFolder}")),
+                            ("remoteRoot", .string("${workspaceFolder}")),
+                        ])
+                    ])
+                ),
+                ("justMyCode", .bool(true)),
+            ])
     }
 
     /// The environment the host's task adds (`attachctl run` itself passes ATTACHD_PROJECT,

@@ -79,8 +79,10 @@ public final class VarlinkConnection {
     ///     is thrown; nil waits for ever.
     ///   - tickInterval: how often `tick` is called while no reply has arrived, in seconds.
     ///   - tick: called about every `tickInterval` seconds while waiting (for a progress line).
-    public func receiveMessage(deadline: Double? = nil, tickInterval: Double = 0.1,
-                               tick: (() -> Void)? = nil) throws(ClientError) -> [UInt8] {
+    public func receiveMessage(
+        deadline: Double? = nil, tickInterval: Double = 0.1,
+        tick: (() -> Void)? = nil
+    ) throws(ClientError) -> [UInt8] {
         let started = Clock.monotonicSeconds()
         while true {
             if let message = try nextBufferedMessage() {
@@ -125,9 +127,11 @@ public final class VarlinkConnection {
 
     /// Reads the next reply and decodes it, once, into `R`; an error reply becomes
     /// ``ClientError/remote(_:)``. Returns the parameters and whether more replies follow.
-    public func receive<R: Decodable>(_ type: R.Type, method: String, deadline: Double? = nil,
-                                      tickInterval: Double = 0.1,
-                                      tick: (() -> Void)? = nil) throws(ClientError) -> (reply: R, continues: Bool) {
+    public func receive<R: Decodable>(
+        _ type: R.Type, method: String, deadline: Double? = nil,
+        tickInterval: Double = 0.1,
+        tick: (() -> Void)? = nil
+    ) throws(ClientError) -> (reply: R, continues: Bool) {
         let message = try receiveMessage(deadline: deadline, tickInterval: tickInterval, tick: tick)
         return try Self.unwrap(method: method) { () throws(ReplyDecodingError) in
             let reply = try codec.reply(R.self, from: message)
@@ -136,17 +140,21 @@ public final class VarlinkConnection {
     }
 
     /// `receive`, for a reply type read by hand (`JSONReadable`).
-    public func receive<R: JSONReadable>(reading type: R.Type, method: String, deadline: Double? = nil,
-                                         tickInterval: Double = 0.1,
-                                         tick: (() -> Void)? = nil) throws(ClientError) -> (reply: R, continues: Bool) {
+    public func receive<R: JSONReadable>(
+        reading type: R.Type, method: String, deadline: Double? = nil,
+        tickInterval: Double = 0.1,
+        tick: (() -> Void)? = nil
+    ) throws(ClientError) -> (reply: R, continues: Bool) {
         let message = try receiveMessage(deadline: deadline, tickInterval: tickInterval, tick: tick)
         return try Self.unwrap(method: method) { () throws(ReplyDecodingError) in try R.readReply(message) }
     }
 
     /// The parameters of the reply `decode` reads; an error reply becomes
     /// ``ClientError/remote(_:)``, an unreadable one ``ClientError/protocolViolation(_:)``.
-    private static func unwrap<R>(method: String,
-                                  _ decode: () throws(ReplyDecodingError) -> VarlinkReadReply<R>) throws(ClientError) -> (reply: R, continues: Bool) {
+    private static func unwrap<R>(
+        method: String,
+        _ decode: () throws(ReplyDecodingError) -> VarlinkReadReply<R>
+    ) throws(ClientError) -> (reply: R, continues: Bool) {
         let reply: VarlinkReadReply<R>
         do {
             reply = try decode()
@@ -155,11 +163,15 @@ public final class VarlinkConnection {
             case .malformed:
                 throw .protocolViolation("attachd sent a reply that is not a varlink message: \(error)")
             case .mismatch(let field):
-                throw .protocolViolation("attachd's reply to \(method) does not match the interface (field '\(field ?? "?")'); are attachd and attachctl the same version?")
+                throw .protocolViolation(
+                    "attachd's reply to \(method) does not match the interface (field '\(field ?? "?")'); are attachd and attachctl the same version?"
+                )
             }
         }
         if let error = reply.error { throw .remote(error) }
-        guard let parameters = reply.parameters else { throw .protocolViolation("attachd's reply to \(method) has no parameters") }
+        guard let parameters = reply.parameters else {
+            throw .protocolViolation("attachd's reply to \(method) has no parameters")
+        }
         return (parameters, reply.continues == true)
     }
 
@@ -182,7 +194,9 @@ public final class VarlinkConnection {
         let call = VarlinkCall(method: method.name, parameters: parameters.map(JSONValue.object))
         return try exchange(call.framedByHand, deadline: deadline, tickInterval: tickInterval, tick: tick) {
             (deadline, tickInterval, tick) throws(ClientError) in
-            try receive(reading: R.self, method: method.name, deadline: deadline, tickInterval: tickInterval, tick: tick).reply
+            try receive(
+                reading: R.self, method: method.name, deadline: deadline, tickInterval: tickInterval, tick: tick
+            ).reply
         }
     }
 
@@ -199,8 +213,10 @@ public final class VarlinkConnection {
     }
 
     /// Writes `call` and returns what `receive` reads of its reply.
-    private func exchange<R>(_ call: [UInt8], deadline: Double?, tickInterval: Double, tick: (() -> Void)?,
-                             _ receive: (Double?, Double, (() -> Void)?) throws(ClientError) -> R) throws(ClientError) -> R {
+    private func exchange<R>(
+        _ call: [UInt8], deadline: Double?, tickInterval: Double, tick: (() -> Void)?,
+        _ receive: (Double?, Double, (() -> Void)?) throws(ClientError) -> R
+    ) throws(ClientError) -> R {
         do {
             try write(call)
         } catch .connectionLost {

@@ -3,7 +3,9 @@ import AttachProtocol
 extension Broker {
     /// An IDE connected to a project's attach port: relayed at once to a ready session, or held
     /// (not read) until one is ready or the project's ready timeout passes.
-    mutating func ideConnected(_ connection: ConnectionID, project: String, peer: String, now: Instant) -> [BrokerAction] {
+    mutating func ideConnected(_ connection: ConnectionID, project: String, peer: String, now: Instant)
+        -> [BrokerAction]
+    {
         guard let config = projects[project]?.config else {
             return [.closeAttach(connection, reason: "project \(project) was removed")]
         }
@@ -14,7 +16,9 @@ extension Broker {
 
     /// A relay from before a restart runs again: tracked like any other IDE connection (and
     /// closed with its project), with no session.
-    mutating func relayAdopted(_ connection: ConnectionID, project: String, peer: String, now: Instant) -> [BrokerAction] {
+    mutating func relayAdopted(_ connection: ConnectionID, project: String, peer: String, now: Instant)
+        -> [BrokerAction]
+    {
         let info = RelayInfo(id: Int(connection), project: project, session: nil, peer: peer, startedAt: now.wall)
         attaches[connection] = AttachRecord(info: info, phase: .adopted)
         return []
@@ -38,7 +42,8 @@ extension Broker {
     /// machine still says it is ready: `retryRefusedMirrors`).
     mutating func relayFailed(_ connection: ConnectionID, reason: String, now: Instant) -> [BrokerAction] {
         guard var record = attaches[connection], case .connecting(let id) = record.phase,
-              let config = projects[record.info.project]?.config else { return [] }
+            let config = projects[record.info.project]?.config
+        else { return [] }
         record.phase = .held(deadline: now.monotonic + config.readyTimeout)
         attaches[connection] = record
         var actions: [BrokerAction] = []
@@ -47,11 +52,13 @@ extension Broker {
             let pending: BrokerEvent?
             if let remote = config.remote, session.isMirror {
                 // Its machine alone decides when it ends: no ready timeout here.
-                pending = session.fallBack(now: now, readyTimeout: nil,
-                                           problem: "the debug server on \(remote.destination) refused the relay: \(reason)")
+                pending = session.fallBack(
+                    now: now, readyTimeout: nil,
+                    problem: "the debug server on \(remote.destination) refused the relay: \(reason)")
             } else {
-                pending = session.fallBack(now: now, readyTimeout: config.readyTimeout,
-                                           problem: "the debug server refused the relay: \(reason)")
+                pending = session.fallBack(
+                    now: now, readyTimeout: config.readyTimeout,
+                    problem: "the debug server refused the relay: \(reason)")
             }
             sessions[id] = session
             if let pending { actions.append(.emit(pending)) }
@@ -61,7 +68,9 @@ extension Broker {
 
     /// A relay (or a held connection) ended: the IDE or the debug server closed, or the daemon
     /// closed it as asked.
-    mutating func relayEnded(_ connection: ConnectionID, reason: String, bytesToHost: Int, bytesToIDE: Int) -> [BrokerAction] {
+    mutating func relayEnded(_ connection: ConnectionID, reason: String, bytesToHost: Int, bytesToIDE: Int)
+        -> [BrokerAction]
+    {
         guard var record = attaches.removeValue(forKey: connection) else { return [] }
         record.info.bytesToHost = bytesToHost
         record.info.bytesToIDE = bytesToIDE
@@ -80,10 +89,13 @@ extension Broker {
             guard let session = chosenSession(of: project), let port = session.info.debugPort else { break }
             attaches[connection]?.phase = .connecting(session: session.info.id)
             if session.isMirror {
-                actions.append(.connectRemoteRelay(connection, session: session.info.id, project: project,
-                                                   host: session.info.debugHost, port: port))
+                actions.append(
+                    .connectRemoteRelay(
+                        connection, session: session.info.id, project: project,
+                        host: session.info.debugHost, port: port))
             } else {
-                actions.append(.connectRelay(connection, session: session.info.id, host: session.info.debugHost, port: port))
+                actions.append(
+                    .connectRelay(connection, session: session.info.id, host: session.info.debugHost, port: port))
             }
         }
         return actions
@@ -126,10 +138,14 @@ extension Broker {
             sessions[id]?.refusedUntil = nil
         }
         for connection in attaches.keys.sorted() {
-            guard let record = attaches[connection], case .held(let deadline) = record.phase, deadline <= now.monotonic else { continue }
+            guard let record = attaches[connection], case .held(let deadline) = record.phase, deadline <= now.monotonic
+            else { continue }
             let timeout = projects[record.info.project]?.config.readyTimeout ?? 0
             attaches[connection]?.phase = .closing
-            actions.append(.closeAttach(connection, reason: "no session of \(record.info.project) became ready within \(Self.seconds(timeout))"))
+            actions.append(
+                .closeAttach(
+                    connection,
+                    reason: "no session of \(record.info.project) became ready within \(Self.seconds(timeout))"))
         }
         return actions
     }

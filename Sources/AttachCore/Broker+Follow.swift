@@ -20,8 +20,10 @@ extension Broker {
         guard projects[p.name]?.config.attachPort != nil else { throw .invalidParameter("follow") }
         projects[p.name]?.config.follow = p.follow
         let info = projectInfo(p.name)!
-        return [.followHosts(project: p.name, p.follow), .persistProjects,
-                .emit(BrokerEvent(kind: .projectChanged, project: info)), .respond(token, .success(.project(info)))]
+        return [
+            .followHosts(project: p.name, p.follow), .persistProjects,
+            .emit(BrokerEvent(kind: .projectChanged, project: info)), .respond(token, .success(.project(info))),
+        ]
     }
 }
 

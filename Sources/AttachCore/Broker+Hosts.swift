@@ -12,9 +12,11 @@ extension Broker {
     }
 
     /// A complete line arrived on a rendezvous connection (already parsed).
-    mutating func rendezvousLine(_ connection: ConnectionID, project: String,
-                                        _ line: Result<RendezvousAssignment, RendezvousLineError>,
-                                        now: Instant) -> [BrokerAction] {
+    mutating func rendezvousLine(
+        _ connection: ConnectionID, project: String,
+        _ line: Result<RendezvousAssignment, RendezvousLineError>,
+        now: Instant
+    ) -> [BrokerAction] {
         guard let config = projects[project]?.config else {
             return [.sendLine(connection, .projectRemoved(project)), .closeConnection(connection)]
         }
@@ -37,8 +39,9 @@ extension Broker {
             return [.sendLine(connection, .ok(session: joined))]
         } else {
             id = makeSessionID(project: project)
-            let record = SessionRecord(id: id, project: config, origin: .lines, now: now, readyTimeout: config.readyTimeout,
-                                       debugPort: config.debugPort, connection: connection, readyClaimed: false)
+            let record = SessionRecord(
+                id: id, project: config, origin: .lines, now: now, readyTimeout: config.readyTimeout,
+                debugPort: config.debugPort, connection: connection, readyClaimed: false)
             sessions[id] = record
             sessionByConnection[connection] = id
             projects[project]?.handoff.sessionStarted(id, on: connection)
@@ -73,7 +76,8 @@ extension Broker {
             if session.isPending { actions.append(.probeNow) }
         case .stopping:
             sessions[id] = session
-            return actions + [.sendLine(connection, .ok(session: id))] + end(id, reason: "host sent STOPPING=1", now: now)
+            return actions + [.sendLine(connection, .ok(session: id))]
+                + end(id, reason: "host sent STOPPING=1", now: now)
         }
         sessions[id] = session
         actions.append(.sendLine(connection, .ok(session: id)))
@@ -87,8 +91,10 @@ extension Broker {
     /// A rendezvous connection reached end-of-file, failed, or was dropped for bad input.
     /// `receivedBytes` tells a bare connect (the article's bootstrap: nothing said) from a
     /// host that spoke.
-    mutating func rendezvousClosed(_ connection: ConnectionID, project: String, receivedBytes: Bool,
-                                          now: Instant) -> [BrokerAction] {
+    mutating func rendezvousClosed(
+        _ connection: ConnectionID, project: String, receivedBytes: Bool,
+        now: Instant
+    ) -> [BrokerAction] {
         let talked = receivedBytes
         var actions: [BrokerAction] = []
         if let id = sessionByConnection.removeValue(forKey: connection) {
@@ -99,8 +105,9 @@ extension Broker {
         } else if !talked, let config = projects[project]?.config {
             // A bare connect: the article's bootstrap. Its debug server listens on the project's port next.
             let id = makeSessionID(project: project)
-            let record = SessionRecord(id: id, project: config, origin: .connect, now: now, readyTimeout: config.readyTimeout,
-                                       debugPort: config.debugPort, readyClaimed: true)
+            let record = SessionRecord(
+                id: id, project: config, origin: .connect, now: now, readyTimeout: config.readyTimeout,
+                debugPort: config.debugPort, readyClaimed: true)
             sessions[id] = record
             projects[project]?.handoff.sessionStarted(id, on: connection)
             actions.append(.emit(BrokerEvent(kind: .sessionStarted, session: record.info)))

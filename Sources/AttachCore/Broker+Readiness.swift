@@ -7,8 +7,10 @@ extension Broker {
     /// their waiters, marks sessions attached while a client is connected, ends sessions whose
     /// port went away, times out waiters and pending sessions, and takes back ports given up
     /// for a handoff once they are free.
-    mutating func tick(now: Instant, listening: Set<UInt16>?, connected: Set<UInt16>? = nil,
-                       hosts: [String: HostListening] = [:]) -> [BrokerAction] {
+    mutating func tick(
+        now: Instant, listening: Set<UInt16>?, connected: Set<UInt16>? = nil,
+        hosts: [String: HostListening] = [:]
+    ) -> [BrokerAction] {
         var actions: [BrokerAction] = []
         if let listening {
             actions += updateReadiness(listening: listening, hosts: hosts, now: now)
@@ -22,7 +24,9 @@ extension Broker {
         return actions
     }
 
-    private mutating func updateReadiness(listening: Set<UInt16>, hosts: [String: HostListening], now: Instant) -> [BrokerAction] {
+    private mutating func updateReadiness(listening: Set<UInt16>, hosts: [String: HostListening], now: Instant)
+        -> [BrokerAction]
+    {
         var actions: [BrokerAction] = []
         // Oldest first, so that waiters see sessions become ready in the order hosts came.
         let ordered = sessions.values.sorted { $0.info.startedAt < $1.info.startedAt }.map(\.info.id)
@@ -37,11 +41,13 @@ extension Broker {
                 actions += dispatchHeld(of: session.info.project)
             } else if session.info.state.isListening, !listens {
                 if session.endsWithPort {
-                    actions += end(id, reason: "debug port \(Self.port(session.info.debugPort)) stopped listening", now: now)
+                    actions += end(
+                        id, reason: "debug port \(Self.port(session.info.debugPort)) stopped listening", now: now)
                 } else {
                     // The host lives on but its debug server is gone: no waiter may be sent to
                     // it, and it is ready again when the port listens again.
-                    let pending = session.fallBack(now: now, readyTimeout: projects[session.info.project]?.config.readyTimeout ?? 0)
+                    let pending = session.fallBack(
+                        now: now, readyTimeout: projects[session.info.project]?.config.readyTimeout ?? 0)
                     sessions[id] = session
                     if let pending { actions.append(.emit(pending)) }
                 }
@@ -56,7 +62,8 @@ extension Broker {
         var actions: [BrokerAction] = []
         for id in sessions.keys.sorted() {
             guard var session = sessions[id], !session.isMirror, let port = session.port,
-                  let event = session.attached(connected.contains(port)) else { continue }
+                let event = session.attached(connected.contains(port))
+            else { continue }
             sessions[id] = session
             actions.append(.emit(event))
         }
@@ -93,7 +100,8 @@ extension Broker {
         var actions: [BrokerAction] = []
         for name in projects.keys.sorted() {
             guard let record = projects[name], record.handoff.awaitsReclaim, let port = record.config.rendezvousPort,
-                  !listening.contains(UInt16(port)) else { continue }
+                !listening.contains(UInt16(port))
+            else { continue }
             projects[name]?.handoff = .holding
             actions.append(.reclaimTCPPort(project: name))
         }
@@ -113,7 +121,8 @@ extension Broker {
             .sorted { $0.info.startedAt < $1.info.startedAt }
         for session in expiredSessions {
             let timeout = projects[session.info.project]?.config.readyTimeout ?? 0
-            let reason = session.readyClaimed
+            let reason =
+                session.readyClaimed
                 ? "debug port \(Self.port(session.info.debugPort)) did not listen within \(Self.seconds(timeout))"
                 : "host did not send READY=1 within \(Self.seconds(timeout))"
             actions += end(session.info.id, reason: reason, now: now)

@@ -12,15 +12,18 @@ extension ProjectRecord {
     var remoteInfo: RemoteInfo? {
         guard let remote = config.remote else { return nil }
         let link = remoteLink ?? RemoteLinkRecord()
-        return RemoteInfo(destination: remote.destination, project: remote.project, socket: remote.socket,
-                          sshCommand: remote.sshCommand, state: link.state, error: link.error, version: link.version)
+        return RemoteInfo(
+            destination: remote.destination, project: remote.project, socket: remote.socket,
+            sshCommand: remote.sshCommand, state: link.state, error: link.error, version: link.version)
     }
 }
 
 extension Broker {
     /// A remote project's listeners were tried for the first time: its link opens too.
     mutating func openRemoteIfNeeded(_ project: String) -> [BrokerAction] {
-        guard var record = projects[project], let remote = record.config.remote, record.remoteLink == nil else { return [] }
+        guard var record = projects[project], let remote = record.config.remote, record.remoteLink == nil else {
+            return []
+        }
         record.remoteLink = RemoteLinkRecord()
         projects[project] = record
         return [.openRemote(project: project, remote)]
@@ -68,7 +71,8 @@ extension Broker {
     /// One remote session as it is on its machine now: created, updated or ended here to match.
     mutating func remoteSession(_ project: String, _ remoteInfo: SessionInfo, now: Instant) -> [BrokerAction] {
         guard let config = projects[project]?.config, let remote = config.remote,
-              remoteInfo.project == remote.project, remoteInfo.origin != .remote else { return [] }
+            remoteInfo.project == remote.project, remoteInfo.origin != .remote
+        else { return [] }
         let id = Self.mirrorID(project: project, remote: remote, remoteID: remoteInfo.id)
         if remoteInfo.state == .ended {
             let why = remoteInfo.endReason.map { ": \($0)" } ?? ""
@@ -77,8 +81,11 @@ extension Broker {
         var actions: [BrokerAction] = []
         let previous = sessions[id]
         // Never claimed here, never timed out here: the remote attachd decides.
-        var record = previous ?? SessionRecord(id: id, project: config, origin: .remote, now: now, readyTimeout: Self.mirrorLifetime,
-                                               debugHost: remoteInfo.debugHost, debugPort: nil, readyClaimed: false)
+        var record =
+            previous
+            ?? SessionRecord(
+                id: id, project: config, origin: .remote, now: now, readyTimeout: Self.mirrorLifetime,
+                debugHost: remoteInfo.debugHost, debugPort: nil, readyClaimed: false)
         record.info.remote = remote.destination
         record.info.remoteId = remoteInfo.id
         record.info.debugHost = remoteInfo.debugHost
@@ -90,8 +97,9 @@ extension Broker {
         let wasListening = previous?.info.state.isListening ?? false
         // A relay refused here waits out its back-off first, however ready its machine says it is.
         let refused = record.refusedUntil != nil && remoteInfo.state.isListening
-        let changed = record.mirror(refused ? .pending : remoteInfo.state,
-                                    problem: refused ? previous?.info.problem : remoteInfo.problem, now: now)
+        let changed = record.mirror(
+            refused ? .pending : remoteInfo.state,
+            problem: refused ? previous?.info.problem : remoteInfo.problem, now: now)
         sessions[id] = record
         if previous == nil { actions.append(.emit(BrokerEvent(kind: .sessionStarted, session: record.info))) }
         guard let changed else { return actions }
@@ -120,7 +128,7 @@ extension Broker {
         }
         for id in sessions.keys.sorted() {
             guard var session = sessions[id], session.info.project == project,
-                  let unreachable = session.becomeUnreachable(problem: "\(destination) cannot be reached: \(reason)")
+                let unreachable = session.becomeUnreachable(problem: "\(destination) cannot be reached: \(reason)")
             else { continue }
             sessions[id] = session
             actions.append(.emit(unreachable))
@@ -133,11 +141,13 @@ extension Broker {
     /// doubles the next back-off, up to `relayRetryMaxDelay`).
     mutating func retryRefusedMirrors(now: Instant) -> [BrokerAction] {
         var actions: [BrokerAction] = []
-        let due = sessions.filter { $0.value.isMirror && ($0.value.refusedUntil ?? .infinity) <= now.monotonic }.keys.sorted()
+        let due = sessions.filter { $0.value.isMirror && ($0.value.refusedUntil ?? .infinity) <= now.monotonic }.keys
+            .sorted()
         for id in due {
             sessions[id]?.refusedUntil = nil
             guard var session = sessions[id], session.isPending, let said = session.remoteSaid, said.state.isListening,
-                  let ready = session.mirror(said.state, problem: session.info.problem, now: now) else { continue }
+                let ready = session.mirror(said.state, problem: session.info.problem, now: now)
+            else { continue }
             sessions[id] = session
             actions.append(.emit(ready))
             actions += releaseWaiters(of: session.info.project, with: session.info)

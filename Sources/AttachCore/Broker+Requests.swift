@@ -11,7 +11,9 @@ extension Broker {
         }
     }
 
-    private mutating func dispatch(_ request: BrokerRequest, token: RequestToken, now: Instant) throws(VarlinkError) -> [BrokerAction] {
+    private mutating func dispatch(_ request: BrokerRequest, token: RequestToken, now: Instant) throws(VarlinkError)
+        -> [BrokerAction]
+    {
         switch request {
         case .addProject(let params):
             let config = try ProjectConfig.validated(params)
@@ -69,7 +71,9 @@ extension Broker {
         }
     }
 
-    private mutating func announce(_ p: AnnounceParameters, token: RequestToken, now: Instant) throws(VarlinkError) -> [BrokerAction] {
+    private mutating func announce(_ p: AnnounceParameters, token: RequestToken, now: Instant) throws(VarlinkError)
+        -> [BrokerAction]
+    {
         try requireProject(p.project)
         let config = projects[p.project]!.config
         let port = p.debugPort ?? config.debugPort
@@ -83,8 +87,9 @@ extension Broker {
             return [.respond(token, .success(.session(withRelays(sessions[again]!.info))))]
         }
         let id = p.session.flatMap { keptSessionID($0, project: p.project) } ?? makeSessionID(project: p.project)
-        let record = SessionRecord(id: id, project: config, origin: .control, now: now, readyTimeout: config.readyTimeout,
-                                   debugPort: port, pid: p.pid, status: p.status, readyClaimed: true)
+        let record = SessionRecord(
+            id: id, project: config, origin: .control, now: now, readyTimeout: config.readyTimeout,
+            debugPort: port, pid: p.pid, status: p.status, readyClaimed: true)
         sessions[id] = record
         var actions: [BrokerAction] = [.emit(BrokerEvent(kind: .sessionStarted, session: record.info))]
         actions += handOffIfNeeded(project: p.project, session: id, port: port)
@@ -117,7 +122,9 @@ extension Broker {
         return requested
     }
 
-    private mutating func wait(_ p: WaitParameters, token: RequestToken, now: Instant) throws(VarlinkError) -> [BrokerAction] {
+    private mutating func wait(_ p: WaitParameters, token: RequestToken, now: Instant) throws(VarlinkError)
+        -> [BrokerAction]
+    {
         try requireProject(p.project)
         let config = projects[p.project]!.config
         let timeout = p.timeout ?? config.readyTimeout
@@ -125,8 +132,9 @@ extension Broker {
             // Never hand out a session whose debug server went away since the last look: the
             // answer waits for a fresh reading of LISTEN state (see `answerFreshWaiters`).
             let valid = timeout.isFinite && timeout >= 0
-            waiters[token] = Waiter(project: p.project, deadline: now.monotonic + (valid ? timeout : 0),
-                                    timeout: valid ? timeout : 0, wantsFreshLook: true)
+            waiters[token] = Waiter(
+                project: p.project, deadline: now.monotonic + (valid ? timeout : 0),
+                timeout: valid ? timeout : 0, wantsFreshLook: true)
             return [.probeNow]
         }
         guard timeout.isFinite, timeout >= 0 else { throw .invalidParameter("timeout") }
@@ -158,8 +166,10 @@ extension Broker {
         actions += closeAttaches(where: { $0.info.project == name }, reason: "project \(name) removed")
         let info = projectInfo(name)
         projects[name] = nil
-        actions += [.closeListeners(project: name), .persistProjects,
-                    .emit(BrokerEvent(kind: .projectRemoved, project: info))]
+        actions += [
+            .closeListeners(project: name), .persistProjects,
+            .emit(BrokerEvent(kind: .projectRemoved, project: info)),
+        ]
         return actions
     }
 
@@ -174,8 +184,10 @@ extension Broker {
         record.addedBy = nil
         projects[project] = record
         if let token = addedBy, let info = projectInfo(project) {
-            return [.persistProjects, .emit(BrokerEvent(kind: .projectAdded, project: info)),
-                    .respond(token, .success(.project(info)))]
+            return [
+                .persistProjects, .emit(BrokerEvent(kind: .projectAdded, project: info)),
+                .respond(token, .success(.project(info))),
+            ]
         }
         return changed ? [.emit(BrokerEvent(kind: .projectChanged, project: projectInfo(project)))] : []
     }

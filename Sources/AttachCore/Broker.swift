@@ -52,11 +52,12 @@ public struct Broker: Sendable {
     public func projectInfo(_ name: String) -> ProjectInfo? {
         guard let record = projects[name] else { return nil }
         let c = record.config
-        return ProjectInfo(name: c.name, debugHost: c.debugHost, debugPort: c.debugPort, attachPort: c.attachPort,
-                           selectedSession: record.selected, rendezvousPort: c.rendezvousPort,
-                           rendezvousSocket: rendezvousPath(c.name), readyTimeout: c.readyTimeout,
-                           allowRemote: c.allowRemote, error: record.listenerError, remote: record.remoteInfo,
-                           follow: c.attachPort == nil ? nil : c.isFollowing)
+        return ProjectInfo(
+            name: c.name, debugHost: c.debugHost, debugPort: c.debugPort, attachPort: c.attachPort,
+            selectedSession: record.selected, rendezvousPort: c.rendezvousPort,
+            rendezvousSocket: rendezvousPath(c.name), readyTimeout: c.readyTimeout,
+            allowRemote: c.allowRemote, error: record.listenerError, remote: record.remoteInfo,
+            follow: c.attachPort == nil ? nil : c.isFollowing)
     }
 
     public var projectNames: [String] { projects.keys.sorted() }
@@ -103,7 +104,8 @@ public struct Broker: Sendable {
     /// sends it back to pending — so 1,000 idle relays cost no wakeup.
     func needsWatching(_ session: SessionRecord) -> Bool {
         !session.isMirror
-            && (session.endsWithPort || session.info.pid == nil || projects[session.info.project]?.config.attachPort == nil)
+            && (session.endsWithPort || session.info.pid == nil
+                || projects[session.info.project]?.config.attachPort == nil)
     }
 
     /// The earliest monotonic time at which a waiter or a pending session times out.
@@ -119,14 +121,16 @@ public struct Broker: Sendable {
         // The ports taken so far, so that loading N projects is not N² (`conflict(for:)`).
         var taken: Set<Int> = []
         for config in configs {
-            let params = AddProjectParameters(name: config.name, debugPort: config.debugPort, debugHost: config.debugHost,
-                                              rendezvousPort: config.rendezvousPort, readyTimeout: config.readyTimeout,
-                                              allowRemote: config.allowRemote, attachPort: config.attachPort,
-                                              remote: config.remote?.destination, remoteProject: config.remote?.project,
-                                              remoteSocket: config.remote?.socket, sshCommand: config.remote?.sshCommand,
-                                              follow: config.follow)
+            let params = AddProjectParameters(
+                name: config.name, debugPort: config.debugPort, debugHost: config.debugHost,
+                rendezvousPort: config.rendezvousPort, readyTimeout: config.readyTimeout,
+                allowRemote: config.allowRemote, attachPort: config.attachPort,
+                remote: config.remote?.destination, remoteProject: config.remote?.project,
+                remoteSocket: config.remote?.socket, sshCommand: config.remote?.sshCommand,
+                follow: config.follow)
             guard let valid = try? ProjectConfig.validated(params), projects[valid.name] == nil,
-                  taken.isDisjoint(with: valid.ownPorts) else {
+                taken.isDisjoint(with: valid.ownPorts)
+            else {
                 skipped.append(config.name)
                 continue
             }
@@ -147,7 +151,8 @@ public struct Broker: Sendable {
             // A handoff port is the debug server's once a host starts: as a debug port it is.
             (config.debugPort, "--debug-port", false),
         ]
-        for other in projects.values.sorted(by: { $0.config.name < $1.config.name }) where other.config.name != config.name {
+        for other in projects.values.sorted(by: { $0.config.name < $1.config.name })
+        where other.config.name != config.name {
             let theirs: [(port: Int?, role: String, attachdListens: Bool)] = [
                 (other.config.attachPort, "attach", true),
                 (other.config.isHandoff ? nil : other.config.rendezvousPort, "rendezvous", true),

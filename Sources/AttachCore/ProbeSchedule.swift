@@ -37,9 +37,12 @@ extension Broker {
             // Whose readiness depends on their own process tree: a pid, waiting to be ready or
             // ready now.
             if let pid = session.info.pid, pid > 0,
-               (session.isPending && session.readyClaimed) || session.info.state.isListening {
-                queries.append(OwnershipQuery(session: session.info.id, pid: Int32(pid),
-                                              port: session.isDiscovering ? nil : session.port))
+                (session.isPending && session.readyClaimed) || session.info.state.isListening
+            {
+                queries.append(
+                    OwnershipQuery(
+                        session: session.info.id, pid: Int32(pid),
+                        port: session.isDiscovering ? nil : session.port))
             }
             // A remote session's readiness is decided on its own machine.
             if session.isMirror { continue }
@@ -57,8 +60,9 @@ extension Broker {
         }
         for waiter in waiters.values { wake(waiter.deadline) }
         if let held = nextHeldDeadline { wake(held) }
-        return ProbeSchedule(interval: interval, deadline: deadline,
-                             connectedInterval: watchesAttachment ? Self.slowProbeInterval : nil,
-                             queries: queries.sorted { $0.session < $1.session })
+        return ProbeSchedule(
+            interval: interval, deadline: deadline,
+            connectedInterval: watchesAttachment ? Self.slowProbeInterval : nil,
+            queries: queries.sorted { $0.session < $1.session })
     }
 }

@@ -23,9 +23,11 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
     /// before there was a choice, and the default) is on.
     public var follow: Bool?
 
-    public init(name: String, debugHost: String = ProjectConfig.defaultDebugHost, debugPort: Int?,
-                attachPort: Int? = nil, rendezvousPort: Int? = nil, readyTimeout: Double = ProjectConfig.defaultReadyTimeout,
-                allowRemote: Bool = false, remote: RemoteConfig? = nil, follow: Bool? = nil) {
+    public init(
+        name: String, debugHost: String = ProjectConfig.defaultDebugHost, debugPort: Int?,
+        attachPort: Int? = nil, rendezvousPort: Int? = nil, readyTimeout: Double = ProjectConfig.defaultReadyTimeout,
+        allowRemote: Bool = false, remote: RemoteConfig? = nil, follow: Bool? = nil
+    ) {
         self.name = name
         self.follow = follow
         self.remote = remote
@@ -62,7 +64,9 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
             guard (1...65535).contains(port) else { throw .invalidPort(port) }
             // attachd listens there itself: neither a host nor the rendezvous can have it.
             if port == p.debugPort { throw .portInUse(port, project: p.name, role: "attach", option: "--debug-port") }
-            if port == p.rendezvousPort { throw .portInUse(port, project: p.name, role: "attach", option: "--rendezvous-port") }
+            if port == p.rendezvousPort {
+                throw .portInUse(port, project: p.name, role: "attach", option: "--rendezvous-port")
+            }
         }
         var host = p.debugHost ?? defaultDebugHost
         if host == "localhost" { host = defaultDebugHost }
@@ -70,19 +74,23 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
         let remote = try RemoteConfig.validated(p)
         let timeout = p.readyTimeout ?? defaultReadyTimeout
         guard timeout > 0, timeout <= 86_400, timeout.isFinite else { throw .invalidParameter("readyTimeout") }
-        return ProjectConfig(name: p.name, debugHost: host, debugPort: p.debugPort, attachPort: p.attachPort,
-                             rendezvousPort: p.rendezvousPort,
-                             readyTimeout: timeout, allowRemote: p.allowRemote ?? false, remote: remote,
-                             follow: p.follow == false ? false : nil)
+        return ProjectConfig(
+            name: p.name, debugHost: host, debugPort: p.debugPort, attachPort: p.attachPort,
+            rendezvousPort: p.rendezvousPort,
+            readyTimeout: timeout, allowRemote: p.allowRemote ?? false, remote: remote,
+            follow: p.follow == false ? false : nil)
     }
 
     /// A dotted IPv4 address or something shaped like an IPv6 one; host names are refused
     /// because resolving them would block the daemon.
     static func isNumericAddress(_ host: String) -> Bool {
         let parts = host.split(separator: ".", omittingEmptySubsequences: false)
-        if parts.count == 4, parts.allSatisfy({ part in
-            !part.isEmpty && part.count <= 3 && part.allSatisfy(\.isASCII) && part.allSatisfy(\.isNumber) && Int(part)! <= 255
-        }) {
+        if parts.count == 4,
+            parts.allSatisfy({ part in
+                !part.isEmpty && part.count <= 3 && part.allSatisfy(\.isASCII) && part.allSatisfy(\.isNumber)
+                    && Int(part)! <= 255
+            })
+        {
             return true
         }
         return host.contains(":") && host.count <= 45

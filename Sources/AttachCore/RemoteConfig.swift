@@ -45,14 +45,17 @@ public struct RemoteConfig: Codable, Sendable, Equatable, Hashable {
         let project = p.remoteProject ?? p.name
         if let reason = ProjectName.problem(with: project) { throw .invalidProjectName(project, reason: reason) }
         if let socket = p.remoteSocket {
-            guard socket.hasPrefix("/"), socket.count <= 107, isPrintable(socket) else { throw .invalidParameter("remoteSocket") }
+            guard socket.hasPrefix("/"), socket.count <= 107, isPrintable(socket) else {
+                throw .invalidParameter("remoteSocket")
+            }
         }
         if let command = p.sshCommand {
             guard !command.allSatisfy(\.isWhitespace), command.count <= 4096, isPrintable(command) else {
                 throw .invalidParameter("sshCommand")
             }
         }
-        return RemoteConfig(destination: destination, project: project, socket: p.remoteSocket, sshCommand: p.sshCommand)
+        return RemoteConfig(
+            destination: destination, project: project, socket: p.remoteSocket, sshCommand: p.sshCommand)
     }
 
     /// A destination ssh cannot take for an option, of the characters a user, host name, alias,

@@ -27,12 +27,15 @@ struct SessionRecord: Sendable {
 
     /// The one way a session comes to be: pending, started now, its host and ports from the
     /// project unless the host said others.
-    init(id: String, project: ProjectConfig, origin: SessionOrigin, now: Instant, readyTimeout: Double,
-         debugHost: String? = nil, debugPort: Int?, pid: Int? = nil, status: String? = nil,
-         connection: ConnectionID? = nil, readyClaimed: Bool) {
-        info = SessionInfo(id: id, project: project.name, state: .pending, origin: origin,
-                           debugHost: debugHost ?? project.debugHost, debugPort: debugPort,
-                           attachPort: project.attachPort, pid: pid, status: status, startedAt: now.wall)
+    init(
+        id: String, project: ProjectConfig, origin: SessionOrigin, now: Instant, readyTimeout: Double,
+        debugHost: String? = nil, debugPort: Int?, pid: Int? = nil, status: String? = nil,
+        connection: ConnectionID? = nil, readyClaimed: Bool
+    ) {
+        info = SessionInfo(
+            id: id, project: project.name, state: .pending, origin: origin,
+            debugHost: debugHost ?? project.debugHost, debugPort: debugPort,
+            attachPort: project.attachPort, pid: pid, status: status, startedAt: now.wall)
         info.projectDebugPort = project.portTheIDEIsTold
         self.connection = connection
         self.readyClaimed = readyClaimed

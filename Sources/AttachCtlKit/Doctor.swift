@@ -61,9 +61,11 @@ public struct DoctorSnapshot: Sendable {
     /// sys.executable paths attach_ready reported that do not exist on this machine.
     public var missingExecutables: Set<String>
 
-    public init(socketPath: String, daemon: Daemon, project: String? = nil, projects: [ProjectInfo] = [],
-                sessions: [SessionInfo] = [], missingRendezvousSockets: Set<String> = [], now: Double,
-                portHolders: [Int: String] = [:], missingExecutables: Set<String> = []) {
+    public init(
+        socketPath: String, daemon: Daemon, project: String? = nil, projects: [ProjectInfo] = [],
+        sessions: [SessionInfo] = [], missingRendezvousSockets: Set<String> = [], now: Double,
+        portHolders: [Int: String] = [:], missingExecutables: Set<String> = []
+    ) {
         self.missingRendezvousSockets = missingRendezvousSockets
         self.portHolders = portHolders
         self.missingExecutables = missingExecutables
@@ -134,7 +136,9 @@ public enum Doctor {
             return "\(finding.severity.rawValue): \(subject)\(finding.summary)\(fix)"
         }
         if exitStatus(findings) == ExitStatus.success {
-            let scope = snapshot.project.map { "project '\($0)'" } ?? "\(snapshot.projects.count) project\(snapshot.projects.count == 1 ? "" : "s")"
+            let scope =
+                snapshot.project.map { "project '\($0)'" }
+                ?? "\(snapshot.projects.count) project\(snapshot.projects.count == 1 ? "" : "s")"
             var line = "all well: attachd answers on \(snapshot.socketPath)"
             if case .reachable(let status) = snapshot.daemon { line += " (\(status.version), pid \(status.pid))" }
             lines.append(line + "; \(scope) checked, nothing in the way")
@@ -144,13 +148,14 @@ public enum Doctor {
 
     /// The findings as the API's kind of JSON (`--json`).
     public static func json(_ findings: [Finding]) -> JSONValue {
-        .array(findings.map { finding in
-            var members: [String: JSONValue] = [
-                "check": .string(finding.check), "severity": .string(finding.severity.rawValue),
-                "summary": .string(finding.summary), "fix": .string(finding.fix),
-            ]
-            if let subject = finding.subject { members["subject"] = .string(subject) }
-            return .object(members)
-        })
+        .array(
+            findings.map { finding in
+                var members: [String: JSONValue] = [
+                    "check": .string(finding.check), "severity": .string(finding.severity.rawValue),
+                    "summary": .string(finding.summary), "fix": .string(finding.fix),
+                ]
+                if let subject = finding.subject { members["subject"] = .string(subject) }
+                return .object(members)
+            })
     }
 }

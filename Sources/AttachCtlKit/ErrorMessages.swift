@@ -26,10 +26,12 @@ public enum ErrorMessages {
             case .watching:
                 return "attachd went away; the watch ended (is it restarting? run `attachctl watch` again)"
             case .general:
-                return "attachd went away before it answered; is it restarting? `attachctl status` tells whether it is back, then retry"
+                return
+                    "attachd went away before it answered; is it restarting? `attachctl status` tells whether it is back, then retry"
             }
         case .deadlineExceeded(let seconds):
-            return "attachd did not answer within \(Format.seconds(seconds)); it may be overloaded or stuck (see `journalctl --user -u attachd`)"
+            return
+                "attachd did not answer within \(Format.seconds(seconds)); it may be overloaded or stuck (see `journalctl --user -u attachd`)"
         case .protocolViolation(let what):
             return "\(what); check that attachd and attachctl come from the same build (`attachctl status`)"
         case .remote(let remote):
@@ -43,9 +45,11 @@ public enum ErrorMessages {
         case .noSuchFile: reason = "no such socket"
         case .connectionRefused: reason = "connection refused"
         case .permissionDenied, .notPermitted:
-            return "cannot connect to attachd at \(path) (permission denied); the control socket belongs to another user: run attachctl as the daemon's user, or point --socket / ATTACHD_SOCKET at your own daemon"
+            return
+                "cannot connect to attachd at \(path) (permission denied); the control socket belongs to another user: run attachctl as the daemon's user, or point --socket / ATTACHD_SOCKET at your own daemon"
         case .nameTooLong:
-            return "cannot connect to attachd at \(path): the path is too long for a Unix socket (at most 107 bytes); use a shorter --socket path"
+            return
+                "cannot connect to attachd at \(path): the path is too long for a Unix socket (at most 107 bytes); use a shorter --socket path"
         case .notDirectory, .invalidArgument:
             reason = "not a socket: \(errno)"
         default: reason = errno.description
@@ -63,12 +67,15 @@ public enum ErrorMessages {
         switch error.knownName {
         case .projectNotFound:
             let name = s("name")
-            return "no project named '\(name)'; see `attachctl list` or add it with `attachctl add \(name) --debug-port N`"
+            return
+                "no project named '\(name)'; see `attachctl list` or add it with `attachctl add \(name) --debug-port N`"
         case .projectExists:
             let name = s("name")
-            return "a project named '\(name)' already exists; see it with `attachctl list`, or remove it first with `attachctl remove \(name)`"
+            return
+                "a project named '\(name)' already exists; see it with `attachctl list`, or remove it first with `attachctl remove \(name)`"
         case .invalidProjectName:
-            return "invalid project name '\(s("name"))': \(s("reason")); use 1-\(ProjectName.maxLength) characters of A-Z a-z 0-9 . _ -"
+            return
+                "invalid project name '\(s("name"))': \(s("reason")); use 1-\(ProjectName.maxLength) characters of A-Z a-z 0-9 . _ -"
         case .invalidPort:
             return "invalid port \(n("port")): use a port number 1-65535"
         case .sessionNotFound:
@@ -76,7 +83,8 @@ public enum ErrorMessages {
         case .timeout:
             let project = s("project")
             let seconds = p["seconds"]?.doubleValue.map(Format.seconds) ?? "the timeout"
-            return "no session of '\(project)' became ready within \(seconds); is the host application running, and does its bootstrap reach the rendezvous (see `attachctl list` and `attachctl sessions \(project)`)? give it longer with --timeout"
+            return
+                "no session of '\(project)' became ready within \(seconds); is the host application running, and does its bootstrap reach the rendezvous (see `attachctl list` and `attachctl sessions \(project)`)? give it longer with --timeout"
         case .addressInUse:
             if let role = p["role"]?.stringValue, let option = p["option"]?.stringValue {
                 let whose = "project '\(s("project"))'"
@@ -88,31 +96,40 @@ public enum ErrorMessages {
                 }
                 return "port \(n("port")) is already \(what); choose another \(option)"
             }
-            return "address \(s("address")) is already in use; choose another port (--debug-port / --rendezvous-port / --attach-port) or find what holds it with `ss -ltnp`"
+            return
+                "address \(s("address")) is already in use; choose another port (--debug-port / --rendezvous-port / --attach-port) or find what holds it with `ss -ltnp`"
         case .projectRemoved:
             let name = s("name")
             if case .waiting = context {
-                return "project '\(name)' was removed while waiting; add it again with `attachctl add \(name) --debug-port N`"
+                return
+                    "project '\(name)' was removed while waiting; add it again with `attachctl add \(name) --debug-port N`"
             }
             return "project '\(name)' was removed; add it again with `attachctl add \(name) --debug-port N`"
         case .notSaved:
-            return "the change is made, but attachd could not save it to \(s("file")) (\(s("reason"))): it is lost when attachd stops; free space or fix the permissions there, then repeat the command"
+            return
+                "the change is made, but attachd could not save it to \(s("file")) (\(s("reason"))): it is lost when attachd stops; free space or fix the permissions there, then repeat the command"
         case .shuttingDown:
             return "attachd is shutting down; wait for it to come back (`attachctl status`) and retry"
         case .permissionDenied:
-            return "attachd refused this user (uid \(n("uid"))): only the daemon's own user may use it; run attachctl as that user or start your own attachd"
+            return
+                "attachd refused this user (uid \(n("uid"))): only the daemon's own user may use it; run attachctl as that user or start your own attachd"
         case .messageTooLarge:
-            return "the request is larger than attachd accepts (\(n("limit")) bytes); shorten the values (e.g. --status)"
+            return
+                "the request is larger than attachd accepts (\(n("limit")) bytes); shorten the values (e.g. --status)"
         case .tooManyConnections:
-            return "attachd is serving as many control connections as it allows (\(n("limit"))); something is opening connections and not closing them (see `attachctl status` and `journalctl --user -u attachd`), or raise the limit with `attachd --max-connections N`; retry in a moment"
+            return
+                "attachd is serving as many control connections as it allows (\(n("limit"))); something is opening connections and not closing them (see `attachctl status` and `journalctl --user -u attachd`), or raise the limit with `attachd --max-connections N`; retry in a moment"
         case .methodNotFound, .methodNotImplemented, .interfaceNotFound:
-            return "attachd does not know \(s(p["method"] != nil ? "method" : "interface")) (\(error.name)); attachd and attachctl are probably different versions: restart attachd after upgrading"
+            return
+                "attachd does not know \(s(p["method"] != nil ? "method" : "interface")) (\(error.name)); attachd and attachctl are probably different versions: restart attachd after upgrading"
         case .invalidParameter:
             switch s("parameter") {
             case "readyTimeout":
-                return "attachd refused the ready timeout (--timeout): use more than 0 and at most 86400 seconds (a day)"
+                return
+                    "attachd refused the ready timeout (--timeout): use more than 0 and at most 86400 seconds (a day)"
             case "debugHost":
-                return "attachd refused the debug host (--debug-host): give a numeric address such as 127.0.0.1 or ::1 (attachd does not resolve host names)"
+                return
+                    "attachd refused the debug host (--debug-host): give a numeric address such as 127.0.0.1 or ::1 (attachd does not resolve host names)"
             case "timeout":
                 return "attachd refused the timeout (--timeout): use a finite number of seconds, 0 or more"
             default:
@@ -121,7 +138,8 @@ public enum ErrorMessages {
         case .serviceAccessDenied:
             return "attachd denied access; only the daemon's own user may use it"
         case .expectedMore:
-            return "attachd expected a streaming call (\(error.name)); attachd and attachctl are probably different versions"
+            return
+                "attachd expected a streaming call (\(error.name)); attachd and attachctl are probably different versions"
         case nil:
             return "attachd answered with an error: \(error)"
         }

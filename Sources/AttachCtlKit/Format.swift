@@ -96,13 +96,16 @@ public enum Format {
             }
             var debug = endpoint(host: project.debugHost, port: project.debugPort)
             if let attach = project.attachPort {
-                debug = "attach " + endpoint(host: "127.0.0.1", port: attach) + (project.debugPort.map { " → \($0)" } ?? "")
+                debug =
+                    "attach " + endpoint(host: "127.0.0.1", port: attach) + (project.debugPort.map { " → \($0)" } ?? "")
             }
-            return [project.name,
-                    debug,
-                    rendezvous.joined(separator: " / "),
-                    seconds(project.readyTimeout),
-                    state]
+            return [
+                project.name,
+                debug,
+                rendezvous.joined(separator: " / "),
+                seconds(project.readyTimeout),
+                state,
+            ]
         }
         return render(headers: ["NAME", "DEBUG", "RENDEZVOUS", "TIMEOUT", "STATE/ERROR"], rows: rows)
     }
@@ -114,7 +117,9 @@ public enum Format {
     /// The sessions `attachctl sessions` shows, in its order: the live ones first (oldest
     /// first), then the ended ones, all with `all`, else only the `endedShown` that ended last;
     /// `hidden` counts those left out.
-    public static func sessionsToShow(_ sessions: [SessionInfo], all: Bool, endedShown: Int = 5) -> (shown: [SessionInfo], hidden: Int) {
+    public static func sessionsToShow(_ sessions: [SessionInfo], all: Bool, endedShown: Int = 5) -> (
+        shown: [SessionInfo], hidden: Int
+    ) {
         let live = sessions.filter { $0.state != .ended }.sorted { ($0.startedAt, $0.id) < ($1.startedAt, $1.id) }
         let ended = sessions.filter { $0.state == .ended }
             .sorted { ($0.endedAt ?? $0.startedAt, $0.id) < ($1.endedAt ?? $1.startedAt, $1.id) }
@@ -137,7 +142,8 @@ public enum Format {
     /// How to mend ``portMismatch``.
     public static func portMismatchFix(_ session: SessionInfo) -> String {
         guard let (listens, expected) = session.debugPortMismatch else { return "" }
-        return "start the host's debug server on port \(expected) (attach_ready.start(project=\"\(session.project)\", port=\(expected))), or re-add the project with --debug-port \(listens), or give it an attach port (`attachctl remove \(session.project)`, then `attachctl add \(session.project) --attach-port PORT`): attachd then relays the IDE to whichever port the host listens on"
+        return
+            "start the host's debug server on port \(expected) (attach_ready.start(project=\"\(session.project)\", port=\(expected))), or re-add the project with --debug-port \(listens), or give it an attach port (`attachctl remove \(session.project)`, then `attachctl add \(session.project) --attach-port PORT`): attachd then relays the IDE to whichever port the host listens on"
     }
 
     /// The table of `attachctl sessions`; ages are measured against `now` (epoch seconds).
@@ -147,29 +153,38 @@ public enum Format {
             if let mismatch = portMismatch(session), session.state != .ended { state += ": \(mismatch)" }
             // The host's STATUS= is its own words, of any length: a few are enough here.
             if let status = session.status, !status.isEmpty { state += " (\(bounded(status, 40)))" }
-            if session.state == .pending || session.state == .unreachable, let problem = session.problem { state += ": \(problem)" }
+            if session.state == .pending || session.state == .unreachable, let problem = session.problem {
+                state += ": \(problem)"
+            }
             if session.python == "", !session.state.isListening, session.readyAt == nil {
                 // attach_ready found no interpreter for debugpy's adapter: why it never listens.
-                state += "; no Python for debugpy's adapter (sys.executable \(session.executable.map { $0.isEmpty ? "None" : $0 } ?? "?"))"
+                state +=
+                    "; no Python for debugpy's adapter (sys.executable \(session.executable.map { $0.isEmpty ? "None" : $0 } ?? "?"))"
             }
             if let relays = session.relays, !relays.isEmpty { state += " [\(relays.count) IDE]" }
-            return [session.id,
-                    session.project,
-                    state,
-                    session.remote.map { "remote \($0)" } ?? session.origin.rawValue,
-                    endpoint(host: session.debugHost, port: session.debugPort),
-                    session.pid.map(String.init) ?? "-",
-                    age(now - session.startedAt),
-                    bounded(session.endReason ?? (session.state == .ended ? "?" : "-"))]
+            return [
+                session.id,
+                session.project,
+                state,
+                session.remote.map { "remote \($0)" } ?? session.origin.rawValue,
+                endpoint(host: session.debugHost, port: session.debugPort),
+                session.pid.map(String.init) ?? "-",
+                age(now - session.startedAt),
+                bounded(session.endReason ?? (session.state == .ended ? "?" : "-")),
+            ]
         }
-        let table = render(headers: ["ID", "PROJECT", "STATE", "ORIGIN", "DEBUG", "PID", "AGE", "END REASON"], rows: rows)
+        let table = render(
+            headers: ["ID", "PROJECT", "STATE", "ORIGIN", "DEBUG", "PID", "AGE", "END REASON"], rows: rows)
         let relays = sessions.flatMap { $0.relays ?? [] }
         guard !relays.isEmpty else { return table }
         let relayRows = relays.map { relay in
-            ["\(relay.id)", relay.peer, relay.session ?? "(held)", bytes(relay.bytesToHost), bytes(relay.bytesToIDE),
-             age(now - relay.startedAt)]
+            [
+                "\(relay.id)", relay.peer, relay.session ?? "(held)", bytes(relay.bytesToHost), bytes(relay.bytesToIDE),
+                age(now - relay.startedAt),
+            ]
         }
-        return table + "\n\n" + render(headers: ["RELAY", "IDE", "SESSION", "TO HOST", "TO IDE", "AGE"], rows: relayRows)
+        return table + "\n\n"
+            + render(headers: ["RELAY", "IDE", "SESSION", "TO HOST", "TO IDE", "AGE"], rows: relayRows)
     }
 
     /// A byte count for people: `512 B`, `3.4 KiB`, `12 MiB`.
@@ -178,9 +193,13 @@ public enum Format {
         let units = ["KiB", "MiB", "GiB", "TiB"]
         var value = Double(count) / 1024
         var unit = 0
-        while value >= 1024, unit < units.count - 1 { value /= 1024; unit += 1 }
+        while value >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
         let tenths = Int((value * 10).rounded())
-        return tenths % 10 == 0 || value >= 100 ? "\(Int(value.rounded())) \(units[unit])" : "\(tenths / 10).\(tenths % 10) \(units[unit])"
+        return tenths % 10 == 0 || value >= 100
+            ? "\(Int(value.rounded())) \(units[unit])" : "\(tenths / 10).\(tenths % 10) \(units[unit])"
     }
 
     private static func render(headers: [String], rows: [[String]]) -> String {

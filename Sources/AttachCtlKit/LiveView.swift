@@ -54,15 +54,19 @@ public struct LiveView: Sendable {
             let rows = shown.map { session -> [String] in
                 var state = session.state.rawValue
                 if let status = session.status, !status.isEmpty { state += " (\(status))" }
-                return [session.id, session.project, state,
-                        Format.endpoint(host: session.debugHost, port: session.debugPort),
-                        session.pid.map(String.init) ?? "-",
-                        Format.age((session.endedAt ?? now) - session.startedAt),
-                        session.endReason ?? "-"]
+                return [
+                    session.id, session.project, state,
+                    Format.endpoint(host: session.debugHost, port: session.debugPort),
+                    session.pid.map(String.init) ?? "-",
+                    Format.age((session.endedAt ?? now) - session.startedAt),
+                    session.endReason ?? "-",
+                ]
             }
             lines = Table.render(headers: ["ID", "PROJECT", "STATE", "DEBUG", "PID", "AGE", "END REASON"], rows: rows)
                 .split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-            if sessions.count > shown.count { lines.append("(\(sessions.count - shown.count) older sessions not shown)") }
+            if sessions.count > shown.count {
+                lines.append("(\(sessions.count - shown.count) older sessions not shown)")
+            }
         }
         let last = lastEvent.map { "last event: \($0.kind.rawValue) at \(Format.timeOfDay($0.at))" } ?? "no events yet"
         lines.append("watching \(project.map { "'\($0)'" } ?? "all projects") · \(last) · Ctrl-C to stop")

@@ -21,16 +21,19 @@ extension AttachRelays {
 
     private func tried(_ id: ConnectionID, session: String, _ trial: RelayTrial, _ outcome: RelayTrial.Outcome) {
         // Anything else: it was closed meanwhile, and `cancel` closed both sockets.
-        guard let (project, connection) = connections[id], case .trying(let current) = connection, current === trial else { return }
+        guard let (project, connection) = connections[id], case .trying(let current) = connection, current === trial
+        else { return }
         switch outcome {
         case .open(let sent):
-            relay(id, project: project, session: session, ide: trial.ide, host: trial.channel.fd, sentSoFar: sent,
-                  ideSent: trial.sentBytes)
+            relay(
+                id, project: project, session: session, ide: trial.ide, host: trial.channel.fd, sentSoFar: sent,
+                ideSent: trial.sentBytes)
         case .refused(let reason, let kept):
             connections[id] = (project, .held(trial.ide, unanswered: kept))
             startSweeping()
-            logger.warning("the remote debug server refused the relay; holding the IDE",
-                           metadata: ["project": "\(project)", "session": "\(session)", "error": "\(reason)"])
+            logger.warning(
+                "the remote debug server refused the relay; holding the IDE",
+                metadata: ["project": "\(project)", "session": "\(session)", "error": "\(reason)"])
             deliver(.relayFailed(id, reason: reason))
         }
     }

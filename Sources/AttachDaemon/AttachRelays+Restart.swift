@@ -53,8 +53,9 @@ extension AttachRelays {
     /// (the IDE connects again) rather than handed over. True when nothing was lost.
     private func delivered(_ pair: RelayHandOver, project: String) -> Bool {
         guard pair.undeliveredBytes > 0 else { return true }
-        logger.warning("closing a relay whose peer did not take its last bytes in time",
-                       metadata: ["project": "\(project)", "bytes": "\(pair.undeliveredBytes)"])
+        logger.warning(
+            "closing a relay whose peer did not take its last bytes in time",
+            metadata: ["project": "\(project)", "bytes": "\(pair.undeliveredBytes)"])
         pair.ide.close()
         pair.host.close()
         return false
@@ -74,7 +75,11 @@ extension AttachRelays {
             guard let fd = fdStore.adopt(name) else { continue }
             fdStore.remove(name)
             let key = String(name.dropLast(name.hasSuffix(".ide") ? 4 : 5))
-            if name.hasSuffix(".ide") { pairs[key, default: (nil, nil)].ide = fd } else { pairs[key, default: (nil, nil)].host = fd }
+            if name.hasSuffix(".ide") {
+                pairs[key, default: (nil, nil)].ide = fd
+            } else {
+                pairs[key, default: (nil, nil)].host = fd
+            }
         }
         for (key, pair) in pairs.sorted(by: { $0.key < $1.key }) {
             guard complete != nil, let ide = pair.ide, let host = pair.host else {
@@ -85,15 +90,19 @@ extension AttachRelays {
             }
             // `relay.PROJECT.N`: the project is all between the prefix and the last dot (an
             // older attachd wrote `-` for relays it had adopted itself).
-            let project = String(key.dropFirst("relay.".count).split(separator: ".", omittingEmptySubsequences: false)
-                .dropLast().joined(separator: "."))
+            let project = String(
+                key.dropFirst("relay.".count).split(separator: ".", omittingEmptySubsequences: false)
+                    .dropLast().joined(separator: "."))
             let id = nextID()
             let peer = Socket.peerAddress(ide) ?? "unknown peer"
-            let relay = Relay(adopting: RelayHandOver(ide: ide, host: host, startedAt: Clock.wallSeconds()), queue: queue)
+            let relay = Relay(
+                adopting: RelayHandOver(ide: ide, host: host, startedAt: Clock.wallSeconds()), queue: queue)
             relay.onEnd = { [self] reason in
                 guard connections.removeValue(forKey: id) != nil else { return }
                 logger.info("an adopted relay ended", metadata: ["project": "\(project)", "reason": "\(reason)"])
-                deliver(.relayEnded(id, reason: reason, bytesToHost: Int(relay.bytesFromIDE), bytesToIDE: Int(relay.bytesFromHost)))
+                deliver(
+                    .relayEnded(
+                        id, reason: reason, bytesToHost: Int(relay.bytesFromIDE), bytesToIDE: Int(relay.bytesFromHost)))
             }
             connections[id] = (project, .relaying(relay))
             adopted += 1

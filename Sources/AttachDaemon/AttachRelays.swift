@@ -34,11 +34,15 @@ final class AttachRelays {
     static let connectTimeout = 5.0
     /// How often held connections are looked at for an IDE that left (only while there are any).
     static let heldSweepInterval = 1.0
-    private lazy var sweepTimer = QueueTimer(queue: queue, leeway: .milliseconds(100)) { [weak self] in self?.sweepHeld() }
+    private lazy var sweepTimer = QueueTimer(queue: queue, leeway: .milliseconds(100)) { [weak self] in
+        self?.sweepHeld()
+    }
 
-    init(queue: DispatchQueue, logger: Logger, options: DaemonOptions, fdStore: FDStore,
-         ids: ConnectionIDs, peerOwner: @escaping (FileDescriptor) -> PeerOwner,
-         deliver: @escaping (BrokerInput) -> Void) {
+    init(
+        queue: DispatchQueue, logger: Logger, options: DaemonOptions, fdStore: FDStore,
+        ids: ConnectionIDs, peerOwner: @escaping (FileDescriptor) -> PeerOwner,
+        deliver: @escaping (BrokerInput) -> Void
+    ) {
         self.queue = queue
         self.logger = logger
         self.options = options
@@ -60,11 +64,15 @@ final class AttachRelays {
         let me = ProcessHandle.currentUID
         switch peerOwner(fd) {
         case .user(let uid) where uid != me:
-            logger.warning("refused an attach connection from another user", metadata: ["project": "\(project)", "uid": "\(uid)", "peer": "\(peer)"])
+            logger.warning(
+                "refused an attach connection from another user",
+                metadata: ["project": "\(project)", "uid": "\(uid)", "peer": "\(peer)"])
             fd.close()
             return
         case .unknown where !remoteAllowed:
-            logger.warning("refused an attach connection whose owner cannot be known", metadata: ["project": "\(project)", "peer": "\(peer)"])
+            logger.warning(
+                "refused an attach connection whose owner cannot be known",
+                metadata: ["project": "\(project)", "peer": "\(peer)"])
             fd.close()
             return
         default:
@@ -77,8 +85,13 @@ final class AttachRelays {
             perProject = connections.values.lazy.filter { $0.project == project }.count
         }
         guard connections.count < options.maxAttachConnections, perProject < options.maxAttachPerProject else {
-            logger.warning("too many attach connections; closing one",
-                           metadata: ["project": "\(project)", "peer": "\(peer)", "limit": "\(perProject >= options.maxAttachPerProject ? options.maxAttachPerProject : options.maxAttachConnections)"])
+            logger.warning(
+                "too many attach connections; closing one",
+                metadata: [
+                    "project": "\(project)", "peer": "\(peer)",
+                    "limit":
+                        "\(perProject >= options.maxAttachPerProject ? options.maxAttachPerProject : options.maxAttachConnections)",
+                ])
             fd.close()
             return
         }
@@ -115,9 +128,12 @@ final class AttachRelays {
     /// Connects a held IDE connection to the session's debug server and relays it.
     /// Returns what Core must hear at once when the connection is not held here after all.
     func connect(_ id: ConnectionID, session: String, host: String, port: Int) -> BrokerInput? {
-        guard let (project, connection) = connections[id], case .held(let ide, _) = connection else { return notHeld(id) }
-        let connector = RelayConnector(host: host, port: UInt16(truncatingIfNeeded: port),
-                                       timeoutSeconds: Self.connectTimeout, queue: queue)
+        guard let (project, connection) = connections[id], case .held(let ide, _) = connection else {
+            return notHeld(id)
+        }
+        let connector = RelayConnector(
+            host: host, port: UInt16(truncatingIfNeeded: port),
+            timeoutSeconds: Self.connectTimeout, queue: queue)
         connections[id] = (project, .connecting(ide, connector))
         connector.start { [self] result in
             // The completion may run inside `start`: report from a fresh turn of the queue.
@@ -144,19 +160,26 @@ final class AttachRelays {
         case .failure(let error):
             connections[id] = (project, .held(ide))
             startSweeping()
-            logger.warning("debug server refused the relay; holding the IDE", metadata: ["project": "\(project)", "session": "\(session)", "error": "\(error)"])
+            logger.warning(
+                "debug server refused the relay; holding the IDE",
+                metadata: ["project": "\(project)", "session": "\(session)", "error": "\(error)"])
             deliver(.relayFailed(id, reason: error.description))
         }
     }
 
     /// Starts relaying an IDE connection to its debug server; Core hears `relayUp`.
-    func relay(_ id: ConnectionID, project: String, session: String, ide: FileDescriptor, host: FileDescriptor,
-               sentSoFar: Int = 0, ideSent: [UInt8] = []) {
-        let relay = Relay(ide: ide, host: host, queue: queue, follow: following.contains(project) ? project : nil,
-                          ideSent: ideSent, bytesSoFar: (UInt64(sentSoFar), 0))
+    func relay(
+        _ id: ConnectionID, project: String, session: String, ide: FileDescriptor, host: FileDescriptor,
+        sentSoFar: Int = 0, ideSent: [UInt8] = []
+    ) {
+        let relay = Relay(
+            ide: ide, host: host, queue: queue, follow: following.contains(project) ? project : nil,
+            ideSent: ideSent, bytesSoFar: (UInt64(sentSoFar), 0))
         relay.onEnd = { [self] reason in
             guard connections.removeValue(forKey: id) != nil else { return }
-            deliver(.relayEnded(id, reason: reason, bytesToHost: Int(relay.bytesFromIDE), bytesToIDE: Int(relay.bytesFromHost)))
+            deliver(
+                .relayEnded(
+                    id, reason: reason, bytesToHost: Int(relay.bytesFromIDE), bytesToIDE: Int(relay.bytesFromHost)))
         }
         connections[id] = (project, .relaying(relay))
         relay.start()
@@ -182,7 +205,8 @@ final class AttachRelays {
         case .relaying(let relay):
             relay.onEnd = nil
             relay.close(reason: reason)
-            return .relayEnded(id, reason: reason, bytesToHost: Int(relay.bytesFromIDE), bytesToIDE: Int(relay.bytesFromHost))
+            return .relayEnded(
+                id, reason: reason, bytesToHost: Int(relay.bytesFromIDE), bytesToIDE: Int(relay.bytesFromHost))
         }
     }
 

@@ -57,7 +57,9 @@ extension ControlServer {
 
 /// Turns a call for `io.attachd.Broker` into Core's request, decoding its parameters once.
 enum BrokerCalls {
-    static func request(_ call: VarlinkCallHeader, _ message: [UInt8], codec: VarlinkCodec) throws(VarlinkError) -> BrokerRequest {
+    static func request(_ call: VarlinkCallHeader, _ message: [UInt8], codec: VarlinkCodec) throws(VarlinkError)
+        -> BrokerRequest
+    {
         guard call.interface == InterfaceDescriptions.brokerName else {
             if call.interface == InterfaceDescriptions.serviceName { throw .methodNotFound(call.method) }
             throw .interfaceNotFound(call.interface)
@@ -67,7 +69,8 @@ enum BrokerCalls {
         case .removeProject: return .removeProject(try codec.parameters(ProjectNameParameters.self, in: message).name)
         case .getProject: return .getProject(try codec.parameters(ProjectNameParameters.self, in: message).name)
         case .listProjects: return .listProjects
-        case .listSessions: return .listSessions(project: try codec.parameters(ListSessionsParameters.self, in: message).project)
+        case .listSessions:
+            return .listSessions(project: try codec.parameters(ListSessionsParameters.self, in: message).project)
         case .endSession: return .endSession(id: try codec.parameters(EndSessionParameters.self, in: message).id)
         case .announce: return .announce(try codec.parameters(AnnounceParameters.self, in: message))
         case .wait: return .wait(try codec.parameters(WaitParameters.self, in: message))

@@ -25,8 +25,10 @@ final class ControlServer {
     /// Calls after this are answered `ShuttingDown`.
     private(set) var isStopping = false
 
-    init(queue: DispatchQueue, logger: Logger, options: DaemonOptions, ids: ConnectionIDs, reserve: ReserveDescriptor,
-         readings: any DaemonReadings, deliver: @escaping (BrokerInput) -> Void) {
+    init(
+        queue: DispatchQueue, logger: Logger, options: DaemonOptions, ids: ConnectionIDs, reserve: ReserveDescriptor,
+        readings: any DaemonReadings, deliver: @escaping (BrokerInput) -> Void
+    ) {
         self.readings = readings
         self.queue = queue
         self.logger = logger
@@ -60,11 +62,14 @@ final class ControlServer {
 
     /// Starts accepting on the control socket.
     func start(_ fd: FileDescriptor) {
-        let listener = Listener(fd: fd, name: "control", queue: queue, reserve: reserve,
-                                onAccept: { [self] client in accept(client) },
-                                onExhausted: { [self] error in
-                                    logger.warning("control accept failed; turning clients away until descriptors are free", metadata: ["error": "\(error)"])
-                                })
+        let listener = Listener(
+            fd: fd, name: "control", queue: queue, reserve: reserve,
+            onAccept: { [self] client in accept(client) },
+            onExhausted: { [self] error in
+                logger.warning(
+                    "control accept failed; turning clients away until descriptors are free",
+                    metadata: ["error": "\(error)"])
+            })
         listener.start()
         self.listener = listener
     }
@@ -75,14 +80,18 @@ final class ControlServer {
         let connection = Connection(id: id, fd: fd, queue: queue, outputLimit: options.maxPendingOutput)
         let credentials = try? Socket.peerCredentials(fd)
         guard let credentials, credentials.uid == ProcessHandle.currentUID else {
-            logger.warning("refused a control connection from another user",
-                           metadata: ["uid": "\(credentials.map { String($0.uid) } ?? "unknown")",
-                                      "pid": "\(credentials.map { String($0.pid) } ?? "unknown")"])
+            logger.warning(
+                "refused a control connection from another user",
+                metadata: [
+                    "uid": "\(credentials.map { String($0.uid) } ?? "unknown")",
+                    "pid": "\(credentials.map { String($0.pid) } ?? "unknown")",
+                ])
             refuse(connection, with: .permissionDenied(uid: credentials?.uid ?? UInt32.max))
             return
         }
         guard clients.count < options.maxControlConnections else {
-            logger.warning("too many control connections; refusing one", metadata: ["limit": "\(options.maxControlConnections)"])
+            logger.warning(
+                "too many control connections; refusing one", metadata: ["limit": "\(options.maxControlConnections)"])
             refuse(connection, with: .tooManyConnections(limit: options.maxControlConnections))
             return
         }
@@ -116,9 +125,13 @@ final class ControlServer {
                 guard let next = try client.framer.next() else { break }
                 message = next
             } catch {
-                logger.warning("control message too large; closing the connection", metadata: ["limit": "\(options.maxMessageSize)"])
+                logger.warning(
+                    "control message too large; closing the connection",
+                    metadata: ["limit": "\(options.maxMessageSize)"])
                 let token = client.nextToken(expectsReply: true)
-                client.reply(token.serial, codec.frame(VarlinkReply(error: .messageTooLarge(limit: options.maxMessageSize))), final: true)
+                client.reply(
+                    token.serial, codec.frame(VarlinkReply(error: .messageTooLarge(limit: options.maxMessageSize))),
+                    final: true)
                 connection.closeWhenFlushed()
                 return
             }
@@ -129,7 +142,9 @@ final class ControlServer {
     private func handle(_ message: [UInt8], from client: ControlClient) {
         guard let call = try? codec.decode(VarlinkCallHeader.self, from: message) else {
             let token = client.nextToken(expectsReply: true)
-            let reason = String(validating: message, as: UTF8.self) == nil ? "message is not UTF-8" : "message is not a varlink call object"
+            let reason =
+                String(validating: message, as: UTF8.self) == nil
+                ? "message is not UTF-8" : "message is not a varlink call object"
             logger.debug("bad control message", metadata: ["reason": "\(reason)"])
             client.reply(token.serial, codec.frame(VarlinkReply(error: .invalidParameter(reason))), final: true)
             client.connection.closeWhenFlushed()
@@ -150,12 +165,17 @@ final class ControlServer {
     private func dispatch(_ call: VarlinkCallHeader, _ message: [UInt8], token: RequestToken) throws(VarlinkError) {
         switch VarlinkMethod(call.method) {
         case .getInfo:
-            sendReply(token, ServiceInfoReply(vendor: "attachd", product: "attachd", version: options.version,
-                                              url: "https://varlink.org",
-                                              interfaces: [InterfaceDescriptions.serviceName, InterfaceDescriptions.brokerName]))
+            sendReply(
+                token,
+                ServiceInfoReply(
+                    vendor: "attachd", product: "attachd", version: options.version,
+                    url: "https://varlink.org",
+                    interfaces: [InterfaceDescriptions.serviceName, InterfaceDescriptions.brokerName]))
         case .getInterfaceDescription:
             let p = try codec.parameters(InterfaceDescriptionParameters.self, in: message)
-            guard let text = InterfaceDescriptions.description(of: p.interface) else { throw .interfaceNotFound(p.interface) }
+            guard let text = InterfaceDescriptions.description(of: p.interface) else {
+                throw .interfaceNotFound(p.interface)
+            }
             sendReply(token, InterfaceDescriptionReply(description: text))
         case .getStatus:
             sendReply(token, readings.status())

@@ -12,8 +12,9 @@ extension Daemon {
         Systemd.notify("STOPPING=1")
         logger.info("stopping", metadata: ["signal": "\(signal)"])
         // Replies queued here reach their clients, briefly, before the process exits.
-        control.stop(answering: { [self] connection in broker.waitingTokens(connection: connection) },
-                     keepDescriptor: !ownsControlSocket)
+        control.stop(
+            answering: { [self] connection in broker.waitingTokens(connection: connection) },
+            keepDescriptor: !ownsControlSocket)
         if ownsControlSocket { Files.unlink(options.paths.controlSocket, ifStill: controlSocketFile) }
         // No new host or IDE from here on; systemd keeps its copies of the listeners.
         listeners.stopAll()

@@ -28,10 +28,13 @@ extension Daemon {
             if name == "control" || name == "attachd.socket" || (name == "unknown" && inherited.count == 1) {
                 guard Socket.isListeningUnixStream(fd, path: nil) else {
                     let what = Socket.isListeningTCP(fd, port: 0) ? "a listening TCP socket" : "not a listening socket"
-                    throw DaemonError("refusing to start: the descriptor passed as '\(name)' (fd \(fd.rawValue)) is not a listening Unix stream socket (it is \(what)); attachd.socket must say ListenStream=%t/attachd/control.sock and FileDescriptorName=control")
+                    throw DaemonError(
+                        "refusing to start: the descriptor passed as '\(name)' (fd \(fd.rawValue)) is not a listening Unix stream socket (it is \(what)); attachd.socket must say ListenStream=%t/attachd/control.sock and FileDescriptorName=control"
+                    )
                 }
                 if controlFD != nil {
-                    logger.warning("ignoring a second control socket", metadata: ["name": "\(name)", "fd": "\(fd.rawValue)"])
+                    logger.warning(
+                        "ignoring a second control socket", metadata: ["name": "\(name)", "fd": "\(fd.rawValue)"])
                     fd.close()
                     continue
                 }
@@ -39,7 +42,8 @@ extension Daemon {
             } else if FDStore.isStoredName(name) {
                 fdStore.keepInherited(fd, name: name)
             } else {
-                logger.warning("ignoring an unknown inherited descriptor", metadata: ["name": "\(name)", "fd": "\(fd.rawValue)"])
+                logger.warning(
+                    "ignoring an unknown inherited descriptor", metadata: ["name": "\(name)", "fd": "\(fd.rawValue)"])
                 fd.close()
             }
         }
@@ -61,8 +65,12 @@ extension Daemon {
         startWatchdog()
         Systemd.notify("READY=1")
         let socket = controlFD.map { "passed by systemd (fd \($0.rawValue))" } ?? options.paths.controlSocket
-        logger.info("ready", metadata: ["socket": "\(socket)", "projects": "\(broker.counts.projects)",
-                                         "probe": "\(readiness.methodName)"])
+        logger.info(
+            "ready",
+            metadata: [
+                "socket": "\(socket)", "projects": "\(broker.counts.projects)",
+                "probe": "\(readiness.methodName)",
+            ])
     }
 
     /// The runtime directory must be ours alone: 0700, owned by us.
@@ -107,7 +115,8 @@ extension Daemon {
     static func anotherDaemon(_ holder: InstanceLock.Holder, lockFile: String) -> String {
         let socket = holder.controlSocket ?? "its control socket"
         let pid = holder.pid.map { "pid \($0)" } ?? "its pid is in \(lockFile)"
-        return "another attachd is already serving \(socket) (\(pid)) for this user configuration (it holds \(lockFile)); "
+        return
+            "another attachd is already serving \(socket) (\(pid)) for this user configuration (it holds \(lockFile)); "
             + "stop it first, or give this one its own XDG_CONFIG_HOME and XDG_RUNTIME_DIR"
     }
 
@@ -117,7 +126,9 @@ extension Daemon {
         if Files.exists(path) {
             if let fd = try? Socket.connectUnix(path: path) {
                 fd.close()
-                throw DaemonError("another attachd is already serving \(path); stop it first (attachctl status shows its pid)", exitCode: 3)
+                throw DaemonError(
+                    "another attachd is already serving \(path); stop it first (attachctl status shows its pid)",
+                    exitCode: 3)
             }
             guard Files.isSocket(path) else {
                 throw DaemonError("\(path) exists and is not a socket; move it away or pass --socket")

@@ -65,16 +65,22 @@ public final class Daemon {
         let (door, probe, closing) = (door, listenProbe, closingPorts)
         let deliver: (BrokerInput) -> Void = { door.deliver($0) }
         let peerOwner: (FileDescriptor) -> PeerOwner = { probe.peerOwner(of: $0) }
-        control = ControlServer(queue: queue, logger: logger, options: options, ids: ids, reserve: reserve,
-                                readings: door, deliver: deliver)
-        hosts = HostConnections(queue: queue, logger: logger, options: options, ids: ids, peerOwner: peerOwner, deliver: deliver)
+        control = ControlServer(
+            queue: queue, logger: logger, options: options, ids: ids, reserve: reserve,
+            readings: door, deliver: deliver)
+        hosts = HostConnections(
+            queue: queue, logger: logger, options: options, ids: ids, peerOwner: peerOwner, deliver: deliver)
         processes = ProcessWatcher(queue: queue, deliver: deliver)
-        relays = AttachRelays(queue: queue, logger: logger, options: options, fdStore: fdStore, ids: ids,
-                              peerOwner: peerOwner, deliver: deliver)
-        remotes = RemoteLinks(queue: queue, logger: logger, ids: ids, runtimeDirectory: paths.runtimeDirectory, deliver: deliver)
-        listeners = ProjectListeners(queue: queue, logger: logger, paths: paths, fdStore: fdStore, reserve: reserve,
-                                     closing: closing, onAccept: Self.route(hosts: hosts, relays: relays), deliver: deliver)
-        readiness = ReadinessProbe(queue: queue, logger: logger, probe: probe, excludedPorts: { closing.ports }, deliver: deliver)
+        relays = AttachRelays(
+            queue: queue, logger: logger, options: options, fdStore: fdStore, ids: ids,
+            peerOwner: peerOwner, deliver: deliver)
+        remotes = RemoteLinks(
+            queue: queue, logger: logger, ids: ids, runtimeDirectory: paths.runtimeDirectory, deliver: deliver)
+        listeners = ProjectListeners(
+            queue: queue, logger: logger, paths: paths, fdStore: fdStore, reserve: reserve,
+            closing: closing, onAccept: Self.route(hosts: hosts, relays: relays), deliver: deliver)
+        readiness = ReadinessProbe(
+            queue: queue, logger: logger, probe: probe, excludedPorts: { closing.ports }, deliver: deliver)
         door.daemon = self
     }
 
@@ -117,7 +123,8 @@ public final class Daemon {
             }
             guard probeRequested else { break }
             probeRequested = false
-            work += broker.handle(readiness.reading(queries: broker.ownershipQueries, connectedToo: false), now: instant())
+            work += broker.handle(
+                readiness.reading(queries: broker.ownershipQueries, connectedToo: false), now: instant())
         }
         readiness.reschedule(broker.schedule)
         updateStatus()
@@ -139,7 +146,11 @@ public final class Daemon {
         switch action {
         case .respond(let token, let result):
             // A reply must not promise a change that was not saved.
-            if case .success = result, let unsaved { control.respond(token, .failure(unsaved)) } else { control.respond(token, result) }
+            if case .success = result, let unsaved {
+                control.respond(token, .failure(unsaved))
+            } else {
+                control.respond(token, result)
+            }
         case .openListeners(let project):
             guard let info = broker.projectInfo(project) else { return [] }
             relays.setFollow(project, info.follow == true)
@@ -155,7 +166,8 @@ public final class Daemon {
             case .success(let channel):
                 guard let input = relays.connect(connection, session: session, through: channel) else { return [] }
                 return broker.handle(input, now: instant())
-            case .failure(let error): return broker.handle(.relayFailed(connection, reason: error.reason), now: instant())
+            case .failure(let error):
+                return broker.handle(.relayFailed(connection, reason: error.reason), now: instant())
             }
         case .openRemote(let project, let remote):
             remotes.open(project: project, remote: remote)
@@ -218,7 +230,9 @@ public final class Daemon {
                 if let reason = relay.endReason { metadata["reason"] = "\(reason)" }
             }
         }
-        if let project = event.project, let port = project.attachPort ?? project.debugPort { metadata["port"] = "\(port)" }
+        if let project = event.project, let port = project.attachPort ?? project.debugPort {
+            metadata["port"] = "\(port)"
+        }
         logger.info("\(Self.describe(event.kind))", metadata: metadata)
     }
 
@@ -251,16 +265,18 @@ public final class Daemon {
 
     func status() -> StatusReply {
         let c = broker.counts
-        return StatusReply(version: options.version, pid: Int(ProcessHandle.currentPID),
-                           uptime: Clock.monotonicSeconds() - startedAt, projects: c.projects,
-                           sessions: c.pending + c.ready, pending: c.pending, ready: c.ready, waiters: c.waiters,
-                           connections: control.count + hosts.count + relays.count, probe: readiness.methodName)
+        return StatusReply(
+            version: options.version, pid: Int(ProcessHandle.currentPID),
+            uptime: Clock.monotonicSeconds() - startedAt, projects: c.projects,
+            sessions: c.pending + c.ready, pending: c.pending, ready: c.ready, waiters: c.waiters,
+            connections: control.count + hosts.count + relays.count, probe: readiness.methodName)
     }
 
     /// The one-line summary for `systemctl status`, sent whenever it changes.
     private func updateStatus() {
         let c = broker.counts
-        let status = "\(c.projects) project\(c.projects == 1 ? "" : "s"), \(c.pending) pending, \(c.ready) ready, \(c.waiters) waiting"
+        let status =
+            "\(c.projects) project\(c.projects == 1 ? "" : "s"), \(c.pending) pending, \(c.ready) ready, \(c.waiters) waiting"
         guard status != lastStatus else { return }
         lastStatus = status
         Systemd.notify("STATUS=" + status)

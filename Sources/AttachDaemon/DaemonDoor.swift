@@ -24,8 +24,10 @@ final class DaemonDoor: DaemonReadings {
     }
 
     func status() -> StatusReply {
-        daemon?.status() ?? StatusReply(version: "", pid: 0, uptime: 0, projects: 0, sessions: 0, pending: 0, ready: 0,
-                                        waiters: 0, connections: 0, probe: "")
+        daemon?.status()
+            ?? StatusReply(
+                version: "", pid: 0, uptime: 0, projects: 0, sessions: 0, pending: 0, ready: 0,
+                waiters: 0, connections: 0, probe: "")
     }
 
     func projectExists(_ name: String) -> Bool {

@@ -32,8 +32,9 @@ public struct DaemonLogHandler: LogHandler {
         let details = merged.mapValues { "\($0)" }
         let message = "\(event.message)"
         if journal {
-            let fields = JournalEntry.fields(priority: Self.priority(event.level), message: message, metadata: details,
-                                             file: event.file, function: event.function, line: event.line)
+            let fields = JournalEntry.fields(
+                priority: Self.priority(event.level), message: message, metadata: details,
+                file: event.file, function: event.function, line: event.line)
             do {
                 try Journal.send(fields)
                 return
@@ -42,7 +43,9 @@ public struct DaemonLogHandler: LogHandler {
             }
         }
         let text = JournalEntry.text(message: message, metadata: details)
-        let line = journal ? Self.prefixedLines(text, level: event.level) : Self.plainLine(text, level: event.level, label: label)
+        let line =
+            journal
+            ? Self.prefixedLines(text, level: event.level) : Self.plainLine(text, level: event.level, label: label)
         try? FileDescriptor.standardError.writeAll(Array(line.utf8))
     }
 

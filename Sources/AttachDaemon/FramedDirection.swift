@@ -58,8 +58,10 @@ final class FramedDirection: RelayPump {
     private(set) var isFinished = false
 
     /// `sentAlready`: the IDE's bytes a `RelayTrial` passed on before: framed, not sent again.
-    init(source: FileDescriptor, destination: FileDescriptor, fromHost: Bool, state: DAPRelayState, bufferCapacity: Int,
-         sentAlready: [UInt8] = []) {
+    init(
+        source: FileDescriptor, destination: FileDescriptor, fromHost: Bool, state: DAPRelayState, bufferCapacity: Int,
+        sentAlready: [UInt8] = []
+    ) {
         self.source = source
         self.destination = destination
         self.fromHost = fromHost
@@ -184,7 +186,9 @@ final class FramedDirection: RelayPump {
             do throws(Errno) {
                 if try drain() { break }
                 let left = (deadline - Clock.monotonicSeconds()) * 1000
-                guard left > 0, try destination.waitWritable(timeoutMilliseconds: Int32(left.rounded(.up))) else { break }
+                guard left > 0, try destination.waitWritable(timeoutMilliseconds: Int32(left.rounded(.up))) else {
+                    break
+                }
             } catch {
                 break
             }

@@ -17,8 +17,10 @@ final class HostConnections {
     private let deliver: (BrokerInput) -> Void
     private var hosts: [ConnectionID: HostClient] = [:]
 
-    init(queue: DispatchQueue, logger: Logger, options: DaemonOptions, ids: ConnectionIDs,
-         peerOwner: @escaping (FileDescriptor) -> PeerOwner, deliver: @escaping (BrokerInput) -> Void) {
+    init(
+        queue: DispatchQueue, logger: Logger, options: DaemonOptions, ids: ConnectionIDs,
+        peerOwner: @escaping (FileDescriptor) -> PeerOwner, deliver: @escaping (BrokerInput) -> Void
+    ) {
         self.queue = queue
         self.logger = logger
         self.options = options
@@ -41,11 +43,14 @@ final class HostConnections {
             return
         }
         if let stranger = foreignUser(fd, viaTCP: viaTCP) {
-            logger.warning("refused a rendezvous connection from another user", metadata: ["project": "\(project)", "uid": "\(stranger)"])
+            logger.warning(
+                "refused a rendezvous connection from another user",
+                metadata: ["project": "\(project)", "uid": "\(stranger)"])
             connection.sendLastAndDrain(RendezvousReply.permissionDenied(uid: stranger).bytes)
             return
         }
-        let host = HostClient(connection: connection, project: project, viaTCP: viaTCP, maxLineLength: options.maxLineLength)
+        let host = HostClient(
+            connection: connection, project: project, viaTCP: viaTCP, maxLineLength: options.maxLineLength)
         hosts[id] = host
         connection.onClose = { [self] in closed(host) }
         connection.start { [self] in readable(host) }
@@ -93,8 +98,12 @@ final class HostConnections {
                 continue
             } catch {
                 connection.send(RendezvousReply.lineTooLong(limit: options.maxLineLength).bytes)
-                logger.warning("bad rendezvous input; closing", metadata: ["project": "\(host.project)",
-                                                                           "reason": "line longer than \(options.maxLineLength) bytes"])
+                logger.warning(
+                    "bad rendezvous input; closing",
+                    metadata: [
+                        "project": "\(host.project)",
+                        "reason": "line longer than \(options.maxLineLength) bytes",
+                    ])
                 drop(host)
                 return
             }

@@ -18,8 +18,10 @@ final class Listener {
     /// How long to stop accepting after running out of descriptors.
     static let exhaustionPause = 0.25
 
-    init(fd: FileDescriptor, name: String, queue: DispatchQueue, reserve: ReserveDescriptor,
-         onAccept: @escaping (FileDescriptor) -> Void, onExhausted: @escaping (Errno) -> Void) {
+    init(
+        fd: FileDescriptor, name: String, queue: DispatchQueue, reserve: ReserveDescriptor,
+        onAccept: @escaping (FileDescriptor) -> Void, onExhausted: @escaping (Errno) -> Void
+    ) {
         self.fd = fd
         self.reserve = reserve
         self.name = name

@@ -50,9 +50,11 @@ final class ProjectListeners {
     private let closing: ClosingPorts
     private var stopped = false
 
-    init(queue: DispatchQueue, logger: Logger, paths: DefaultPaths, fdStore: FDStore, reserve: ReserveDescriptor,
-         closing: ClosingPorts = ClosingPorts(), onAccept: @escaping (Accepted) -> Void,
-         deliver: @escaping (BrokerInput) -> Void) {
+    init(
+        queue: DispatchQueue, logger: Logger, paths: DefaultPaths, fdStore: FDStore, reserve: ReserveDescriptor,
+        closing: ClosingPorts = ClosingPorts(), onAccept: @escaping (Accepted) -> Void,
+        deliver: @escaping (BrokerInput) -> Void
+    ) {
         self.closing = closing
         self.queue = queue
         self.logger = logger
@@ -106,8 +108,9 @@ final class ProjectListeners {
             return nil
         }
         let kind = project.errors.keys.min { $0.rawValue < $1.rawValue }
-        logger.error("\(kind == .attach ? "attach" : "rendezvous") listener not up; will retry",
-                     metadata: ["project": "\(name)", "error": "\(problem)"])
+        logger.error(
+            "\(kind == .attach ? "attach" : "rendezvous") listener not up; will retry",
+            metadata: ["project": "\(name)", "error": "\(problem)"])
         scheduleRetry(name)
         return problem
     }
@@ -134,7 +137,8 @@ final class ProjectListeners {
         let name = Self.storeName(kind, info.name)
         let path = paths.rendezvousSocket(for: info.name)
         if let fd = fdStore.adopt(name) {
-            let listening = port.map { Socket.isListeningTCP(fd, port: $0) }
+            let listening =
+                port.map { Socket.isListeningTCP(fd, port: $0) }
                 ?? (Socket.isListeningUnixStream(fd, path: nil) && Files.isSocket(path))
             if listening {
                 if port == nil { socketFiles[info.name] = FileIdentity.of(path) }
@@ -161,14 +165,16 @@ final class ProjectListeners {
         let name = Self.storeName(kind, info.name)
         let (project, allowRemote) = (info.name, info.allowRemote)
         let who = kind == .attach ? "IDEs" : "hosts"
-        let listener = Listener(fd: fd, name: name, queue: queue, reserve: reserve,
-                                onAccept: { [self] client in
-                                    onAccept(Accepted(fd: client, project: project, kind: kind, allowRemote: allowRemote))
-                                },
-                                onExhausted: { [self] error in
-                                    logger.warning("accept failed; turning \(who) away until descriptors are free",
-                                                   metadata: ["listener": "\(name)", "project": "\(project)", "error": "\(error)"])
-                                })
+        let listener = Listener(
+            fd: fd, name: name, queue: queue, reserve: reserve,
+            onAccept: { [self] client in
+                onAccept(Accepted(fd: client, project: project, kind: kind, allowRemote: allowRemote))
+            },
+            onExhausted: { [self] error in
+                logger.warning(
+                    "accept failed; turning \(who) away until descriptors are free",
+                    metadata: ["listener": "\(name)", "project": "\(project)", "error": "\(error)"])
+            })
         listener.start()
         return listener
     }
@@ -177,11 +183,13 @@ final class ProjectListeners {
     private func scheduleRetry(_ name: String) {
         guard !stopped, var project = projects[name] else { return }
         if project.retry?.isArmed == true { return }
-        let timer = project.retry ?? QueueTimer(queue: queue, leeway: .milliseconds(50)) { [self] in
-            guard !stopped, let failed = projects[name]?.errors.keys else { return }
-            let problem = bind(name, kinds: failed.sorted { $0.rawValue < $1.rawValue })
-            deliver(.listenersOpened(project: name, error: problem))
-        }
+        let timer =
+            project.retry
+            ?? QueueTimer(queue: queue, leeway: .milliseconds(50)) { [self] in
+                guard !stopped, let failed = projects[name]?.errors.keys else { return }
+                let problem = bind(name, kinds: failed.sorted { $0.rawValue < $1.rawValue })
+                deliver(.listenersOpened(project: name, error: problem))
+            }
         timer.once(after: project.backoff.next())
         project.retry = timer
         projects[name] = project
@@ -222,7 +230,9 @@ final class ProjectListeners {
             project.retry?.cancel()
             for listener in project.open.values { listener.close() }
             let file = socketFiles.removeValue(forKey: name)
-            if project.open[.unix] != nil, !fdStore.isEnabled { Files.unlink(paths.rendezvousSocket(for: name), ifStill: file) }
+            if project.open[.unix] != nil, !fdStore.isEnabled {
+                Files.unlink(paths.rendezvousSocket(for: name), ifStill: file)
+            }
         }
         projects = [:]
     }

@@ -1,12 +1,13 @@
 import AttachCore
 import AttachProtocol
 import AttachSystem
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 import Logging
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Loads and saves `projects.json`. Saves are atomic (temp file, fsync, rename, fsync of the
 /// directory), so the file is never half-written; a file that cannot be read is kept aside.
@@ -26,7 +27,8 @@ struct ProjectStore {
             }
             bytes = read
         } catch {
-            logger.error("cannot read saved projects; starting without them", metadata: ["file": "\(path)", "error": "\(error)"])
+            logger.error(
+                "cannot read saved projects; starting without them", metadata: ["file": "\(path)", "error": "\(error)"])
             return []
         }
         if let file = try? JSONDecoder().decode(ProjectsFile.self, from: Data(bytes)) {
@@ -36,11 +38,13 @@ struct ProjectStore {
         let aside = path + ".corrupt-" + Self.timestamp()
         do {
             try Files.rename(path, aside)
-            logger.error("projects file is corrupt; kept aside, starting with what could be read",
-                         metadata: ["file": "\(path)", "keptAs": "\(aside)", "recovered": "\(salvaged.count)"])
+            logger.error(
+                "projects file is corrupt; kept aside, starting with what could be read",
+                metadata: ["file": "\(path)", "keptAs": "\(aside)", "recovered": "\(salvaged.count)"])
         } catch {
-            logger.error("projects file is corrupt and could not be kept aside",
-                         metadata: ["file": "\(path)", "error": "\(error)"])
+            logger.error(
+                "projects file is corrupt and could not be kept aside",
+                metadata: ["file": "\(path)", "error": "\(error)"])
         }
         return salvaged
     }
@@ -58,7 +62,8 @@ struct ProjectStore {
     /// The projects that still decode one by one from a damaged file.
     static func salvage(_ bytes: [UInt8]) -> [ProjectConfig] {
         guard let object = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)),
-              case .array(let list)? = object["projects"] else { return [] }
+            case .array(let list)? = object["projects"]
+        else { return [] }
         let encoder = JSONEncoder()
         return list.compactMap { item in
             guard let data = try? encoder.encode(item) else { return nil }

@@ -24,8 +24,11 @@ final class ReadinessProbe {
     private var schedule = ProbeSchedule.idle
     private var lastAttachmentCheck = 0.0
 
-    init(queue: DispatchQueue, logger: Logger, probe: ListenProbe = ListenProbe(), excludedPorts: @escaping () -> Set<UInt16>,
-         deliver: @escaping (BrokerInput) -> Void) {
+    init(
+        queue: DispatchQueue, logger: Logger, probe: ListenProbe = ListenProbe(),
+        excludedPorts: @escaping () -> Set<UInt16>,
+        deliver: @escaping (BrokerInput) -> Void
+    ) {
         self.queue = queue
         self.logger = logger
         self.probe = probe
@@ -83,7 +86,9 @@ final class ReadinessProbe {
         // every established connection, not just the listeners.
         var connected: Set<UInt16>?
         let now = Clock.monotonicSeconds()
-        if connectedToo, listening != nil, let every = schedule.connectedInterval, now - lastAttachmentCheck >= every * 0.9 {
+        if connectedToo, listening != nil, let every = schedule.connectedInterval,
+            now - lastAttachmentCheck >= every * 0.9
+        {
             lastAttachmentCheck = now
             connected = probe.connectedPorts()
         }
@@ -134,12 +139,16 @@ final class ReadinessProbe {
     private func timerFired() {
         timerFireAt = nil
         // A deadline alone wakes Core without reading the kernel.
-        deliver(schedule.interval == nil ? .probed(listening: nil, connected: nil) : reading(queries: schedule.queries, connectedToo: true))
+        deliver(
+            schedule.interval == nil
+                ? .probed(listening: nil, connected: nil) : reading(queries: schedule.queries, connectedToo: true))
     }
 
     /// The timer as a test drives it: `wantsConnected` asks for attachment at Core's slow pace.
     func reschedule(interval: Double?, deadline: Double?, wantsConnected: Bool) {
-        reschedule(ProbeSchedule(interval: interval, deadline: deadline,
-                                 connectedInterval: wantsConnected ? Broker.slowProbeInterval : nil, queries: []))
+        reschedule(
+            ProbeSchedule(
+                interval: interval, deadline: deadline,
+                connectedInterval: wantsConnected ? Broker.slowProbeInterval : nil, queries: []))
     }
 }

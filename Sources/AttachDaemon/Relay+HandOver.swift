@@ -19,8 +19,10 @@ public struct RelayHandOver: Sendable, Equatable {
     /// peer stopped reading.
     public let undeliveredBytes: Int
 
-    public init(ide: FileDescriptor, host: FileDescriptor, bytesFromIDE: UInt64 = 0, bytesFromHost: UInt64 = 0,
-                startedAt: Double, undeliveredBytes: Int = 0) {
+    public init(
+        ide: FileDescriptor, host: FileDescriptor, bytesFromIDE: UInt64 = 0, bytesFromHost: UInt64 = 0,
+        startedAt: Double, undeliveredBytes: Int = 0
+    ) {
         self.ide = ide
         self.host = host
         self.bytesFromIDE = bytesFromIDE
@@ -45,8 +47,9 @@ extension Relay {
         stop(closingSockets: false)
         let deadline = Clock.monotonicSeconds() + Double(max(0, timeoutMilliseconds)) / 1000
         let undelivered = directions.reduce(0) { $0 + $1.flush(until: deadline) }
-        let handed = RelayHandOver(ide: ide, host: host, bytesFromIDE: bytesFromIDE, bytesFromHost: bytesFromHost,
-                                   startedAt: startedAt, undeliveredBytes: undelivered)
+        let handed = RelayHandOver(
+            ide: ide, host: host, bytesFromIDE: bytesFromIDE, bytesFromHost: bytesFromHost,
+            startedAt: startedAt, undeliveredBytes: undelivered)
         directions.forEach { $0.closePipe() }
         return handed
     }

@@ -59,14 +59,16 @@ extension Relay {
         cancelRecognitionSources()
         recognitionTries += 1
         guard recognitionTries < Self.recognitionTries else { return decided(dap: false) }
-        let timer = recognitionTimer ?? {
-            let timer = DispatchSource.makeTimerSource(queue: queue)
-            timer.setEventHandler { [self] in recognize() }
-            recognitionTimer = timer
-            timer.schedule(deadline: .now() + Self.recognitionRetry)
-            timer.resume()
-            return timer
-        }()
+        let timer =
+            recognitionTimer
+            ?? {
+                let timer = DispatchSource.makeTimerSource(queue: queue)
+                timer.setEventHandler { [self] in recognize() }
+                recognitionTimer = timer
+                timer.schedule(deadline: .now() + Self.recognitionRetry)
+                timer.resume()
+                return timer
+            }()
         timer.schedule(deadline: .now() + Self.recognitionRetry)
     }
 

@@ -84,8 +84,11 @@ public final class Relay: @unchecked Sendable {
     /// `bytesSoFar` and `startedAt` carry the counters and start time of a relay that was handed
     /// over. TCP_NODELAY is set on TCP sockets, so small debugger messages leave as soon as they
     /// arrived. SIGPIPE is ignored for the process.
-    public init(ide: FileDescriptor, host: FileDescriptor, queue: DispatchQueue, options: Options = Options(),
-                follow: String? = nil, ideSent: [UInt8] = [], bytesSoFar: (fromIDE: UInt64, fromHost: UInt64) = (0, 0), startedAt: Double? = nil) {
+    public init(
+        ide: FileDescriptor, host: FileDescriptor, queue: DispatchQueue, options: Options = Options(),
+        follow: String? = nil, ideSent: [UInt8] = [], bytesSoFar: (fromIDE: UInt64, fromHost: UInt64) = (0, 0),
+        startedAt: Double? = nil
+    ) {
         ProcessHandle.ignoreSIGPIPE()
         self.ide = ide
         self.host = host
@@ -108,9 +111,13 @@ public final class Relay: @unchecked Sendable {
             let state = DAPRelayState(project: follow)
             dapState = state
             directions = [
-                FramedDirection(source: ide, destination: host, fromHost: false, state: state, bufferCapacity: options.bufferCapacity,
-                                sentAlready: ideSent),
-                FramedDirection(source: host, destination: ide, fromHost: true, state: state, bufferCapacity: options.bufferCapacity),
+                FramedDirection(
+                    source: ide, destination: host, fromHost: false, state: state,
+                    bufferCapacity: options.bufferCapacity,
+                    sentAlready: ideSent),
+                FramedDirection(
+                    source: host, destination: ide, fromHost: true, state: state, bufferCapacity: options.bufferCapacity
+                ),
             ]
             return
         }
@@ -126,8 +133,9 @@ public final class Relay: @unchecked Sendable {
     /// Adopts the sockets of a relay handed over by `handOver(timeoutMilliseconds:)` (in this
     /// process or, through systemd's fd store, in the next one), with its counters and start time.
     public convenience init(adopting handed: RelayHandOver, queue: DispatchQueue, options: Options = Options()) {
-        self.init(ide: handed.ide, host: handed.host, queue: queue, options: options, follow: nil,
-                  bytesSoFar: (handed.bytesFromIDE, handed.bytesFromHost), startedAt: handed.startedAt)
+        self.init(
+            ide: handed.ide, host: handed.host, queue: queue, options: options, follow: nil,
+            bytesSoFar: (handed.bytesFromIDE, handed.bytesFromHost), startedAt: handed.startedAt)
     }
 
     /// Bytes relayed from the IDE to the host (written to the host's socket).
@@ -242,7 +250,8 @@ public final class Relay: @unchecked Sendable {
             if on { source.resume() } else { source.suspend() }
             return
         }
-        let source = DispatchSource.makeWriteSource(fileDescriptor: directions[index].destination.rawValue, queue: queue)
+        let source = DispatchSource.makeWriteSource(
+            fileDescriptor: directions[index].destination.rawValue, queue: queue)
         source.setEventHandler { [self] in run(index) }
         source.setCancelHandler { [self] in sourceCancelled() }
         liveSources += 1

@@ -123,13 +123,17 @@ final class RelayDirection {
             guard let buffer else { return true }
             let written: Int
             do throws(Errno) {
-                written = try Socket.sendNoSignal(destination, UnsafeRawBufferPointer(rebasing: buffer[bufferStart..<bufferEnd]))
+                written = try Socket.sendNoSignal(
+                    destination, UnsafeRawBufferPointer(rebasing: buffer[bufferStart..<bufferEnd]))
             } catch .wouldBlock {
                 return false
             }
             bufferStart += written
             bytesMoved += UInt64(written)
-            if bufferStart == bufferEnd { bufferStart = 0; bufferEnd = 0 }
+            if bufferStart == bufferEnd {
+                bufferStart = 0
+                bufferEnd = 0
+            }
         }
         return true
     }

@@ -41,8 +41,10 @@ final class RemoteLink {
     /// another program called attachctl on the remote PATH) ends as `unreachable`.
     static let connectDeadline = Double(SSHCommand.connectTimeoutSeconds) + 5
 
-    init(project: String, remote: RemoteConfig, ssh: SSHCommand, queue: DispatchQueue, logger: Logger,
-         ids: ConnectionIDs, deliver: @escaping (BrokerInput) -> Void) {
+    init(
+        project: String, remote: RemoteConfig, ssh: SSHCommand, queue: DispatchQueue, logger: Logger,
+        ids: ConnectionIDs, deliver: @escaping (BrokerInput) -> Void
+    ) {
         self.project = project
         self.remote = remote
         self.ssh = ssh
@@ -57,7 +59,9 @@ final class RemoteLink {
         guard !stopped, process == nil else { return }
         retry?.cancel()
         let arguments = ssh.bridge(to: remote)
-        logger.debug("starting the remote link", metadata: ["project": "\(project)", "command": "\(arguments.dropFirst(4).joined(separator: " "))"])
+        logger.debug(
+            "starting the remote link",
+            metadata: ["project": "\(project)", "command": "\(arguments.dropFirst(4).joined(separator: " "))"])
         let started: (SSHProcess, FileDescriptor)
         do {
             started = try SSHProcess.start(arguments, queue: queue)
@@ -129,8 +133,11 @@ final class RemoteLink {
             case .info:
                 let reply = try typed(ServiceInfoReply.self, message)
                 guard reply.interfaces.contains(InterfaceDescriptions.brokerName),
-                      Self.isCompatible(reply.version) else {
-                    return fail("the remote attachd \(reply.version) is not compatible with this attachd \(AttachdVersion.current) (install the same version on \(remote.destination))")
+                    Self.isCompatible(reply.version)
+                else {
+                    return fail(
+                        "the remote attachd \(reply.version) is not compatible with this attachd \(AttachdVersion.current) (install the same version on \(remote.destination))"
+                    )
                 }
                 version = reply.version
             case .project:
@@ -146,7 +153,9 @@ final class RemoteLink {
                 let reply = try codec.reply(WatchReply.self, from: message)
                 if let error = reply.error { throw error }
                 guard let event = reply.parameters?.event else { return }
-                if event.kind == .projectRemoved { return fail("project '\(remote.project)' was removed on \(remote.destination)") }
+                if event.kind == .projectRemoved {
+                    return fail("project '\(remote.project)' was removed on \(remote.destination)")
+                }
                 if let session = event.session { deliver(.remoteSession(project: project, session)) }
                 if reply.continues != true { fail("the remote attachd ended the watch") }
             }
@@ -167,7 +176,8 @@ final class RemoteLink {
     private func describe(_ error: VarlinkError) -> String {
         switch error.name {
         case VarlinkError.projectNotFound("").name:
-            return "project '\(remote.project)' does not exist on \(remote.destination) (add it there with `attachctl add \(remote.project) ...`)"
+            return
+                "project '\(remote.project)' does not exist on \(remote.destination) (add it there with `attachctl add \(remote.project) ...`)"
         default:
             return "the remote attachd answered \(error)"
         }
@@ -183,7 +193,12 @@ final class RemoteLink {
     private func down(_ reason: String) {
         teardown()
         guard !stopped else { return }
-        logger.warning("remote link down", metadata: ["project": "\(project)", "remote": "\(remote.destination)", "reason": "\(reason)", "retry in": "\(backoff.current) s"])
+        logger.warning(
+            "remote link down",
+            metadata: [
+                "project": "\(project)", "remote": "\(remote.destination)", "reason": "\(reason)",
+                "retry in": "\(backoff.current) s",
+            ])
         deliver(.remoteLost(project: project, reason: reason))
         let timer = retry ?? QueueTimer(queue: queue) { [weak self] in self?.start() }
         timer.once(after: backoff.next())

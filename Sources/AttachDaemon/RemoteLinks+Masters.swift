@@ -27,7 +27,9 @@ extension RemoteLinks {
         do {
             started = try SSHProcess.start(command(for: remote).control("exit", to: remote), queue: queue)
         } catch {
-            return logger.warning("cannot ask the ssh connection to exit", metadata: ["remote": "\(remote.destination)", "error": "\(error)"])
+            return logger.warning(
+                "cannot ask the ssh connection to exit",
+                metadata: ["remote": "\(remote.destination)", "error": "\(error)"])
         }
         let (process, fd) = started
         fd.close()
@@ -37,7 +39,11 @@ extension RemoteLinks {
         process.onExit = { [self] status, words in
             timer.cancel()
             masterRequests[process.pid] = nil
-            logger.debug("asked the ssh connection to exit", metadata: ["remote": "\(remote.destination)", "status": "\(String(describing: status))", "words": "\(words)"])
+            logger.debug(
+                "asked the ssh connection to exit",
+                metadata: [
+                    "remote": "\(remote.destination)", "status": "\(String(describing: status))", "words": "\(words)",
+                ])
         }
     }
 
@@ -63,11 +69,14 @@ extension RemoteLinks {
                     input.close()
                     output.writeEnd.close()
                 }
-                let pid = try ChildProcess.spawn(arguments, environment: ChildProcess.environment, standardInput: input,
-                                                 standardOutput: output.writeEnd, standardError: output.writeEnd)
+                let pid = try ChildProcess.spawn(
+                    arguments, environment: ChildProcess.environment, standardInput: input,
+                    standardOutput: output.writeEnd, standardError: output.writeEnd)
                 running.append((pid, output, remote.destination))
             } catch {
-                logger.warning("cannot ask the ssh connection to go", metadata: ["remote": "\(remote.destination)", "error": "\(error)"])
+                logger.warning(
+                    "cannot ask the ssh connection to go",
+                    metadata: ["remote": "\(remote.destination)", "error": "\(error)"])
             }
         }
         let deadline = Clock.monotonicSeconds() + seconds
@@ -75,7 +84,9 @@ extension RemoteLinks {
             let status = Self.wait(for: pid, until: deadline)
             let words = (try? output.readEnd.read(upTo: 4096)).map { String(decoding: $0, as: UTF8.self) } ?? ""
             output.readEnd.close()
-            logger.debug("asked the ssh connection to \(request)", metadata: ["remote": "\(destination)", "status": "\(String(describing: status))", "words": "\(words)"])
+            logger.debug(
+                "asked the ssh connection to \(request)",
+                metadata: ["remote": "\(destination)", "status": "\(String(describing: status))", "words": "\(words)"])
         }
     }
 

@@ -19,11 +19,13 @@ struct SSHCommand: Sendable, Equatable {
     static let connectTimeoutSeconds = 10
 
     var options: [String] {
-        ["-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
-         "-o", "ControlMaster=auto", "-o", "ControlPath=\(controlDirectory)/%C",
-         "-o", "ControlPersist=\(Self.persistSeconds)",
-         "-o", "ServerAliveInterval=\(Self.keepAliveSeconds)", "-o", "ServerAliveCountMax=3",
-         "-o", "ConnectTimeout=\(Self.connectTimeoutSeconds)"]
+        [
+            "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+            "-o", "ControlMaster=auto", "-o", "ControlPath=\(controlDirectory)/%C",
+            "-o", "ControlPersist=\(Self.persistSeconds)",
+            "-o", "ServerAliveInterval=\(Self.keepAliveSeconds)", "-o", "ServerAliveCountMax=3",
+            "-o", "ConnectTimeout=\(Self.connectTimeoutSeconds)",
+        ]
     }
 
     /// `ssh … DEST attachctl bridge [--socket PATH]`: the control link.
@@ -92,8 +94,9 @@ final class SSHProcess {
         let pid: Int32
         do {
             try ours.setNonBlocking(true)
-            pid = try ChildProcess.spawn(arguments, environment: ChildProcess.environment, standardInput: theirs,
-                                         standardOutput: theirs, standardError: errors.writeEnd)
+            pid = try ChildProcess.spawn(
+                arguments, environment: ChildProcess.environment, standardInput: theirs,
+                standardOutput: theirs, standardError: errors.writeEnd)
         } catch {
             ours.close()
             errors.readEnd.close()
@@ -113,7 +116,10 @@ final class SSHProcess {
     private func watch() {
         let errors = DispatchSource.makeReadSource(fileDescriptor: stderrFD.rawValue, queue: queue)
         errors.setEventHandler { [self] in
-            if !drainStderr() { stderrSource?.cancel(); stderrSource = nil }
+            if !drainStderr() {
+                stderrSource?.cancel()
+                stderrSource = nil
+            }
         }
         errors.setCancelHandler { [fd = stderrFD] in fd.close() }
         stderrSource = errors

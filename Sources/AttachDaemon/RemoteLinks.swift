@@ -23,9 +23,11 @@ final class RemoteLinks {
     /// `ssh -O exit` requests under way, by pid (`endMaster`).
     var masterRequests: [Int32: SSHProcess] = [:]
 
-    init(queue: DispatchQueue, logger: Logger, ids: ConnectionIDs, runtimeDirectory: String,
-         sshCommand: String? = Environment.get("ATTACHD_SSH_COMMAND"),
-         deliver: @escaping (BrokerInput) -> Void) {
+    init(
+        queue: DispatchQueue, logger: Logger, ids: ConnectionIDs, runtimeDirectory: String,
+        sshCommand: String? = Environment.get("ATTACHD_SSH_COMMAND"),
+        deliver: @escaping (BrokerInput) -> Void
+    ) {
         self.queue = queue
         self.logger = logger
         self.ids = ids
@@ -47,10 +49,13 @@ final class RemoteLinks {
         do {
             try Files.createDirectories(controlDirectory)
         } catch {
-            logger.warning("cannot create the ssh control directory", metadata: ["path": "\(controlDirectory)", "error": "\(error)"])
+            logger.warning(
+                "cannot create the ssh control directory",
+                metadata: ["path": "\(controlDirectory)", "error": "\(error)"])
         }
-        let link = RemoteLink(project: project, remote: remote, ssh: command(for: remote), queue: queue, logger: logger,
-                              ids: ids, deliver: deliver)
+        let link = RemoteLink(
+            project: project, remote: remote, ssh: command(for: remote), queue: queue, logger: logger,
+            ids: ids, deliver: deliver)
         links[project] = link
         link.start()
     }
@@ -67,10 +72,13 @@ final class RemoteLinks {
     /// why it could not start. Whether the remote debug server accepted shows later: a refusal
     /// ends the channel before any byte, and ssh with a failure (`RemoteChannel.ended`).
     func openChannel(project: String, host: String, port: Int) -> Result<RemoteChannel, RemoteChannelError> {
-        guard let remote = links[project]?.remote else { return .failure(RemoteChannelError(reason: "project \(project) has no remote link")) }
+        guard let remote = links[project]?.remote else {
+            return .failure(RemoteChannelError(reason: "project \(project) has no remote link"))
+        }
         let started: (SSHProcess, FileDescriptor)
         do {
-            started = try SSHProcess.start(command(for: remote).channel(to: remote, host: host, port: port), queue: queue)
+            started = try SSHProcess.start(
+                command(for: remote).channel(to: remote, host: host, port: port), queue: queue)
         } catch {
             return .failure(RemoteChannelError(reason: "cannot start ssh: \(error)"))
         }
@@ -80,7 +88,9 @@ final class RemoteLinks {
         process.onExit = { [self] status, words in
             channels[process.pid] = nil
             let reason = RemoteLink.reason(status: status, words: words, destination: remote.destination)
-            logger.debug("ssh channel ended", metadata: ["project": "\(project)", "target": "\(host):\(port)", "reason": "\(reason)"])
+            logger.debug(
+                "ssh channel ended",
+                metadata: ["project": "\(project)", "target": "\(host):\(port)", "reason": "\(reason)"])
             channel.exited(status: status, reason: reason)
         }
         return .success(channel)

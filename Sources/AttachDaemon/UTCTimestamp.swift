@@ -13,13 +13,18 @@ enum UTCTimestamp {
         return "\(date.y)\(pad(date.m))\(pad(date.d))T\(pad(time.h))\(pad(time.m))\(pad(time.s))"
     }
 
-    private static func split(_ seconds: Double) -> (date: (y: Int, m: Int, d: Int), time: (h: Int, m: Int, s: Int), millis: Int) {
+    private static func split(_ seconds: Double) -> (
+        date: (y: Int, m: Int, d: Int), time: (h: Int, m: Int, s: Int), millis: Int
+    ) {
         let totalMillis = Int((seconds * 1000).rounded(.down))
         let millis = ((totalMillis % 1000) + 1000) % 1000
         let total = (totalMillis - millis) / 1000
         var days = total / 86_400
         var rest = total % 86_400
-        if rest < 0 { rest += 86_400; days -= 1 }
+        if rest < 0 {
+            rest += 86_400
+            days -= 1
+        }
         return (civil(fromDays: days), (rest / 3600, rest % 3600 / 60, rest % 60), millis)
     }
 

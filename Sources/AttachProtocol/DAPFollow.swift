@@ -24,9 +24,11 @@ public struct DAPFollow: Sendable {
 
     /// A message from the IDE to the host: only looked at for `disconnect` and `terminate`.
     public mutating func fromIDE(_ body: [UInt8]) {
-        guard !ideAskedToEnd, body.count <= Self.scanLimit, Self.contains(body, Self.disconnectWord) || Self.contains(body, Self.terminateWord),
-              let message = try? JSONValue.parse(body), message["type"]?.stringValue == "request",
-              let command = message["command"]?.stringValue else { return }
+        guard !ideAskedToEnd, body.count <= Self.scanLimit,
+            Self.contains(body, Self.disconnectWord) || Self.contains(body, Self.terminateWord),
+            let message = try? JSONValue.parse(body), message["type"]?.stringValue == "request",
+            let command = message["command"]?.stringValue
+        else { return }
         if command == "disconnect" || command == "terminate" { ideAskedToEnd = true }
     }
 
@@ -45,13 +47,15 @@ public struct DAPFollow: Sendable {
         if body.count <= Self.scanLimit {
             highestSeq = max(highestSeq, Self.highestSeq(in: body))
         } else {
-            let head = Array(body[..<Self.scanLimit]), tail = Array(body[(body.count - Self.scanLimit)...])
+            let head = Array(body[..<Self.scanLimit])
+            let tail = Array(body[(body.count - Self.scanLimit)...])
             highestSeq = max(highestSeq, Self.highestSeq(in: head), Self.highestSeq(in: tail))
             return nil
         }
         guard !ideAskedToEnd, Self.contains(body, Self.terminatedWord),
-              let value = try? JSONValue.parse(message.body), value["type"]?.stringValue == "event",
-              value["event"]?.stringValue == "terminated" else { return nil }
+            let value = try? JSONValue.parse(message.body), value["type"]?.stringValue == "event",
+            value["event"]?.stringValue == "terminated"
+        else { return nil }
         var terminatedBody: [String: JSONValue] = [:]
         if case .object(let members)? = value["body"] { terminatedBody = members }
         return farewell(terminatedBody: terminatedBody)
@@ -76,7 +80,8 @@ public struct DAPFollow: Sendable {
             "seq": .number(Double(highestSeq + 2)), "type": .string("event"), "event": .string("terminated"),
             "body": .object(body),
         ])
-        return DAPMessage(body: Array(output.compactText.utf8)).bytes + DAPMessage(body: Array(terminated.compactText.utf8)).bytes
+        return DAPMessage(body: Array(output.compactText.utf8)).bytes
+            + DAPMessage(body: Array(terminated.compactText.utf8)).bytes
     }
 
     /// The body size up to which every byte is looked at.

@@ -34,7 +34,8 @@ public enum DAPFramingError: Error, Sendable, Equatable, CustomStringConvertible
         switch self {
         case .headerTooLong(let limit): "DAP header longer than \(limit) bytes"
         case .missingContentLength: "DAP header without Content-Length"
-        case .invalidContentLength(let value): "DAP Content-Length \"\(value)\" is not a length up to \(DAPFramer.bodyLimit)"
+        case .invalidContentLength(let value):
+            "DAP Content-Length \"\(value)\" is not a length up to \(DAPFramer.bodyLimit)"
         }
     }
 }
@@ -82,7 +83,8 @@ public struct DAPFramer: Sendable {
             pending = (headerEnd, try Self.contentLength(buffer[start..<headerEnd]))
         }
         guard let (headerEnd, length) = pending, buffer.count - headerEnd >= length else { return nil }
-        let message = DAPMessage(header: Array(buffer[start..<headerEnd]), body: Array(buffer[headerEnd..<headerEnd + length]))
+        let message = DAPMessage(
+            header: Array(buffer[start..<headerEnd]), body: Array(buffer[headerEnd..<headerEnd + length]))
         start = headerEnd + length
         scanned = start
         pending = nil

@@ -29,7 +29,8 @@ public enum DAP {
         byte >= 65 && byte <= 90 ? byte + 32 : byte
     }
 
-    static func equalsIgnoringCase<Bytes: Collection>(_ bytes: Bytes, _ lower: [UInt8]) -> Bool where Bytes.Element == UInt8 {
+    static func equalsIgnoringCase<Bytes: Collection>(_ bytes: Bytes, _ lower: [UInt8]) -> Bool
+    where Bytes.Element == UInt8 {
         bytes.count == lower.count && zip(bytes, lower).allSatisfy { lowercased($0) == $1 }
     }
 }

@@ -20,7 +20,9 @@ public struct JSONObjectReader {
 
     /// Reads `value` as an object; anything else is a mismatch of `path`.
     public init(_ value: JSONValue, path: [String] = []) throws(ReplyDecodingError) {
-        guard case .object(let members) = value else { throw .mismatch(field: path.isEmpty ? nil : path.joined(separator: ".")) }
+        guard case .object(let members) = value else {
+            throw .mismatch(field: path.isEmpty ? nil : path.joined(separator: "."))
+        }
         self.members = members
         self.path = path
     }
@@ -86,13 +88,15 @@ public struct JSONObjectReader {
     }
 
     /// A string member that must be one of `E`'s raw values.
-    public func optionalCase<E: RawRepresentable>(_ key: String, _ type: E.Type) throws(ReplyDecodingError) -> E? where E.RawValue == String {
+    public func optionalCase<E: RawRepresentable>(_ key: String, _ type: E.Type) throws(ReplyDecodingError) -> E?
+    where E.RawValue == String {
         guard let text = try optionalString(key) else { return nil }
         guard let value = E(rawValue: text) else { throw mismatch(key) }
         return value
     }
 
-    public func `case`<E: RawRepresentable>(_ key: String, _ type: E.Type) throws(ReplyDecodingError) -> E where E.RawValue == String {
+    public func `case`<E: RawRepresentable>(_ key: String, _ type: E.Type) throws(ReplyDecodingError) -> E
+    where E.RawValue == String {
         guard let value = try optionalCase(key, type) else { throw mismatch(key) }
         return value
     }

@@ -47,9 +47,15 @@ private struct JSONByteReader {
         case UInt8(ascii: "{"): return try object(depth: depth + 1)
         case UInt8(ascii: "["): return try array(depth: depth + 1)
         case UInt8(ascii: "\""): return .string(try string())
-        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-        case UInt8(ascii: "n"): try literal("null"); return .null
+        case UInt8(ascii: "t"):
+            try literal("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try literal("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try literal("null")
+            return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
         default: throw failure("unexpected character")
         }
@@ -69,7 +75,10 @@ private struct JSONByteReader {
         offset += 1
         var members: [String: JSONValue] = [:]
         skipWhitespace()
-        if current == UInt8(ascii: "}") { offset += 1; return .object(members) }
+        if current == UInt8(ascii: "}") {
+            offset += 1
+            return .object(members)
+        }
         while true {
             skipWhitespace()
             guard current == UInt8(ascii: "\"") else { throw failure("expected a member name") }
@@ -84,7 +93,9 @@ private struct JSONByteReader {
             skipWhitespace()
             switch current {
             case UInt8(ascii: ","): offset += 1
-            case UInt8(ascii: "}"): offset += 1; return .object(members)
+            case UInt8(ascii: "}"):
+                offset += 1
+                return .object(members)
             default: throw failure("expected ',' or '}'")
             }
         }
@@ -95,14 +106,19 @@ private struct JSONByteReader {
         offset += 1
         var elements: [JSONValue] = []
         skipWhitespace()
-        if current == UInt8(ascii: "]") { offset += 1; return .array(elements) }
+        if current == UInt8(ascii: "]") {
+            offset += 1
+            return .array(elements)
+        }
         while true {
             skipWhitespace()
             elements.append(try value(depth: depth))
             skipWhitespace()
             switch current {
             case UInt8(ascii: ","): offset += 1
-            case UInt8(ascii: "]"): offset += 1; return .array(elements)
+            case UInt8(ascii: "]"):
+                offset += 1
+                return .array(elements)
             default: throw failure("expected ',' or ']'")
             }
         }
@@ -113,7 +129,9 @@ private struct JSONByteReader {
         let start = offset
         func digits(_ reader: inout JSONByteReader) -> Int {
             let from = reader.offset
-            while let byte = reader.current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) { reader.offset += 1 }
+            while let byte = reader.current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) {
+                reader.offset += 1
+            }
             return reader.offset - from
         }
         if current == UInt8(ascii: "-") { offset += 1 }
@@ -170,7 +188,8 @@ private struct JSONByteReader {
             var scalar = try hex4()
             if (0xD800...0xDBFF).contains(scalar) {
                 // A high surrogate must be followed by an escaped low one.
-                guard current == UInt8(ascii: "\\"), offset + 1 < bytes.count, bytes[offset + 1] == UInt8(ascii: "u") else {
+                guard current == UInt8(ascii: "\\"), offset + 1 < bytes.count, bytes[offset + 1] == UInt8(ascii: "u")
+                else {
                     throw failure("unpaired surrogate")
                 }
                 offset += 2

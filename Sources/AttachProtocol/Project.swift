@@ -22,10 +22,12 @@ public struct ProjectInfo: Codable, Sendable, Equatable {
     /// hosts (told to restart when its host ends, held for the next one). nil without one.
     public var follow: Bool?
 
-    public init(name: String, debugHost: String, debugPort: Int?, attachPort: Int? = nil, selectedSession: String? = nil,
-                rendezvousPort: Int?, rendezvousSocket: String,
-                readyTimeout: Double, allowRemote: Bool, error: String? = nil, remote: RemoteInfo? = nil,
-                follow: Bool? = nil) {
+    public init(
+        name: String, debugHost: String, debugPort: Int?, attachPort: Int? = nil, selectedSession: String? = nil,
+        rendezvousPort: Int?, rendezvousSocket: String,
+        readyTimeout: Double, allowRemote: Bool, error: String? = nil, remote: RemoteInfo? = nil,
+        follow: Bool? = nil
+    ) {
         self.name = name
         self.debugHost = debugHost
         self.debugPort = debugPort

@@ -19,10 +19,12 @@ public struct AddProjectParameters: Codable, Sendable, Equatable {
     /// With `attachPort`: false turns following the hosts off (default on).
     public var follow: Bool?
 
-    public init(name: String, debugPort: Int?, debugHost: String? = nil, rendezvousPort: Int? = nil,
-                readyTimeout: Double? = nil, allowRemote: Bool? = nil, attachPort: Int? = nil,
-                remote: String? = nil, remoteProject: String? = nil, remoteSocket: String? = nil,
-                sshCommand: String? = nil, follow: Bool? = nil) {
+    public init(
+        name: String, debugPort: Int?, debugHost: String? = nil, rendezvousPort: Int? = nil,
+        readyTimeout: Double? = nil, allowRemote: Bool? = nil, attachPort: Int? = nil,
+        remote: String? = nil, remoteProject: String? = nil, remoteSocket: String? = nil,
+        sshCommand: String? = nil, follow: Bool? = nil
+    ) {
         self.follow = follow
         self.attachPort = attachPort
         self.remote = remote

@@ -32,8 +32,8 @@ public enum ProjectName {
 
     private static func isAllowed(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
-        case 0x41...0x5A, 0x61...0x7A, 0x30...0x39: return true   // A-Z a-z 0-9
-        case 0x2E, 0x5F, 0x2D: return true                         // . _ -
+        case 0x41...0x5A, 0x61...0x7A, 0x30...0x39: return true  // A-Z a-z 0-9
+        case 0x2E, 0x5F, 0x2D: return true  // . _ -
         default: return false
         }
     }

@@ -16,8 +16,10 @@ public struct RelayInfo: Codable, Sendable, Equatable {
     /// Why it ended (only in `relayEnded`).
     public var endReason: String?
 
-    public init(id: Int, project: String, session: String?, peer: String, startedAt: Double,
-                bytesToHost: Int = 0, bytesToIDE: Int = 0, endReason: String? = nil) {
+    public init(
+        id: Int, project: String, session: String?, peer: String, startedAt: Double,
+        bytesToHost: Int = 0, bytesToIDE: Int = 0, endReason: String? = nil
+    ) {
         self.id = id
         self.project = project
         self.session = session

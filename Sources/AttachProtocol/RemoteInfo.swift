@@ -25,8 +25,10 @@ public struct RemoteInfo: Codable, Sendable, Equatable {
     /// The remote attachd's version (`GetInfo`), once connected.
     public var version: String?
 
-    public init(destination: String, project: String, socket: String? = nil, sshCommand: String? = nil,
-                state: RemoteLinkState, error: String? = nil, version: String? = nil) {
+    public init(
+        destination: String, project: String, socket: String? = nil, sshCommand: String? = nil,
+        state: RemoteLinkState, error: String? = nil, version: String? = nil
+    ) {
         self.destination = destination
         self.project = project
         self.socket = socket

@@ -54,7 +54,9 @@ public enum RendezvousLineError: Error, Equatable, Sendable, CustomStringConvert
 /// daemon answers. Lines are framed by ``LineFramer``.
 public enum RendezvousLine {
     /// The keys a host may assign, in the order the documentation lists them.
-    public static let keys = ["READY", "STOPPING", "DEBUG_PORT", "MAINPID", "STATUS", "SESSION", "EXECUTABLE", "PYTHON"]
+    public static let keys = [
+        "READY", "STOPPING", "DEBUG_PORT", "MAINPID", "STATUS", "SESSION", "EXECUTABLE", "PYTHON",
+    ]
 
     static let expectedOne = "1"
     static let expectedPort = "a port number 1-65535"
@@ -104,9 +106,12 @@ public enum RendezvousLine {
         case "NOTIFY_ATTACH":
             return value == "1" && !containsNUL ? .success(.notifyAttach) : invalid(expectedOne)
         case "SESSION":
-            let valid = !value.isEmpty && value.utf8.count <= 128 && value.unicodeScalars.allSatisfy {
-                $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0))
-            }
+            let valid =
+                !value.isEmpty && value.utf8.count <= 128
+                && value.unicodeScalars.allSatisfy {
+                    $0.isASCII
+                        && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0))
+                }
             return valid ? .success(.session(value)) : invalid(expectedSession)
         default:
             return .failure(.unknownKey(key))
@@ -133,7 +138,8 @@ public enum RendezvousLine {
     private static func trimmed(_ text: String) -> String {
         let scalars = text.unicodeScalars
         guard let first = scalars.firstIndex(where: { !isBlank($0) }),
-              let last = scalars.lastIndex(where: { !isBlank($0) }) else { return "" }
+            let last = scalars.lastIndex(where: { !isBlank($0) })
+        else { return "" }
         return String(scalars[first...last])
     }
 
@@ -152,9 +158,11 @@ public enum RendezvousLine {
     }
 
     private static func singleLine(_ text: String) -> String {
-        String(String.UnicodeScalarView(text.unicodeScalars.map { scalar in
-            scalar == "\n" || scalar == "\r" || scalar == "\0" ? " " : scalar
-        }))
+        String(
+            String.UnicodeScalarView(
+                text.unicodeScalars.map { scalar in
+                    scalar == "\n" || scalar == "\r" || scalar == "\0" ? " " : scalar
+                }))
     }
 
     /// `text` with control characters escaped, for error messages.

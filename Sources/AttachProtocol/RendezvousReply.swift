@@ -36,7 +36,8 @@ public enum RendezvousReply: Sendable, Equatable, CustomStringConvertible {
         case .ok(let session): return "OK session=\(session)"
         case .invalidLine(let error): return "ERROR \(error)"
         case .debugPortFixed(let id): return "ERROR DEBUG_PORT cannot change once session \(id) is ready"
-        case .sessionJoinTooLate(let id): return "ERROR SESSION= must be the first line; this connection is session \(id)"
+        case .sessionJoinTooLate(let id):
+            return "ERROR SESSION= must be the first line; this connection is session \(id)"
         case .projectRemoved(let project): return "ERROR project \(project) was removed"
         case .sessionEnded(let id, let reason): return "ERROR session \(id) ended: \(reason)"
         case .sessionGone(let id): return "ERROR session \(id) has ended"

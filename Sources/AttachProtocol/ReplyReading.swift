@@ -32,12 +32,13 @@ extension SessionReply: JSONReadable {
 
 extension SessionInfo: JSONReadable {
     public init(reading o: JSONObjectReader) throws(ReplyDecodingError) {
-        self.init(id: try o.string("id"), project: try o.string("project"), state: try o.case("state", SessionState.self),
-                  origin: try o.case("origin", SessionOrigin.self), debugHost: try o.string("debugHost"),
-                  debugPort: try o.optionalInt("debugPort"), attachPort: try o.optionalInt("attachPort"),
-                  pid: try o.optionalInt("pid"), status: try o.optionalString("status"),
-                  startedAt: try o.double("startedAt"), readyAt: try o.optionalDouble("readyAt"),
-                  endedAt: try o.optionalDouble("endedAt"), endReason: try o.optionalString("endReason"))
+        self.init(
+            id: try o.string("id"), project: try o.string("project"), state: try o.case("state", SessionState.self),
+            origin: try o.case("origin", SessionOrigin.self), debugHost: try o.string("debugHost"),
+            debugPort: try o.optionalInt("debugPort"), attachPort: try o.optionalInt("attachPort"),
+            pid: try o.optionalInt("pid"), status: try o.optionalString("status"),
+            startedAt: try o.double("startedAt"), readyAt: try o.optionalDouble("readyAt"),
+            endedAt: try o.optionalDouble("endedAt"), endReason: try o.optionalString("endReason"))
         problem = try o.optionalString("problem")
         projectDebugPort = try o.optionalInt("projectDebugPort")
         relays = try o.optionalArray("relays", of: RelayInfo.self)
@@ -50,18 +51,20 @@ extension SessionInfo: JSONReadable {
 
 extension RelayInfo: JSONReadable {
     public init(reading o: JSONObjectReader) throws(ReplyDecodingError) {
-        self.init(id: try o.int("id"), project: try o.string("project"), session: try o.optionalString("session"),
-                  peer: try o.string("peer"), startedAt: try o.double("startedAt"), bytesToHost: try o.int("bytesToHost"),
-                  bytesToIDE: try o.int("bytesToIDE"), endReason: try o.optionalString("endReason"))
+        self.init(
+            id: try o.int("id"), project: try o.string("project"), session: try o.optionalString("session"),
+            peer: try o.string("peer"), startedAt: try o.double("startedAt"), bytesToHost: try o.int("bytesToHost"),
+            bytesToIDE: try o.int("bytesToIDE"), endReason: try o.optionalString("endReason"))
     }
 }
 
 extension StatusReply: JSONReadable {
     public init(reading o: JSONObjectReader) throws(ReplyDecodingError) {
-        self.init(version: try o.string("version"), pid: try o.int("pid"), uptime: try o.double("uptime"),
-                  projects: try o.int("projects"), sessions: try o.int("sessions"), pending: try o.int("pending"),
-                  ready: try o.int("ready"), waiters: try o.int("waiters"), connections: try o.int("connections"),
-                  probe: try o.string("probe"))
+        self.init(
+            version: try o.string("version"), pid: try o.int("pid"), uptime: try o.double("uptime"),
+            projects: try o.int("projects"), sessions: try o.int("sessions"), pending: try o.int("pending"),
+            ready: try o.int("ready"), waiters: try o.int("waiters"), connections: try o.int("connections"),
+            probe: try o.string("probe"))
     }
 }
 
@@ -73,21 +76,23 @@ extension ListProjectsReply: JSONReadable {
 
 extension ProjectInfo: JSONReadable {
     public init(reading o: JSONObjectReader) throws(ReplyDecodingError) {
-        self.init(name: try o.string("name"), debugHost: try o.string("debugHost"), debugPort: try o.optionalInt("debugPort"),
-                  attachPort: try o.optionalInt("attachPort"), selectedSession: try o.optionalString("selectedSession"),
-                  rendezvousPort: try o.optionalInt("rendezvousPort"), rendezvousSocket: try o.string("rendezvousSocket"),
-                  readyTimeout: try o.double("readyTimeout"), allowRemote: try o.bool("allowRemote"),
-                  error: try o.optionalString("error"), remote: try o.optionalObject("remote", RemoteInfo.self),
-                  follow: try o.optionalBool("follow"))
+        self.init(
+            name: try o.string("name"), debugHost: try o.string("debugHost"), debugPort: try o.optionalInt("debugPort"),
+            attachPort: try o.optionalInt("attachPort"), selectedSession: try o.optionalString("selectedSession"),
+            rendezvousPort: try o.optionalInt("rendezvousPort"), rendezvousSocket: try o.string("rendezvousSocket"),
+            readyTimeout: try o.double("readyTimeout"), allowRemote: try o.bool("allowRemote"),
+            error: try o.optionalString("error"), remote: try o.optionalObject("remote", RemoteInfo.self),
+            follow: try o.optionalBool("follow"))
     }
 }
 
 extension RemoteInfo: JSONReadable {
     public init(reading o: JSONObjectReader) throws(ReplyDecodingError) {
-        self.init(destination: try o.string("destination"), project: try o.string("project"),
-                  socket: try o.optionalString("socket"), sshCommand: try o.optionalString("sshCommand"),
-                  state: try o.case("state", RemoteLinkState.self), error: try o.optionalString("error"),
-                  version: try o.optionalString("version"))
+        self.init(
+            destination: try o.string("destination"), project: try o.string("project"),
+            socket: try o.optionalString("socket"), sshCommand: try o.optionalString("sshCommand"),
+            state: try o.case("state", RemoteLinkState.self), error: try o.optionalString("error"),
+            version: try o.optionalString("version"))
     }
 }
 

@@ -32,7 +32,9 @@ extension SessionInfo {
     /// The session's debug server listens on another port than the project's, and the IDE,
     /// told the project's (no attach port relays it), will not reach it: both ports, else nil.
     public var debugPortMismatch: (listens: Int, expected: Int)? {
-        guard attachPort == nil, let expected = projectDebugPort, let port = debugPort, port != expected else { return nil }
+        guard attachPort == nil, let expected = projectDebugPort, let port = debugPort, port != expected else {
+            return nil
+        }
         return (port, expected)
     }
 }
@@ -77,9 +79,11 @@ public struct SessionInfo: Codable, Sendable, Equatable {
     public var endedAt: Double?
     public var endReason: String?
 
-    public init(id: String, project: String, state: SessionState, origin: SessionOrigin, debugHost: String,
-                debugPort: Int?, attachPort: Int? = nil, pid: Int? = nil, status: String? = nil, startedAt: Double,
-                readyAt: Double? = nil, endedAt: Double? = nil, endReason: String? = nil) {
+    public init(
+        id: String, project: String, state: SessionState, origin: SessionOrigin, debugHost: String,
+        debugPort: Int?, attachPort: Int? = nil, pid: Int? = nil, status: String? = nil, startedAt: Double,
+        readyAt: Double? = nil, endedAt: Double? = nil, endReason: String? = nil
+    ) {
         self.attachPort = attachPort
         self.id = id
         self.project = project

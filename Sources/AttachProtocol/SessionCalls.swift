@@ -31,8 +31,10 @@ public struct AnnounceParameters: Codable, Sendable, Equatable {
     /// The id the host had before attachd went away: kept when no live session has it.
     public var session: String?
 
-    public init(project: String, debugPort: Int? = nil, pid: Int? = nil, status: String? = nil,
-                session: String? = nil) {
+    public init(
+        project: String, debugPort: Int? = nil, pid: Int? = nil, status: String? = nil,
+        session: String? = nil
+    ) {
         self.project = project
         self.debugPort = debugPort
         self.pid = pid

@@ -15,8 +15,10 @@ public struct StatusReply: Codable, Sendable, Equatable {
     /// How LISTEN state is read: `sock_diag` or `proc`.
     public var probe: String
 
-    public init(version: String, pid: Int, uptime: Double, projects: Int, sessions: Int, pending: Int,
-                ready: Int, waiters: Int, connections: Int, probe: String) {
+    public init(
+        version: String, pid: Int, uptime: Double, projects: Int, sessions: Int, pending: Int,
+        ready: Int, waiters: Int, connections: Int, probe: String
+    ) {
         self.version = version
         self.pid = pid
         self.uptime = uptime

@@ -11,7 +11,9 @@ public struct VarlinkCall: Codable, Sendable, Equatable, VarlinkMethodNamed {
     /// The connection is to be handed over to another protocol after the reply.
     public var upgrade: Bool?
 
-    public init(method: String, parameters: JSONValue? = nil, oneway: Bool? = nil, more: Bool? = nil, upgrade: Bool? = nil) {
+    public init(
+        method: String, parameters: JSONValue? = nil, oneway: Bool? = nil, more: Bool? = nil, upgrade: Bool? = nil
+    ) {
         self.method = method
         self.parameters = parameters
         self.oneway = oneway

@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// Turns varlink messages into bytes and back. Holds one JSON encoder and decoder, so it is
@@ -17,7 +17,8 @@ public final class VarlinkCodec: @unchecked Sendable {
 
     /// The bytes of one message, ended by the NUL that frames it.
     public func frame<T: Encodable>(_ message: T) -> [UInt8] {
-        var bytes = (try? [UInt8](encoder.encode(message))) ?? Array(#"{"error":"org.varlink.service.InternalError"}"#.utf8)
+        var bytes =
+            (try? [UInt8](encoder.encode(message))) ?? Array(#"{"error":"org.varlink.service.InternalError"}"#.utf8)
         bytes.append(0)
         return bytes
     }
@@ -35,7 +36,9 @@ public final class VarlinkCodec: @unchecked Sendable {
 
     /// Decodes one reply (without its NUL) in one pass, its parameters straight into `P`
     /// (no detour through `JSONValue`). A successful reply without `parameters` is read as `{}`.
-    public func reply<P: Decodable>(_ type: P.Type, from bytes: [UInt8]) throws(ReplyDecodingError) -> VarlinkTypedReply<P> {
+    public func reply<P: Decodable>(_ type: P.Type, from bytes: [UInt8]) throws(ReplyDecodingError)
+        -> VarlinkTypedReply<P>
+    {
         do {
             var reply = try decoder.decode(VarlinkTypedReply<P>.self, from: Data(bytes))
             if reply.error == nil, reply.parameters == nil {
@@ -58,7 +61,8 @@ public final class VarlinkCodec: @unchecked Sendable {
     /// A value as JSON, for a reply's `parameters`.
     public func value<T: Encodable>(_ value: T) -> JSONValue {
         guard let data = try? encoder.encode(value),
-              let json = try? decoder.decode(JSONValue.self, from: data) else { return .object([:]) }
+            let json = try? decoder.decode(JSONValue.self, from: data)
+        else { return .object([:]) }
         return json
     }
 
@@ -71,7 +75,8 @@ public final class VarlinkCodec: @unchecked Sendable {
             let data = try encoder.encode(params)
             return try decoder.decode(T.self, from: data)
         } catch let error as DecodingError {
-            throw .invalidParameter(Self.fieldName(of: error) ?? culprit(decoding: T.self, from: params) ?? "parameters")
+            throw .invalidParameter(
+                Self.fieldName(of: error) ?? culprit(decoding: T.self, from: params) ?? "parameters")
         } catch {
             throw .invalidParameter("parameters")
         }

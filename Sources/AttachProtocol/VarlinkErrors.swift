@@ -40,8 +40,12 @@ extension VarlinkError {
     /// whose (`project`), as what (`role`: attach, debug or rendezvous) and which option of
     /// the new project to change (`option`, e.g. `--debug-port`).
     public static func portInUse(_ port: Int, project: String, role: String, option: String) -> VarlinkError {
-        VarlinkError(.addressInUse, ["address": .string("127.0.0.1:\(port)"), "port": .number(Double(port)),
-                                     "project": .string(project), "role": .string(role), "option": .string(option)])
+        VarlinkError(
+            .addressInUse,
+            [
+                "address": .string("127.0.0.1:\(port)"), "port": .number(Double(port)),
+                "project": .string(project), "role": .string(role), "option": .string(option),
+            ])
     }
     public static func projectRemoved(_ name: String) -> VarlinkError {
         VarlinkError(.projectRemoved, ["name": .string(name)])

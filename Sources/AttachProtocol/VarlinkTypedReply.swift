@@ -17,8 +17,9 @@ public struct VarlinkTypedReply<P: Decodable>: Decodable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         continues = try container.decodeIfPresent(Bool.self, forKey: .continues)
         if let name = try container.decodeIfPresent(String.self, forKey: .error) {
-            error = VarlinkError(name: name,
-                                 parameters: try container.decodeIfPresent(JSONValue.self, forKey: .parameters))
+            error = VarlinkError(
+                name: name,
+                parameters: try container.decodeIfPresent(JSONValue.self, forKey: .parameters))
             parameters = nil
         } else {
             error = nil

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension ChildProcess {
@@ -7,11 +7,14 @@ extension ChildProcess {
     /// the given descriptors as its standard input, output and error (the daemon's ssh links:
     /// socketpair ends and a pipe). The child starts with no signal blocked and default
     /// dispositions, in a session of its own. Returns its pid; reap it with `reap`.
-    public static func spawn(_ arguments: [String], environment: [String], standardInput: FileDescriptor,
-                             standardOutput: FileDescriptor, standardError: FileDescriptor) throws(Errno) -> Int32 {
+    public static func spawn(
+        _ arguments: [String], environment: [String], standardInput: FileDescriptor,
+        standardOutput: FileDescriptor, standardError: FileDescriptor
+    ) throws(Errno) -> Int32 {
         guard let path = arguments.first, path.hasPrefix("/") else { throw .invalidArgument }
-        return try Kernel.spawn(path: path, arguments: arguments, environment: environment,
-                                stdio: (standardInput.rawValue, standardOutput.rawValue, standardError.rawValue))
+        return try Kernel.spawn(
+            path: path, arguments: arguments, environment: environment,
+            stdio: (standardInput.rawValue, standardOutput.rawValue, standardError.rawValue))
     }
 
     /// waitpid(2) with WNOHANG: how `pid` ended, once it has (it is reaped then); nil while it

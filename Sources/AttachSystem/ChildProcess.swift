@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A command started by `attachctl run`: spawned with posix_spawnp(3), signals forwarded to it,

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Where attachd and attachctl look for their files. Both binaries compute these the same way,

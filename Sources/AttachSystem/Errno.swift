@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A POSIX error number, as left in `errno` by a failed system call or returned negated by libsystemd.

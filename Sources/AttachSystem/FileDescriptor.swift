@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An owned-by-convention file descriptor (no automatic close; the caller closes).
@@ -100,7 +100,8 @@ public struct FileDescriptor: Hashable, Sendable, CustomStringConvertible {
 
     /// poll(2) for `events` (plus hang-up and error), resuming after EINTR with the remaining time.
     internal func poll(events: Int16, timeoutMilliseconds: Int32) throws(Errno) -> Bool {
-        let deadline = timeoutMilliseconds < 0
+        let deadline =
+            timeoutMilliseconds < 0
             ? nil : Clock.monotonicSeconds() + Double(timeoutMilliseconds) / 1000
         var timeout = timeoutMilliseconds
         while true {

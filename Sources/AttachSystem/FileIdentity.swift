@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Which file a path named when it was looked at: its device and inode (lstat(2)). A socket

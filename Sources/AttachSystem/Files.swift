@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Paths: atomic replacement, whole-file reads, private directories, sockets on disk.
@@ -11,7 +11,8 @@ public enum Files {
     public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: UInt32 = 0o600) throws(Errno) {
         let (directory, name) = split(path)
         guard !name.isEmpty else { throw .isDirectory }
-        let temporary = directory + "/." + name + ".tmp-\(ProcessHandle.currentPID)-\(UInt32.random(in: 0...UInt32.max))"
+        let temporary =
+            directory + "/." + name + ".tmp-\(ProcessHandle.currentPID)-\(UInt32.random(in: 0...UInt32.max))"
         let fd = try Kernel.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         do throws(Errno) {
             let file = FileDescriptor(rawValue: fd)

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Functions glibc exports that Swift's Glibc module does not import: `accept4` is declared only
@@ -8,9 +8,10 @@ import Glibc
 /// dlsym(3) and called through a `@convention(c)` pointer with its exact C prototype, so the call
 /// is ABI-correct. Only `Kernel` calls these, through the errno funnel.
 internal enum GNU {
-    typealias Accept4 = @convention(c) (
-        Int32, UnsafeMutablePointer<sockaddr>?, UnsafeMutablePointer<socklen_t>?, Int32
-    ) -> Int32
+    typealias Accept4 =
+        @convention(c) (
+            Int32, UnsafeMutablePointer<sockaddr>?, UnsafeMutablePointer<socklen_t>?, Int32
+        ) -> Int32
     typealias PidfdOpen = @convention(c) (pid_t, UInt32) -> Int32
 
     /// `int accept4(int sockfd, struct sockaddr *addr, socklen_t *addrlen, int flags)`.
@@ -27,7 +28,7 @@ internal enum GNU {
 
     private static func lookup<F>(_ name: String) -> F? {
         guard let handle = dlopen(nil, RTLD_NOW | RTLD_NOLOAD) ?? dlopen(nil, RTLD_NOW),
-              let symbol = dlsym(handle, name)
+            let symbol = dlsym(handle, name)
         else { return nil }
         return unsafeBitCast(symbol, to: F.self)
     }

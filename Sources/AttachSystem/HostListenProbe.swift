@@ -62,8 +62,10 @@ public final class HostListenProbe: @unchecked Sendable {
     /// daemon's, to share its netlink socket; both must then be used from the same queue).
     /// With `entersNamespaces` false, hosts in other network namespaces are always read from
     /// `/proc/PID/net/tcp{,6}` (at most once per `namespaceReadInterval` seconds).
-    public init(listenProbe: ListenProbe = ListenProbe(), entersNamespaces: Bool = true,
-                namespaceReadInterval: Double = 0.05) {
+    public init(
+        listenProbe: ListenProbe = ListenProbe(), entersNamespaces: Bool = true,
+        namespaceReadInterval: Double = 0.05
+    ) {
         probe = listenProbe
         ownNamespace = NetworkNamespace.current
         self.namespaceReadInterval = namespaceReadInterval
@@ -111,21 +113,23 @@ public final class HostListenProbe: @unchecked Sendable {
 
     // MARK: The decision
 
-    private func verdict(pid: Int32, port: UInt16?, mark: String?,
-                         listings: inout [NetworkNamespace?: [ListeningSocket]]) -> HostListenVerdict {
+    private func verdict(
+        pid: Int32, port: UInt16?, mark: String?,
+        listings: inout [NetworkNamespace?: [ListeningSocket]]
+    ) -> HostListenVerdict {
         let namespace: NetworkNamespace?
         do throws(Errno) {
             let found = try NetworkNamespace.of(pid: pid)
             namespace = found == ownNamespace ? nil : found
         } catch .permissionDenied, .notPermitted {
-            namespace = nil                                 // cannot tell: assume ours
+            namespace = nil  // cannot tell: assume ours
         } catch {
-            forget(pid: pid)                                // gone (ENOENT, ESRCH) or invalid
+            forget(pid: pid)  // gone (ENOENT, ESRCH) or invalid
             return .notListening
         }
         var host = hosts[pid] ?? Host(namespace: namespace)
         if host.namespace != namespace {
-            host = Host(namespace: namespace)               // it moved (unshare): start again
+            host = Host(namespace: namespace)  // it moved (unshare): start again
             hosts[pid] = host
             dropUnusedNamespaces()
         }
@@ -146,8 +150,10 @@ public final class HostListenProbe: @unchecked Sendable {
         return answer
     }
 
-    private func decide(port: UInt16, pid: Int32, mark: String?, host: inout Host,
-                        listeners: [ListeningSocket]) -> HostListenVerdict {
+    private func decide(
+        port: UInt16, pid: Int32, mark: String?, host: inout Host,
+        listeners: [ListeningSocket]
+    ) -> HostListenVerdict {
         let candidates = listeners.filter { $0.port == port }
         guard !candidates.isEmpty else { return .notListening }
         if classify(candidates, pid: pid, host: &host).contains(where: { host.inodes[$0.inode] != nil }) {
@@ -161,10 +167,13 @@ public final class HostListenProbe: @unchecked Sendable {
         return .heldByOther(port: port, pid: holder?.pid, command: holder?.command, uid: held.uid)
     }
 
-    private func discover(pid: Int32, mark: String?, host: inout Host, listeners: [ListeningSocket]) -> HostListenVerdict {
+    private func discover(pid: Int32, mark: String?, host: inout Host, listeners: [ListeningSocket])
+        -> HostListenVerdict
+    {
         let candidates = listeners.filter(\.isReachableFromLoopback)
         if mark == nil, let port = host.discovered,
-           candidates.contains(where: { $0.port == port && host.inodes[$0.inode] != nil }) {
+            candidates.contains(where: { $0.port == port && host.inodes[$0.inode] != nil })
+        {
             return .listening(port: port)
         }
         let classified = classify(candidates, pid: pid, host: &host)
@@ -174,7 +183,8 @@ public final class HostListenProbe: @unchecked Sendable {
             // internal port for its adapter, and the adapter (detached) on the public one.
             let marked = classified.filter { socket in
                 guard host.inodes[socket.inode] == nil,
-                      let holder = holder(of: socket.inode, excluding: host.members, listeners: listeners) else { return false }
+                    let holder = holder(of: socket.inode, excluding: host.members, listeners: listeners)
+                else { return false }
                 return marks.carries(mark, holder: holder.pid, inode: socket.inode)
             }
             if let first = marked.min(by: { $0.inode < $1.inode }) {
@@ -188,8 +198,11 @@ public final class HostListenProbe: @unchecked Sendable {
                 // The tree as it is now: a child started since the last scan (gdbserver's
                 // inferior) carries the mark too, and is no outsider.
                 let members = Set(ProcessTree.members(of: pid))
-                host.markedOutsider = (ProcessTree.anyProcess(carrying: HostMarks.variable, value: mark,
-                                                              excluding: members), now)
+                host.markedOutsider = (
+                    ProcessTree.anyProcess(
+                        carrying: HostMarks.variable, value: mark,
+                        excluding: members), now
+                )
             }
             if host.markedOutsider?.found == true {
                 host.discovered = nil
@@ -227,8 +240,10 @@ public final class HostListenProbe: @unchecked Sendable {
         host.members = Set(members)
     }
 
-    private func holder(of inode: UInt64, excluding members: Set<Int32>,
-                        listeners: [ListeningSocket]) -> SocketHolder? {
+    private func holder(
+        of inode: UInt64, excluding members: Set<Int32>,
+        listeners: [ListeningSocket]
+    ) -> SocketHolder? {
         if let cached = holders[inode] { return cached }
         counters.holderScans += 1
         let found = ProcessTree.holder(of: inode, excluding: members)
@@ -241,8 +256,10 @@ public final class HostListenProbe: @unchecked Sendable {
         return found
     }
 
-    private func listing(for pid: Int32, in namespace: NetworkNamespace?,
-                         cache: inout [NetworkNamespace?: [ListeningSocket]]) -> [ListeningSocket]? {
+    private func listing(
+        for pid: Int32, in namespace: NetworkNamespace?,
+        cache: inout [NetworkNamespace?: [ListeningSocket]]
+    ) -> [ListeningSocket]? {
         if let cached = cache[namespace] { return cached }
         let listeners: [ListeningSocket]?
         if let namespace {
@@ -269,7 +286,7 @@ public final class HostListenProbe: @unchecked Sendable {
                 }
                 return try inside.listeningSockets()
             } catch .noSuchFile, .noSuchProcess {
-                return nil                                  // the host is gone
+                return nil  // the host is gone
             } catch {
                 namespaceProbes[namespace] = nil
                 if error == .notPermitted || error == .permissionDenied || error == .notImplemented {

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An exclusive flock(2) on a file, held from `acquire` until the process exits (the kernel

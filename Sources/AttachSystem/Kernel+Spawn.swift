@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension Kernel {
@@ -10,8 +10,10 @@ extension Kernel {
     /// (posix_spawnattr_setsigmask(3), posix_spawnattr_setsigdefault(3)), in a new session
     /// (POSIX_SPAWN_SETSID) so that a terminal's ^C is not its business. posix_spawn returns the
     /// error number instead of setting errno; it is thrown as it is.
-    static func spawn(path: String, arguments: [String], environment: [String],
-                      stdio: (Int32, Int32, Int32)) throws(Errno) -> pid_t {
+    static func spawn(
+        path: String, arguments: [String], environment: [String],
+        stdio: (Int32, Int32, Int32)
+    ) throws(Errno) -> pid_t {
         var actions = posix_spawn_file_actions_t()
         var attributes = posix_spawnattr_t()
         guard posix_spawn_file_actions_init(&actions) == 0 else { throw .noMemory }

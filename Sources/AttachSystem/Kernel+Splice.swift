@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The raw calls behind `Pipe`, `Splice` and the non-blocking connect: pipe2(2), splice(2),
@@ -9,7 +9,7 @@ extension Kernel {
     static let setPipeSize: Int32 = 1031  // F_SETPIPE_SZ
     static let getPipeSize: Int32 = 1032  // F_GETPIPE_SZ
     /// splice(2) flags (<fcntl.h>, _GNU_SOURCE).
-    static let spliceMove: UInt32 = 1      // SPLICE_F_MOVE
+    static let spliceMove: UInt32 = 1  // SPLICE_F_MOVE
     static let spliceNonBlock: UInt32 = 2  // SPLICE_F_NONBLOCK
 
     /// pipe2(2): a new pipe, (read end, write end).
@@ -40,9 +40,10 @@ extension Kernel {
 /// each is resolved once with dlsym(3) and called through its exact C prototype.
 private enum SpliceFunctions {
     typealias Pipe2 = @convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32
-    typealias Splice = @convention(c) (
-        Int32, UnsafeMutablePointer<Int64>?, Int32, UnsafeMutablePointer<Int64>?, Int, UInt32
-    ) -> Int
+    typealias Splice =
+        @convention(c) (
+            Int32, UnsafeMutablePointer<Int64>?, Int32, UnsafeMutablePointer<Int64>?, Int, UInt32
+        ) -> Int
 
     /// `int pipe2(int pipefd[2], int flags)` (glibc ≥ 2.9).
     static let pipe2: Pipe2 = lookup("pipe2")
@@ -52,7 +53,7 @@ private enum SpliceFunctions {
 
     private static func lookup<F>(_ name: String) -> F {
         guard let handle = dlopen(nil, RTLD_NOW | RTLD_NOLOAD) ?? dlopen(nil, RTLD_NOW),
-              let symbol = dlsym(handle, name)
+            let symbol = dlsym(handle, name)
         else { fatalError("glibc does not export \(name)") }
         return unsafeBitCast(symbol, to: F.self)
     }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Every raw system call AttachSystem makes, each behind the EINTR/errno funnel.

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // The raw calls that look at other processes and enter their namespaces, behind the same
@@ -29,10 +29,12 @@ extension Kernel {
         }
         let work = Unmanaged.passRetained(Work(body))
         var thread = pthread_t()
-        let status = pthread_create(&thread, nil, { raw in
-            Unmanaged<Work>.fromOpaque(raw!).takeRetainedValue().body()
-            return nil
-        }, work.toOpaque())
+        let status = pthread_create(
+            &thread, nil,
+            { raw in
+                Unmanaged<Work>.fromOpaque(raw!).takeRetainedValue().body()
+                return nil
+            }, work.toOpaque())
         guard status == 0 else {
             work.release()
             throw Errno(rawValue: status)
@@ -47,7 +49,7 @@ private enum Namespaces {
     /// `int setns(int fd, int nstype)`, glibc ≥ 2.14.
     static let setns: SetNS? = {
         guard let handle = dlopen(nil, RTLD_NOW | RTLD_NOLOAD) ?? dlopen(nil, RTLD_NOW),
-              let symbol = dlsym(handle, "setns")
+            let symbol = dlsym(handle, "setns")
         else { return nil }
         return unsafeBitCast(symbol, to: SetNS.self)
     }()

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Which local TCP ports are in LISTEN state, asked of the kernel through sock_diag netlink
@@ -112,9 +112,9 @@ public final class ListenProbe: @unchecked Sendable {
     /// machine, or its socket is already closed (a closed socket has no owner any more).
     public func peerOwner(of connection: FileDescriptor) -> PeerOwner {
         guard method == .sockDiag, netlink >= 0,
-              let local = try? Kernel.getsockname(connection.rawValue),
-              let peer = try? Kernel.getpeername(connection.rawValue),
-              let request = SockDiag.exactRequest(peerSide: peer, ourSide: local, sequence: sequence &+ 1)
+            let local = try? Kernel.getsockname(connection.rawValue),
+            let peer = try? Kernel.getpeername(connection.rawValue),
+            let request = SockDiag.exactRequest(peerSide: peer, ourSide: local, sequence: sequence &+ 1)
         else { return .unknown }
         sequence &+= 1
         do throws(Errno) {
@@ -125,8 +125,9 @@ public final class ListenProbe: @unchecked Sendable {
             while true {
                 let received = try Kernel.recv(netlink, buffer, flags: Int32(MSG_TRUNC))
                 guard received > 0, received <= buffer.count else { return .unknown }
-                let answer = try SockDiag.parseOwner(UnsafeRawBufferPointer(rebasing: buffer[..<received]),
-                                                     sequence: sequence)
+                let answer = try SockDiag.parseOwner(
+                    UnsafeRawBufferPointer(rebasing: buffer[..<received]),
+                    sequence: sequence)
                 if let answer { return answer }
             }
         } catch {
@@ -179,8 +180,10 @@ public final class ListenProbe: @unchecked Sendable {
     }
 
     /// One dump: send the request, then recv(2) datagrams into `take` until it reports NLMSG_DONE.
-    private func dump(family: Int32, state: UInt8,
-                      _ take: (UnsafeRawBufferPointer, UInt32) throws(Errno) -> Bool) throws(Errno) {
+    private func dump(
+        family: Int32, state: UInt8,
+        _ take: (UnsafeRawBufferPointer, UInt32) throws(Errno) -> Bool
+    ) throws(Errno) {
         sequence &+= 1
         let request = SockDiag.request(family: family, sequence: sequence, state: state)
         let sent = try request.withUnsafeBytes { raw in
@@ -199,8 +202,9 @@ public final class ListenProbe: @unchecked Sendable {
     /// socket(2) AF_NETLINK/SOCK_RAW/NETLINK_SOCK_DIAG, close-on-exec, with a 2 s SO_RCVTIMEO
     /// so that a kernel that never answers cannot wedge the caller's queue.
     private func openNetlink() throws(Errno) {
-        let fd = try Kernel.socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
-                                   SockDiag.netlinkSockDiag)
+        let fd = try Kernel.socket(
+            AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
+            SockDiag.netlinkSockDiag)
         do throws(Errno) {
             try Kernel.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, timeval(tv_sec: 2, tv_usec: 0))
         } catch {
@@ -227,7 +231,7 @@ public final class ListenProbe: @unchecked Sendable {
     private static func isRefusal(_ error: Errno) -> Bool {
         switch error {
         case .notPermitted, .permissionDenied, .protocolNotSupported, .addressFamilyNotSupported,
-             .invalidArgument, .notSupported, .noSuchFile, .notImplemented:
+            .invalidArgument, .notSupported, .noSuchFile, .notImplemented:
             true
         default:
             false

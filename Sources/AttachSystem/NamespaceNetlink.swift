@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A sock_diag netlink socket that lives in another process's network namespace.
@@ -34,8 +34,9 @@ internal enum NamespaceNetlink {
         let namespace = try Kernel.open(path, O_RDONLY | O_CLOEXEC)
         defer { closeQuietly(namespace) }
         try Kernel.setns(namespace, cloneNewNet)
-        let fd = try Kernel.socket(AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
-                                   SockDiag.netlinkSockDiag)
+        let fd = try Kernel.socket(
+            AF_NETLINK, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue),
+            SockDiag.netlinkSockDiag)
         do throws(Errno) {
             try Kernel.setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, timeval(tv_sec: 2, tv_usec: 0))
         } catch {

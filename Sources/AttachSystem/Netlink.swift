@@ -5,8 +5,8 @@
 /// (little-endian) order; records in a datagram are each 4-byte aligned (NLMSG_ALIGN).
 internal enum Netlink {
     static let headerSize = 16
-    static let messageError: UInt16 = 2            // NLMSG_ERROR
-    static let messageDone: UInt16 = 3             // NLMSG_DONE
+    static let messageError: UInt16 = 2  // NLMSG_ERROR
+    static let messageDone: UInt16 = 3  // NLMSG_DONE
 
     /// One record of a received datagram: its type and the byte range of its body.
     struct Record {
@@ -16,13 +16,15 @@ internal enum Netlink {
     }
 
     /// Appends a header for a message of `bodyLength` bytes.
-    static func appendHeader(bodyLength: Int, type: UInt16, flags: UInt16, sequence: UInt32,
-                             to bytes: inout [UInt8]) {
-        append(UInt32(headerSize + bodyLength), to: &bytes)        // nlmsg_len
-        append(type, to: &bytes)                                   // nlmsg_type
-        append(flags, to: &bytes)                                  // nlmsg_flags
-        append(sequence, to: &bytes)                               // nlmsg_seq
-        append(UInt32(0), to: &bytes)                              // nlmsg_pid: the kernel fills it
+    static func appendHeader(
+        bodyLength: Int, type: UInt16, flags: UInt16, sequence: UInt32,
+        to bytes: inout [UInt8]
+    ) {
+        append(UInt32(headerSize + bodyLength), to: &bytes)  // nlmsg_len
+        append(type, to: &bytes)  // nlmsg_type
+        append(flags, to: &bytes)  // nlmsg_flags
+        append(sequence, to: &bytes)  // nlmsg_seq
+        append(UInt32(0), to: &bytes)  // nlmsg_pid: the kernel fills it
     }
 
     /// Appends `value` in little-endian order (the host order of every Linux this runs on).
@@ -34,8 +36,10 @@ internal enum Netlink {
     /// left over from an abandoned dump, are skipped), calling `visit` until it returns false.
     /// An NLMSG_ERROR record with a non-zero code throws that error (an acknowledgement, code 0,
     /// is handed to `visit`); a malformed record throws EPROTO.
-    static func walk(_ datagram: UnsafeRawBufferPointer, sequence: UInt32,
-                     _ visit: (Record) throws(Errno) -> Bool) throws(Errno) {
+    static func walk(
+        _ datagram: UnsafeRawBufferPointer, sequence: UInt32,
+        _ visit: (Record) throws(Errno) -> Bool
+    ) throws(Errno) {
         var offset = 0
         while offset + headerSize <= datagram.count {
             let length = Int(datagram.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
@@ -53,7 +57,7 @@ internal enum Netlink {
                 }
                 guard try visit(Record(type: type, sequence: seq, body: body)) else { return }
             }
-            offset += (length + 3) & ~3                            // NLMSG_ALIGN
+            offset += (length + 3) & ~3  // NLMSG_ALIGN
         }
     }
 }

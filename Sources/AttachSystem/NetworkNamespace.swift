@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The identity of a network namespace: the device and inode of its nsfs file, which is what

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A kernel pipe used as the in-kernel buffer between two sockets: splice(2) moves bytes from a
@@ -66,12 +66,15 @@ public enum Splice {
     /// full; a caller that splices only into an empty pipe knows which). Other errors are thrown:
     /// EINVAL when a descriptor does not support splicing (the caller then copies through
     /// read(2)/write(2) instead), ECONNRESET, EPIPE. EINTR is retried.
-    public static func move(from source: FileDescriptor, to destination: FileDescriptor,
-                            count: Int) throws(Errno) -> SpliceResult {
+    public static func move(
+        from source: FileDescriptor, to destination: FileDescriptor,
+        count: Int
+    ) throws(Errno) -> SpliceResult {
         guard count > 0 else { return .wouldBlock }
         do throws(Errno) {
-            let moved = try Kernel.splice(from: source.rawValue, to: destination.rawValue, count: count,
-                                          flags: Kernel.spliceMove | Kernel.spliceNonBlock)
+            let moved = try Kernel.splice(
+                from: source.rawValue, to: destination.rawValue, count: count,
+                flags: Kernel.spliceMove | Kernel.spliceNonBlock)
             return moved == 0 ? .endOfFile : .moved(moved)
         } catch .wouldBlock {
             return .wouldBlock

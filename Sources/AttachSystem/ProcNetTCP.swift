@@ -42,8 +42,8 @@ internal enum ProcNetTCP {
             let local = fields[1]
             let state = fields[3]
             guard state.elementsEqual("0A".utf8),
-                  let colon = local.lastIndex(of: UInt8(ascii: ":")),
-                  let port = UInt16(String(decoding: local[local.index(after: colon)...], as: UTF8.self), radix: 16)
+                let colon = local.lastIndex(of: UInt8(ascii: ":")),
+                let port = UInt16(String(decoding: local[local.index(after: colon)...], as: UTF8.self), radix: 16)
             else { continue }
             ports.append(port)
         }
@@ -59,10 +59,10 @@ internal enum ProcNetTCP {
             guard fields.count >= 10, fields[3].elementsEqual("0A".utf8) else { continue }
             let local = fields[1]
             guard let colon = local.lastIndex(of: UInt8(ascii: ":")),
-                  let port = UInt16(text(local[local.index(after: colon)...]), radix: 16),
-                  let address = address(local[..<colon], family: family),
-                  let uid = UInt32(text(fields[7])),
-                  let inode = UInt64(text(fields[9]))
+                let port = UInt16(text(local[local.index(after: colon)...]), radix: 16),
+                let address = address(local[..<colon], family: family),
+                let uid = UInt32(text(fields[7])),
+                let inode = UInt64(text(fields[9]))
             else { continue }
             sockets.append(ListeningSocket(family: family, address: address, port: port, inode: inode, uid: uid))
         }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Signal numbers the daemon handles, so callers need not import Glibc.

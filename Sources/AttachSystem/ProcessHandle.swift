@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// This process and others: pidfds, liveness, signals, descriptor limits.

@@ -85,7 +85,8 @@ public enum ProcessTree {
         let wanted = Array((name + "=" + value).utf8)
         for pid in newestFirst(entries) where !excluding.contains(pid) {
             guard let bytes = try? Files.read("/proc/\(pid)/environ") else { continue }
-            if bytes.split(separator: 0, omittingEmptySubsequences: true).contains(where: { $0.elementsEqual(wanted) }) {
+            if bytes.split(separator: 0, omittingEmptySubsequences: true).contains(where: { $0.elementsEqual(wanted) })
+            {
                 return true
             }
         }
@@ -118,7 +119,8 @@ public enum ProcessTree {
             // A socket shared with children (inherited across fork) is named by the ancestor
             // that had it first, not by whichever child the newest-first walk met.
             while let child = found, let stat = try? Files.read("/proc/\(child)/stat"),
-                  let parent = parentPID(fromStat: stat), parent > 1, !excluding.contains(parent), holds(parent) {
+                let parent = parentPID(fromStat: stat), parent > 1, !excluding.contains(parent), holds(parent)
+            {
                 found = parent
             }
         }
@@ -136,7 +138,7 @@ public enum ProcessTree {
             do throws(Errno) {
                 contents = try Files.read("/proc/\(pid)/task/\(task)/children")
             } catch {
-                continue                                    // the thread ended meanwhile
+                continue  // the thread ended meanwhile
             }
             guard let contents else {
                 // The task directory exists but has no children file: the kernel lacks it.
@@ -153,8 +155,9 @@ public enum ProcessTree {
         var children: [Int32: [Int32]] = [:]
         for entry in (try? Kernel.directoryEntries("/proc")) ?? [] {
             guard let pid = Int32(entry),
-                  let stat = try? Files.read("/proc/\(entry)/stat"),
-                  let parent = parentPID(fromStat: stat) else { continue }
+                let stat = try? Files.read("/proc/\(entry)/stat"),
+                let parent = parentPID(fromStat: stat)
+            else { continue }
             children[parent, default: []].append(pid)
         }
         return children

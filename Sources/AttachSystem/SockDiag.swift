@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The bytes of the sock_diag netlink conversation, built and read by hand (the kernel's
@@ -13,29 +13,30 @@ import Glibc
 /// rqueue u32, wqueue u32, uid u32 (offset 64), inode u32 (offset 68)}. All integers but the
 /// ports and addresses are in host (little-endian) order.
 internal enum SockDiag {
-    static let netlinkSockDiag: Int32 = 4          // NETLINK_SOCK_DIAG
-    static let sockDiagByFamily: UInt16 = 20       // SOCK_DIAG_BY_FAMILY
-    static let flagRequest: UInt16 = 0x1           // NLM_F_REQUEST
-    static let flagDump: UInt16 = 0x300            // NLM_F_ROOT | NLM_F_MATCH
-    static let tcpListen: UInt8 = 10               // TCP_LISTEN
-    static let tcpEstablished: UInt8 = 1           // TCP_ESTABLISHED
+    static let netlinkSockDiag: Int32 = 4  // NETLINK_SOCK_DIAG
+    static let sockDiagByFamily: UInt16 = 20  // SOCK_DIAG_BY_FAMILY
+    static let flagRequest: UInt16 = 0x1  // NLM_F_REQUEST
+    static let flagDump: UInt16 = 0x300  // NLM_F_ROOT | NLM_F_MATCH
+    static let tcpListen: UInt8 = 10  // TCP_LISTEN
+    static let tcpEstablished: UInt8 = 1  // TCP_ESTABLISHED
     static let headerSize = Netlink.headerSize
     static let requestBodySize = 56
-    static let messageSize = 72                    // sizeof(struct inet_diag_msg)
+    static let messageSize = 72  // sizeof(struct inet_diag_msg)
     static let receiveBufferSize = 32 * 1024
 
     /// The request for every TCP socket of `family` (AF_INET or AF_INET6) in `state`.
     static func request(family: Int32, sequence: UInt32, state: UInt8 = tcpListen) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(headerSize + requestBodySize)
-        Netlink.appendHeader(bodyLength: requestBodySize, type: sockDiagByFamily,
-                             flags: flagRequest | flagDump, sequence: sequence, to: &bytes)
-        bytes.append(UInt8(family))                                // sdiag_family
-        bytes.append(UInt8(IPPROTO_TCP))                           // sdiag_protocol
-        bytes.append(0)                                            // idiag_ext
-        bytes.append(0)                                            // pad
-        Netlink.append(UInt32(1) << UInt32(state), to: &bytes)     // idiag_states
-        bytes.append(contentsOf: repeatElement(0, count: 48))      // inet_diag_sockid
+        Netlink.appendHeader(
+            bodyLength: requestBodySize, type: sockDiagByFamily,
+            flags: flagRequest | flagDump, sequence: sequence, to: &bytes)
+        bytes.append(UInt8(family))  // sdiag_family
+        bytes.append(UInt8(IPPROTO_TCP))  // sdiag_protocol
+        bytes.append(0)  // idiag_ext
+        bytes.append(0)  // pad
+        Netlink.append(UInt32(1) << UInt32(state), to: &bytes)  // idiag_states
+        bytes.append(contentsOf: repeatElement(0, count: 48))  // inet_diag_sockid
         return bytes
     }
 
@@ -47,8 +48,10 @@ internal enum SockDiag {
 
     /// The local ports of the records of one datagram in state `wanted`. An NLMSG_ERROR record
     /// throws its error; a malformed record throws EPROTO.
-    static func parse(_ datagram: UnsafeRawBufferPointer, sequence: UInt32,
-                      state wanted: UInt8 = tcpListen) throws(Errno) -> Batch {
+    static func parse(
+        _ datagram: UnsafeRawBufferPointer, sequence: UInt32,
+        state wanted: UInt8 = tcpListen
+    ) throws(Errno) -> Batch {
         var batch = Batch()
         try Netlink.walk(datagram, sequence: sequence) { (record) throws(Errno) -> Bool in
             switch record.type {
@@ -95,8 +98,10 @@ internal enum SockDiag {
                 let address = Array(datagram[addressStart..<(addressStart + addressLength)])
                 let uid = datagram.loadUnaligned(fromByteOffset: body + 64, as: UInt32.self)
                 let inode = datagram.loadUnaligned(fromByteOffset: body + 68, as: UInt32.self)
-                batch.sockets.append(ListeningSocket(family: family, address: address, port: port,
-                                                     inode: UInt64(inode), uid: uid))
+                batch.sockets.append(
+                    ListeningSocket(
+                        family: family, address: address, port: port,
+                        inode: UInt64(inode), uid: uid))
                 return true
             default:
                 return true

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Who owns the local socket at the other end of a TCP connection.
@@ -20,24 +20,26 @@ extension SockDiag {
     /// nil when the addresses are not IPv4/IPv6 of one family.
     static func exactRequest(peerSide: sockaddr_storage, ourSide: sockaddr_storage, sequence: UInt32) -> [UInt8]? {
         guard peerSide.ss_family == ourSide.ss_family,
-              let peer = endpoint(peerSide), let ours = endpoint(ourSide) else { return nil }
+            let peer = endpoint(peerSide), let ours = endpoint(ourSide)
+        else { return nil }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(headerSize + requestBodySize)
         // One socket, no dump: NLM_F_REQUEST alone.
-        Netlink.appendHeader(bodyLength: requestBodySize, type: sockDiagByFamily, flags: flagRequest,
-                             sequence: sequence, to: &bytes)
-        bytes.append(UInt8(peerSide.ss_family))                      // sdiag_family
-        bytes.append(UInt8(IPPROTO_TCP))                             // sdiag_protocol
-        bytes.append(0)                                              // idiag_ext
-        bytes.append(0)                                              // pad
-        Netlink.append(allStates, to: &bytes)                        // idiag_states
-        bytes.append(contentsOf: peer.port)                          // id.idiag_sport (be16)
-        bytes.append(contentsOf: ours.port)                          // id.idiag_dport (be16)
-        bytes.append(contentsOf: peer.address)                       // id.idiag_src[4]
-        bytes.append(contentsOf: ours.address)                       // id.idiag_dst[4]
-        Netlink.append(UInt32(0), to: &bytes)                        // id.idiag_if
-        Netlink.append(noCookie, to: &bytes)                         // id.idiag_cookie[0]
-        Netlink.append(noCookie, to: &bytes)                         // id.idiag_cookie[1]
+        Netlink.appendHeader(
+            bodyLength: requestBodySize, type: sockDiagByFamily, flags: flagRequest,
+            sequence: sequence, to: &bytes)
+        bytes.append(UInt8(peerSide.ss_family))  // sdiag_family
+        bytes.append(UInt8(IPPROTO_TCP))  // sdiag_protocol
+        bytes.append(0)  // idiag_ext
+        bytes.append(0)  // pad
+        Netlink.append(allStates, to: &bytes)  // idiag_states
+        bytes.append(contentsOf: peer.port)  // id.idiag_sport (be16)
+        bytes.append(contentsOf: ours.port)  // id.idiag_dport (be16)
+        bytes.append(contentsOf: peer.address)  // id.idiag_src[4]
+        bytes.append(contentsOf: ours.address)  // id.idiag_dst[4]
+        Netlink.append(UInt32(0), to: &bytes)  // id.idiag_if
+        Netlink.append(noCookie, to: &bytes)  // id.idiag_cookie[0]
+        Netlink.append(noCookie, to: &bytes)  // id.idiag_cookie[1]
         return bytes
     }
 

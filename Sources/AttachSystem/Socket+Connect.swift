@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A TCP connection started by `Socket.startConnectTCP`: the socket, and whether the kernel is

@@ -1,12 +1,14 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension Socket {
     /// getsockname(2): the path a Unix socket is bound to, nil for an unbound or abstract one,
     /// or another family.
     public static func boundPath(_ fd: FileDescriptor) -> String? {
-        guard var storage = try? Kernel.getsockname(fd.rawValue), Int32(storage.ss_family) == AF_UNIX else { return nil }
+        guard var storage = try? Kernel.getsockname(fd.rawValue), Int32(storage.ss_family) == AF_UNIX else {
+            return nil
+        }
         return withUnsafeBytes(of: &storage) { raw -> String? in
             let address = raw.load(as: sockaddr_un.self)
             let path = withUnsafeBytes(of: address.sun_path) { Array($0.prefix { $0 != 0 }) }
@@ -48,8 +50,11 @@ extension Socket {
     /// how a connection that is held, not read, notices its client left.
     public static func peerHasHungUp(_ fd: FileDescriptor) -> Bool {
         let events = Self.pollRDHUP | Int16(truncatingIfNeeded: Int32(POLLHUP) | Int32(POLLERR))
-        guard let revents = try? Kernel.poll(fd.rawValue, events: Self.pollRDHUP,
-                                             timeoutMilliseconds: 0) else { return false }
+        guard
+            let revents = try? Kernel.poll(
+                fd.rawValue, events: Self.pollRDHUP,
+                timeoutMilliseconds: 0)
+        else { return false }
         return revents & events != 0
     }
 }

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The credentials of the process at the other end of an AF_UNIX socket, as the kernel recorded
 /// them at connect(2) time (SO_PEERCRED): process id, effective uid and effective gid.
@@ -31,7 +32,9 @@ public enum Socket {
     /// caller decides). The socket file is created under umask(2) `0o777 & ~mode`, so it is never
     /// more permissive than `mode`, then chmod(2)ed to exactly `mode`. If listen fails, the file
     /// this call created is removed again.
-    public static func listenUnix(path: String, mode: UInt32 = 0o600, backlog: Int32 = 128) throws(Errno) -> FileDescriptor {
+    public static func listenUnix(path: String, mode: UInt32 = 0o600, backlog: Int32 = 128) throws(Errno)
+        -> FileDescriptor
+    {
         let address = try SocketAddress.unix(path: path)
         let fd = try Kernel.socket(AF_UNIX, stream | nonBlocking | closeOnExec, 0)
         do throws(Errno) {

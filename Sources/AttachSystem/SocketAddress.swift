@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A socket address built in Swift and handed to bind(2)/connect(2) as a `sockaddr` pointer.

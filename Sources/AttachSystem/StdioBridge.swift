@@ -14,8 +14,10 @@ public enum StdioBridge {
     /// ends, with poll(2), read(2) and write(2). End of standard input is passed on as
     /// shutdown(2) SHUT_WR, and the socket is still read to its end. Blocking; `socket` is the
     /// caller's to close. Errors reading either side end the bridge as that side's end.
-    public static func run(socket: FileDescriptor, input: FileDescriptor = .standardInput,
-                           output: FileDescriptor = .standardOutput) -> End {
+    public static func run(
+        socket: FileDescriptor, input: FileDescriptor = .standardInput,
+        output: FileDescriptor = .standardOutput
+    ) -> End {
         var inputOpen = true
         while true {
             let fds = inputOpen ? [socket.rawValue, input.rawValue] : [socket.rawValue]

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A progress line drawn on a terminal must not outlive the program: interrupted with Ctrl-C,

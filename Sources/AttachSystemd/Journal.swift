@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AttachSystem
 import CSystemd
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Structured messages to the systemd journal through libsystemd's native protocol
 /// (sd_journal_sendv(3)).

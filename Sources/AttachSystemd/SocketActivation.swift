@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AttachSystem
 import CSystemd
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Checks on descriptors handed over by socket activation or the fd store (sd_is_socket(3)).
 extension Socket {

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AttachSystem
 import CSystemd
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The parts of sd-daemon(3) attachd uses: socket activation, the fd store, readiness and
 /// watchdog notifications, and journal detection. All of them are no-ops outside systemd.
@@ -39,7 +40,8 @@ public enum Systemd {
     public static func notify(_ state: String, fds: [FileDescriptor]) -> Bool {
         let raw = fds.map(\.rawValue)
         return raw.withUnsafeBufferPointer { buffer in
-            ((try? systemdCall { sd_pid_notify_with_fds(0, 0, state, buffer.baseAddress, UInt32(buffer.count)) }) ?? 0) > 0
+            ((try? systemdCall { sd_pid_notify_with_fds(0, 0, state, buffer.baseAddress, UInt32(buffer.count)) }) ?? 0)
+                > 0
         }
     }
 
@@ -48,7 +50,8 @@ public enum Systemd {
     public static func watchdogMicroseconds() -> UInt64? {
         var microseconds: UInt64 = 0
         guard let enabled = try? systemdCall({ sd_watchdog_enabled(0, &microseconds) }), enabled > 0,
-              microseconds > 0 else { return nil }
+            microseconds > 0
+        else { return nil }
         return microseconds
     }
 
@@ -58,9 +61,9 @@ public enum Systemd {
         guard let value = Environment.get("JOURNAL_STREAM") else { return false }
         let parts = value.split(separator: ":")
         guard parts.count == 2,
-              let device = UInt64(parts[0]),
-              let inode = UInt64(parts[1]),
-              let identity = try? FileDescriptor(rawValue: STDERR_FILENO).deviceAndInode()
+            let device = UInt64(parts[0]),
+            let inode = UInt64(parts[1]),
+            let identity = try? FileDescriptor(rawValue: STDERR_FILENO).deviceAndInode()
         else { return false }
         return identity.device == device && identity.inode == inode
     }

@@ -55,16 +55,17 @@ struct Results: Codable {
 struct AttachBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "attachbench",
-        abstract: "Benchmark the release attachd: release latency, scale, memory, control round trip, idle cost, cold start.",
+        abstract:
+            "Benchmark the release attachd: release latency, scale, memory, control round trip, idle cost, cold start.",
         discussion: """
-        Starts the real attachd (from the directory of this executable, or --bin-dir) with a \
-        temporary XDG_RUNTIME_DIR and XDG_CONFIG_HOME, measures, prints a Markdown table and \
-        writes JSON. Figures are reported against the targets; nothing fails on a slow machine.
-        Loopback only. Every wait is bounded; --max-seconds kills everything if a run hangs.
+            Starts the real attachd (from the directory of this executable, or --bin-dir) with a \
+            temporary XDG_RUNTIME_DIR and XDG_CONFIG_HOME, measures, prints a Markdown table and \
+            writes JSON. Figures are reported against the targets; nothing fails on a slow machine.
+            Loopback only. Every wait is bounded; --max-seconds kills everything if a run hangs.
 
-          swift run -c release attachbench                 # full run, a few minutes
-          swift run -c release attachbench --quick         # smoke test, under a minute
-        """)
+              swift run -c release attachbench                 # full run, a few minutes
+              swift run -c release attachbench --quick         # smoke test, under a minute
+            """)
 
     @Option(help: "Launches per mode for the release latency (after the warm-up).")
     var launches: Int?
@@ -84,12 +85,18 @@ struct AttachBench: ParsableCommand {
     var coldStarts: Int?
     @Flag(help: "Smoke test: 30 launches, 2 article launches, 100 projects, 2 s idle, fewer calls.")
     var quick = false
-    @Option(help: "Comma-separated phases: release,baseline,roundtrip,scale,idle,coldstart,relay,relayscale,many,debugpy,client,remote.")
+    @Option(
+        help:
+            "Comma-separated phases: release,baseline,roundtrip,scale,idle,coldstart,relay,relayscale,many,debugpy,client,remote."
+    )
     var phases: String = "release,baseline,roundtrip,scale,idle,coldstart,relay,relayscale,many,debugpy,client,remote"
     @OptionGroup var attach: AttachOptions
     @Option(help: "Directory holding attachd and attachctl (default: this executable's directory).")
     var binDir: String?
-    @Option(help: "Directory holding host_driver.py and article_bootstrap.py (default: ./bench, else found from the executable).")
+    @Option(
+        help:
+            "Directory holding host_driver.py and article_bootstrap.py (default: ./bench, else found from the executable)."
+    )
     var benchDir: String?
     @Option(help: "Python interpreter for the host side.")
     var python: String = "python3"
@@ -97,7 +104,10 @@ struct AttachBench: ParsableCommand {
     var jsonOut: String?
     @Option(help: "First TCP port of the scale projects' ranges (2 × projects consecutive ports below 32768).")
     var portBase: Int = 23000
-    @Option(help: "Parent of the temporary XDG_RUNTIME_DIR (default: /dev/shm when it is a tmpfs, like /run/user/UID; else /tmp).")
+    @Option(
+        help:
+            "Parent of the temporary XDG_RUNTIME_DIR (default: /dev/shm when it is a tmpfs, like /run/user/UID; else /tmp)."
+    )
     var runtimeParent: String?
     @Option(help: "Kill everything and exit 2 after this many seconds.")
     var maxSeconds: UInt32 = 900
@@ -122,58 +132,75 @@ struct AttachBench: ParsableCommand {
         let fileLimit = (try? ProcessHandle.raiseOpenFileLimit()) ?? 0
         let needed = UInt64(3 * projects + 200)
         if fileLimit < needed {
-            log("warning: RLIMIT_NOFILE is \(fileLimit); \(projects) projects need about \(needed) descriptors in attachd and here")
+            log(
+                "warning: RLIMIT_NOFILE is \(fileLimit); \(projects) projects need about \(needed) descriptors in attachd and here"
+            )
         }
-        log("attachbench: attachd from \(binDirectory), host scripts from \(benchDirectory), runtime dirs in \(Sandbox.runtimeParent), open-file limit \(fileLimit) (attachd inherits it)")
+        log(
+            "attachbench: attachd from \(binDirectory), host scripts from \(benchDirectory), runtime dirs in \(Sandbox.runtimeParent), open-file limit \(fileLimit) (attachd inherits it)"
+        )
 
         var results = Results(
             machine: MachineInfo.collect(python: "?", attachdVersion: "?", openFileLimit: fileLimit),
-            settings: .init(quick: quick, launches: launches, warmupLaunches: warmup, baselineLaunches: baselineLaunches,
-                            projects: projects, waiterConnections: waiterConnections, idleSeconds: idleSeconds,
-                            roundTrips: roundTrips, coldStarts: coldStarts, phases: phases.sorted(),
-                            attach: attach.settings(quick: quick, roundTrips: roundTrips)))
+            settings: .init(
+                quick: quick, launches: launches, warmupLaunches: warmup, baselineLaunches: baselineLaunches,
+                projects: projects, waiterConnections: waiterConnections, idleSeconds: idleSeconds,
+                roundTrips: roundTrips, coldStarts: coldStarts, phases: phases.sorted(),
+                attach: attach.settings(quick: quick, roundTrips: roundTrips)))
         let attachSettings = results.settings.attach!
 
         // A: one daemon, a few projects: release latency, the article's handshake, round trips.
         if !phases.isDisjoint(with: ["release", "baseline", "roundtrip", "relay", "debugpy", "client"]) {
             let sandbox = try Sandbox(label: "latency")
             let daemon = DaemonUnderTest(sandbox: sandbox, binDirectory: binDirectory)
-            defer { daemon.stop(); sandbox.remove() }
+            defer {
+                daemon.stop()
+                sandbox.remove()
+            }
             try daemon.start()
             results.machine.attachdVersion = (try? daemon.status()["version"] as? String) ?? "?"
-            let host = try HostDriver(python: python, script: benchDirectory + "/host_driver.py",
-                                      environment: Processes.environment())
+            let host = try HostDriver(
+                python: python, script: benchDirectory + "/host_driver.py",
+                environment: Processes.environment())
             defer { host.quit() }
             results.machine.python = host.pythonVersion
-            let context = ReleaseLatency.Context(daemon: daemon, host: host, attachctl: binDirectory + "/attachctl",
-                                                 python: python, articleScript: benchDirectory + "/article_bootstrap.py")
+            let context = ReleaseLatency.Context(
+                daemon: daemon, host: host, attachctl: binDirectory + "/attachctl",
+                python: python, articleScript: benchDirectory + "/article_bootstrap.py")
             if phases.contains("release") {
-                let linesPort = try Self.freePort(), barePort = try Self.freePort()
+                let linesPort = try Self.freePort()
+                let barePort = try Self.freePort()
                 _ = try daemon.call(.addProject, ["name": "bench-lines", "debugPort": linesPort])
-                _ = try daemon.call(.addProject, ["name": "bench-bare", "debugPort": barePort, "rendezvousPort": barePort])
+                _ = try daemon.call(
+                    .addProject, ["name": "bench-bare", "debugPort": barePort, "rendezvousPort": barePort])
                 log("release latency: \(launches) launches announcing with READY=1 lines")
-                results.releaseLines = try ReleaseLatency.measure(.lines, project: "bench-lines", port: linesPort, launches: launches,
-                                                                  warmup: warmup, context: context, progress: log)
+                results.releaseLines = try ReleaseLatency.measure(
+                    .lines, project: "bench-lines", port: linesPort, launches: launches,
+                    warmup: warmup, context: context, progress: log)
                 log("release latency: \(launches) launches, READY=1 lines, raw varlink Wait instead of attachctl")
-                results.releaseRaw = try ReleaseLatency.measure(.linesRaw, project: "bench-lines", port: linesPort, launches: launches,
-                                                                warmup: warmup, context: context, progress: log)
+                results.releaseRaw = try ReleaseLatency.measure(
+                    .linesRaw, project: "bench-lines", port: linesPort, launches: launches,
+                    warmup: warmup, context: context, progress: log)
                 log("release latency: \(launches) launches with the article's bare connect and handoff")
-                results.releaseBare = try ReleaseLatency.measure(.bare, project: "bench-bare", port: barePort, launches: launches,
-                                                                 warmup: warmup, context: context, progress: log)
+                results.releaseBare = try ReleaseLatency.measure(
+                    .bare, project: "bench-bare", port: barePort, launches: launches,
+                    warmup: warmup, context: context, progress: log)
             }
             if phases.contains("baseline") {
                 log("baseline: \(baselineLaunches) launches of the article's _listen/_connect handshake")
-                results.baseline = try ReleaseLatency.baseline(port: try Self.freePort(), launches: baselineLaunches,
-                                                               context: context, progress: log)
+                results.baseline = try ReleaseLatency.baseline(
+                    port: try Self.freePort(), launches: baselineLaunches,
+                    context: context, progress: log)
             }
             if phases.contains("roundtrip") {
                 log("control round trip: \(roundTrips) GetStatus calls and as many echo round trips")
                 results.roundTrip = try RoundTrip.run(daemon, calls: roundTrips, progress: log)
             }
-            try AttachPhases.onLatencyDaemon(daemon, phases: phases, settings: attachSettings, warmup: warmup,
-                                             python: python, benchDirectory: benchDirectory, binDirectory: binDirectory,
-                                             staticAttachctl: attach.staticAttachctl ?? Self.defaultStaticAttachctl(benchDirectory),
-                                             results: &results)
+            try AttachPhases.onLatencyDaemon(
+                daemon, phases: phases, settings: attachSettings, warmup: warmup,
+                python: python, benchDirectory: benchDirectory, binDirectory: binDirectory,
+                staticAttachctl: attach.staticAttachctl ?? Self.defaultStaticAttachctl(benchDirectory),
+                results: &results)
         }
         if let article = results.baseline?.handshakeToAttachable?.p50Ms {
             results.speedupLines = results.releaseLines?.handshakeToRelease.map { article / $0.p50Ms }
@@ -183,22 +210,34 @@ struct AttachBench: ParsableCommand {
         // B: a daemon with many projects: idle cost, then scale.
         let rendezvousBase = try Scale.freeRange(from: portBase, count: 2 * projects)
         let specs = (0..<projects).map {
-            ProjectSpec(name: Scale.name($0), debugPort: rendezvousBase + projects + $0, rendezvousPort: rendezvousBase + $0)
+            ProjectSpec(
+                name: Scale.name($0), debugPort: rendezvousBase + projects + $0, rendezvousPort: rendezvousBase + $0)
         }
         if !phases.isDisjoint(with: ["scale", "idle"]) {
             let sandbox = try Sandbox(label: "scale")
             let daemon = DaemonUnderTest(sandbox: sandbox, binDirectory: binDirectory)
-            defer { daemon.stop(); sandbox.remove() }
+            defer {
+                daemon.stop()
+                sandbox.remove()
+            }
             try sandbox.writeProjects(specs)
-            log("scale: starting attachd with \(projects) projects (TCP \(rendezvousBase)…, debug ports \(rendezvousBase + projects)…)")
+            log(
+                "scale: starting attachd with \(projects) projects (TCP \(rendezvousBase)…, debug ports \(rendezvousBase + projects)…)"
+            )
             try daemon.start(timeout: 60)
-            if results.machine.attachdVersion == "?" { results.machine.attachdVersion = (try? daemon.status()["version"] as? String) ?? "?" }
+            if results.machine.attachdVersion == "?" {
+                results.machine.attachdVersion = (try? daemon.status()["version"] as? String) ?? "?"
+            }
             let loaded = try daemon.count("projects")
-            guard loaded == projects else { throw BenchError("attachd loaded \(loaded) projects, not \(projects):\n\(sandbox.logTail())") }
+            guard loaded == projects else {
+                throw BenchError("attachd loaded \(loaded) projects, not \(projects):\n\(sandbox.logTail())")
+            }
             let problems = try daemon.call(.listProjects)["projects"] as? [[String: Any]] ?? []
             let broken = problems.filter { $0["error"] is String }
             if !broken.isEmpty { log("warning: \(broken.count) projects report listener errors, e.g. \(broken[0])") }
-            let rssAfterStart = daemon.rssKiB, fdsAfterStart = daemon.descriptorCount, anonAfterStart = daemon.rssAnonKiB
+            let rssAfterStart = daemon.rssKiB
+            let fdsAfterStart = daemon.descriptorCount
+            let anonAfterStart = daemon.rssAnonKiB
             if phases.contains("idle") {
                 sleepSeconds(0.5)
                 log("idle: \(idleSeconds) s with \(projects) projects and no session")
@@ -206,29 +245,35 @@ struct AttachBench: ParsableCommand {
             }
             if phases.contains("scale") {
                 log("scale: \(projects) waiters, \(projects) hosts ready together")
-                results.scale = try Scale.run(daemon, projects: projects, rendezvousBase: rendezvousBase,
-                                              debugBase: rendezvousBase + projects, waiterConnections: waiterConnections,
-                                              idleAfterSeconds: phases.contains("idle") ? min(idleSeconds, 5) : 0,
-                                              startSeconds: daemon.startSeconds, rssAfterStart: rssAfterStart, rssAnonAfterStart: anonAfterStart,
-                                              descriptorsAfterStart: fdsAfterStart, progress: log)
+                results.scale = try Scale.run(
+                    daemon, projects: projects, rendezvousBase: rendezvousBase,
+                    debugBase: rendezvousBase + projects, waiterConnections: waiterConnections,
+                    idleAfterSeconds: phases.contains("idle") ? min(idleSeconds, 5) : 0,
+                    startSeconds: daemon.startSeconds, rssAfterStart: rssAfterStart, rssAnonAfterStart: anonAfterStart,
+                    descriptorsAfterStart: fdsAfterStart, progress: log)
             }
         }
 
-        try AttachPhases.onOwnDaemons(phases: phases, settings: attachSettings, python: python, benchDirectory: benchDirectory,
-                                      binDirectory: binDirectory, portBase: portBase + 2 * projects, idleSeconds: idleSeconds,
-                                      quick: quick, warmup: warmup, results: &results)
+        try AttachPhases.onOwnDaemons(
+            phases: phases, settings: attachSettings, python: python, benchDirectory: benchDirectory,
+            binDirectory: binDirectory, portBase: portBase + 2 * projects, idleSeconds: idleSeconds,
+            quick: quick, warmup: warmup, results: &results)
 
         // C: cold starts under socket activation, empty and with the projects.
         if phases.contains("coldstart") {
             log("cold start: \(coldStarts) × systemd-socket-activate, no projects")
-            results.coldStart = try ColdStart.run(binDirectory: binDirectory, projects: [], starts: coldStarts, progress: log)
+            results.coldStart = try ColdStart.run(
+                binDirectory: binDirectory, projects: [], starts: coldStarts, progress: log)
             let withProjects = max(1, coldStarts / 4)
             log("cold start: \(withProjects) × with \(projects) projects")
-            results.coldStartWithProjects = try ColdStart.run(binDirectory: binDirectory, projects: specs, starts: withProjects,
-                                                              progress: log)
+            results.coldStartWithProjects = try ColdStart.run(
+                binDirectory: binDirectory, projects: specs, starts: withProjects,
+                progress: log)
         }
 
-        if let lines = results.releaseLines?.listenToRelease?.p50Ms, let raw = results.releaseRaw?.listenToRelease?.p50Ms {
+        if let lines = results.releaseLines?.listenToRelease?.p50Ms,
+            let raw = results.releaseRaw?.listenToRelease?.p50Ms
+        {
             results.attachctlShareMs = lines - raw
         }
         results.wallSeconds = Clock.monotonicSeconds() - wallStart
@@ -237,7 +282,8 @@ struct AttachBench: ParsableCommand {
         print(Report.table(results))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
         let data = try encoder.encode(results)
         try Files.writeAtomically([UInt8](data) + [10], to: jsonPath, mode: 0o644)
         print("\nJSON written to \(jsonPath)")
@@ -277,13 +323,21 @@ struct AttachBench: ParsableCommand {
     /// file: warn.
     static func checkBinaries(_ binDirectory: String, repository: String) throws {
         for name in ["attachd", "attachctl"] where !Sys.isExecutable(binDirectory + "/" + name) {
-            throw BenchError("\(binDirectory)/\(name) is missing. `swift run` builds attachbench alone: run `swift build -c release` (with the same --scratch-path) first, or pass --bin-dir")
+            throw BenchError(
+                "\(binDirectory)/\(name) is missing. `swift run` builds attachbench alone: run `swift build -c release` (with the same --scratch-path) first, or pass --bin-dir"
+            )
         }
         guard Files.isDirectory(repository + "/Sources") else { return }
-        let newer = Processes.output(of: ["find", repository + "/Sources", "-name", "*.swift", "-newer", binDirectory + "/attachd",
-                                          "-not", "-path", "*/attachbench/*"], environment: Processes.environment(), timeout: 10) ?? ""
+        let newer =
+            Processes.output(
+                of: [
+                    "find", repository + "/Sources", "-name", "*.swift", "-newer", binDirectory + "/attachd",
+                    "-not", "-path", "*/attachbench/*",
+                ], environment: Processes.environment(), timeout: 10) ?? ""
         if let file = newer.split(separator: "\n").first {
-            log("warning: \(file) is newer than \(binDirectory)/attachd; run `swift build -c release` to measure the current sources")
+            log(
+                "warning: \(file) is newer than \(binDirectory)/attachd; run `swift build -c release` to measure the current sources"
+            )
         }
     }
 

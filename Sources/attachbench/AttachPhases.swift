@@ -29,12 +29,14 @@ struct AttachOptions: ParsableArguments {
     var remoteDapRequests: Int?
 
     func settings(quick: Bool, roundTrips: Int) -> AttachSettings {
-        AttachSettings(relayRoundTrips: relayRoundTrips ?? roundTrips, bulkBytes: (bulkMib ?? (quick ? 64 : 1024)) << 20,
-                       bulkRounds: bulkRounds ?? (quick ? 1 : 2), heldLaunches: heldLaunches ?? (quick ? 10 : 100),
-                       relays: relays ?? (quick ? 100 : 1000), manyProjects: manyProjects ?? (quick ? 1000 : 10000),
-                       debugpyLaunches: debugpyLaunches ?? (quick ? 1 : 20), clientRuns: clientRuns ?? (quick ? 5 : 50),
-                       remoteLaunches: remoteLaunches ?? (quick ? 5 : 50), remoteRoundTrips: remoteRoundTrips ?? (quick ? 1000 : 5000),
-                       remoteNewConnections: quick ? 3 : 20, remoteDapRequests: remoteDapRequests ?? (quick ? 20 : 100))
+        AttachSettings(
+            relayRoundTrips: relayRoundTrips ?? roundTrips, bulkBytes: (bulkMib ?? (quick ? 64 : 1024)) << 20,
+            bulkRounds: bulkRounds ?? (quick ? 1 : 2), heldLaunches: heldLaunches ?? (quick ? 10 : 100),
+            relays: relays ?? (quick ? 100 : 1000), manyProjects: manyProjects ?? (quick ? 1000 : 10000),
+            debugpyLaunches: debugpyLaunches ?? (quick ? 1 : 20), clientRuns: clientRuns ?? (quick ? 5 : 50),
+            remoteLaunches: remoteLaunches ?? (quick ? 5 : 50),
+            remoteRoundTrips: remoteRoundTrips ?? (quick ? 1000 : 5000),
+            remoteNewConnections: quick ? 3 : 20, remoteDapRequests: remoteDapRequests ?? (quick ? 20 : 100))
     }
 }
 
@@ -55,59 +57,74 @@ struct AttachSettings: Codable {
 
 enum AttachPhases {
     /// relay (a, b, c), debugpy (f) and client (g), on the latency phases' daemon.
-    static func onLatencyDaemon(_ daemon: DaemonUnderTest, phases: Set<String>, settings: AttachSettings, warmup: Int,
-                                python: String, benchDirectory: String, binDirectory: String, staticAttachctl: String,
-                                results: inout Results) throws {
+    static func onLatencyDaemon(
+        _ daemon: DaemonUnderTest, phases: Set<String>, settings: AttachSettings, warmup: Int,
+        python: String, benchDirectory: String, binDirectory: String, staticAttachctl: String,
+        results: inout Results
+    ) throws {
         if phases.contains("relay") {
             log("relay: round trip, bulk and held connections through a project's attach port")
-            let host = try HostDriver(python: python, script: benchDirectory + "/relay_host.py", environment: Processes.environment())
+            let host = try HostDriver(
+                python: python, script: benchDirectory + "/relay_host.py", environment: Processes.environment())
             defer { host.quit() }
-            results.relay = try RelayBench.run(daemon, host: host, roundTrips: settings.relayRoundTrips, bulkBytes: settings.bulkBytes,
-                                               bulkRounds: settings.bulkRounds, heldLaunches: settings.heldLaunches,
-                                               warmup: warmup, progress: log)
+            results.relay = try RelayBench.run(
+                daemon, host: host, roundTrips: settings.relayRoundTrips, bulkBytes: settings.bulkBytes,
+                bulkRounds: settings.bulkRounds, heldLaunches: settings.heldLaunches,
+                warmup: warmup, progress: log)
         }
         if phases.contains("debugpy") {
             log("debugpy: \(settings.debugpyLaunches) launches of a real debugpy host")
-            results.debugpy = try DebugpyBench.run(daemon, python: python, script: benchDirectory + "/debugpy_host.py",
-                                                   attachctl: binDirectory + "/attachctl", launches: settings.debugpyLaunches,
-                                                   warmup: settings.debugpyLaunches > 1 ? min(warmup, 1) : 0, progress: log)
+            results.debugpy = try DebugpyBench.run(
+                daemon, python: python, script: benchDirectory + "/debugpy_host.py",
+                attachctl: binDirectory + "/attachctl", launches: settings.debugpyLaunches,
+                warmup: settings.debugpyLaunches > 1 ? min(warmup, 1) : 0, progress: log)
         }
         if phases.contains("client") {
             log("client: attachctl status vs a C program; the static attachctl's size")
-            results.client = try ClientCost.run(daemon, attachctl: binDirectory + "/attachctl", staticBinary: staticAttachctl,
-                                                runs: settings.clientRuns, progress: log)
+            results.client = try ClientCost.run(
+                daemon, attachctl: binDirectory + "/attachctl", staticBinary: staticAttachctl,
+                runs: settings.clientRuns, progress: log)
         }
     }
 
     /// relayscale (d), many (e) and remote, each on daemons of their own.
-    static func onOwnDaemons(phases: Set<String>, settings: AttachSettings, python: String, benchDirectory: String,
-                             binDirectory: String, portBase: Int, idleSeconds: Double, quick: Bool, warmup: Int,
-                             results: inout Results) throws {
+    static func onOwnDaemons(
+        phases: Set<String>, settings: AttachSettings, python: String, benchDirectory: String,
+        binDirectory: String, portBase: Int, idleSeconds: Double, quick: Bool, warmup: Int,
+        results: inout Results
+    ) throws {
         let idle = quick ? 1 : min(max(idleSeconds, 5), 10)
         if phases.contains("relayscale") {
             let n = settings.relays
             let attachBase = try Scale.freeRange(from: portBase, count: n)
             log("relay scale: \(n) projects with an attach port (\(attachBase)…), \(n) sessions, \(n) relays")
-            let host = try HostDriver(python: python, script: benchDirectory + "/relay_host.py", environment: Processes.environment())
+            let host = try HostDriver(
+                python: python, script: benchDirectory + "/relay_host.py", environment: Processes.environment())
             defer { host.quit() }
-            results.relayScale = try RelayScale.run(binDirectory: binDirectory, host: host, relays: n, attachBase: attachBase,
-                                                    idleSeconds: idle, progress: log)
+            results.relayScale = try RelayScale.run(
+                binDirectory: binDirectory, host: host, relays: n, attachBase: attachBase,
+                idleSeconds: idle, progress: log)
         }
         if phases.contains("many") {
             let n = settings.manyProjects
             let tcpBase = try Scale.freeRange(from: portBase, count: (n + 1) / 2)
             log("many projects: \(n) (Unix rendezvous each, \(n / 2) TCP from \(tcpBase))")
-            results.manyProjects = try RelayScale.manyProjects(binDirectory: binDirectory, projects: n, tcpBase: tcpBase,
-                                                               idleSeconds: idle, progress: log)
+            results.manyProjects = try RelayScale.manyProjects(
+                binDirectory: binDirectory, projects: n, tcpBase: tcpBase,
+                idleSeconds: idle, progress: log)
         }
         if phases.contains("remote") {
             log("remote: a loopback sshd, a remote attachd, the local attachd through `ssh … attachctl bridge`")
-            let remote = RemoteBench.Settings(launches: settings.remoteLaunches, warmup: warmup, roundTrips: settings.remoteRoundTrips,
-                                              newConnections: settings.remoteNewConnections, dapRequests: settings.remoteDapRequests)
-            results.remote = try RemoteBench.run(binDirectory: binDirectory, python: python, benchDirectory: benchDirectory,
-                                                 settings: remote, progress: log)
+            let remote = RemoteBench.Settings(
+                launches: settings.remoteLaunches, warmup: warmup, roundTrips: settings.remoteRoundTrips,
+                newConnections: settings.remoteNewConnections, dapRequests: settings.remoteDapRequests)
+            results.remote = try RemoteBench.run(
+                binDirectory: binDirectory, python: python, benchDirectory: benchDirectory,
+                settings: remote, progress: log)
             if let skipped = results.remote?.skipped { log("remote: skipped: \(skipped)") }
-            if results.machine.attachdVersion == "?" { results.machine.attachdVersion = results.remote?.attachdVersion ?? "?" }
+            if results.machine.attachdVersion == "?" {
+                results.machine.attachdVersion = results.remote?.attachdVersion ?? "?"
+            }
             if results.machine.python == "?" { results.machine.python = results.remote?.python ?? "?" }
         }
     }

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AttachSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// attachbench's own raw calls: the one file of the benchmark that calls Glibc. Everything
 /// AttachSystem already offers (sockets, descriptors, pidfds, clocks, files, limits) is used
@@ -24,8 +25,10 @@ enum Sys {
     /// ignores or catches are reset in the child (POSIX_SPAWN_SETSIGDEF); with
     /// `newProcessGroup` the child leads a group of its own (POSIX_SPAWN_SETPGROUP), so that
     /// ``kill(group:_:)`` reaches what it starts.
-    static func spawn(_ argv: [String], environment: [String], redirects: [Redirect], stderrPath: String?,
-                      newProcessGroup: Bool) throws(Errno) -> Int32 {
+    static func spawn(
+        _ argv: [String], environment: [String], redirects: [Redirect], stderrPath: String?,
+        newProcessGroup: Bool
+    ) throws(Errno) -> Int32 {
         guard let program = argv.first else { throw .invalidArgument }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -138,7 +141,9 @@ enum Sys {
         defer { closedir(directory) }
         var names: [String] = []
         while let entry = readdir(directory) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
             if name != "." && name != ".." { names.append(name) }
         }
         return names
@@ -181,7 +186,9 @@ enum Sys {
         address.sin_port = UInt16(port).bigEndian
         address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
         let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard result == 0 else {
             let error = Errno(rawValue: errno)
@@ -216,7 +223,8 @@ enum Sys {
     static func installDeadlineHandlers(maxSeconds: UInt32) {
         let handler: @convention(c) (Int32) -> Void = { signal in
             ChildRegistry.signalAll(SIGKILL)
-            let message: StaticString = signal == SIGALRM
+            let message: StaticString =
+                signal == SIGALRM
                 ? "\nattachbench: --max-seconds deadline reached; children killed\n"
                 : "\nattachbench: interrupted; children killed\n"
             _ = write(2, message.utf8Start, message.utf8CodeUnitCount)

@@ -13,8 +13,9 @@ struct CodecCost: Codable {
     static func measure(iterations: Int) -> CodecCost {
         let codec = VarlinkCodec()
         let call = Array(RawVarlink.frame(.getStatus).dropLast())
-        let status = StatusReply(version: "0.1.0", pid: 4242, uptime: 12.345678, projects: 1000, sessions: 0, pending: 0,
-                                 ready: 0, waiters: 0, connections: 1, probe: "sock_diag")
+        let status = StatusReply(
+            version: "0.1.0", pid: 4242, uptime: 12.345678, projects: 1000, sessions: 0, pending: 0,
+            ready: 0, waiters: 0, connections: 1, probe: "sock_diag")
         func time(_ body: () -> Void) -> Double {
             for _ in 0..<max(10, iterations / 10) { body() }
             let start = Clock.monotonicSeconds()
@@ -25,6 +26,7 @@ struct CodecCost: Codable {
         let decode = time { sink &+= ((try? codec.decode(VarlinkCall.self, from: call))?.method.utf8.count ?? 0) }
         let frame = time { sink &+= codec.frameReply(status).count }
         if sink == 42 { print("") }  // keeps the work observable
-        return CodecCost(iterations: iterations, decodeCallMicros: decode, frameReplyMicros: frame, totalMicros: decode + frame)
+        return CodecCost(
+            iterations: iterations, decodeCallMicros: decode, frameReplyMicros: frame, totalMicros: decode + frame)
     }
 }

@@ -15,10 +15,13 @@ enum ColdStart {
     /// `systemd-socket-activate -l PATH --fdname=control attachd`: the daemon is exec'd on the
     /// first connection, so connect → answer includes process start, library loading, loading
     /// projects.json and opening every project's listeners.
-    static func run(binDirectory: String, projects: [ProjectSpec], starts: Int, progress: (String) -> Void) throws -> ColdStartResult {
+    static func run(binDirectory: String, projects: [ProjectSpec], starts: Int, progress: (String) -> Void) throws
+        -> ColdStartResult
+    {
         guard let activator = which("systemd-socket-activate") else {
-            return ColdStartResult(skipped: "systemd-socket-activate not found (Debian package systemd)", projects: projects.count,
-                                   starts: 0, failures: 0, failureExamples: [], connectToAnswer: nil)
+            return ColdStartResult(
+                skipped: "systemd-socket-activate not found (Debian package systemd)", projects: projects.count,
+                starts: 0, failures: 0, failureExamples: [], connectToAnswer: nil)
         }
         let sandbox = try Sandbox(label: "cold")
         defer { sandbox.remove() }
@@ -31,11 +34,14 @@ enum ColdStart {
             if Files.exists(path) { try? Files.unlink(path) }
             // systemd-socket-activate passes only LISTEN_* and the -E variables: without them
             // attachd would use ~/.config and /tmp/attachd-UID.
-            let pid = try Processes.spawn([activator, "-l", path, "--fdname=control",
-                                           "-E", "XDG_RUNTIME_DIR", "-E", "XDG_CONFIG_HOME", "-E", "HOME",
-                                           binDirectory + "/attachd",
-                                           "--socket", path, "--log-level", "warning"],
-                                          environment: sandbox.environment, stderrPath: sandbox.logPath)
+            let pid = try Processes.spawn(
+                [
+                    activator, "-l", path, "--fdname=control",
+                    "-E", "XDG_RUNTIME_DIR", "-E", "XDG_CONFIG_HOME", "-E", "HOME",
+                    binDirectory + "/attachd",
+                    "--socket", path, "--log-level", "warning",
+                ],
+                environment: sandbox.environment, stderrPath: sandbox.logPath)
             defer { Processes.stop(pid) }
             do {
                 try waitUntil("systemd-socket-activate to listen on \(path)", timeout: 10) { Files.isSocket(path) }
@@ -65,8 +71,9 @@ enum ColdStart {
             }
         }
         if !failures.isEmpty { progress("  cold start failures: \(failures.first!)\n\(sandbox.logTail())") }
-        return ColdStartResult(skipped: nil, projects: projects.count, starts: times.count, failures: failures.count,
-                               failureExamples: Array(failures.prefix(3)), connectToAnswer: Summary(seconds: times))
+        return ColdStartResult(
+            skipped: nil, projects: projects.count, starts: times.count, failures: failures.count,
+            failureExamples: Array(failures.prefix(3)), connectToAnswer: Summary(seconds: times))
     }
 
     /// The first executable `name` in PATH.

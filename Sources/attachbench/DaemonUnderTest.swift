@@ -48,13 +48,16 @@ final class Sandbox {
 
     /// The environment every child started for this daemon gets.
     var environment: [String] {
-        Processes.environment(extraEnvironment.merging(["XDG_RUNTIME_DIR": runtimeDirectory, "XDG_CONFIG_HOME": configDirectory]) { $1 })
+        Processes.environment(
+            extraEnvironment.merging(["XDG_RUNTIME_DIR": runtimeDirectory, "XDG_CONFIG_HOME": configDirectory]) { $1 })
     }
 
     /// Writes `projects.json` as attachd saves it (version 1).
     func writeProjects(_ projects: [ProjectSpec]) throws {
         let list: [[String: Any]] = projects.map { p in
-            var entry: [String: Any] = ["name": p.name, "debugHost": "127.0.0.1", "readyTimeout": 120, "allowRemote": false]
+            var entry: [String: Any] = [
+                "name": p.name, "debugHost": "127.0.0.1", "readyTimeout": 120, "allowRemote": false,
+            ]
             if let port = p.debugPort { entry["debugPort"] = port }
             if let port = p.rendezvousPort { entry["rendezvousPort"] = port }
             if let port = p.attachPort { entry["attachPort"] = port }
@@ -111,22 +114,27 @@ final class DaemonUnderTest {
     /// deadline; the daemon accepts only after it has loaded its projects and opened their
     /// listeners, since start-up runs on its queue before anything is served).
     func start(timeout: Double = 30) throws {
-        guard Sys.isExecutable(binary) else { throw BenchError("\(binary) is missing: build with `swift build -c release` or pass --bin-dir") }
+        guard Sys.isExecutable(binary) else {
+            throw BenchError("\(binary) is missing: build with `swift build -c release` or pass --bin-dir")
+        }
         let started = Clock.monotonicSeconds()
-        pid = try Processes.spawn([binary, "--socket", sandbox.controlSocket, "--log-level", "warning"],
-                                  environment: sandbox.environment, stderrPath: sandbox.logPath)
+        pid = try Processes.spawn(
+            [binary, "--socket", sandbox.controlSocket, "--log-level", "warning"],
+            environment: sandbox.environment, stderrPath: sandbox.logPath)
         pidfd = try? ProcessHandle.pidfdOpen(pid)
         let deadline = started + timeout
         while true {
             if let connection = try? RawVarlink(path: sandbox.controlSocket),
-               (try? connection.call(.getStatus, timeout: max(0.1, deadline - Clock.monotonicSeconds()))) != nil {
+                (try? connection.call(.getStatus, timeout: max(0.1, deadline - Clock.monotonicSeconds()))) != nil
+            {
                 control = connection
                 startSeconds = Clock.monotonicSeconds() - started
                 return
             }
             if let exited = Processes.waitExit(pid, pidfd: nil, timeout: 0) {
                 pid = 0
-                throw BenchError("attachd exited with \(Processes.exitCode(exited.status)) while starting:\n\(sandbox.logTail())")
+                throw BenchError(
+                    "attachd exited with \(Processes.exitCode(exited.status)) while starting:\n\(sandbox.logTail())")
             }
             if Clock.monotonicSeconds() > deadline {
                 throw BenchError("attachd did not answer within \(timeout) s:\n\(sandbox.logTail())")
@@ -144,8 +152,10 @@ final class DaemonUnderTest {
     }
 
     /// Polls GetStatus (every `interval` s) until `predicate` holds; throws after `timeout`.
-    func waitFor(_ what: String, timeout: Double = 10, interval: Double = 0.0005,
-                 _ predicate: ([String: Any]) -> Bool) throws {
+    func waitFor(
+        _ what: String, timeout: Double = 10, interval: Double = 0.0005,
+        _ predicate: ([String: Any]) -> Bool
+    ) throws {
         let deadline = Clock.monotonicSeconds() + timeout
         var last: [String: Any] = [:]
         while Clock.monotonicSeconds() < deadline {
@@ -233,12 +243,15 @@ final class DaemonUnderTest {
             let fields = procStatus(task: task)
             var run = 0.0
             if let bytes = try? Files.read("/proc/\(pid)/task/\(task)/schedstat"),
-               let first = String(decoding: bytes, as: UTF8.self).split(separator: " ").first, let value = Double(first) {
+                let first = String(decoding: bytes, as: UTF8.self).split(separator: " ").first,
+                let value = Double(first)
+            {
                 run = value / 1e9
             }
-            result[task] = TaskCounters(voluntary: Int(fields["voluntary_ctxt_switches"] ?? "") ?? 0,
-                                        involuntary: Int(fields["nonvoluntary_ctxt_switches"] ?? "") ?? 0,
-                                        runSeconds: run)
+            result[task] = TaskCounters(
+                voluntary: Int(fields["voluntary_ctxt_switches"] ?? "") ?? 0,
+                involuntary: Int(fields["nonvoluntary_ctxt_switches"] ?? "") ?? 0,
+                runSeconds: run)
         }
         return result
     }
@@ -246,8 +259,12 @@ final class DaemonUnderTest {
     /// What happened between two ``taskCounters()`` snapshots: threads alive at both count their
     /// difference, threads born in between count in full; threads that died are reported.
     static func delta(_ before: [String: TaskCounters], _ after: [String: TaskCounters])
-        -> (voluntary: Int, involuntary: Int, runSeconds: Double, threadsGone: Int, threadsNew: Int) {
-        var voluntary = 0, involuntary = 0, run = 0.0, born = 0
+        -> (voluntary: Int, involuntary: Int, runSeconds: Double, threadsGone: Int, threadsNew: Int)
+    {
+        var voluntary = 0
+        var involuntary = 0
+        var run = 0.0
+        var born = 0
         for (task, now) in after {
             let then = before[task] ?? TaskCounters(voluntary: 0, involuntary: 0, runSeconds: 0)
             if before[task] == nil { born += 1 }

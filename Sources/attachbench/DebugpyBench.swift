@@ -29,38 +29,53 @@ struct DebugpyResult: Codable {
 }
 
 enum DebugpyBench {
-    static func run(_ daemon: DaemonUnderTest, python: String, script: String, attachctl: String, launches: Int,
-                    warmup: Int, progress: (String) -> Void) throws -> DebugpyResult {
-        let check = Processes.output(of: [python, "-c", "import debugpy; print(debugpy.__version__)"],
-                                     environment: Processes.environment(), timeout: 30)
+    static func run(
+        _ daemon: DaemonUnderTest, python: String, script: String, attachctl: String, launches: Int,
+        warmup: Int, progress: (String) -> Void
+    ) throws -> DebugpyResult {
+        let check = Processes.output(
+            of: [python, "-c", "import debugpy; print(debugpy.__version__)"],
+            environment: Processes.environment(), timeout: 30)
         guard let version = check?.split(separator: "\n").first else {
-            return DebugpyResult(skipped: "debugpy is not importable by \(python) (pip install debugpy)", launches: 0, failures: 0,
-                                 failureExamples: [], listenToRelease: nil, firstListenerToRelease: nil, returnToRelease: nil, listenCall: nil,
-                                 releasedBeforeListen: 0, portMatches: 0, meanReadMicros: .nan)
+            return DebugpyResult(
+                skipped: "debugpy is not importable by \(python) (pip install debugpy)", launches: 0, failures: 0,
+                failureExamples: [], listenToRelease: nil, firstListenerToRelease: nil, returnToRelease: nil,
+                listenCall: nil,
+                releasedBeforeListen: 0, portMatches: 0, meanReadMicros: .nan)
         }
         progress("  debugpy \(version): \(launches) launches (+\(warmup) warm-up), one Python process each")
         let project = "bench-debugpy"
         _ = try daemon.call(.addProject, ["name": project, "attachPort": try AttachBench.freePort()])
-        let socket = daemon.sandbox.controlSocket, rendezvous = daemon.sandbox.rendezvousSocket(project)
-        var listenToRelease: [Double] = [], firstToRelease: [Double] = [], returnToRelease: [Double] = []
-        var call: [Double] = [], reads: [Double] = []
+        let socket = daemon.sandbox.controlSocket
+        let rendezvous = daemon.sandbox.rendezvousSocket(project)
+        var listenToRelease: [Double] = []
+        var firstToRelease: [Double] = []
+        var returnToRelease: [Double] = []
+        var call: [Double] = []
+        var reads: [Double] = []
         var failures: [String] = []
-        var early = 0, matches = 0
+        var early = 0
+        var matches = 0
         for index in 0..<(warmup + launches) {
             try daemon.waitFor("the previous \(project) session to end", timeout: 15) { intValue($0["sessions"]) == 0 }
-            let waiter = try Processes.spawn([attachctl, "wait", "--socket", socket, project, "--timeout", "30"],
-                                             environment: daemon.sandbox.environment)
+            let waiter = try Processes.spawn(
+                [attachctl, "wait", "--socket", socket, project, "--timeout", "30"],
+                environment: daemon.sandbox.environment)
             let pidfd = try? ProcessHandle.pidfdOpen(waiter)
             defer { pidfd?.close() }
             try daemon.waitFor("attachctl wait to block", timeout: 10) { intValue($0["waiters"]) == 1 }
             let watcher = ListenWatcher()
             watcher.start()
             defer { watcher.stop() }
-            let toHost = try Sys.pipe(), fromHost = try Sys.pipe()
-            let host = try Processes.spawn([python, "-u", script, rendezvous], environment: daemon.sandbox.environment,
-                                           redirects: [.init(source: toHost.read.rawValue, target: 0),
-                                                       .init(source: fromHost.write.rawValue, target: 1)],
-                                           stderrPath: daemon.sandbox.root + "/debugpy-host.log", newProcessGroup: true)
+            let toHost = try Sys.pipe()
+            let fromHost = try Sys.pipe()
+            let host = try Processes.spawn(
+                [python, "-u", script, rendezvous], environment: daemon.sandbox.environment,
+                redirects: [
+                    .init(source: toHost.read.rawValue, target: 0),
+                    .init(source: fromHost.write.rawValue, target: 1),
+                ],
+                stderrPath: daemon.sandbox.root + "/debugpy-host.log", newProcessGroup: true)
             toHost.read.close()
             fromHost.write.close()
             defer {
@@ -75,17 +90,26 @@ enum DebugpyBench {
             do {
                 let line = try LineReader(fd: fromHost.read).readLine(timeout: 30)
                 let words = line.split(separator: " ")
-                guard words.count >= 4, words[0] == "LISTENED", let tCall = Double(words[1]), let tReturn = Double(words[2]),
-                      let port = Int(words[3]) else {
+                guard words.count >= 4, words[0] == "LISTENED", let tCall = Double(words[1]),
+                    let tReturn = Double(words[2]),
+                    let port = Int(words[3])
+                else {
                     throw BenchError("debugpy host: \(line)")
                 }
-                try waitUntil("debugpy's port \(port) to be seen listening", timeout: 5) { watcher.firstSeen(port) != nil }
-                watcher.stop()
-                let tSeen = watcher.firstSeen(port) ?? -1, tFirst = watcher.earliest(notBefore: tCall - 0.001) ?? -1, read = watcher.meanIntervalMicros
-                guard let exit, Processes.exitCode(exit.status) == 0 else {
-                    throw BenchError(exit.map { "attachctl wait exited \(Processes.exitCode($0.status))" } ?? "attachctl wait did not return")
+                try waitUntil("debugpy's port \(port) to be seen listening", timeout: 5) {
+                    watcher.firstSeen(port) != nil
                 }
-                let sessions = try daemon.call(.listSessions, ["project": project])["sessions"] as? [[String: Any]] ?? []
+                watcher.stop()
+                let tSeen = watcher.firstSeen(port) ?? -1
+                let tFirst = watcher.earliest(notBefore: tCall - 0.001) ?? -1
+                let read = watcher.meanIntervalMicros
+                guard let exit, Processes.exitCode(exit.status) == 0 else {
+                    throw BenchError(
+                        exit.map { "attachctl wait exited \(Processes.exitCode($0.status))" }
+                            ?? "attachctl wait did not return")
+                }
+                let sessions =
+                    try daemon.call(.listSessions, ["project": project])["sessions"] as? [[String: Any]] ?? []
                 let discovered = sessions.compactMap { intValue($0["debugPort"]) }
                 if index >= warmup {
                     if tSeen > 0 {
@@ -103,12 +127,13 @@ enum DebugpyBench {
             }
         }
         if !failures.isEmpty { progress("  debugpy failures: \(failures[0])") }
-        return DebugpyResult(skipped: nil, launches: returnToRelease.count, failures: failures.count,
-                             failureExamples: Array(failures.prefix(3)), listenToRelease: Summary(seconds: listenToRelease),
-                             firstListenerToRelease: Summary(seconds: firstToRelease),
-                             returnToRelease: Summary(seconds: returnToRelease), listenCall: Summary(seconds: call),
-                             releasedBeforeListen: early, portMatches: matches,
-                             meanReadMicros: reads.isEmpty ? .nan : reads.reduce(0, +) / Double(reads.count))
+        return DebugpyResult(
+            skipped: nil, launches: returnToRelease.count, failures: failures.count,
+            failureExamples: Array(failures.prefix(3)), listenToRelease: Summary(seconds: listenToRelease),
+            firstListenerToRelease: Summary(seconds: firstToRelease),
+            returnToRelease: Summary(seconds: returnToRelease), listenCall: Summary(seconds: call),
+            releasedBeforeListen: early, portMatches: matches,
+            meanReadMicros: reads.isEmpty ? .nan : reads.reduce(0, +) / Double(reads.count))
     }
 }
 
@@ -127,7 +152,10 @@ final class ListenWatcher: @unchecked Sendable {
     func start() {
         let probe = ListenProbe()
         let baseline = (try? probe.listeningPorts()) ?? []
-        lock.withLock { running = true; started = Clock.monotonicSeconds() }
+        lock.withLock {
+            running = true
+            started = Clock.monotonicSeconds()
+        }
         let thread = Thread { [self] in
             defer { finished.signal() }
             while lock.withLock({ running }) {

@@ -16,18 +16,23 @@ final class HostDriver {
     }
 
     init(python: String, script: String, environment: [String]) throws {
-        let toChild = try Sys.pipe(), fromChild = try Sys.pipe()
-        pid = try Processes.spawn([python, "-u", script], environment: environment,
-                                  redirects: [.init(source: toChild.read.rawValue, target: 0),
-                                              .init(source: fromChild.write.rawValue, target: 1)],
-                                  stderrPath: nil)
+        let toChild = try Sys.pipe()
+        let fromChild = try Sys.pipe()
+        pid = try Processes.spawn(
+            [python, "-u", script], environment: environment,
+            redirects: [
+                .init(source: toChild.read.rawValue, target: 0),
+                .init(source: fromChild.write.rawValue, target: 1),
+            ],
+            stderrPath: nil)
         toChild.read.close()
         fromChild.write.close()
         input = toChild.write
         output = LineReader(fd: fromChild.read)
         let hello = try output.readLine(timeout: 20)
         guard hello.hasPrefix("HELLO") else { throw BenchError("host driver said \(hello)") }
-        pythonVersion = hello.split(separator: " ").first { $0.hasPrefix("python=") }.map { String($0.dropFirst(7)) } ?? "?"
+        pythonVersion =
+            hello.split(separator: " ").first { $0.hasPrefix("python=") }.map { String($0.dropFirst(7)) } ?? "?"
     }
 
     /// Sends one command line without waiting for its answer.

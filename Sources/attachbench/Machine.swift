@@ -23,16 +23,21 @@ struct MachineInfo: Codable {
 
     static func collect(python: String, attachdVersion: String, openFileLimit: UInt64) -> MachineInfo {
         let cpuinfo = (try? Files.read("/proc/cpuinfo")).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        let model = cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
+        let model =
+            cpuinfo.split(separator: "\n").first { $0.hasPrefix("model name") }
             .flatMap { $0.split(separator: ":", maxSplits: 1).last }
             .map { $0.trimmingCharacters(in: .whitespaces) } ?? "unknown"
         let osRelease = (try? Files.read("/etc/os-release")).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        let os = osRelease.split(separator: "\n").first { $0.hasPrefix("PRETTY_NAME=") }
-            .map { $0.dropFirst("PRETTY_NAME=".count).trimmingCharacters(in: CharacterSet(charactersIn: "\"")) } ?? "Linux"
-        let swift = Processes.output(of: ["swift", "--version"], environment: Processes.environment(), timeout: 30)?
+        let os =
+            osRelease.split(separator: "\n").first { $0.hasPrefix("PRETTY_NAME=") }
+            .map { $0.dropFirst("PRETTY_NAME=".count).trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+            ?? "Linux"
+        let swift =
+            Processes.output(of: ["swift", "--version"], environment: Processes.environment(), timeout: 30)?
             .split(separator: "\n").first.map(String.init) ?? "unknown (swift not in PATH)"
-        return MachineInfo(cores: Sys.onlineCores, cpuModel: model,
-                           kernel: Sys.kernel(), os: os, swift: swift, python: python,
-                           attachdVersion: attachdVersion, date: Sys.utcTimestamp(), openFileLimit: openFileLimit)
+        return MachineInfo(
+            cores: Sys.onlineCores, cpuModel: model,
+            kernel: Sys.kernel(), os: os, swift: swift, python: python,
+            attachdVersion: attachdVersion, date: Sys.utcTimestamp(), openFileLimit: openFileLimit)
     }
 }

@@ -13,12 +13,15 @@ enum Processes {
 
     /// Starts `argv[0]` (``Sys/spawn(_:environment:redirects:stderrPath:newProcessGroup:)``) and
     /// registers the child for clean-up. Returns the pid.
-    static func spawn(_ argv: [String], environment: [String], redirects: [Redirect] = [],
-                      stderrPath: String? = nil, newProcessGroup: Bool = false) throws -> Int32 {
+    static func spawn(
+        _ argv: [String], environment: [String], redirects: [Redirect] = [],
+        stderrPath: String? = nil, newProcessGroup: Bool = false
+    ) throws -> Int32 {
         let pid: Int32
         do {
-            pid = try Sys.spawn(argv, environment: environment, redirects: redirects, stderrPath: stderrPath,
-                                newProcessGroup: newProcessGroup)
+            pid = try Sys.spawn(
+                argv, environment: environment, redirects: redirects, stderrPath: stderrPath,
+                newProcessGroup: newProcessGroup)
         } catch {
             throw BenchError("cannot start \(argv.first ?? "?"): \(error)")
         }
@@ -100,8 +103,10 @@ enum Processes {
     /// This process's environment as `NAME=value` strings, with `overrides` applied and the
     /// systemd variables a child must not inherit removed.
     static func environment(_ overrides: [String: String] = [:], removing: Set<String> = []) -> [String] {
-        let scrub: Set<String> = ["NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "WATCHDOG_USEC",
-                                  "WATCHDOG_PID", "ATTACHD_SOCKET", "ATTACHD_RENDEZVOUS"]
+        let scrub: Set<String> = [
+            "NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "WATCHDOG_USEC",
+            "WATCHDOG_PID", "ATTACHD_SOCKET", "ATTACHD_RENDEZVOUS",
+        ]
         var result: [String] = []
         for text in ChildProcess.environment {
             let name = String(text.prefix { $0 != "=" })

@@ -28,8 +28,10 @@ struct RelayResult: Codable {
 
 enum RelayBench {
     /// a (round trip), b (bulk) and c (held connection) on one daemon and one relay host.
-    static func run(_ daemon: DaemonUnderTest, host: HostDriver, roundTrips: Int, bulkBytes: Int, bulkRounds: Int,
-                    heldLaunches: Int, warmup: Int, progress: (String) -> Void) throws -> RelayResult {
+    static func run(
+        _ daemon: DaemonUnderTest, host: HostDriver, roundTrips: Int, bulkBytes: Int, bulkRounds: Int,
+        heldLaunches: Int, warmup: Int, progress: (String) -> Void
+    ) throws -> RelayResult {
         let project = "bench-relay"
         let attachPort = try AttachBench.freePort()
         _ = try daemon.call(.addProject, ["name": project, "attachPort": attachPort])
@@ -42,12 +44,14 @@ enum RelayBench {
         _ = try host.launchAnswer(command: "listen", timeout: 10)
         let session = try announce(daemon, project: project, port: port, pid: host.pid)
         _ = try daemon.call(.wait, ["project": project, "timeout": 10])
-        let relayed = try connect(attachPort), direct = try connect(port)
+        let relayed = try connect(attachPort)
+        let direct = try connect(port)
 
         progress("  relay: \(roundTrips) 1-byte round trips through the attach port and as many directly")
         _ = try pingPong(relayed, count: warmup * 40 + 100, buffer: buffer)
         _ = try pingPong(direct, count: warmup * 40 + 100, buffer: buffer)
-        var relayTimes: [Double] = [], directTimes: [Double] = []
+        var relayTimes: [Double] = []
+        var directTimes: [Double] = []
         var done = 0
         while done < roundTrips {
             let n = min(250, roundTrips - done)
@@ -57,7 +61,8 @@ enum RelayBench {
         }
 
         progress("  relay: \(bulkRounds) × \(bulkBytes >> 20) MiB through the attach port and as many directly")
-        var relayRates: [Double] = [], directRates: [Double] = []
+        var relayRates: [Double] = []
+        var directRates: [Double] = []
         for _ in 0..<bulkRounds {
             relayRates.append(Double(bulkBytes) / 1e6 / (try bulk(relayed, bytes: bulkBytes, buffer: buffer)))
             directRates.append(Double(bulkBytes) / 1e6 / (try bulk(direct, bytes: bulkBytes, buffer: buffer)))
@@ -72,7 +77,8 @@ enum RelayBench {
         var failures: [String] = []
         for index in 0..<(warmup + heldLaunches) {
             do {
-                let seconds = try heldConnection(daemon, host: host, project: project, attachPort: attachPort, buffer: buffer)
+                let seconds = try heldConnection(
+                    daemon, host: host, project: project, attachPort: attachPort, buffer: buffer)
                 if index >= warmup { held.append(seconds) }
             } catch {
                 failures.append("\(error)")
@@ -80,20 +86,25 @@ enum RelayBench {
                 if failures.count > 5 { break }
             }
         }
-        let relaySummary = Summary(seconds: relayTimes), directSummary = Summary(seconds: directTimes)
-        let relayRate = median(relayRates), directRate = median(directRates)
-        return RelayResult(roundTrips: roundTrips, relay: relaySummary, direct: directSummary,
-                           overheadP50Micros: ((relaySummary?.p50Ms ?? .nan) - (directSummary?.p50Ms ?? .nan)) * 1000,
-                           bulkBytes: bulkBytes, bulkRounds: bulkRounds, relayMBps: relayRate, directMBps: directRate,
-                           bulkRatio: relayRate / directRate, held: Summary(seconds: held), heldLaunches: held.count,
-                           failures: failures.count, failureExamples: Array(failures.prefix(3)))
+        let relaySummary = Summary(seconds: relayTimes)
+        let directSummary = Summary(seconds: directTimes)
+        let relayRate = median(relayRates)
+        let directRate = median(directRates)
+        return RelayResult(
+            roundTrips: roundTrips, relay: relaySummary, direct: directSummary,
+            overheadP50Micros: ((relaySummary?.p50Ms ?? .nan) - (directSummary?.p50Ms ?? .nan)) * 1000,
+            bulkBytes: bulkBytes, bulkRounds: bulkRounds, relayMBps: relayRate, directMBps: directRate,
+            bulkRatio: relayRate / directRate, held: Summary(seconds: held), heldLaunches: held.count,
+            failures: failures.count, failureExamples: Array(failures.prefix(3)))
     }
 
     /// One held launch: the host's socket is bound, the session announced (pending), the IDE
     /// connects to the attach port and sends one byte; once attachd holds the connection the
     /// host listens, and the IDE's answer is timed from the host's listen().
-    static func heldConnection(_ daemon: DaemonUnderTest, host: HostDriver, project: String, attachPort: Int,
-                               buffer: UnsafeMutableRawBufferPointer) throws -> Double {
+    static func heldConnection(
+        _ daemon: DaemonUnderTest, host: HostDriver, project: String, attachPort: Int,
+        buffer: UnsafeMutableRawBufferPointer
+    ) throws -> Double {
         let port = try openPorts(host, 1)[0]
         let session = try announce(daemon, project: project, port: port, pid: host.pid)
         defer { _ = try? daemon.call(.endSession, ["id": session]) }
@@ -101,9 +112,13 @@ enum RelayBench {
         let ide = try connect(attachPort)
         defer { ide.close() }
         _ = try Socket.sendNoSignal(ide, UnsafeRawBufferPointer(rebasing: buffer[0..<1]))
-        try daemon.waitFor("attachd to hold the IDE connection", timeout: 10) { intValue($0["connections"]) == connections + 1 }
+        try daemon.waitFor("attachd to hold the IDE connection", timeout: 10) {
+            intValue($0["connections"]) == connections + 1
+        }
         try host.send("listen")
-        guard try ide.waitReadable(timeoutMilliseconds: 10_000) else { throw BenchError("no answer through the held connection in 10 s") }
+        guard try ide.waitReadable(timeoutMilliseconds: 10_000) else {
+            throw BenchError("no answer through the held connection in 10 s")
+        }
         let answered = Clock.wallSeconds()
         guard try ide.read(into: buffer) == 1 else { throw BenchError("the held connection closed without an answer") }
         let launch = try host.launchAnswer(timeout: 10)
@@ -122,7 +137,9 @@ enum RelayBench {
     /// Announce with the host's pid: readiness is then the host's own listener.
     static func announce(_ daemon: DaemonUnderTest, project: String, port: Int, pid: Int32) throws -> String {
         let reply = try daemon.call(.announce, ["project": project, "debugPort": port, "pid": Int(pid)])
-        guard let id = (reply["session"] as? [String: Any])?["id"] as? String else { throw BenchError("Announce: no session id in \(reply)") }
+        guard let id = (reply["session"] as? [String: Any])?["id"] as? String else {
+            throw BenchError("Announce: no session id in \(reply)")
+        }
         return id
     }
 
@@ -153,7 +170,9 @@ enum RelayBench {
     /// "K" comes back. Seconds.
     static func bulk(_ fd: FileDescriptor, bytes: Int, buffer: UnsafeMutableRawBufferPointer) throws -> Double {
         var header: [UInt8] = [UInt8(ascii: "B")]
-        for shift in stride(from: 56, through: 0, by: -8) { header.append(UInt8(truncatingIfNeeded: UInt64(bytes) >> UInt64(shift))) }
+        for shift in stride(from: 56, through: 0, by: -8) {
+            header.append(UInt8(truncatingIfNeeded: UInt64(bytes) >> UInt64(shift)))
+        }
         buffer.initializeMemory(as: UInt8.self, repeating: UInt8(ascii: "d"))
         let started = Clock.monotonicSeconds()
         try fd.writeAll(header)
@@ -162,16 +181,21 @@ enum RelayBench {
             let n = try Socket.sendNoSignal(fd, UnsafeRawBufferPointer(rebasing: buffer[0..<min(left, buffer.count)]))
             left -= n
         }
-        guard try fd.waitReadable(timeoutMilliseconds: 120_000) else { throw BenchError("bulk: no acknowledgement in 120 s") }
+        guard try fd.waitReadable(timeoutMilliseconds: 120_000) else {
+            throw BenchError("bulk: no acknowledgement in 120 s")
+        }
         let answer = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<1])
-        guard try fd.read(into: answer) == 1, answer[0] == UInt8(ascii: "K") else { throw BenchError("bulk: bad acknowledgement") }
+        guard try fd.read(into: answer) == 1, answer[0] == UInt8(ascii: "K") else {
+            throw BenchError("bulk: bad acknowledgement")
+        }
         return Clock.monotonicSeconds() - started
     }
 
     static func median(_ values: [Double]) -> Double {
         guard !values.isEmpty else { return .nan }
         let sorted = values.sorted()
-        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        return sorted.count % 2 == 1
+            ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 }
 

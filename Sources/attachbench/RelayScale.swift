@@ -38,17 +38,23 @@ struct ManyProjectsResult: Codable {
 enum RelayScale {
     static func name(_ i: Int) -> String { "r\(i)" }
 
-    static func run(binDirectory: String, host: HostDriver, relays n: Int, attachBase: Int, idleSeconds: Double,
-                    progress: (String) -> Void) throws -> RelayScaleResult {
+    static func run(
+        binDirectory: String, host: HostDriver, relays n: Int, attachBase: Int, idleSeconds: Double,
+        progress: (String) -> Void
+    ) throws -> RelayScaleResult {
         let sandbox = try Sandbox(label: "relays")
         defer { sandbox.remove() }
-        let configs = (0..<n).map { ProjectSpec(name: name($0), debugPort: nil, rendezvousPort: nil, attachPort: attachBase + $0) }
+        let configs = (0..<n).map {
+            ProjectSpec(name: name($0), debugPort: nil, rendezvousPort: nil, attachPort: attachBase + $0)
+        }
         try sandbox.writeProjects(configs)
         let daemon = DaemonUnderTest(sandbox: sandbox, binDirectory: binDirectory)
         defer { daemon.stop() }
         try daemon.start(timeout: 60)
         let loaded = try daemon.count("projects")
-        guard loaded == n else { throw BenchError("attachd loaded \(loaded) projects, not \(n):\n\(sandbox.logTail())") }
+        guard loaded == n else {
+            throw BenchError("attachd loaded \(loaded) projects, not \(n):\n\(sandbox.logTail())")
+        }
 
         let setupStart = Clock.monotonicSeconds()
         let ports = try RelayBench.openPorts(host, n)
@@ -72,11 +78,12 @@ enum RelayScale {
         progress("  \(before)/\(n) relays answered; idle \(idleSeconds) s")
         let idle = Scale.idle(daemon, projects: n, seconds: idleSeconds)
         let after = ping(ides, buffer: buffer)
-        return RelayScaleResult(projects: n, relays: n, answeredBefore: before, answeredAfter: after,
-                                setupSeconds: setupSeconds, readySeconds: readySeconds,
-                                rssKiB: daemon.rssKiB, peakRSSKiB: daemon.peakRSSKiB, rssAnonKiB: daemon.rssAnonKiB,
-                                rssFileKiB: daemon.rssFileKiB, descriptors: daemon.descriptorCount,
-                                threads: daemon.threadCount, idle: idle)
+        return RelayScaleResult(
+            projects: n, relays: n, answeredBefore: before, answeredAfter: after,
+            setupSeconds: setupSeconds, readySeconds: readySeconds,
+            rssKiB: daemon.rssKiB, peakRSSKiB: daemon.peakRSSKiB, rssAnonKiB: daemon.rssAnonKiB,
+            rssFileKiB: daemon.rssFileKiB, descriptors: daemon.descriptorCount,
+            threads: daemon.threadCount, idle: idle)
     }
 
     /// One byte on every connection, then every echo collected: how many answered (5 s bound).
@@ -96,8 +103,10 @@ enum RelayScale {
 
     /// e: `n` projects, each with its Unix rendezvous and every other one a TCP rendezvous too,
     /// in projects.json before the daemon starts.
-    static func manyProjects(binDirectory: String, projects n: Int, tcpBase: Int, idleSeconds: Double,
-                             progress: (String) -> Void) throws -> ManyProjectsResult {
+    static func manyProjects(
+        binDirectory: String, projects n: Int, tcpBase: Int, idleSeconds: Double,
+        progress: (String) -> Void
+    ) throws -> ManyProjectsResult {
         let sandbox = try Sandbox(label: "many")
         defer { sandbox.remove() }
         let tcp = n / 2
@@ -110,14 +119,19 @@ enum RelayScale {
         defer { daemon.stop() }
         try daemon.start(timeout: 120)
         let loaded = try daemon.count("projects")
-        guard loaded == n else { throw BenchError("attachd loaded \(loaded) projects, not \(n):\n\(sandbox.logTail())") }
-        let broken = (try daemon.call(.listProjects)["projects"] as? [[String: Any]] ?? []).filter { $0["error"] is String }
+        guard loaded == n else {
+            throw BenchError("attachd loaded \(loaded) projects, not \(n):\n\(sandbox.logTail())")
+        }
+        let broken = (try daemon.call(.listProjects)["projects"] as? [[String: Any]] ?? []).filter {
+            $0["error"] is String
+        }
         if !broken.isEmpty { progress("  warning: \(broken.count) projects report listener errors, e.g. \(broken[0])") }
         progress("  attachd serving \(n) projects after \(Fmt.ms(daemon.startSeconds * 1000)); idle \(idleSeconds) s")
-        var result = ManyProjectsResult(projects: n, tcpRendezvous: tcp, startSeconds: daemon.startSeconds,
-                                        rssKiB: daemon.rssKiB, peakRSSKiB: daemon.peakRSSKiB, rssAnonKiB: daemon.rssAnonKiB,
-                                        descriptors: daemon.descriptorCount, threads: daemon.threadCount,
-                                        openFileLimit: limit.hard, idle: nil)
+        var result = ManyProjectsResult(
+            projects: n, tcpRendezvous: tcp, startSeconds: daemon.startSeconds,
+            rssKiB: daemon.rssKiB, peakRSSKiB: daemon.peakRSSKiB, rssAnonKiB: daemon.rssAnonKiB,
+            descriptors: daemon.descriptorCount, threads: daemon.threadCount,
+            openFileLimit: limit.hard, idle: nil)
         if idleSeconds > 0 {
             sleepSeconds(0.3)
             result.idle = Scale.idle(daemon, projects: n, seconds: idleSeconds)

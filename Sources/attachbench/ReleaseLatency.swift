@@ -49,8 +49,10 @@ enum ReleaseLatency {
 
     /// Spawns `attachctl wait` before the host is ready, waits until the daemon holds it, lets
     /// the host listen, and takes the exit time right after waitpid(2).
-    static func measure(_ mode: Mode, project: String, port: Int, launches: Int, warmup: Int,
-                        context c: Context, progress: (String) -> Void) throws -> LatencyResult {
+    static func measure(
+        _ mode: Mode, project: String, port: Int, launches: Int, warmup: Int,
+        context c: Context, progress: (String) -> Void
+    ) throws -> LatencyResult {
         let probe = ListenProbe()
         var listenToRelease: [Double] = []
         var handshakeToRelease: [Double] = []
@@ -60,7 +62,9 @@ enum ReleaseLatency {
         let total = warmup + launches
         for index in 0..<total {
             // The previous session must be gone, or the wait would return at once.
-            try c.daemon.waitFor("the previous \(project) session to end", timeout: 10) { intValue($0["sessions"]) == 0 }
+            try c.daemon.waitFor("the previous \(project) session to end", timeout: 10) {
+                intValue($0["sessions"]) == 0
+            }
             if mode == .bare {
                 try waitUntil("attachd to take port \(port) back", timeout: 10) {
                     (try? probe.listeningPorts().contains(UInt16(port))) == true
@@ -85,8 +89,9 @@ enum ReleaseLatency {
                 try c.host.closeHost()
                 continue
             }
-            let pid = try Processes.spawn([c.attachctl, "wait", "--socket", socket, project, "--timeout", "30"],
-                                          environment: c.daemon.sandbox.environment)
+            let pid = try Processes.spawn(
+                [c.attachctl, "wait", "--socket", socket, project, "--timeout", "30"],
+                environment: c.daemon.sandbox.environment)
             let pidfd = try? ProcessHandle.pidfdOpen(pid)
             defer { pidfd?.close() }
             do {
@@ -114,7 +119,9 @@ enum ReleaseLatency {
                 }
             } else {
                 if exit == nil { Processes.stop(pid, grace: 1) }
-                failures.append(exit.map { "attachctl wait exited \(Processes.exitCode($0.status))" } ?? "attachctl wait did not return within 15 s")
+                failures.append(
+                    exit.map { "attachctl wait exited \(Processes.exitCode($0.status))" }
+                        ?? "attachctl wait did not return within 15 s")
             }
             try c.host.closeHost()
             if mode == .bare {
@@ -124,22 +131,27 @@ enum ReleaseLatency {
             }
             if (index + 1) % 50 == 0 { progress("  \(mode.rawValue): \(index + 1)/\(total) launches") }
         }
-        return LatencyResult(mode: mode.rawValue, launches: listenToRelease.count, failures: failures.count,
-                             failureExamples: Array(failures.prefix(3)),
-                             listenToRelease: Summary(seconds: listenToRelease),
-                             handshakeToRelease: Summary(seconds: handshakeToRelease))
+        return LatencyResult(
+            mode: mode.rawValue, launches: listenToRelease.count, failures: failures.count,
+            failureExamples: Array(failures.prefix(3)),
+            listenToRelease: Summary(seconds: listenToRelease),
+            handshakeToRelease: Summary(seconds: handshakeToRelease))
     }
 
     /// The article's `_listen` (IDE side: bootstrap.py with PROJECT_AUTOATTACH=1, as its
     /// tasks.json runs it) against its `_connect` in the host driver.
-    static func baseline(port: Int, launches: Int, context c: Context, progress: (String) -> Void) throws -> BaselineResult {
+    static func baseline(port: Int, launches: Int, context c: Context, progress: (String) -> Void) throws
+        -> BaselineResult
+    {
         let probe = ListenProbe()
         var listenToDone: [Double] = []
         var handshake: [Double] = []
         var early = 0
         var failures: [String] = []
-        let environment = Processes.environment(["PROJECT_AUTOATTACH": "1", "PROJECT_DEBUG_HOST": "127.0.0.1",
-                                                 "PROJECT_DEBUG_PORT": "\(port)"])
+        let environment = Processes.environment([
+            "PROJECT_AUTOATTACH": "1", "PROJECT_DEBUG_HOST": "127.0.0.1",
+            "PROJECT_DEBUG_PORT": "\(port)",
+        ])
         for index in 0..<launches {
             try waitUntil("port \(port) to be free", timeout: 10) {
                 (try? probe.listeningPorts().contains(UInt16(port))) == false
@@ -164,7 +176,9 @@ enum ReleaseLatency {
                     if exit.wall < launch.listened { early += 1 }
                     handshake.append(max(exit.wall, launch.listened) - launch.handshakeStart)
                 } else {
-                    failures.append(exit.map { "bootstrap.py exited \(Processes.exitCode($0.status))" } ?? "bootstrap.py did not return")
+                    failures.append(
+                        exit.map { "bootstrap.py exited \(Processes.exitCode($0.status))" }
+                            ?? "bootstrap.py did not return")
                 }
             } catch {
                 failures.append("\(error)")
@@ -173,10 +187,11 @@ enum ReleaseLatency {
             try c.host.closeHost()
             progress("  article: \(index + 1)/\(launches) launches")
         }
-        return BaselineResult(launches: listenToDone.count, failures: failures.count,
-                              failureExamples: Array(failures.prefix(3)),
-                              listenToIDEDone: Summary(seconds: listenToDone), ideDoneBeforeListen: early,
-                              handshakeToAttachable: Summary(seconds: handshake))
+        return BaselineResult(
+            launches: listenToDone.count, failures: failures.count,
+            failureExamples: Array(failures.prefix(3)),
+            listenToIDEDone: Summary(seconds: listenToDone), ideDoneBeforeListen: early,
+            handshakeToAttachable: Summary(seconds: handshake))
     }
 }
 

@@ -55,41 +55,57 @@ enum RemoteBench {
         var dapRequests: Int
     }
 
-    static func run(binDirectory: String, python: String, benchDirectory: String, settings s: Settings,
-                    progress: (String) -> Void) throws -> RemoteResult {
+    static func run(
+        binDirectory: String, python: String, benchDirectory: String, settings s: Settings,
+        progress: (String) -> Void
+    ) throws -> RemoteResult {
         if let missing = LoopbackSSHServer.missingTools() { return .skipped(missing) }
         let rig = try RemoteRig(binDirectory: binDirectory)
         defer { rig.stop() }
         try rig.start()
         var result = RemoteResult()
         result.attachdVersion = try? rig.local.status()["version"] as? String
-        let version = Processes.output(of: ["/bin/sh", "-c", "exec ssh -V 2>&1"], environment: Processes.environment(), timeout: 5)
+        let version = Processes.output(
+            of: ["/bin/sh", "-c", "exec ssh -V 2>&1"], environment: Processes.environment(), timeout: 5)
         result.ssh = version?.split(separator: "\n").first.map(String.init)
-        progress("  remote: sshd on 127.0.0.1:\(rig.sshd.port), \(result.ssh ?? "ssh ?"); \(s.launches) launches (+\(s.warmup) warm-up)")
+        progress(
+            "  remote: sshd on 127.0.0.1:\(rig.sshd.port), \(result.ssh ?? "ssh ?"); \(s.launches) launches (+\(s.warmup) warm-up)"
+        )
         try release(rig, python: python, benchDirectory: benchDirectory, settings: s, into: &result)
-        progress("  remote: \(s.roundTrips) 1-byte round trips through the attach port, through ssh -L, ssh -W and directly; \(s.newConnections) new connections each")
+        progress(
+            "  remote: \(s.roundTrips) 1-byte round trips through the attach port, through ssh -L, ssh -W and directly; \(s.newConnections) new connections each"
+        )
         try relay(rig, python: python, benchDirectory: benchDirectory, settings: s, into: &result)
-        result.dap = try RemoteDap.run(rig, python: python, script: benchDirectory + "/debugpy_host.py", requests: s.dapRequests,
-                                       progress: progress)
+        result.dap = try RemoteDap.run(
+            rig, python: python, script: benchDirectory + "/debugpy_host.py", requests: s.dapRequests,
+            progress: progress)
         return result
     }
 
     /// `attachctl wait` on the local project, held first; the host says DEBUG_PORT and READY=1
     /// on the remote project's rendezvous, then listens; the exit is taken after waitpid(2).
-    static func release(_ rig: RemoteRig, python: String, benchDirectory: String, settings s: Settings,
-                        into result: inout RemoteResult) throws {
-        let project = "bench-remote", port = try AttachBench.freePort()
-        result.linkUpMs = try rig.addProject(project, remoteParameters: ["debugPort": port],
-                                             attachPort: try AttachBench.freePort()) * 1000
-        let host = try HostDriver(python: python, script: benchDirectory + "/host_driver.py", environment: Processes.environment())
+    static func release(
+        _ rig: RemoteRig, python: String, benchDirectory: String, settings s: Settings,
+        into result: inout RemoteResult
+    ) throws {
+        let project = "bench-remote"
+        let port = try AttachBench.freePort()
+        result.linkUpMs =
+            try rig.addProject(
+                project, remoteParameters: ["debugPort": port],
+                attachPort: try AttachBench.freePort()) * 1000
+        let host = try HostDriver(
+            python: python, script: benchDirectory + "/host_driver.py", environment: Processes.environment())
         defer { host.quit() }
         result.python = host.pythonVersion
         let rendezvous = rig.remoteSandbox.rendezvousSocket(project)
-        var samples: [Double] = [], failures: [String] = []
+        var samples: [Double] = []
+        var failures: [String] = []
         for index in 0..<(s.warmup + s.launches) {
             try rig.waitNoSessions()
-            let pid = try Processes.spawn([rig.attachctl, "wait", "--socket", rig.localSandbox.controlSocket, project, "--timeout", "30"],
-                                          environment: rig.localSandbox.environment)
+            let pid = try Processes.spawn(
+                [rig.attachctl, "wait", "--socket", rig.localSandbox.controlSocket, project, "--timeout", "30"],
+                environment: rig.localSandbox.environment)
             let pidfd = try? ProcessHandle.pidfdOpen(pid)
             defer { pidfd?.close() }
             do {
@@ -104,7 +120,9 @@ enum RemoteBench {
             do {
                 let launch = try host.launchAnswer(timeout: 15)
                 guard let exit, Processes.exitCode(exit.status) == 0 else {
-                    throw BenchError(exit.map { "attachctl wait exited \(Processes.exitCode($0.status))" } ?? "attachctl wait did not return within 15 s")
+                    throw BenchError(
+                        exit.map { "attachctl wait exited \(Processes.exitCode($0.status))" }
+                            ?? "attachctl wait did not return within 15 s")
                 }
                 if index >= s.warmup { samples.append(exit.wall - launch.listened) }
             } catch {
@@ -122,12 +140,17 @@ enum RemoteBench {
     /// The echo server of bench/relay_host.py on the remote loopback, announced to the remote
     /// attachd with its pid; one connection through the local attach port, one through `ssh -L`,
     /// one through `ssh -W` on the ControlMaster and one direct, pinged in turn in blocks of 250.
-    static func relay(_ rig: RemoteRig, python: String, benchDirectory: String, settings s: Settings,
-                      into result: inout RemoteResult) throws {
-        let project = "bench-remote-relay", attachPort = try AttachBench.freePort()
-        _ = try rig.addProject(project, remoteParameters: ["attachPort": try AttachBench.freePort()], attachPort: attachPort)
+    static func relay(
+        _ rig: RemoteRig, python: String, benchDirectory: String, settings s: Settings,
+        into result: inout RemoteResult
+    ) throws {
+        let project = "bench-remote-relay"
+        let attachPort = try AttachBench.freePort()
+        _ = try rig.addProject(
+            project, remoteParameters: ["attachPort": try AttachBench.freePort()], attachPort: attachPort)
         try rig.waitNoSessions()
-        let host = try HostDriver(python: python, script: benchDirectory + "/relay_host.py", environment: Processes.environment())
+        let host = try HostDriver(
+            python: python, script: benchDirectory + "/relay_host.py", environment: Processes.environment())
         defer { host.quit() }
         let port = try RelayBench.openPorts(host, 1)[0]
         _ = try host.launchAnswer(command: "listen", timeout: 10)
@@ -143,10 +166,16 @@ enum RemoteBench {
         defer { buffer.deallocate() }
         buffer.initializeMemory(as: UInt8.self, repeating: UInt8(ascii: "r"))
 
-        let relayed = try RelayBench.connect(attachPort), forwarded = try RelayBench.connect(forward.localPort)
+        let relayed = try RelayBench.connect(attachPort)
+        let forwarded = try RelayBench.connect(forward.localPort)
         let direct = try RelayBench.connect(port)
-        defer { relayed.close(); forwarded.close(); direct.close() }
-        let channel = try SSHChannel(rig.sshd, controlDirectory: rig.controlDirectory, to: port, log: rig.localSandbox.root + "/ssh-channel.log")
+        defer {
+            relayed.close()
+            forwarded.close()
+            direct.close()
+        }
+        let channel = try SSHChannel(
+            rig.sshd, controlDirectory: rig.controlDirectory, to: port, log: rig.localSandbox.root + "/ssh-channel.log")
         defer { channel.stop() }
         let paths = [relayed, forwarded, channel.fd, direct]
         for fd in paths { _ = try RelayBench.pingPong(fd, count: s.warmup * 40 + 100, buffer: buffer) }
@@ -154,7 +183,9 @@ enum RemoteBench {
         var done = 0
         while done < s.roundTrips {
             let n = min(250, s.roundTrips - done)
-            for (index, fd) in paths.enumerated() { times[index] += try RelayBench.pingPong(fd, count: n, buffer: buffer) }
+            for (index, fd) in paths.enumerated() {
+                times[index] += try RelayBench.pingPong(fd, count: n, buffer: buffer)
+            }
             done += n
         }
         result.roundTrips = s.roundTrips
@@ -167,7 +198,8 @@ enum RemoteBench {
             result.relayOverForwardP99Micros = (r.p99Ms - f.p99Ms) * 1000
         }
 
-        var relayFirst: [Double] = [], forwardFirst: [Double] = []
+        var relayFirst: [Double] = []
+        var forwardFirst: [Double] = []
         for _ in 0..<s.newConnections {
             relayFirst.append(try firstExchange(attachPort, buffer: buffer))
             forwardFirst.append(try firstExchange(forward.localPort, buffer: buffer))

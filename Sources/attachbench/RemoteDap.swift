@@ -25,34 +25,45 @@ struct RemoteDapResult: Codable {
 }
 
 enum RemoteDap {
-    static func run(_ rig: RemoteRig, python: String, script: String, requests: Int,
-                    progress: (String) -> Void) throws -> RemoteDapResult {
+    static func run(
+        _ rig: RemoteRig, python: String, script: String, requests: Int,
+        progress: (String) -> Void
+    ) throws -> RemoteDapResult {
         guard requests > 0 else { return RemoteDapResult(skipped: "no DAP requests asked (--remote-dap-requests 0)") }
-        let check = Processes.output(of: [python, "-c", "import debugpy; print(debugpy.__version__)"],
-                                     environment: Processes.environment(), timeout: 30)
+        let check = Processes.output(
+            of: [python, "-c", "import debugpy; print(debugpy.__version__)"],
+            environment: Processes.environment(), timeout: 30)
         guard let version = check?.split(separator: "\n").first else {
             return RemoteDapResult(skipped: "debugpy is not importable by \(python) (pip install debugpy)")
         }
         // The attach port's host on a mirrored project; the other two on a remote-only one.
-        let project = "bench-remote-dap", other = "bench-remote-dap-plain", attachPort = try AttachBench.freePort()
-        _ = try rig.addProject(project, remoteParameters: ["attachPort": try AttachBench.freePort()], attachPort: attachPort)
+        let project = "bench-remote-dap"
+        let other = "bench-remote-dap-plain"
+        let attachPort = try AttachBench.freePort()
+        _ = try rig.addProject(
+            project, remoteParameters: ["attachPort": try AttachBench.freePort()], attachPort: attachPort)
         _ = try rig.remote.call(.addProject, ["name": other, "attachPort": try AttachBench.freePort()])
         var hosts: [DebugpyHost] = []
         defer { for host in hosts { host.stop() } }
         for (index, name) in [project, other, other].enumerated() {
-            hosts.append(try DebugpyHost(python: python, script: script, rendezvous: rig.remoteSandbox.rendezvousSocket(name),
-                                         environment: rig.remoteSandbox.environment + ["PYDEVD_DISABLE_FILE_VALIDATION=1"],
-                                         log: rig.remoteSandbox.root + "/debugpy-host-\(index).log"))
+            hosts.append(
+                try DebugpyHost(
+                    python: python, script: script, rendezvous: rig.remoteSandbox.rendezvousSocket(name),
+                    environment: rig.remoteSandbox.environment + ["PYDEVD_DISABLE_FILE_VALIDATION=1"],
+                    log: rig.remoteSandbox.root + "/debugpy-host-\(index).log"))
         }
         let ports = try hosts.map { try $0.port() }
         _ = try rig.local.control.call(.wait, ["project": project, "timeout": 30], timeout: 35)
         let forward = try SSHForward(rig.sshd, to: ports[1], log: rig.localSandbox.root + "/ssh-forward-dap.log")
         defer { forward.stop() }
 
-        progress("  remote: debugpy \(version), \(requests) DAP evaluate requests each through the attach port, ssh -L and directly")
+        progress(
+            "  remote: debugpy \(version), \(requests) DAP evaluate requests each through the attach port, ssh -L and directly"
+        )
         var result = RemoteDapResult(debugpy: String(version), requests: requests)
         let paths = [("the attach port", attachPort), ("ssh -L", forward.localPort), ("directly", ports[2])]
-        var clients: [DapClient] = [], attaches: [Double] = []
+        var clients: [DapClient] = []
+        var attaches: [Double] = []
         var times: [[Double]] = paths.map { _ in [] }
         do {
             for (_, port) in paths {
@@ -79,8 +90,12 @@ enum RemoteDap {
         result.relay = Summary(seconds: times[0])
         result.forward = Summary(seconds: times[1])
         result.direct = Summary(seconds: times[2])
-        (result.relayAttachMs, result.forwardAttachMs, result.directAttachMs) = (attaches[0] * 1000, attaches[1] * 1000, attaches[2] * 1000)
-        if let r = result.relay, let f = result.forward { result.relayOverForwardP50Micros = (r.p50Ms - f.p50Ms) * 1000 }
+        (result.relayAttachMs, result.forwardAttachMs, result.directAttachMs) = (
+            attaches[0] * 1000, attaches[1] * 1000, attaches[2] * 1000
+        )
+        if let r = result.relay, let f = result.forward {
+            result.relayOverForwardP50Micros = (r.p50Ms - f.p50Ms) * 1000
+        }
         return result
     }
 }
@@ -94,13 +109,20 @@ final class DebugpyHost {
     private let logPath: String
 
     init(python: String, script: String, rendezvous: String, environment: [String], log: String) throws {
-        let toHost = try Sys.pipe(), fromHost = try Sys.pipe()
-        defer { toHost.read.close(); fromHost.write.close() }
+        let toHost = try Sys.pipe()
+        let fromHost = try Sys.pipe()
+        defer {
+            toHost.read.close()
+            fromHost.write.close()
+        }
         do {
-            pid = try Processes.spawn([python, "-u", script, rendezvous], environment: environment,
-                                      redirects: [.init(source: toHost.read.rawValue, target: 0),
-                                                  .init(source: fromHost.write.rawValue, target: 1)],
-                                      stderrPath: log, newProcessGroup: true)
+            pid = try Processes.spawn(
+                [python, "-u", script, rendezvous], environment: environment,
+                redirects: [
+                    .init(source: toHost.read.rawValue, target: 0),
+                    .init(source: fromHost.write.rawValue, target: 1),
+                ],
+                stderrPath: log, newProcessGroup: true)
         } catch {
             toHost.write.close()
             fromHost.read.close()
@@ -161,7 +183,8 @@ final class DapClient {
             if let end = buffer.indices.dropLast(3).first(where: { Array(buffer[$0..<$0 + 4]) == separator }) {
                 let header = String(decoding: buffer[..<end], as: UTF8.self).lowercased()
                 guard let field = header.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
-                      let length = Int(field.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) else {
+                    let length = Int(field.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces))
+                else {
                     throw BenchError("DAP frame without Content-Length: \(header)")
                 }
                 if buffer.count >= end + 4 + length {
@@ -192,7 +215,9 @@ final class DapClient {
             } else {
                 message = try next(deadline: deadline)
                 if message["type"] as? String == "event", let name = message["event"] as? String { try onEvent(name) }
-                guard message["type"] as? String == "response", let answered = intValue(message["request_seq"]) else { continue }
+                guard message["type"] as? String == "response", let answered = intValue(message["request_seq"]) else {
+                    continue
+                }
                 guard answered == request else {
                     early[answered] = message
                     continue
@@ -208,12 +233,19 @@ final class DapClient {
     /// initialize and attach at once; `configurationDone` on the `initialized` event (debugpy
     /// answers attach only after it).
     func attach() throws {
-        let initialize = try send("initialize", ["clientID": "attachbench", "adapterID": "python", "pathFormat": "path",
-                                                 "linesStartAt1": true, "columnsStartAt1": true])
-        let attach = try send("attach", ["name": "attachbench", "type": "python", "request": "attach", "justMyCode": false])
+        let initialize = try send(
+            "initialize",
+            [
+                "clientID": "attachbench", "adapterID": "python", "pathFormat": "path",
+                "linesStartAt1": true, "columnsStartAt1": true,
+            ])
+        let attach = try send(
+            "attach", ["name": "attachbench", "type": "python", "request": "attach", "justMyCode": false])
         var configurationDone: Int?
         let onEvent: (String) throws -> Void = { name in
-            if name == "initialized", configurationDone == nil { configurationDone = try self.send("configurationDone") }
+            if name == "initialized", configurationDone == nil {
+                configurationDone = try self.send("configurationDone")
+            }
         }
         _ = try response(to: initialize, onEvent: onEvent)
         _ = try response(to: attach, onEvent: onEvent)
@@ -226,11 +258,15 @@ final class DapClient {
         let started = Clock.monotonicSeconds()
         let reply = try response(to: try send("evaluate", ["expression": expression, "context": "repl"]))
         let seconds = Clock.monotonicSeconds() - started
-        guard let body = reply["body"] as? [String: Any], body["result"] is String else { throw BenchError("DAP evaluate: no result in \(reply)") }
+        guard let body = reply["body"] as? [String: Any], body["result"] is String else {
+            throw BenchError("DAP evaluate: no result in \(reply)")
+        }
         return seconds
     }
 
     func disconnect() {
-        if let request = try? send("disconnect", ["restart": false, "terminateDebuggee": false]) { _ = try? response(to: request) }
+        if let request = try? send("disconnect", ["restart": false, "terminateDebuggee": false]) {
+            _ = try? response(to: request)
+        }
     }
 }

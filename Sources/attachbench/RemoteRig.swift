@@ -24,11 +24,14 @@ final class RemoteRig {
         if control.utf8.count + 57 > 107 {
             localSandbox.remove()
             remoteSandbox.remove()
-            throw BenchError("\(control) is too long for ssh's control sockets (\(control.utf8.count + 57) > 107 bytes); pass a shorter --runtime-parent")
+            throw BenchError(
+                "\(control) is too long for ssh's control sockets (\(control.utf8.count + 57) > 107 bytes); pass a shorter --runtime-parent"
+            )
         }
         do {
-            sshd = try LoopbackSSHServer(directory: remoteSandbox.root + "/sshd",
-                                         remotePath: binDirectory + ":/usr/local/bin:/usr/bin:/bin")
+            sshd = try LoopbackSSHServer(
+                directory: remoteSandbox.root + "/sshd",
+                remotePath: binDirectory + ":/usr/local/bin:/usr/bin:/bin")
         } catch {
             localSandbox.remove()
             remoteSandbox.remove()
@@ -54,16 +57,23 @@ final class RemoteRig {
     func addProject(_ project: String, remoteParameters: [String: Any], attachPort: Int) throws -> Double {
         _ = try remote.call(.addProject, remoteParameters.merging(["name": project]) { $1 })
         let started = Clock.monotonicSeconds()
-        _ = try local.call(.addProject, ["name": project, "attachPort": attachPort, "remote": "127.0.0.1",
-                                          "remoteSocket": remoteSandbox.controlSocket])
+        _ = try local.call(
+            .addProject,
+            [
+                "name": project, "attachPort": attachPort, "remote": "127.0.0.1",
+                "remoteSocket": remoteSandbox.controlSocket,
+            ])
         var last: [String: Any] = [:]
         do {
             try waitUntil("the remote link of \(project) to come up", timeout: 30) {
-                last = ((try? local.call(.getProject, ["name": project]))?["project"] as? [String: Any])?["remote"] as? [String: Any] ?? [:]
+                last =
+                    ((try? local.call(.getProject, ["name": project]))?["project"] as? [String: Any])?["remote"]
+                    as? [String: Any] ?? [:]
                 return last["state"] as? String == "connected"
             }
         } catch {
-            throw BenchError("\(error); remote: \(last)\nlocal attachd:\n\(localSandbox.logTail())\nsshd:\n\(sshd.logTail())")
+            throw BenchError(
+                "\(error); remote: \(last)\nlocal attachd:\n\(localSandbox.logTail())\nsshd:\n\(sshd.logTail())")
         }
         return Clock.monotonicSeconds() - started
     }
@@ -71,8 +81,12 @@ final class RemoteRig {
     /// Waits until neither attachd has a live session: the remote one ended and the local one
     /// heard it through the link.
     func waitNoSessions(timeout: Double = 15) throws {
-        try remote.waitFor("the remote sessions to end", timeout: timeout, interval: 0.001) { intValue($0["sessions"]) == 0 }
-        try local.waitFor("the mirrored sessions to end", timeout: timeout, interval: 0.001) { intValue($0["sessions"]) == 0 }
+        try remote.waitFor("the remote sessions to end", timeout: timeout, interval: 0.001) {
+            intValue($0["sessions"]) == 0
+        }
+        try local.waitFor("the mirrored sessions to end", timeout: timeout, interval: 0.001) {
+            intValue($0["sessions"]) == 0
+        }
     }
 
     /// Stops everything, in an order that leaves nothing behind: the local attachd (and its ssh
@@ -100,10 +114,13 @@ final class SSHForward {
 
     init(_ sshd: LoopbackSSHServer, to port: Int, log logPath: String) throws {
         localPort = try AttachBench.freePort()
-        pid = try Processes.spawn(sshd.sshArguments + ["-o", "ControlMaster=no", "-o", "ControlPath=none",
-                                                       "-o", "ExitOnForwardFailure=yes", "-N",
-                                                       "-L", "127.0.0.1:\(localPort):127.0.0.1:\(port)", "127.0.0.1"],
-                                  environment: Processes.environment(), stderrPath: logPath)
+        pid = try Processes.spawn(
+            sshd.sshArguments + [
+                "-o", "ControlMaster=no", "-o", "ControlPath=none",
+                "-o", "ExitOnForwardFailure=yes", "-N",
+                "-L", "127.0.0.1:\(localPort):127.0.0.1:\(port)", "127.0.0.1",
+            ],
+            environment: Processes.environment(), stderrPath: logPath)
         let probe = ListenProbe()
         do {
             try waitUntil("ssh -L to listen on \(localPort)", timeout: 15) {
@@ -138,11 +155,14 @@ final class SSHChannel {
         let (mine, theirs) = try Socket.pair()
         defer { theirs.close() }
         do {
-            pid = try Processes.spawn(sshd.sshArguments + ["-o", "ControlMaster=no", "-o", "ControlPath=\(controlDirectory)/\(name)",
-                                                           "-W", "127.0.0.1:\(port)", "127.0.0.1"],
-                                      environment: Processes.environment(),
-                                      redirects: [.init(source: theirs.rawValue, target: 0), .init(source: theirs.rawValue, target: 1)],
-                                      stderrPath: logPath)
+            pid = try Processes.spawn(
+                sshd.sshArguments + [
+                    "-o", "ControlMaster=no", "-o", "ControlPath=\(controlDirectory)/\(name)",
+                    "-W", "127.0.0.1:\(port)", "127.0.0.1",
+                ],
+                environment: Processes.environment(),
+                redirects: [.init(source: theirs.rawValue, target: 0), .init(source: theirs.rawValue, target: 1)],
+                stderrPath: logPath)
         } catch {
             mine.close()
             throw error

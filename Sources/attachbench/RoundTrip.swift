@@ -27,7 +27,9 @@ struct RoundTripResult: Codable {
 
 enum RoundTrip {
     /// `count` sequential calls on one connection: latencies and calls per second.
-    static func loop(_ connection: RawVarlink, call: [UInt8], count: Int) throws -> (latencies: [Double], perSecond: Double, reply: Int) {
+    static func loop(_ connection: RawVarlink, call: [UInt8], count: Int) throws -> (
+        latencies: [Double], perSecond: Double, reply: Int
+    ) {
         var latencies: [Double] = []
         latencies.reserveCapacity(count)
         var replySize = 0
@@ -68,8 +70,12 @@ enum RoundTrip {
         _ = try loop(dispatchConnection, call: call, count: warmup)
 
         // Interleaved blocks, so that a noisy neighbour slows all three alike.
-        var varlink: [Double] = [], echo: [Double] = [], dispatchEcho: [Double] = []
-        var varlinkTime = 0.0, echoTime = 0.0, dispatchTime = 0.0
+        var varlink: [Double] = []
+        var echo: [Double] = []
+        var dispatchEcho: [Double] = []
+        var varlinkTime = 0.0
+        var echoTime = 0.0
+        var dispatchTime = 0.0
         let block = 250
         var done = 0
         while done < calls {
@@ -79,9 +85,15 @@ enum RoundTrip {
                 let result = try loop(connectionToUse, call: call, count: n)
                 let elapsed = Clock.monotonicSeconds() - started
                 switch target {
-                case 0: varlink += result.latencies; varlinkTime += elapsed
-                case 1: echo += result.latencies; echoTime += elapsed
-                default: dispatchEcho += result.latencies; dispatchTime += elapsed
+                case 0:
+                    varlink += result.latencies
+                    varlinkTime += elapsed
+                case 1:
+                    echo += result.latencies
+                    echoTime += elapsed
+                default:
+                    dispatchEcho += result.latencies
+                    dispatchTime += elapsed
                 }
             }
             done += n
@@ -112,14 +124,15 @@ enum RoundTrip {
 
         let statusSummary = Summary(seconds: varlink)
         let echoSummary = Summary(seconds: echo)
-        return RoundTripResult(calls: calls, callBytes: call.count, replyBytes: replySize,
-                               getStatus: statusSummary, getStatusPerSecond: varlinkPerSecond,
-                               echo: echoSummary, echoPerSecond: echoPerSecond,
-                               ratioP50: (statusSummary?.p50Ms ?? .nan) / (echoSummary?.p50Ms ?? .nan),
-                               ratioThroughput: echoPerSecond / varlinkPerSecond,
-                               typedClient: Summary(seconds: typed), typedClientPerSecond: typedPerSecond,
-                               dispatchEcho: Summary(seconds: dispatchEcho), dispatchEchoPerSecond: Double(calls) / dispatchTime,
-                               codec: CodecCost.measure(iterations: max(1000, calls / 4)))
+        return RoundTripResult(
+            calls: calls, callBytes: call.count, replyBytes: replySize,
+            getStatus: statusSummary, getStatusPerSecond: varlinkPerSecond,
+            echo: echoSummary, echoPerSecond: echoPerSecond,
+            ratioP50: (statusSummary?.p50Ms ?? .nan) / (echoSummary?.p50Ms ?? .nan),
+            ratioThroughput: echoPerSecond / varlinkPerSecond,
+            typedClient: Summary(seconds: typed), typedClientPerSecond: typedPerSecond,
+            dispatchEcho: Summary(seconds: dispatchEcho), dispatchEchoPerSecond: Double(calls) / dispatchTime,
+            codec: CodecCost.measure(iterations: max(1000, calls / 4)))
     }
 }
 
@@ -138,7 +151,8 @@ final class EchoServer: @unchecked Sendable {
     func serve() {
         defer { finished.signal() }
         guard (try? listener.waitReadable(timeoutMilliseconds: 10_000)) == true,
-              let client = try? Socket.accept(listener) else { return }
+            let client = try? Socket.accept(listener)
+        else { return }
         defer { client.close() }
         try? client.setNonBlocking(false)
         while true {
@@ -192,7 +206,10 @@ final class DispatchEchoServer: @unchecked Sendable {
         guard let client else { return }
         do {
             let chunk = try client.read(upTo: 65536)
-            if chunk.isEmpty { stopClient(); return }
+            if chunk.isEmpty {
+                stopClient()
+                return
+            }
             if chunk.last == 0 { _ = try client.write(reply[...]) }
         } catch .wouldBlock {
             return

@@ -25,7 +25,9 @@ final class LoopbackSSHServer {
         }
         // sshd's privilege-separation directory; Debian's package makes it at boot only.
         if !Files.isDirectory("/run/sshd") { try? Files.createDirectories("/run/sshd", mode: 0o755) }
-        guard Files.isDirectory("/run/sshd") else { return "no /run/sshd (sshd's privilege separation directory) and it cannot be made" }
+        guard Files.isDirectory("/run/sshd") else {
+            return "no /run/sshd (sshd's privilege separation directory) and it cannot be made"
+        }
         return nil
     }
 
@@ -40,19 +42,25 @@ final class LoopbackSSHServer {
         port = try AttachBench.freePort()
         try Files.createDirectories(directory, mode: 0o700)
         for key in ["host_key", "client_key"] {
-            guard Processes.output(of: ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", directory + "/" + key],
-                                   environment: Processes.environment(), timeout: 30) != nil else {
+            guard
+                Processes.output(
+                    of: ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", directory + "/" + key],
+                    environment: Processes.environment(), timeout: 30) != nil
+            else {
                 throw BenchError("ssh-keygen failed for \(directory)/\(key)")
             }
         }
         let clientPublic = try Self.text(clientKey + ".pub")
-        let hostPublic = try Self.text(directory + "/host_key.pub").split(separator: " ").prefix(2).joined(separator: " ")
+        let hostPublic = try Self.text(directory + "/host_key.pub").split(separator: " ").prefix(2).joined(
+            separator: " ")
         try Files.writeAtomically(Array(clientPublic.utf8), to: directory + "/authorized_keys")
         try Files.writeAtomically(Array("[127.0.0.1]:\(port) \(hostPublic)\n".utf8), to: knownHosts)
-        let lines = ["Port \(port)", "ListenAddress 127.0.0.1", "HostKey \(directory)/host_key",
-                     "AuthorizedKeysFile \(directory)/authorized_keys", "PidFile \(directory)/sshd.pid",
-                     "StrictModes no", "UsePAM no", "PermitRootLogin yes", "PasswordAuthentication no",
-                     "KbdInteractiveAuthentication no", "SetEnv PATH=\(remotePath)", ""]
+        let lines = [
+            "Port \(port)", "ListenAddress 127.0.0.1", "HostKey \(directory)/host_key",
+            "AuthorizedKeysFile \(directory)/authorized_keys", "PidFile \(directory)/sshd.pid",
+            "StrictModes no", "UsePAM no", "PermitRootLogin yes", "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no", "SetEnv PATH=\(remotePath)", "",
+        ]
         try Files.writeAtomically(Array(lines.joined(separator: "\n").utf8), to: config)
     }
 
@@ -69,14 +77,17 @@ final class LoopbackSSHServer {
 
     /// The same client as an argv, never prompting, with no shared connection of its own.
     var sshArguments: [String] {
-        ["ssh", "-F", "/dev/null", "-i", clientKey, "-o", "UserKnownHostsFile=\(knownHosts)", "-p", "\(port)",
-         "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=10"]
+        [
+            "ssh", "-F", "/dev/null", "-i", clientKey, "-o", "UserKnownHostsFile=\(knownHosts)", "-p", "\(port)",
+            "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=10",
+        ]
     }
 
     /// Starts sshd and returns once it listens (10 s at most).
     func start() throws {
-        pid = try Processes.spawn([Self.sshd, "-D", "-e", "-f", config], environment: Processes.environment(),
-                                  stderrPath: logPath)
+        pid = try Processes.spawn(
+            [Self.sshd, "-D", "-e", "-f", config], environment: Processes.environment(),
+            stderrPath: logPath)
         let probe = ListenProbe()
         try waitUntil("sshd to listen on 127.0.0.1:\(port)", timeout: 10) {
             (try? probe.listeningPorts().contains(UInt16(port))) == true || !ProcessHandle.isAlive(pid)
@@ -96,7 +107,9 @@ final class LoopbackSSHServer {
         for member in members { Sys.kill(member, Sys.sigkill) }
         _ = Processes.waitExit(pid, pidfd: nil, timeout: 5)
         pid = 0
-        try? waitUntil("sshd's session processes to die", timeout: 10) { !members.dropFirst().contains(where: Self.isRunning) }
+        try? waitUntil("sshd's session processes to die", timeout: 10) {
+            !members.dropFirst().contains(where: Self.isRunning)
+        }
     }
 
     /// The process exists and is not a zombie (the sessions are reparented: not ours to reap).
@@ -114,10 +127,13 @@ final class LoopbackSSHServer {
         for name in Sys.directoryEntries(controlDirectory) ?? [] {
             let control = controlDirectory + "/" + name
             let base = ["ssh", "-F", "/dev/null", "-o", "BatchMode=yes", "-o", "ControlPath=\(control)"]
-            let said = Processes.output(of: ["/bin/sh", "-c", "exec \"$@\" 2>&1", "sh"] + base + ["-O", "check", "127.0.0.1"],
-                                        environment: Processes.environment(), timeout: 5) ?? ""
+            let said =
+                Processes.output(
+                    of: ["/bin/sh", "-c", "exec \"$@\" 2>&1", "sh"] + base + ["-O", "check", "127.0.0.1"],
+                    environment: Processes.environment(), timeout: 5) ?? ""
             let master = said.split(separator: "pid=").dropFirst().first.flatMap { Int32($0.prefix { $0.isNumber }) }
-            _ = Processes.output(of: base + ["-O", "exit", "127.0.0.1"], environment: Processes.environment(), timeout: 5)
+            _ = Processes.output(
+                of: base + ["-O", "exit", "127.0.0.1"], environment: Processes.environment(), timeout: 5)
             if let master {
                 try? waitUntil("the ssh master \(master) to exit", timeout: 5) { !Self.isRunning(master) }
                 if Self.isRunning(master) { Sys.kill(master, Sys.sigkill) }
@@ -134,7 +150,8 @@ final class LoopbackSSHServer {
         var killed = 0
         for name in Sys.directoryEntries("/proc") ?? [] {
             guard let pid = Int32(name), pid != me, isRunning(pid),
-                  let bytes = try? Files.read("/proc/\(pid)/cmdline") else { continue }
+                let bytes = try? Files.read("/proc/\(pid)/cmdline")
+            else { continue }
             let command = String(decoding: bytes.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
             guard markers.contains(where: { command.contains($0) }) else { continue }
             Sys.kill(pid, Sys.sigkill)

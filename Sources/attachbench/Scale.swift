@@ -74,10 +74,11 @@ enum Scale {
         let after = daemon.taskCounters()
         let ticksAfter = daemon.cpuTickSeconds
         let d = DaemonUnderTest.delta(before, after)
-        return IdleResult(projects: projects, seconds: elapsed, voluntaryContextSwitches: d.voluntary,
-                          involuntaryContextSwitches: d.involuntary, wakeupsPerSecond: Double(d.voluntary) / elapsed,
-                          cpuTickSeconds: ticksAfter - ticksBefore, cpuRunMilliseconds: d.runSeconds * 1000,
-                          threads: after.count, threadsGone: d.threadsGone, threadsNew: d.threadsNew)
+        return IdleResult(
+            projects: projects, seconds: elapsed, voluntaryContextSwitches: d.voluntary,
+            involuntaryContextSwitches: d.involuntary, wakeupsPerSecond: Double(d.voluntary) / elapsed,
+            cpuTickSeconds: ticksAfter - ticksBefore, cpuRunMilliseconds: d.runSeconds * 1000,
+            threads: after.count, threadsGone: d.threadsGone, threadsNew: d.threadsNew)
     }
 
     /// A TCP socket bound to 127.0.0.1:port with SO_REUSEADDR, not yet listening.
@@ -92,9 +93,12 @@ enum Scale {
     /// 1,000 waiters (raw varlink Wait calls from this process), 1,000 hosts announcing
     /// themselves with the article's bare connect to their TCP rendezvous, then 1,000 debug
     /// ports listening in a tight loop: how long until every waiter is released.
-    static func run(_ daemon: DaemonUnderTest, projects n: Int, rendezvousBase: Int, debugBase: Int,
-                    waiterConnections: Int, idleAfterSeconds: Double, startSeconds: Double, rssAfterStart: Int, rssAnonAfterStart: Int,
-                    descriptorsAfterStart: Int, progress: (String) -> Void) throws -> ScaleResult {
+    static func run(
+        _ daemon: DaemonUnderTest, projects n: Int, rendezvousBase: Int, debugBase: Int,
+        waiterConnections: Int, idleAfterSeconds: Double, startSeconds: Double, rssAfterStart: Int,
+        rssAnonAfterStart: Int,
+        descriptorsAfterStart: Int, progress: (String) -> Void
+    ) throws -> ScaleResult {
         let socketPath = daemon.sandbox.controlSocket
         let asked = max(1, min(waiterConnections, n))
 
@@ -104,8 +108,10 @@ enum Scale {
         var assignment: [[Int]] = Array(repeating: [], count: asked)
         for i in 0..<n {
             assignment[i % asked].append(i)
-            try? connections[i % asked].send(RawVarlink.frame(.wait,
-                                                              ["project": name(i), "timeout": 120]))
+            try? connections[i % asked].send(
+                RawVarlink.frame(
+                    .wait,
+                    ["project": name(i), "timeout": 120]))
         }
         // Wait until the daemon holds them all, or the count stops growing.
         var last = -1
@@ -114,7 +120,10 @@ enum Scale {
         while Clock.monotonicSeconds() < deadline {
             let waiters = try daemon.count("waiters")
             if waiters == n { break }
-            if waiters != last { last = waiters; stableSince = Clock.monotonicSeconds() }
+            if waiters != last {
+                last = waiters
+                stableSince = Clock.monotonicSeconds()
+            }
             if Clock.monotonicSeconds() - stableSince > 1.0 { break }
             Sys.sleep(0.002)
         }
@@ -124,7 +133,9 @@ enum Scale {
         let accepted = (0..<asked).filter { !refused.contains($0) }
         if !refused.isEmpty {
             guard !accepted.isEmpty else { throw BenchError("attachd refused every waiter connection") }
-            progress("  attachd refused \(refused.count) of \(asked) control connections; pipelining their waits on the \(accepted.count) accepted")
+            progress(
+                "  attachd refused \(refused.count) of \(asked) control connections; pipelining their waits on the \(accepted.count) accepted"
+            )
             var next = 0
             for index in refused {
                 for project in assignment[index] {
@@ -153,7 +164,8 @@ enum Scale {
         var debugSockets: [FileDescriptor] = []
         defer { for fd in debugSockets { fd.close() } }
         for i in 0..<n { debugSockets.append(try boundSocket(port: debugBase + i)) }
-        let collector = ReleaseCollector(connections: accepted.map { (connections[$0].fd.rawValue, assignment[$0]) }, expected: n)
+        let collector = ReleaseCollector(
+            connections: accepted.map { (connections[$0].fd.rawValue, assignment[$0]) }, expected: n)
         let thread = Thread { collector.run(timeout: 30) }
         thread.start()
         collector.started.wait()
@@ -167,7 +179,8 @@ enum Scale {
             throw BenchError("the release collector did not finish")
         }
         let cpuAfter = daemon.cpuTickSeconds
-        let firstListen = listenTimes[0], lastListen = listenTimes[n - 1]
+        let firstListen = listenTimes[0]
+        let lastListen = listenTimes[n - 1]
         let releases = collector.releaseTimes
         let releasedTimes = releases.compactMap { $0 }
         let perWaiter = (0..<n).compactMap { i in releases[i].map { $0 - listenTimes[i] } }
@@ -175,13 +188,16 @@ enum Scale {
         var result = ScaleResult(
             projects: n, waiters: n, waiterConnectionsAsked: asked, waiterConnectionsAccepted: accepted.count,
             waiterConnectionsRefused: refused.count, waitsPerConnection: Double(n) / Double(max(1, accepted.count)),
-            daemonStartSeconds: startSeconds, rssAfterStartKiB: rssAfterStart, descriptorsAfterStart: descriptorsAfterStart,
+            daemonStartSeconds: startSeconds, rssAfterStartKiB: rssAfterStart,
+            descriptorsAfterStart: descriptorsAfterStart,
             announceSeconds: announceSeconds, listenLoopMs: (lastListen - firstListen) * 1000,
             firstReleaseMs: ((releasedTimes.min() ?? .nan) - firstListen) * 1000,
-            allReleasedMs: (lastRelease - firstListen) * 1000, allReleasedAfterLastListenMs: (lastRelease - lastListen) * 1000,
+            allReleasedMs: (lastRelease - firstListen) * 1000,
+            allReleasedAfterLastListenMs: (lastRelease - lastListen) * 1000,
             perWaiter: Summary(seconds: perWaiter), released: releasedTimes.count, errors: collector.errors,
             peakRSSKiB: daemon.peakRSSKiB, rssKiB: daemon.rssKiB, rssAnonKiB: daemon.rssAnonKiB,
-            rssFileKiB: daemon.rssFileKiB, pssKiB: daemon.pssKiB, rssAnonAfterStartKiB: rssAnonAfterStart, descriptors: daemon.descriptorCount,
+            rssFileKiB: daemon.rssFileKiB, pssKiB: daemon.pssKiB, rssAnonAfterStartKiB: rssAnonAfterStart,
+            descriptors: daemon.descriptorCount,
             threads: daemon.threadCount, controlConnections: controlConnections,
             cpuDuringReleaseMs: (cpuAfter - cpuBefore) * 1000, idleAfterLoad: nil)
 
@@ -246,7 +262,11 @@ final class ReleaseCollector: @unchecked Sendable {
                         partial[index] = []
                         let projects = connections[index].projects
                         if received[index] < projects.count {
-                            if Self.isError(message) { errors += 1 } else { releaseTimes[projects[received[index]]] = now }
+                            if Self.isError(message) {
+                                errors += 1
+                            } else {
+                                releaseTimes[projects[received[index]]] = now
+                            }
                         }
                         received[index] += 1
                         count += 1

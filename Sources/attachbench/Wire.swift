@@ -42,7 +42,9 @@ final class RawVarlink {
             if let message = nextBuffered() { return message }
             let left = deadline - Clock.monotonicSeconds()
             guard left > 0 else { throw BenchError("no varlink reply within \(timeout) s") }
-            guard try fd.waitReadable(timeoutMilliseconds: Int32(min(left * 1000, 60_000).rounded(.up))) else { continue }
+            guard try fd.waitReadable(timeoutMilliseconds: Int32(min(left * 1000, 60_000).rounded(.up))) else {
+                continue
+            }
             let chunk = try fd.read(upTo: 65536)
             if chunk.isEmpty { return nil }
             buffer += chunk
@@ -77,9 +79,12 @@ final class RawVarlink {
     }
 
     /// One call and its reply, decoded as a JSON object. Throws on a varlink error.
-    func call(_ method: VarlinkMethod, _ parameters: [String: Any]? = nil, timeout: Double = 10) throws -> [String: Any] {
+    func call(_ method: VarlinkMethod, _ parameters: [String: Any]? = nil, timeout: Double = 10) throws -> [String: Any]
+    {
         try send(Self.frame(method, parameters))
-        guard let reply = try receive(timeout: timeout) else { throw BenchError("attachd closed the connection during \(method)") }
+        guard let reply = try receive(timeout: timeout) else {
+            throw BenchError("attachd closed the connection during \(method)")
+        }
         guard let object = try? JSONSerialization.jsonObject(with: Data(reply)) as? [String: Any] else {
             throw BenchError("attachd's reply to \(method) is not a JSON object")
         }
@@ -107,7 +112,9 @@ final class LineReader {
             }
             let left = deadline - Clock.monotonicSeconds()
             guard left > 0 else { throw BenchError("no line within \(timeout) s") }
-            guard try fd.waitReadable(timeoutMilliseconds: Int32(min(left * 1000, 60_000).rounded(.up))) else { continue }
+            guard try fd.waitReadable(timeoutMilliseconds: Int32(min(left * 1000, 60_000).rounded(.up))) else {
+                continue
+            }
             let chunk = try fd.read(upTo: 4096)
             if chunk.isEmpty { throw BenchError("end of file while waiting for a line") }
             buffer += chunk

@@ -9,16 +9,16 @@ struct Announce: ParsableCommand {
         commandName: "announce",
         abstract: "Announce a host session over the control socket (for shell-driven hosts); print its id.",
         discussion: """
-        For hosts started from a shell script that cannot keep a rendezvous connection open. \
-        The session becomes ready when the debug port is in LISTEN state. With --pid it ends \
-        when that process exits; without, when the debug port stops listening after it was ready. \
-        With --pid, a small background attachctl keeps the session while that process lives: \
-        when attachd goes away (a crash, a restart), it announces the session again, with its id, \
-        as soon as attachd (or the next one) answers.
+            For hosts started from a shell script that cannot keep a rendezvous connection open. \
+            The session becomes ready when the debug port is in LISTEN state. With --pid it ends \
+            when that process exits; without, when the debug port stops listening after it was ready. \
+            With --pid, a small background attachctl keeps the session while that process lives: \
+            when attachd goes away (a crash, a restart), it announces the session again, with its id, \
+            as soon as attachd (or the next one) answers.
 
-        Example:
-          myhost --debug-port 5678 & attachctl announce maxtools --debug-port 5678 --pid $!
-        """)
+            Example:
+              myhost --debug-port 5678 & attachctl announce maxtools --debug-port 5678 --pid $!
+            """)
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: JSONOption
@@ -26,7 +26,9 @@ struct Announce: ParsableCommand {
     @Argument(help: "The project the host belongs to.", completion: ProjectCompletion.kind)
     var name: String
 
-    @Option(name: .long, parsing: .unconditional, help: ArgumentHelp("Port the host's debug server listens on (default: the project's).", valueName: "port"))
+    @Option(
+        name: .long, parsing: .unconditional,
+        help: ArgumentHelp("Port the host's debug server listens on (default: the project's).", valueName: "port"))
     var debugPort: Int?
 
     @Option(name: .long, help: ArgumentHelp("The host's process id; the session ends when it exits.", valueName: "pid"))
@@ -35,8 +37,11 @@ struct Announce: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Free text shown with the session.", valueName: "text"))
     var status: String?
 
-    @Option(name: .long, help: ArgumentHelp("Keep this session while --pid lives (the background attachctl).",
-                                            valueName: "id", visibility: .private))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Keep this session while --pid lives (the background attachctl).",
+            valueName: "id", visibility: .private))
     var keepSession: String?
 
     func validate() throws {
@@ -71,14 +76,19 @@ struct Announce: ParsableCommand {
     /// own, its standard descriptors on /dev/null (a shell's `$(attachctl announce …)` gets its
     /// end of file at once), not waited for.
     private func startKeeper(session: String, pid: Int) {
-        guard let executable = ProcessHandle.executablePath, let null = try? FileDescriptor.openNullDevice() else { return }
+        guard let executable = ProcessHandle.executablePath, let null = try? FileDescriptor.openNullDevice() else {
+            return
+        }
         defer { null.close() }
-        var arguments = [executable, "announce", name, "--socket", global.socketPath, "--pid", String(pid),
-                         "--keep-session", session]
+        var arguments = [
+            executable, "announce", name, "--socket", global.socketPath, "--pid", String(pid),
+            "--keep-session", session,
+        ]
         if let debugPort { arguments += ["--debug-port", String(debugPort)] }
         if let status { arguments += ["--status", status] }
-        _ = try? ChildProcess.spawn(arguments, environment: ChildProcess.environment, standardInput: null,
-                                    standardOutput: null, standardError: null)
+        _ = try? ChildProcess.spawn(
+            arguments, environment: ChildProcess.environment, standardInput: null,
+            standardOutput: null, standardError: null)
     }
 
     /// The background attachctl: keeps the session while `pid` lives, and while attachd's

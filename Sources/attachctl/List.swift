@@ -7,15 +7,15 @@ struct List: ParsableCommand {
         commandName: "list",
         abstract: "List projects.",
         discussion: """
-        Columns: NAME; DEBUG, where the host's debug server listens; RENDEZVOUS, the TCP port \
-        (if any) and Unix socket hosts announce themselves on; TIMEOUT, the default wait; \
-        STATE/ERROR, whether the rendezvous endpoints are listening.
-        With --json: a list of Project objects, as the API's ListProjects returns them.
+            Columns: NAME; DEBUG, where the host's debug server listens; RENDEZVOUS, the TCP port \
+            (if any) and Unix socket hosts announce themselves on; TIMEOUT, the default wait; \
+            STATE/ERROR, whether the rendezvous endpoints are listening.
+            With --json: a list of Project objects, as the API's ListProjects returns them.
 
-        Example:
-          attachctl list
-          attachctl list --json | jq '.[].name'
-        """)
+            Example:
+              attachctl list
+              attachctl list --json | jq '.[].name'
+            """)
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: JSONOption

@@ -69,7 +69,8 @@ enum QuickCommand: Equatable {
         switch subcommand {
         case "wait":
             guard positionals.count == 1, ProjectName.problem(with: positionals[0]) == nil,
-                  (try? validateSeconds(timeout, option: "--timeout", allowZero: true)) != nil else { return nil }
+                (try? validateSeconds(timeout, option: "--timeout", allowZero: true)) != nil
+            else { return nil }
             return .wait(WaitRequest(socket: socket, json: json, name: positionals[0], timeout: timeout))
         case "status":
             guard positionals.isEmpty else { return nil }

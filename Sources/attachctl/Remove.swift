@@ -9,17 +9,17 @@ struct Remove: ParsableCommand {
         commandName: "remove",
         abstract: "Remove a project: close its rendezvous endpoints, end its sessions.",
         discussion: """
-        Waiters on the project fail (their `attachctl wait` exits 3). Hosts already running keep \
-        their debug server; only attachd forgets them (a host that announced itself through the \
-        helper, `attachctl run` or `attachctl announce --pid` announces itself again once the \
-        project is added back). When the project has live host sessions or IDE connections, \
-        remove says what it would end and asks (y/N) when standard input is a terminal; \
-        otherwise it refuses without --force (exit status 1).
+            Waiters on the project fail (their `attachctl wait` exits 3). Hosts already running keep \
+            their debug server; only attachd forgets them (a host that announced itself through the \
+            helper, `attachctl run` or `attachctl announce --pid` announces itself again once the \
+            project is added back). When the project has live host sessions or IDE connections, \
+            remove says what it would end and asks (y/N) when standard input is a terminal; \
+            otherwise it refuses without --force (exit status 1).
 
-        Example:
-          attachctl remove maxtools
-          attachctl remove maxtools --force
-        """)
+            Example:
+              attachctl remove maxtools
+              attachctl remove maxtools --force
+            """)
 
     @OptionGroup var global: GlobalOptions
 
@@ -34,9 +34,12 @@ struct Remove: ParsableCommand {
     }
 
     func run() throws {
-        let ends = force ? nil : try withClient(global) { client throws(ClientError) in
-            RemovalCost(try client.listSessions(project: name))
-        }
+        let ends =
+            force
+            ? nil
+            : try withClient(global) { client throws(ClientError) in
+                RemovalCost(try client.listSessions(project: name))
+            }
         if let ends, !ends.isEmpty {
             Output.err("project '\(name)' has \(ends.description); removing it ends them")
             guard FileDescriptor.standardInput.isTerminal else {
@@ -86,7 +89,8 @@ struct RemovalCost {
     var description: String {
         var parts: [String] = []
         if !hosts.isEmpty {
-            parts.append("\(hosts.count) live host session\(hosts.count == 1 ? "" : "s") (\(hosts.joined(separator: ", ")))")
+            parts.append(
+                "\(hosts.count) live host session\(hosts.count == 1 ? "" : "s") (\(hosts.joined(separator: ", ")))")
         }
         if ides > 0 { parts.append("\(ides) IDE connection\(ides == 1 ? "" : "s")") }
         return parts.joined(separator: " and ")

@@ -8,15 +8,15 @@ struct Select: ParsableCommand {
         commandName: "select",
         abstract: "Pin a project's new IDE connections to one session (attach-port projects).",
         discussion: """
-        By default a new IDE connection on the attach port goes to the newest ready session \
-        that has no IDE yet, else to the newest ready session. `attachctl select NAME SESSION` \
-        sends every new connection to SESSION until it ends; `--clear` goes back to the default. \
-        `attachctl sessions NAME` lists the session ids.
+            By default a new IDE connection on the attach port goes to the newest ready session \
+            that has no IDE yet, else to the newest ready session. `attachctl select NAME SESSION` \
+            sends every new connection to SESSION until it ends; `--clear` goes back to the default. \
+            `attachctl sessions NAME` lists the session ids.
 
-        Example:
-          attachctl select blend blend-1732
-          attachctl select blend --clear
-        """)
+            Example:
+              attachctl select blend blend-1732
+              attachctl select blend --clear
+            """)
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: JSONOption
@@ -44,14 +44,20 @@ struct Select: ParsableCommand {
                 return (project, client.lastReply["project"] ?? .null)
             } catch .remote(let error) where error.knownName == BrokerErrorName.sessionNotFound {
                 // `sessions` lists ended sessions too: say that this one ended, not that it is unknown.
-                if let session, (try? client.listSessions(project: name))?.contains(where: { $0.id == session && $0.state == .ended }) == true {
+                if let session,
+                    (try? client.listSessions(project: name))?.contains(where: {
+                        $0.id == session && $0.state == .ended
+                    }) == true
+                {
                     return nil
                 }
                 throw .remote(error)
             }
         }
         guard let (project, raw) = answer else {
-            throw fail("session \(session ?? "") of '\(name)' has ended; only a live session can be pinned (see `attachctl sessions \(name)`)")
+            throw fail(
+                "session \(session ?? "") of '\(name)' has ended; only a live session can be pinned (see `attachctl sessions \(name)`)"
+            )
         }
         if output.json {
             Output.json(raw)

@@ -8,14 +8,14 @@ struct Status: ParsableCommand {
         commandName: "status",
         abstract: "Show whether attachd runs, its version, uptime and counts.",
         discussion: """
-        Exits 69 when no attachd listens on the control socket, so `attachctl status` doubles \
-        as a liveness check. The probe is how attachd reads LISTEN state: sock_diag (netlink) \
-        or proc (/proc/net/tcp, the fallback).
+            Exits 69 when no attachd listens on the control socket, so `attachctl status` doubles \
+            as a liveness check. The probe is how attachd reads LISTEN state: sock_diag (netlink) \
+            or proc (/proc/net/tcp, the fallback).
 
-        Example:
-          attachctl status
-          attachctl status --json
-        """)
+            Example:
+              attachctl status
+              attachctl status --json
+            """)
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: JSONOption
@@ -46,16 +46,22 @@ struct StatusRequest: Equatable {
         }
         // Listener problems belong on the status page too: a project whose rendezvous is down
         // makes every launch of it wait for nothing.
-        let problems = projects.filter { $0.error != nil }.map { ["problem:", "\($0.name): \($0.error!)"] }
-            + projects.compactMap { p in p.remote?.error.map { ["problem:", "\(p.name): remote \(p.remote!.destination): \($0)"] } }
-        Output.out(Table.render(headers: [], rows: [
-            ["attachd:", "\(status.version) (pid \(status.pid)), up \(Format.age(status.uptime))"],
-            ["socket:", socketPath],
-            ["projects:", "\(status.projects)"],
-            ["sessions:", "\(status.sessions) live (\(status.pending) pending, \(status.ready) ready)"],
-            ["waiters:", "\(status.waiters)"],
-            ["connections:", "\(status.connections)"],
-            ["probe:", status.probe],
-        ] + problems))
+        let problems =
+            projects.filter { $0.error != nil }.map { ["problem:", "\($0.name): \($0.error!)"] }
+            + projects.compactMap { p in
+                p.remote?.error.map { ["problem:", "\(p.name): remote \(p.remote!.destination): \($0)"] }
+            }
+        Output.out(
+            Table.render(
+                headers: [],
+                rows: [
+                    ["attachd:", "\(status.version) (pid \(status.pid)), up \(Format.age(status.uptime))"],
+                    ["socket:", socketPath],
+                    ["projects:", "\(status.projects)"],
+                    ["sessions:", "\(status.sessions) live (\(status.pending) pending, \(status.ready) ready)"],
+                    ["waiters:", "\(status.waiters)"],
+                    ["connections:", "\(status.connections)"],
+                    ["probe:", status.probe],
+                ] + problems))
     }
 }

@@ -6,9 +6,11 @@ import AttachSystem
 
 /// Options every subcommand takes.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp(
-        "attachd's control socket (default: $ATTACHD_SOCKET, else $XDG_RUNTIME_DIR/attachd/control.sock).",
-        valueName: "path"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "attachd's control socket (default: $ATTACHD_SOCKET, else $XDG_RUNTIME_DIR/attachd/control.sock).",
+            valueName: "path"))
     var socket: String?
 
     /// The socket to use.
@@ -64,16 +66,20 @@ enum Output {
 
 /// Runs `body` with a connected client; reports a ClientError on stderr (after `cleanup`) and
 /// turns it into the documented exit code.
-func withClient<T>(_ global: GlobalOptions, context: ErrorMessages.Context = .general,
-                   cleanup: () -> Void = {},
-                   _ body: (BrokerClient) throws(ClientError) -> T) throws -> T {
+func withClient<T>(
+    _ global: GlobalOptions, context: ErrorMessages.Context = .general,
+    cleanup: () -> Void = {},
+    _ body: (BrokerClient) throws(ClientError) -> T
+) throws -> T {
     try withClient(socketPath: global.socketPath, context: context, cleanup: cleanup, body)
 }
 
 /// `withClient` for a socket path already chosen (`GlobalOptions.socketPath`).
-func withClient<T>(socketPath: String, context: ErrorMessages.Context = .general,
-                   cleanup: () -> Void = {},
-                   _ body: (BrokerClient) throws(ClientError) -> T) throws -> T {
+func withClient<T>(
+    socketPath: String, context: ErrorMessages.Context = .general,
+    cleanup: () -> Void = {},
+    _ body: (BrokerClient) throws(ClientError) -> T
+) throws -> T {
     do {
         let client = try BrokerClient(socketPath: socketPath)
         defer { client.close() }
@@ -109,6 +115,8 @@ func validatePort(_ port: Int?, option: String) throws {
 func validateSeconds(_ value: Double?, option: String, allowZero: Bool) throws {
     guard let value else { return }
     if !value.isFinite || value < 0 || (!allowZero && value == 0) {
-        throw ValidationError("\(option) \(value) is not a valid number of seconds; use a \(allowZero ? "non-negative" : "positive") number such as 30 or 0.5")
+        throw ValidationError(
+            "\(option) \(value) is not a valid number of seconds; use a \(allowZero ? "non-negative" : "positive") number such as 30 or 0.5"
+        )
     }
 }

@@ -8,31 +8,31 @@ struct Wait: ParsableCommand {
         commandName: "wait",
         abstract: "Wait until a host of the project has its debug server listening; print host:port.",
         discussion: """
-        Returns at once if a session of the project is already ready, else as soon as one \
-        becomes ready (its debug port is in LISTEN state, as the kernel reports it; the port is \
-        never probed by connecting). This is what VS Code's preLaunchTask runs before attaching.
-        Without --timeout, the project's ready timeout applies (`attachctl add --timeout`); \
-        --timeout 0 checks once. While waiting on a terminal, a progress line shows the elapsed \
-        time on stderr; nothing is shown when stderr is not a terminal.
+            Returns at once if a session of the project is already ready, else as soon as one \
+            becomes ready (its debug port is in LISTEN state, as the kernel reports it; the port is \
+            never probed by connecting). This is what VS Code's preLaunchTask runs before attaching.
+            Without --timeout, the project's ready timeout applies (`attachctl add --timeout`); \
+            --timeout 0 checks once. While waiting on a terminal, a progress line shows the elapsed \
+            time on stderr; nothing is shown when stderr is not a terminal.
 
-        Prints HOST:PORT of the ready debug server (with --json, the Session object).
+            Prints HOST:PORT of the ready debug server (with --json, the Session object).
 
-        Exit codes:
-          0    a session is ready
-          3    no such project, or it was removed while waiting
-          64   usage error
-          69   attachd is not running (nothing listens on the control socket)
-          75   attachd went away while waiting (restarting?), or was too busy to take
-               the connection: run the wait again
-          124  timeout: no session became ready in time (as timeout(1))
-          1    the ready host's debug server listens on another port than the
-               project's --debug-port, which the IDE is told (it prints HOST:PORT
-               and says so), or any other error
+            Exit codes:
+              0    a session is ready
+              3    no such project, or it was removed while waiting
+              64   usage error
+              69   attachd is not running (nothing listens on the control socket)
+              75   attachd went away while waiting (restarting?), or was too busy to take
+                   the connection: run the wait again
+              124  timeout: no session became ready in time (as timeout(1))
+              1    the ready host's debug server listens on another port than the
+                   project's --debug-port, which the IDE is told (it prints HOST:PORT
+                   and says so), or any other error
 
-        Example:
-          attachctl wait maxtools
-          attachctl wait maxtools --timeout 30 && echo attach now
-        """)
+            Example:
+              attachctl wait maxtools
+              attachctl wait maxtools --timeout 30 && echo attach now
+            """)
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: JSONOption
@@ -40,7 +40,10 @@ struct Wait: ParsableCommand {
     @Argument(help: "The project to wait for.", completion: ProjectCompletion.kind)
     var name: String
 
-    @Option(name: .long, help: ArgumentHelp("Seconds to wait (default: the project's ready timeout; 0: check once).", valueName: "seconds"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Seconds to wait (default: the project's ready timeout; 0: check once).", valueName: "seconds"))
     var timeout: Double?
 
     func validate() throws {
@@ -76,10 +79,13 @@ struct WaitRequest: Equatable {
             drawn = false
         }
         if showProgress { TerminalLine.eraseOnInterrupt() }
-        let (session, raw) = try withClient(socketPath: GlobalOptions.socketPath(socket), context: .waiting(project: name), cleanup: clear) { client throws(ClientError) in
+        let (session, raw) = try withClient(
+            socketPath: GlobalOptions.socketPath(socket), context: .waiting(project: name), cleanup: clear
+        ) { client throws(ClientError) in
             if showProgress { draw() }
-            let session = try client.wait(project: project, timeout: timeout, tickInterval: 0.1,
-                                          tick: showProgress ? { draw() } : nil)
+            let session = try client.wait(
+                project: project, timeout: timeout, tickInterval: 0.1,
+                tick: showProgress ? { draw() } : nil)
             return (session, json ? client.lastReply["session"] ?? .null : .null)
         }
         if json {

@@ -9,24 +9,24 @@ struct Watch: ParsableCommand {
         commandName: "watch",
         abstract: "Show sessions live on a terminal; stream project and session events, one line each, elsewhere.",
         discussion: """
-        On a terminal (stdout), a live view: one line per session (ID, PROJECT, STATE with the \
-        host's STATUS text, DEBUG host:port, PID, AGE, END REASON) redrawn in place on every \
-        event, and a line naming the last event.
+            On a terminal (stdout), a live view: one line per session (ID, PROJECT, STATE with the \
+            host's STATUS text, DEBUG host:port, PID, AGE, END REASON) redrawn in place on every \
+            event, and a line naming the last event.
 
-        When stdout is not a terminal (a pipe or a file), one line per event: time, event kind \
-        (projectAdded, projectRemoved, projectChanged, sessionStarted, sessionReady, \
-        sessionAttached, sessionPending, sessionEnded), project, session id and state. With \
-        --json, one Event object per line (JSON lines), terminal or not.
+            When stdout is not a terminal (a pipe or a file), one line per event: time, event kind \
+            (projectAdded, projectRemoved, projectChanged, sessionStarted, sessionReady, \
+            sessionAttached, sessionPending, sessionEnded), project, session id and state. With \
+            --json, one Event object per line (JSON lines), terminal or not.
 
-        The live view follows the terminal's size (a resize redraws it within a quarter of a \
-        second) and outlives attachd: when attachd goes away it says so and reconnects once it \
-        is back. The line form runs until interrupted (Ctrl-C) and exits 75 if attachd goes \
-        away, so that a script notices.
+            The live view follows the terminal's size (a resize redraws it within a quarter of a \
+            second) and outlives attachd: when attachd goes away it says so and reconnects once it \
+            is back. The line form runs until interrupted (Ctrl-C) and exits 75 if attachd goes \
+            away, so that a script notices.
 
-        Example:
-          attachctl watch
-          attachctl watch maxtools --json | jq -c 'select(.kind == "sessionReady")'
-        """)
+            Example:
+              attachctl watch
+              attachctl watch maxtools --json | jq -c 'select(.kind == "sessionReady")'
+            """)
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: JSONOption
@@ -46,8 +46,9 @@ struct Watch: ParsableCommand {
             try runLines()
         }
         // The daemon closed the stream on purpose (it is stopping).
-        throw fail("attachd ended the watch (is it stopping or restarting?); run `attachctl watch` again",
-                   code: ExitStatus.tempFail)
+        throw fail(
+            "attachd ended the watch (is it stopping or restarting?); run `attachctl watch` again",
+            code: ExitStatus.tempFail)
     }
 
     /// One line per event, as ever (scripts read these).
@@ -55,16 +56,21 @@ struct Watch: ParsableCommand {
         let json = output.json
         let interactive = Output.stderrIsTerminal
         try withClient(global, context: .watching) { client throws(ClientError) in
-            try client.watch(project: name, onAcknowledged: {
-                if interactive { Output.err("watching \(name.map { "'\($0)'" } ?? "all projects")… (Ctrl-C to stop)") }
-            }, onEvent: { event in
-                if json {
-                    Output.out(JSONOutput.line(client.lastReply["event"] ?? .null))
-                } else {
-                    Output.out(Format.eventLine(event, at: Clock.wallSeconds()))
-                }
-                return true
-            })
+            try client.watch(
+                project: name,
+                onAcknowledged: {
+                    if interactive {
+                        Output.err("watching \(name.map { "'\($0)'" } ?? "all projects")… (Ctrl-C to stop)")
+                    }
+                },
+                onEvent: { event in
+                    if json {
+                        Output.out(JSONOutput.line(client.lastReply["event"] ?? .null))
+                    } else {
+                        Output.out(Format.eventLine(event, at: Clock.wallSeconds()))
+                    }
+                    return true
+                })
         }
     }
 
@@ -98,20 +104,23 @@ struct Watch: ParsableCommand {
             do throws(ClientError) {
                 let client = try BrokerClient(socketPath: socket)
                 defer { client.close() }
-                try client.watch(project: project, tickInterval: 0.25, tick: followSize, onAcknowledged: {
-                    connectedOnce = true
-                    notice = nil
-                    view = LiveView(project: project)
-                    if let lister = try? BrokerClient(socketPath: socket) {
-                        if let sessions = try? lister.listSessions(project: project) { view.load(sessions) }
-                        lister.close()
-                    }
-                    draw()
-                }, onEvent: { event in
-                    view.apply(event, at: Clock.wallSeconds())
-                    draw()
-                    return true
-                })
+                try client.watch(
+                    project: project, tickInterval: 0.25, tick: followSize,
+                    onAcknowledged: {
+                        connectedOnce = true
+                        notice = nil
+                        view = LiveView(project: project)
+                        if let lister = try? BrokerClient(socketPath: socket) {
+                            if let sessions = try? lister.listSessions(project: project) { view.load(sessions) }
+                            lister.close()
+                        }
+                        draw()
+                    },
+                    onEvent: { event in
+                        view.apply(event, at: Clock.wallSeconds())
+                        draw()
+                        return true
+                    })
             } catch {
                 var gone = false
                 switch error {

@@ -1,5 +1,5 @@
-import Testing
 import AttachProtocol
+import Testing
 
 @Suite("replies decoded once, into their type")
 struct ReplyDecodingTests {
@@ -9,7 +9,8 @@ struct ReplyDecodingTests {
 
     @Test("a successful reply's parameters decode straight into the reply type")
     func typed() throws {
-        let reply = try codec.reply(ProjectNameParameters.self, from: bytes(#"{"parameters":{"name":"p"},"continues":true}"#))
+        let reply = try codec.reply(
+            ProjectNameParameters.self, from: bytes(#"{"parameters":{"name":"p"},"continues":true}"#))
         #expect(reply.parameters == ProjectNameParameters(name: "p"))
         #expect(reply.continues == true)
         #expect(reply.error == nil)
@@ -23,7 +24,9 @@ struct ReplyDecodingTests {
 
     @Test("an error reply keeps its parameters as JSON, whatever the reply type")
     func error() throws {
-        let reply = try codec.reply(ProjectReply.self, from: bytes(#"{"error":"io.attachd.Broker.TooManyConnections","parameters":{"limit":2048}}"#))
+        let reply = try codec.reply(
+            ProjectReply.self,
+            from: bytes(#"{"error":"io.attachd.Broker.TooManyConnections","parameters":{"limit":2048}}"#))
         #expect(reply.parameters == nil)
         #expect(reply.error == .tooManyConnections(limit: 2048))
         #expect(reply.error?.knownName == .tooManyConnections)

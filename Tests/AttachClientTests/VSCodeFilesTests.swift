@@ -4,9 +4,10 @@ import Testing
 
 @Suite("VS Code files")
 struct VSCodeFilesTests {
-    let project = ProjectInfo(name: "maxtools", debugHost: "127.0.0.1", debugPort: 5678, rendezvousPort: 5678,
-                              rendezvousSocket: "/run/user/1000/attachd/projects/maxtools.sock", readyTimeout: 120,
-                              allowRemote: false)
+    let project = ProjectInfo(
+        name: "maxtools", debugHost: "127.0.0.1", debugPort: 5678, rendezvousPort: 5678,
+        rendezvousSocket: "/run/user/1000/attachd/projects/maxtools.sock", readyTimeout: 120,
+        allowRemote: false)
 
     @Test("the attach configuration uses the project's real port and waits for the task")
     func attachConfiguration() {
@@ -21,16 +22,17 @@ struct VSCodeFilesTests {
 
     @Test("merging keeps the user's configurations and replaces ours in place")
     func merge() throws {
-        let existing = try OrderedJSON.parse(jsonc: """
-        {
-            // mine
-            "version": "0.2.0",
-            "configurations": [
-                {"name": "attachd: attach maxtools", "port": 1},
-                {"name": "Python: Current File", "program": "${file}", "url": "http://x//y"},
-            ],
-        }
-        """)
+        let existing = try OrderedJSON.parse(
+            jsonc: """
+                {
+                    // mine
+                    "version": "0.2.0",
+                    "configurations": [
+                        {"name": "attachd: attach maxtools", "port": 1},
+                        {"name": "Python: Current File", "program": "${file}", "url": "http://x//y"},
+                    ],
+                }
+                """)
         let merged = VSCodeFiles(project: project).merge(launch: existing)
         let names = merged["configurations"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
         #expect(names == ["attachd: attach maxtools", "Python: Current File"])

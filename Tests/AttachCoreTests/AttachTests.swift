@@ -5,8 +5,11 @@ import Testing
 extension Harness {
     /// A project with an attach port and no debug port: hosts say (or show) their own.
     mutating func addAttach(_ name: String, attachPort: Int = 5678, timeout: Double? = nil) {
-        let added = request(.addProject(AddProjectParameters(name: name, debugPort: nil, readyTimeout: timeout,
-                                                             attachPort: attachPort)))
+        let added = request(
+            .addProject(
+                AddProjectParameters(
+                    name: name, debugPort: nil, readyTimeout: timeout,
+                    attachPort: attachPort)))
         _ = added + send(.listenersOpened(project: name, error: nil))
     }
 
@@ -68,7 +71,10 @@ struct AttachTests {
         #expect(h.send(.relayUp(70)).eventKinds == [.relayStarted])
         #expect(h.broker.session(id)?.relays?.map(\.peer) == ["127.0.0.1:50000"])
         let ended = h.send(.relayEnded(70, reason: "IDE closed", bytesToHost: 10, bytesToIDE: 20))
-        guard case .emit(let event) = ended.first else { Issue.record("no event"); return }
+        guard case .emit(let event) = ended.first else {
+            Issue.record("no event")
+            return
+        }
         #expect(event.kind == .relayEnded && event.relay?.bytesToIDE == 20 && event.relay?.endReason == "IDE closed")
     }
 
@@ -78,8 +84,10 @@ struct AttachTests {
         h.addAttach("blend")
         _ = h.line(1, "blend", "DEBUG_PORT=41000")
         let id = h.host(1, "blend", pid: 4242)
-        let actions = h.send(.probed(listening: [41000], connected: nil,
-                                     hosts: [id: .heldByOther(port: 41000, holder: "pid 77 (docker-proxy)")]))
+        let actions = h.send(
+            .probed(
+                listening: [41000], connected: nil,
+                hosts: [id: .heldByOther(port: 41000, holder: "pid 77 (docker-proxy)")]))
         #expect(actions.eventKinds.isEmpty)
         #expect(h.broker.session(id)?.state == .pending)
         #expect(h.broker.session(id)?.problem == "port 41000 is held by pid 77 (docker-proxy), not by the host")
@@ -107,8 +115,10 @@ struct AttachTests {
         #expect(unknown.responses.values.first?.errorName == "io.attachd.Broker.SessionNotFound")
         // The pinned session ends: its relays close and the pin goes.
         let ended = h.send(.hostClosed(1, project: "blend", receivedBytes: true))
-        #expect(ended.contains(.closeAttach(71, reason: "session \(first) ended: host closed the rendezvous connection")))
-        #expect(ended.contains(.closeAttach(73, reason: "session \(first) ended: host closed the rendezvous connection")))
+        #expect(
+            ended.contains(.closeAttach(71, reason: "session \(first) ended: host closed the rendezvous connection")))
+        #expect(
+            ended.contains(.closeAttach(73, reason: "session \(first) ended: host closed the rendezvous connection")))
         #expect(h.broker.projectInfo("blend")?.selectedSession == nil)
     }
 
@@ -154,6 +164,9 @@ struct AttachTests {
         _ = h.send(.ideConnected(70, project: "blend", peer: "a"))
         let removed = h.request(.removeProject("blend"))
         #expect(removed.contains(.closeAttach(70, reason: "project blend removed")))
-        #expect(h.send(.ideConnected(71, project: "blend", peer: "a")) == [.closeAttach(71, reason: "project blend was removed")])
+        #expect(
+            h.send(.ideConnected(71, project: "blend", peer: "a")) == [
+                .closeAttach(71, reason: "project blend was removed")
+            ])
     }
 }

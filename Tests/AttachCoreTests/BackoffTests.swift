@@ -1,5 +1,5 @@
-import Testing
 import AttachCore
+import Testing
 
 @Suite("Backoff: doubling up to a limit, reset by a success")
 struct BackoffTests {

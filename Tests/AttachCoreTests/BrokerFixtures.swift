@@ -35,10 +35,15 @@ struct Harness {
     }
 
     @discardableResult
-    mutating func add(_ name: String, debugPort: Int, rendezvousPort: Int? = nil, timeout: Double? = nil) -> [BrokerAction] {
+    mutating func add(_ name: String, debugPort: Int, rendezvousPort: Int? = nil, timeout: Double? = nil)
+        -> [BrokerAction]
+    {
         // As the daemon does: the listeners are tried at once, and then the call is answered.
-        let added = request(.addProject(AddProjectParameters(name: name, debugPort: debugPort, rendezvousPort: rendezvousPort,
-                                                             readyTimeout: timeout)))
+        let added = request(
+            .addProject(
+                AddProjectParameters(
+                    name: name, debugPort: debugPort, rendezvousPort: rendezvousPort,
+                    readyTimeout: timeout)))
         guard added == [.openListeners(project: name)] else { return added }
         return added + send(.listenersOpened(project: name, error: nil))
     }

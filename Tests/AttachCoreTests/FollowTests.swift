@@ -1,12 +1,14 @@
 import AttachCore
-import FoundationEssentials
 import AttachProtocol
+import FoundationEssentials
 import Testing
 
 extension Harness {
     /// A host on `connection` that says its port (and the extra lines), relayed to IDE `ide`.
-    mutating func relayedHost(_ connection: ConnectionID, _ project: String, port: Int, ide: ConnectionID,
-                              lines extra: [String] = []) -> String {
+    mutating func relayedHost(
+        _ connection: ConnectionID, _ project: String, port: Int, ide: ConnectionID,
+        lines extra: [String] = []
+    ) -> String {
         for text in ["DEBUG_PORT=\(port)"] + extra + ["READY=1"] { _ = line(connection, project, text) }
         let id = broker.sessionInfos(project: project).last!.id
         _ = tick([UInt16(port)])
@@ -17,7 +19,9 @@ extension Harness {
 
 @Suite("Following the host")
 struct FollowTests {
-    @Test("a session that ends tells its relays first (hostEnded, then closeAttach); not when following is off or the project goes")
+    @Test(
+        "a session that ends tells its relays first (hostEnded, then closeAttach); not when following is off or the project goes"
+    )
     func hostEndedBeforeClose() {
         var g = Harness()
         g.addAttach("blend")
@@ -57,7 +61,8 @@ struct FollowTests {
         let old = #"{"name":"blend","debugHost":"127.0.0.1","attachPort":5678,"readyTimeout":120,"allowRemote":false}"#
         let config = try JSONDecoder().decode(ProjectConfig.self, from: Data(old.utf8))
         #expect(config.follow == nil && config.isFollowing)
-        let noFollow = try ProjectConfig.validated(AddProjectParameters(name: "x", debugPort: nil, attachPort: 5678, follow: false))
+        let noFollow = try ProjectConfig.validated(
+            AddProjectParameters(name: "x", debugPort: nil, attachPort: 5678, follow: false))
         #expect(!noFollow.isFollowing)
     }
 

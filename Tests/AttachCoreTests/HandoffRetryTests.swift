@@ -4,7 +4,9 @@ import Testing
 
 @Suite("A listener retry during a handoff")
 struct HandoffRetryTests {
-    @Test("another listener coming up while the TCP port is given up does not forget the handoff: the port is still taken back")
+    @Test(
+        "another listener coming up while the TCP port is given up does not forget the handoff: the port is still taken back"
+    )
     func retryKeepsTheHandoff() {
         var h = Harness()
         h.add("maxtools", debugPort: 5678, rendezvousPort: 5678)

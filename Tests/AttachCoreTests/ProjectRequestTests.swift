@@ -19,16 +19,27 @@ struct ProjectRequestTests {
         #expect(info.readyTimeout == 120)
     }
 
-    @Test("invalid requests are refused with the error a client can act on", arguments: [
-        (AddProjectParameters(name: "bad/name", debugPort: 5678), "io.attachd.Broker.InvalidProjectName"),
-        (AddProjectParameters(name: "a\u{0}b", debugPort: 5678), "io.attachd.Broker.InvalidProjectName"),
-        (AddProjectParameters(name: String(repeating: "x", count: 65), debugPort: 5678), "io.attachd.Broker.InvalidProjectName"),
-        (AddProjectParameters(name: "ok", debugPort: 0), "io.attachd.Broker.InvalidPort"),
-        (AddProjectParameters(name: "ok", debugPort: 99999), "io.attachd.Broker.InvalidPort"),
-        (AddProjectParameters(name: "ok", debugPort: 5678, rendezvousPort: 70000), "io.attachd.Broker.InvalidPort"),
-        (AddProjectParameters(name: "ok", debugPort: 5678, debugHost: "example.com"), "org.varlink.service.InvalidParameter"),
-        (AddProjectParameters(name: "ok", debugPort: 5678, readyTimeout: -1), "org.varlink.service.InvalidParameter"),
-    ])
+    @Test(
+        "invalid requests are refused with the error a client can act on",
+        arguments: [
+            (AddProjectParameters(name: "bad/name", debugPort: 5678), "io.attachd.Broker.InvalidProjectName"),
+            (AddProjectParameters(name: "a\u{0}b", debugPort: 5678), "io.attachd.Broker.InvalidProjectName"),
+            (
+                AddProjectParameters(name: String(repeating: "x", count: 65), debugPort: 5678),
+                "io.attachd.Broker.InvalidProjectName"
+            ),
+            (AddProjectParameters(name: "ok", debugPort: 0), "io.attachd.Broker.InvalidPort"),
+            (AddProjectParameters(name: "ok", debugPort: 99999), "io.attachd.Broker.InvalidPort"),
+            (AddProjectParameters(name: "ok", debugPort: 5678, rendezvousPort: 70000), "io.attachd.Broker.InvalidPort"),
+            (
+                AddProjectParameters(name: "ok", debugPort: 5678, debugHost: "example.com"),
+                "org.varlink.service.InvalidParameter"
+            ),
+            (
+                AddProjectParameters(name: "ok", debugPort: 5678, readyTimeout: -1),
+                "org.varlink.service.InvalidParameter"
+            ),
+        ])
     func invalidAdd(params: AddProjectParameters, expected: String) {
         var h = Harness()
         let actions = h.request(.addProject(params))
@@ -41,20 +52,39 @@ struct ProjectRequestTests {
     func conflicts() {
         var h = Harness()
         h.add("one", debugPort: 5678, rendezvousPort: 6000)
-        #expect(h.add("two", debugPort: 5679, rendezvousPort: 6000).responses.values.first?.errorName == "io.attachd.Broker.AddressInUse")
+        #expect(
+            h.add("two", debugPort: 5679, rendezvousPort: 6000).responses.values.first?.errorName
+                == "io.attachd.Broker.AddressInUse")
         #expect(h.add("one", debugPort: 5679).responses.values.first?.errorName == "io.attachd.Broker.ProjectExists")
     }
 
-    @Test("a port another project uses, or the project itself, is refused with its owner, its role and the option to change", arguments: [
-        // (new project, expected port, project, role, option)
-        (AddProjectParameters(name: "maxtools", debugPort: 5678), 5678, "blend", "attach", "--debug-port"),
-        (AddProjectParameters(name: "x", debugPort: 6001, rendezvousPort: 5678), 5678, "blend", "attach", "--rendezvous-port"),
-        (AddProjectParameters(name: "x", debugPort: 7000, attachPort: 6000), 6000, "article", "rendezvous", "--attach-port"),
-        (AddProjectParameters(name: "x", debugPort: nil, attachPort: 6001), 6001, "article", "debug", "--attach-port"),
-        (AddProjectParameters(name: "x", debugPort: 6000), 6000, "article", "rendezvous", "--debug-port"),
-        (AddProjectParameters(name: "x", debugPort: 20013, attachPort: 20013), 20013, "x", "attach", "--debug-port"),
-        (AddProjectParameters(name: "x", debugPort: nil, rendezvousPort: 20014, attachPort: 20014), 20014, "x", "attach", "--rendezvous-port"),
-    ])
+    @Test(
+        "a port another project uses, or the project itself, is refused with its owner, its role and the option to change",
+        arguments: [
+            // (new project, expected port, project, role, option)
+            (AddProjectParameters(name: "maxtools", debugPort: 5678), 5678, "blend", "attach", "--debug-port"),
+            (
+                AddProjectParameters(name: "x", debugPort: 6001, rendezvousPort: 5678), 5678, "blend", "attach",
+                "--rendezvous-port"
+            ),
+            (
+                AddProjectParameters(name: "x", debugPort: 7000, attachPort: 6000), 6000, "article", "rendezvous",
+                "--attach-port"
+            ),
+            (
+                AddProjectParameters(name: "x", debugPort: nil, attachPort: 6001), 6001, "article", "debug",
+                "--attach-port"
+            ),
+            (AddProjectParameters(name: "x", debugPort: 6000), 6000, "article", "rendezvous", "--debug-port"),
+            (
+                AddProjectParameters(name: "x", debugPort: 20013, attachPort: 20013), 20013, "x", "attach",
+                "--debug-port"
+            ),
+            (
+                AddProjectParameters(name: "x", debugPort: nil, rendezvousPort: 20014, attachPort: 20014), 20014, "x",
+                "attach", "--rendezvous-port"
+            ),
+        ])
     func portClashes(params: AddProjectParameters, port: Int, project: String, role: String, option: String) {
         var h = Harness()
         _ = h.request(.addProject(AddProjectParameters(name: "blend", debugPort: nil, attachPort: 5678)))
@@ -100,7 +130,9 @@ struct ProjectRequestTests {
         var h = Harness()
         let result = h.request(.getProject("nope")).responses.values.first
         #expect(result == .failure(.projectNotFound("nope")))
-        #expect(h.request(.wait(WaitParameters(project: "nope"))).responses.values.first?.errorName == "io.attachd.Broker.ProjectNotFound")
+        #expect(
+            h.request(.wait(WaitParameters(project: "nope"))).responses.values.first?.errorName
+                == "io.attachd.Broker.ProjectNotFound")
     }
 
     @Test("saved projects load, and broken entries are skipped by name")
@@ -119,7 +151,10 @@ struct ProjectRequestTests {
     func listenerError() {
         var h = Harness()
         h.add("maxtools", debugPort: 5678, rendezvousPort: 5678)
-        #expect(h.send(.listenersOpened(project: "maxtools", error: "tcp port 5678: in use")).eventKinds == [.projectChanged])
+        #expect(
+            h.send(.listenersOpened(project: "maxtools", error: "tcp port 5678: in use")).eventKinds == [
+                .projectChanged
+            ])
         #expect(h.broker.projectInfo("maxtools")?.error == "tcp port 5678: in use")
         #expect(h.send(.listenersOpened(project: "maxtools", error: "tcp port 5678: in use")).isEmpty)
         _ = h.send(.listenersOpened(project: "maxtools", error: nil))

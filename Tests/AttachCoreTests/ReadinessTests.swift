@@ -8,7 +8,8 @@ struct ReadinessTests {
     func bareConnect() {
         var h = Harness()
         h.add("maxtools", debugPort: 5678, rendezvousPort: 7000)
-        let w1 = h.token(connection: 50), w2 = h.token(connection: 51)
+        let w1 = h.token(connection: 50)
+        let w2 = h.token(connection: 51)
         #expect(h.request(.wait(WaitParameters(project: "maxtools")), token: w1).isEmpty)
         #expect(h.request(.wait(WaitParameters(project: "maxtools")), token: w2).isEmpty)
         #expect(h.send(.hostConnected(1, project: "maxtools", viaTCP: true)).isEmpty)
@@ -31,7 +32,8 @@ struct ReadinessTests {
         #expect(h.broker.nextDeadline == nil)
     }
 
-    @Test("handoff: the rendezvous port is given up at accept and taken back once the session ended and the port is free")
+    @Test(
+        "handoff: the rendezvous port is given up at accept and taken back once the session ended and the port is free")
     func handoff() {
         var h = Harness()
         h.add("maxtools", debugPort: 5678, rendezvousPort: 5678)
@@ -79,7 +81,8 @@ struct ReadinessTests {
     func waiterTimeout() {
         var h = Harness()
         h.add("maxtools", debugPort: 5678)
-        let w1 = h.token(connection: 50), w2 = h.token(connection: 51)
+        let w1 = h.token(connection: 50)
+        let w2 = h.token(connection: 51)
         _ = h.request(.wait(WaitParameters(project: "maxtools", timeout: 2)), token: w1)
         _ = h.request(.wait(WaitParameters(project: "maxtools", timeout: 5)), token: w2)
         #expect(h.broker.nextDeadline == h.clock + 2)
@@ -89,7 +92,8 @@ struct ReadinessTests {
         #expect(actions.responses[w1] == .failure(.timeout(project: "maxtools", seconds: 2)))
         #expect(actions.responses[w2] == nil)
         #expect(h.broker.nextDeadline == nil)
-        #expect(h.request(.wait(WaitParameters(project: "maxtools", timeout: 0))).responses.values.first?.errorName
+        #expect(
+            h.request(.wait(WaitParameters(project: "maxtools", timeout: 0))).responses.values.first?.errorName
                 == "io.attachd.Broker.Timeout")
     }
 
@@ -110,7 +114,8 @@ struct ReadinessTests {
         var h = Harness()
         h.add("maya", debugPort: 5001)
         h.add("blender", debugPort: 5002)
-        let wMaya = h.token(connection: 50), wBlender = h.token(connection: 51)
+        let wMaya = h.token(connection: 50)
+        let wBlender = h.token(connection: 51)
         _ = h.request(.wait(WaitParameters(project: "maya")), token: wMaya)
         _ = h.request(.wait(WaitParameters(project: "blender")), token: wBlender)
         _ = h.line(1, "maya", "READY=1")
@@ -135,7 +140,8 @@ struct AttachmentTests {
         #expect(attached.eventKinds == [.sessionAttached])
         #expect(h.broker.sessionInfos().first?.state == .attached)
         // Attached counts as ready: a waiter is answered at once.
-        #expect(h.request(.wait(WaitParameters(project: "maxtools"))).responses.values.first?.session?.state == .attached)
+        #expect(
+            h.request(.wait(WaitParameters(project: "maxtools"))).responses.values.first?.session?.state == .attached)
         // Without a reading of connections, attachment stays as it was.
         #expect(h.tick([5678]).isEmpty)
         let left = h.send(.probed(listening: [5678], connected: [22]))

@@ -5,17 +5,24 @@ import Testing
 extension Harness {
     /// A remote project `farm` on `render42` with attach port 5678; returns what adding it did.
     @discardableResult
-    mutating func addRemote(_ name: String = "farm", destination: String = "me@render42:2222",
-                            remoteProject: String? = nil) -> [BrokerAction] {
-        let added = request(.addProject(AddProjectParameters(name: name, debugPort: nil, attachPort: 5678,
-                                                             remote: destination, remoteProject: remoteProject)))
+    mutating func addRemote(
+        _ name: String = "farm", destination: String = "me@render42:2222",
+        remoteProject: String? = nil
+    ) -> [BrokerAction] {
+        let added = request(
+            .addProject(
+                AddProjectParameters(
+                    name: name, debugPort: nil, attachPort: 5678,
+                    remote: destination, remoteProject: remoteProject)))
         return added + send(.listenersOpened(project: name, error: nil))
     }
 
     /// A session as the remote attachd reports it.
-    func remoteSession(_ id: String, _ state: SessionState, port: Int? = 6000, project: String = "farm") -> SessionInfo {
-        SessionInfo(id: id, project: project, state: state, origin: .lines, debugHost: "127.0.0.1", debugPort: port,
-                    pid: 777, startedAt: 5)
+    func remoteSession(_ id: String, _ state: SessionState, port: Int? = 6000, project: String = "farm") -> SessionInfo
+    {
+        SessionInfo(
+            id: id, project: project, state: state, origin: .lines, debugHost: "127.0.0.1", debugPort: port,
+            pid: 777, startedAt: 5)
     }
 }
 
@@ -35,12 +42,26 @@ struct RemoteTests {
         func refused(_ p: AddProjectParameters) -> String? {
             h.request(.addProject(p)).responses.values.first?.errorName
         }
-        #expect(refused(AddProjectParameters(name: "a", debugPort: 5000, remote: "render42")) == "org.varlink.service.InvalidParameter")
-        #expect(refused(AddProjectParameters(name: "a", debugPort: nil, attachPort: 5678, remote: "-oProxyCommand=x")) == "org.varlink.service.InvalidParameter")
-        #expect(refused(AddProjectParameters(name: "a", debugPort: nil, attachPort: 5678, remote: "a b")) == "org.varlink.service.InvalidParameter")
-        #expect(refused(AddProjectParameters(name: "a", debugPort: nil, attachPort: 5678, remote: "r", remoteProject: "x/y")) == "io.attachd.Broker.InvalidProjectName")
-        #expect(refused(AddProjectParameters(name: "a", debugPort: nil, attachPort: 5678, remote: "r", remoteSocket: "rel.sock")) == "org.varlink.service.InvalidParameter")
-        #expect(refused(AddProjectParameters(name: "a", debugPort: 5000, remoteProject: "b")) == "org.varlink.service.InvalidParameter")
+        #expect(
+            refused(AddProjectParameters(name: "a", debugPort: 5000, remote: "render42"))
+                == "org.varlink.service.InvalidParameter")
+        #expect(
+            refused(AddProjectParameters(name: "a", debugPort: nil, attachPort: 5678, remote: "-oProxyCommand=x"))
+                == "org.varlink.service.InvalidParameter")
+        #expect(
+            refused(AddProjectParameters(name: "a", debugPort: nil, attachPort: 5678, remote: "a b"))
+                == "org.varlink.service.InvalidParameter")
+        #expect(
+            refused(
+                AddProjectParameters(name: "a", debugPort: nil, attachPort: 5678, remote: "r", remoteProject: "x/y"))
+                == "io.attachd.Broker.InvalidProjectName")
+        #expect(
+            refused(
+                AddProjectParameters(name: "a", debugPort: nil, attachPort: 5678, remote: "r", remoteSocket: "rel.sock")
+            ) == "org.varlink.service.InvalidParameter")
+        #expect(
+            refused(AddProjectParameters(name: "a", debugPort: 5000, remoteProject: "b"))
+                == "org.varlink.service.InvalidParameter")
         #expect(RemoteConfig(destination: "me@render42:2222", project: "p").host == "render42")
         #expect(RemoteConfig(destination: "[::1]:22", project: "p").host == "::1")
         #expect(RemoteConfig(destination: "farmbox", project: "p").host == "farmbox")
@@ -59,7 +80,10 @@ struct RemoteTests {
         var reloaded = Harness()
         let loaded = reloaded.load(h.broker.projectConfigs)
         #expect(loaded.skipped.isEmpty)
-        #expect(reloaded.send(.listenersOpened(project: "farm", error: nil)).effects == [.openRemote(project: "farm", remote)])
+        #expect(
+            reloaded.send(.listenersOpened(project: "farm", error: nil)).effects == [
+                .openRemote(project: "farm", remote)
+            ])
     }
 
     @Test("a remote session ready there releases the wait here, marked remote with its remote id")
@@ -119,7 +143,10 @@ struct RemoteTests {
         #expect(failed.effects.isEmpty, "the IDE connection is held, not closed")
         let refused = try #require(h.broker.session(id))
         #expect(refused.state == .pending)
-        #expect(refused.problem == "the debug server on me@render42:2222 refused the relay: Stdio forwarding request failed: Session open refused by peer")
+        #expect(
+            refused.problem
+                == "the debug server on me@render42:2222 refused the relay: Stdio forwarding request failed: Session open refused by peer"
+        )
         // Its machine still says ready: that does not end the back-off, nor does a wait see it.
         #expect(h.send(.remoteSession(project: "farm", h.remoteSession("farm-9", .ready))).isEmpty)
         #expect(h.broker.session(id)?.problem?.contains("refused the relay") == true)
@@ -169,7 +196,8 @@ struct RemoteTests {
     func lostAndBack() {
         var h = Harness()
         h.addRemote()
-        _ = h.send(.remoteSessions(project: "farm", [h.remoteSession("farm-9", .ready), h.remoteSession("farm-10", .ready)]))
+        _ = h.send(
+            .remoteSessions(project: "farm", [h.remoteSession("farm-9", .ready), h.remoteSession("farm-10", .ready)]))
         let lost = h.send(.remoteLost(project: "farm", reason: "Connection to render42 closed by remote host."))
         #expect(lost.eventKinds == [.projectChanged, .sessionPending, .sessionPending])
         let info = h.broker.projectInfo("farm")
@@ -179,7 +207,9 @@ struct RemoteTests {
         #expect(h.broker.session("farm@render42:farm-9")?.state == .unreachable)
         #expect(h.broker.session("farm@render42:farm-9")?.problem?.contains("closed by remote host") == true)
         // Nothing ready: a wait waits, an IDE is held.
-        #expect(h.request(.wait(WaitParameters(project: "farm", timeout: 0))).responses.values.first?.errorName == "io.attachd.Broker.Timeout")
+        #expect(
+            h.request(.wait(WaitParameters(project: "farm", timeout: 0))).responses.values.first?.errorName
+                == "io.attachd.Broker.Timeout")
         #expect(h.send(.ideConnected(71, project: "farm", peer: "p")).isEmpty)
 
         _ = h.send(.remoteConnected(project: "farm", version: "0.2.0"))

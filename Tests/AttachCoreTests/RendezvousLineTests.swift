@@ -11,8 +11,11 @@ struct HostLineTests {
         let first = h.line(1, "maxtools", "DEBUG_PORT=6001")
         #expect(first.lines == ["OK session=maxtools-1"])
         #expect(first.eventKinds == [.sessionStarted])
-        #expect(h.line(1, "maxtools", "MAINPID=4242").effects == [.watchProcess(session: "maxtools-1", pid: 4242),
-                                                                   .sendLine(1, .ok(session: "maxtools-1"))])
+        #expect(
+            h.line(1, "maxtools", "MAINPID=4242").effects == [
+                .watchProcess(session: "maxtools-1", pid: 4242),
+                .sendLine(1, .ok(session: "maxtools-1")),
+            ])
         // Not ready before READY=1, even when the port listens.
         #expect(h.tick([6001]).isEmpty)
         #expect(h.broker.probeInterval == nil)
@@ -32,11 +35,16 @@ struct HostLineTests {
         #expect(h.broker.sessionInfos().first?.endReason == "host closed the rendezvous connection")
     }
 
-    @Test("bad lines get a precise error and change nothing", arguments: [
-        ("DEBUG_PORT=99999", "ERROR DEBUG_PORT=99999: expected a port number 1-65535"),
-        ("MAINPID=-5", "ERROR MAINPID=-5: expected a positive process ID (1-2147483647)"),
-        ("FOO=1", "ERROR unknown key \"FOO\": expected one of READY, STOPPING, DEBUG_PORT, MAINPID, STATUS, SESSION, EXECUTABLE, PYTHON"),
-    ])
+    @Test(
+        "bad lines get a precise error and change nothing",
+        arguments: [
+            ("DEBUG_PORT=99999", "ERROR DEBUG_PORT=99999: expected a port number 1-65535"),
+            ("MAINPID=-5", "ERROR MAINPID=-5: expected a positive process ID (1-2147483647)"),
+            (
+                "FOO=1",
+                "ERROR unknown key \"FOO\": expected one of READY, STOPPING, DEBUG_PORT, MAINPID, STATUS, SESSION, EXECUTABLE, PYTHON"
+            ),
+        ])
     func badLine(text: String, reply: String) {
         var h = Harness()
         h.add("maxtools", debugPort: 5678)
@@ -97,7 +105,8 @@ struct HostLineTests {
         // With a pid, the port going away does not end it (it is pending again); the pid does.
         #expect(h.tick([]).eventKinds == [.sessionPending])
         #expect(h.send(.processExited(session: "maxtools-1")).eventKinds == [.sessionEnded])
-        #expect(h.request(.announce(AnnounceParameters(project: "maxtools", pid: -1))).responses.values.first?.errorName
+        #expect(
+            h.request(.announce(AnnounceParameters(project: "maxtools", pid: -1))).responses.values.first?.errorName
                 == "org.varlink.service.InvalidParameter")
     }
 
@@ -109,6 +118,7 @@ struct HostLineTests {
         let actions = h.request(.endSession(id: "maxtools-1"))
         #expect(actions.responses.values.first?.session?.state == .ended)
         #expect(actions.lines == ["ERROR session maxtools-1 ended: ended by EndSession"])
-        #expect(h.request(.endSession(id: "nope")).responses.values.first?.errorName == "io.attachd.Broker.SessionNotFound")
+        #expect(
+            h.request(.endSession(id: "nope")).responses.values.first?.errorName == "io.attachd.Broker.SessionNotFound")
     }
 }

@@ -1,5 +1,6 @@
 import AttachProtocol
 import Testing
+
 @testable import AttachCore
 
 @Suite("SessionRecord: the lifecycle as transitions that check the state they leave")
@@ -12,8 +13,9 @@ struct SessionRecordTests {
     }
 
     private func session(origin: SessionOrigin = .lines) -> SessionRecord {
-        SessionRecord(id: "maxtools-1", project: project, origin: origin, now: start, readyTimeout: 30,
-                      debugPort: project.debugPort, readyClaimed: true)
+        SessionRecord(
+            id: "maxtools-1", project: project, origin: origin, now: start, readyTimeout: 30,
+            debugPort: project.debugPort, readyClaimed: true)
     }
 
     @Test("the one constructor: pending, started now, its deadline the ready timeout away, the project's host and port")

@@ -1,7 +1,7 @@
-import Testing
 import AttachClient
 import AttachCtlKit
 import AttachProtocol
+import Testing
 
 @Suite("Error messages and exit codes")
 struct ErrorMessageTests {
@@ -11,7 +11,9 @@ struct ErrorMessageTests {
             let text = ErrorMessages.describe(VarlinkError(name))
             #expect(!text.hasPrefix("attachd answered with an error"), "\(name.rawValue): \(text)")
         }
-        #expect(ErrorMessages.describe(VarlinkError("io.attachd.Broker.FromTheFuture")).hasPrefix("attachd answered with an error"))
+        #expect(
+            ErrorMessages.describe(VarlinkError("io.attachd.Broker.FromTheFuture")).hasPrefix(
+                "attachd answered with an error"))
     }
 
     @Test("TooManyConnections names the limit and what to do; it is a temporary failure")
@@ -25,9 +27,14 @@ struct ErrorMessageTests {
 
     @Test("a port clash names the port, whose it is, as what, and the option to change")
     func portClash() {
-        let text = ErrorMessages.describe(VarlinkError.portInUse(5678, project: "blend", role: "attach", option: "--debug-port"))
-        #expect(text == "port 5678 is already the attach port of project 'blend' (attachd listens there for the IDE); choose another --debug-port")
-        let own = ErrorMessages.describe(VarlinkError.portInUse(20013, project: "x", role: "attach", option: "--debug-port"))
+        let text = ErrorMessages.describe(
+            VarlinkError.portInUse(5678, project: "blend", role: "attach", option: "--debug-port"))
+        #expect(
+            text
+                == "port 5678 is already the attach port of project 'blend' (attachd listens there for the IDE); choose another --debug-port"
+        )
+        let own = ErrorMessages.describe(
+            VarlinkError.portInUse(20013, project: "x", role: "attach", option: "--debug-port"))
         #expect(!own.contains("--rendezvous-port"))
         #expect(!ErrorMessages.describe(VarlinkError.invalidPort(0)).contains("rendezvous"))
     }
@@ -35,7 +42,8 @@ struct ErrorMessageTests {
     @Test("a refused parameter says what is allowed")
     func refusedParameters() {
         #expect(ErrorMessages.describe(VarlinkError.invalidParameter("readyTimeout")).contains("at most 86400 seconds"))
-        #expect(ErrorMessages.describe(VarlinkError.invalidParameter("debugHost")).contains("does not resolve host names"))
+        #expect(
+            ErrorMessages.describe(VarlinkError.invalidParameter("debugHost")).contains("does not resolve host names"))
     }
 
     @Test("exit codes follow the documented table")

@@ -1,26 +1,30 @@
-import Testing
 import AttachCtlKit
 import AttachProtocol
+import Testing
 
 @Suite("Format, without Foundation")
 struct FormatTests {
-    @Test("fixed gives printf's %.Nf for ordinary values", arguments: [
-        (0.0, 1, "0.0"), (3.25, 1, "3.2"), (3.26, 1, "3.3"), (9.96, 1, "10.0"), (-1.5, 1, "-1.5"),
-        (120.04, 1, "120.0"), (2.5, 0, "2"), (3.5, 0, "4"), (0.125, 2, "0.12"), (-0.04, 1, "0.0"),
-    ])
+    @Test(
+        "fixed gives printf's %.Nf for ordinary values",
+        arguments: [
+            (0.0, 1, "0.0"), (3.25, 1, "3.2"), (3.26, 1, "3.3"), (9.96, 1, "10.0"), (-1.5, 1, "-1.5"),
+            (120.04, 1, "120.0"), (2.5, 0, "2"), (3.5, 0, "4"), (0.125, 2, "0.12"), (-0.04, 1, "0.0"),
+        ])
     func fixed(value: Double, decimals: Int, expected: String) {
         #expect(Format.fixed(value, decimals: decimals) == expected)
     }
 
     @Test("the sessions table says when attach_ready found no Python for debugpy's adapter")
     func noAdapterPython() {
-        var session = SessionInfo(id: "b-1", project: "b", state: .ended, origin: .lines, debugHost: "127.0.0.1",
-                                  debugPort: 5678, status: "debug server did not start", startedAt: 10,
-                                  endReason: "host closed the rendezvous connection")
+        var session = SessionInfo(
+            id: "b-1", project: "b", state: .ended, origin: .lines, debugHost: "127.0.0.1",
+            debugPort: 5678, status: "debug server did not start", startedAt: 10,
+            endReason: "host closed the rendezvous connection")
         session.executable = ""
         session.python = ""
-        #expect(Format.sessionTable([session], now: 20).contains(
-            "ended (debug server did not start); no Python for debugpy's adapter (sys.executable None)"))
+        #expect(
+            Format.sessionTable([session], now: 20).contains(
+                "ended (debug server did not start); no Python for debugpy's adapter (sys.executable None)"))
         // An interpreter was found: nothing to say in the table (doctor has it).
         session.python = "/usr/bin/python3.11"
         #expect(!Format.sessionTable([session], now: 20).contains("debugpy"))
@@ -60,8 +64,9 @@ struct FormatTests {
 
     @Test("event lines pad the kind to 14 and no longer cut sessionAttached")
     func eventLine() {
-        let session = SessionInfo(id: "7", project: "p", state: .attached, origin: .lines, debugHost: "127.0.0.1",
-                                  debugPort: 5678, startedAt: 0)
+        let session = SessionInfo(
+            id: "7", project: "p", state: .attached, origin: .lines, debugHost: "127.0.0.1",
+            debugPort: 5678, startedAt: 0)
         let line = Format.eventLine(BrokerEvent(kind: .sessionAttached, session: session), at: 0)
         #expect(line.split(separator: " ", omittingEmptySubsequences: true)[1] == "sessionAttached")
         let started = Format.eventLine(BrokerEvent(kind: .sessionStarted, session: session), at: 0)

@@ -1,12 +1,15 @@
-import Testing
 import AttachCtlKit
 import AttachProtocol
+import Testing
 
 @Suite("watch's live view")
 struct LiveViewTests {
-    func session(_ id: String, _ project: String = "p", _ state: SessionState = .pending, status: String? = nil) -> SessionInfo {
-        SessionInfo(id: id, project: project, state: state, origin: .lines, debugHost: "127.0.0.1", debugPort: 5678,
-                    pid: 42, status: status, startedAt: 100)
+    func session(_ id: String, _ project: String = "p", _ state: SessionState = .pending, status: String? = nil)
+        -> SessionInfo
+    {
+        SessionInfo(
+            id: id, project: project, state: state, origin: .lines, debugHost: "127.0.0.1", debugPort: 5678,
+            pid: 42, status: status, startedAt: 100)
     }
 
     @Test("one line per session, replaced by its events, after a header; a status line last")
@@ -31,9 +34,13 @@ struct LiveViewTests {
         #expect(view.lines(now: 100).count == 3)
         view.apply(BrokerEvent(kind: .sessionStarted, session: session("3", "other")), at: 100)
         #expect(view.lines(now: 100).count == 3)
-        view.apply(BrokerEvent(kind: .projectRemoved, project: ProjectInfo(name: "p", debugHost: "127.0.0.1", debugPort: 1,
-                                                                          rendezvousPort: nil, rendezvousSocket: "/s",
-                                                                          readyTimeout: 1, allowRemote: false)), at: 100)
+        view.apply(
+            BrokerEvent(
+                kind: .projectRemoved,
+                project: ProjectInfo(
+                    name: "p", debugHost: "127.0.0.1", debugPort: 1,
+                    rendezvousPort: nil, rendezvousSocket: "/s",
+                    readyTimeout: 1, allowRemote: false)), at: 100)
         #expect(view.lines(now: 100).first?.hasPrefix("no sessions of 'p'") == true)
     }
 

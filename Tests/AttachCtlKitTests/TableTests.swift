@@ -1,6 +1,6 @@
+import AttachCtlKit
 import Foundation
 import Testing
-import AttachCtlKit
 
 @Suite("Tables")
 struct TableTests {

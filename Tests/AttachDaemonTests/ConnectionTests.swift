@@ -1,6 +1,7 @@
 import AttachSystem
 import Dispatch
 import Testing
+
 @testable import AttachDaemon
 
 @Suite("Connection: reading to the last byte, writing, closing")

@@ -2,6 +2,7 @@ import AttachCore
 import AttachSystem
 import Dispatch
 import Testing
+
 @testable import AttachDaemon
 
 @Suite("Replies leave in call order")

@@ -3,6 +3,7 @@ import AttachProtocol
 import AttachSystem
 import Dispatch
 import Testing
+
 @testable import AttachDaemon
 
 @Suite("ControlServer: calls in, replies out in call order")
@@ -12,12 +13,15 @@ struct ControlServerTests {
     private let directory = RoomDirectory()
 
     /// A control server listening on a Unix socket in the test's directory.
-    private func server(readings: StubReadings = StubReadings(),
-                        _ adjust: (inout DaemonOptions) -> Void = { _ in }) throws -> ControlServer {
+    private func server(
+        readings: StubReadings = StubReadings(),
+        _ adjust: (inout DaemonOptions) -> Void = { _ in }
+    ) throws -> ControlServer {
         var options = directory.options
         adjust(&options)
-        let server = ControlServer(queue: queue, logger: quietLogger, options: options, ids: ConnectionIDs(),
-                                   reserve: ReserveDescriptor(), readings: readings, deliver: recorder.deliver)
+        let server = ControlServer(
+            queue: queue, logger: quietLogger, options: options, ids: ConnectionIDs(),
+            reserve: ReserveDescriptor(), readings: readings, deliver: recorder.deliver)
         let fd = try Socket.listenUnix(path: options.paths.controlSocket)
         queue.sync { server.start(fd) }
         return server
@@ -37,12 +41,16 @@ struct ControlServerTests {
         defer { stop(server) }
         let peer = try client()
         defer { peer.close() }
-        try peer.writeAll(varlinkCall(#"{"method":"io.attachd.Broker.GetProject","parameters":{"name":"maxtools"}}"#)
-                          + varlinkCall(#"{"method":"io.attachd.Broker.Wait","parameters":{"project":"maxtools","timeout":5}}"#))
-        #expect(recorder.wait(for: 2) == [
-            .call(.getProject("maxtools"), token: RequestToken(connection: 1, serial: 0)),
-            .call(.wait(WaitParameters(project: "maxtools", timeout: 5)), token: RequestToken(connection: 1, serial: 1)),
-        ])
+        try peer.writeAll(
+            varlinkCall(#"{"method":"io.attachd.Broker.GetProject","parameters":{"name":"maxtools"}}"#)
+                + varlinkCall(#"{"method":"io.attachd.Broker.Wait","parameters":{"project":"maxtools","timeout":5}}"#))
+        #expect(
+            recorder.wait(for: 2) == [
+                .call(.getProject("maxtools"), token: RequestToken(connection: 1, serial: 0)),
+                .call(
+                    .wait(WaitParameters(project: "maxtools", timeout: 5)),
+                    token: RequestToken(connection: 1, serial: 1)),
+            ])
     }
 
     @Test("GetInfo is answered by the server itself, without reaching Core")
@@ -56,7 +64,8 @@ struct ControlServerTests {
         #expect(reply.error == nil)
         #expect(reply.parameters?["vendor"]?.stringValue == "attachd")
         #expect(reply.parameters?["version"]?.stringValue == "0.0-test")
-        #expect(reply.parameters?["interfaces"] == .array([.string("org.varlink.service"), .string("io.attachd.Broker")]))
+        #expect(
+            reply.parameters?["interfaces"] == .array([.string("org.varlink.service"), .string("io.attachd.Broker")]))
         queue.sync {}
         #expect(recorder.inputs.isEmpty)
     }
@@ -81,14 +90,17 @@ struct ControlServerTests {
         defer { stop(server) }
         let peer = try client()
         defer { peer.close() }
-        try peer.writeAll(varlinkCall(#"{"method":"io.attachd.Broker.Wait","parameters":{"project":"p"}}"#)
-                          + varlinkCall(#"{"method":"org.varlink.service.GetInfo"}"#))
+        try peer.writeAll(
+            varlinkCall(#"{"method":"io.attachd.Broker.Wait","parameters":{"project":"p"}}"#)
+                + varlinkCall(#"{"method":"org.varlink.service.GetInfo"}"#))
         let inputs = recorder.wait(for: 1)
         #expect(inputs == [.call(.wait(WaitParameters(project: "p")), token: RequestToken(connection: 1, serial: 0))])
         // Both calls came in one read, so GetInfo has been answered (and held back) by now.
         queue.sync {}
         #expect(!peer.hasInput, "GetInfo's reply must not overtake the open Wait")
-        queue.sync { server.respond(RequestToken(connection: 1, serial: 0), .failure(.timeout(project: "p", seconds: 5))) }
+        queue.sync {
+            server.respond(RequestToken(connection: 1, serial: 0), .failure(.timeout(project: "p", seconds: 5)))
+        }
         let first = try peer.readReply()
         let second = try peer.readReply()
         #expect(first.error == "io.attachd.Broker.Timeout")
@@ -106,13 +118,15 @@ struct ControlServerTests {
         queue.async { held.wait() }
         let peer = try client()
         defer { peer.close() }
-        try peer.writeAll(varlinkCall(#"{"method":"io.attachd.Broker.Wait","parameters":{"project":"p","timeout":30}}"#))
+        try peer.writeAll(
+            varlinkCall(#"{"method":"io.attachd.Broker.Wait","parameters":{"project":"p","timeout":30}}"#))
         Socket.shutdownWrite(peer)
         held.signal()
-        #expect(recorder.wait(for: 2) == [
-            .call(.wait(WaitParameters(project: "p", timeout: 30)), token: RequestToken(connection: 1, serial: 0)),
-            .controlClosed(1),
-        ])
+        #expect(
+            recorder.wait(for: 2) == [
+                .call(.wait(WaitParameters(project: "p", timeout: 30)), token: RequestToken(connection: 1, serial: 0)),
+                .controlClosed(1),
+            ])
         #expect(queue.sync { server.count } == 0)
     }
 
@@ -153,13 +167,15 @@ struct ControlServerTests {
         defer { stop(server) }
         let peer = try client()
         defer { peer.close() }
-        try peer.writeAll(varlinkCall(#"{"method":"io.attachd.Broker.Watch","parameters":{"project":"maxtools"},"more":true}"#))
+        try peer.writeAll(
+            varlinkCall(#"{"method":"io.attachd.Broker.Watch","parameters":{"project":"maxtools"},"more":true}"#))
         let opening = try peer.readReply()
         #expect(opening.continues == true)
         #expect(opening.error == nil)
         func project(_ name: String) -> ProjectInfo {
-            ProjectInfo(name: name, debugHost: "127.0.0.1", debugPort: 5678, rendezvousPort: nil,
-                        rendezvousSocket: "/nonexistent", readyTimeout: 5, allowRemote: false)
+            ProjectInfo(
+                name: name, debugHost: "127.0.0.1", debugPort: 5678, rendezvousPort: nil,
+                rendezvousSocket: "/nonexistent", readyTimeout: 5, allowRemote: false)
         }
         queue.sync {
             server.emit(BrokerEvent(kind: .projectChanged, project: project("other")))
@@ -180,7 +196,8 @@ struct ControlServerTests {
         defer { stop(server) }
         let peer = try client()
         defer { peer.close() }
-        try peer.writeAll(varlinkCall(#"{"method":"io.attachd.Broker.Watch","parameters":{"project":"nope"},"more":true}"#))
+        try peer.writeAll(
+            varlinkCall(#"{"method":"io.attachd.Broker.Watch","parameters":{"project":"nope"},"more":true}"#))
         let reply = try peer.readReply()
         #expect(reply.error == "io.attachd.Broker.ProjectNotFound")
         #expect(reply.continues == nil)
@@ -194,8 +211,9 @@ final class StubReadings: DaemonReadings {
     init(projects: Set<String> = []) { self.projects = projects }
 
     func status() -> StatusReply {
-        StatusReply(version: "test", pid: 1, uptime: 0, projects: projects.count, sessions: 0, pending: 0, ready: 0,
-                    waiters: 0, connections: 0, probe: "sock_diag")
+        StatusReply(
+            version: "test", pid: 1, uptime: 0, projects: projects.count, sessions: 0, pending: 0, ready: 0,
+            waiters: 0, connections: 0, probe: "sock_diag")
     }
 
     func projectExists(_ name: String) -> Bool { projects.contains(name) }

@@ -1,5 +1,6 @@
 import AttachSystem
 import Testing
+
 @testable import AttachDaemon
 
 @Suite("FDStore: descriptors handed back by systemd")

@@ -2,6 +2,7 @@ import AttachProtocol
 import AttachSystem
 import Dispatch
 import Testing
+
 @testable import AttachDaemon
 
 private func dap(_ json: String) -> [UInt8] { DAPMessage(body: Array(json.utf8)).bytes }
@@ -23,22 +24,25 @@ private func readToEnd(_ fd: FileDescriptor, within seconds: Double = 10) -> [UI
     while Clock.monotonicSeconds() < deadline {
         let left = Int32(max(1, (deadline - Clock.monotonicSeconds()) * 1000))
         guard (try? fd.waitReadable(timeoutMilliseconds: left)) == true,
-              let chunk = try? fd.read(upTo: 65536), !chunk.isEmpty else { break }
+            let chunk = try? fd.read(upTo: 65536), !chunk.isEmpty
+        else { break }
         got += chunk
     }
     return got
 }
 
 private let initialize = dap(#"{"seq":1,"type":"request","command":"initialize","arguments":{"adapterID":"python"}}"#)
-private let initialized = dap(#"{"seq":1,"type":"response","request_seq":1,"command":"initialize","success":true}"#)
+private let initialized =
+    dap(#"{"seq":1,"type":"response","request_seq":1,"command":"initialize","success":true}"#)
     + dap(#"{"seq":2,"type":"event","event":"initialized"}"#)
 
 /// A relay of a following project: DAP recognised from the IDE's first bytes and framed;
 /// everything else byte for byte.
 @Suite("Relay following the host")
 struct FollowRelayTests {
-    @Test("the adapter's terminated becomes output + terminated{restart}, then the IDE's connection ends",
-          arguments: RelayRig.Kind.allCases)
+    @Test(
+        "the adapter's terminated becomes output + terminated{restart}, then the IDE's connection ends",
+        arguments: RelayRig.Kind.allCases)
     func rewritten(kind: RelayRig.Kind) throws {
         let rig = try RelayRig(kind, splice: true, follow: "blend")
         try rig.ide.writeAll(initialize)
@@ -49,7 +53,8 @@ struct FollowRelayTests {
         try rig.host.writeAll(dap(#"{"seq":3,"type":"event","event":"terminated"}"#))
         let said = try messages(readToEnd(rig.ide))
         #expect(said.map { $0["event"]?.stringValue } == ["output", "terminated"])
-        #expect(said[0]["body"]?["output"]?.stringValue == "attachd: the host ended; waiting for the next host of blend\n")
+        #expect(
+            said[0]["body"]?["output"]?.stringValue == "attachd: the host ended; waiting for the next host of blend\n")
         #expect(said[1]["body"]?["restart"] == .bool(true) && said[1]["seq"]?.intValue == 5)
         #expect(rig.ended.wait(for: 1) == ["the host ended; the IDE was told to restart"])
     }
@@ -101,8 +106,9 @@ struct FollowRelayTests {
         #expect(rig.onQueue { rig.relay.isDAP })
     }
 
-    @Test("other protocols pass byte for byte, both copy paths, whoever speaks first",
-          arguments: [(true, true), (true, false), (false, true), (false, false)])
+    @Test(
+        "other protocols pass byte for byte, both copy paths, whoever speaks first",
+        arguments: [(true, true), (true, false), (false, true), (false, false)])
     func otherProtocols(splice: Bool, ideFirst: Bool) throws {
         let rig = try RelayRig(.tcp, splice: splice, follow: "p")
         let gdb = Array("+$qSupported:multiprocess+;swbreak+#c9".utf8) + pattern(200_000, seed: 9)

@@ -3,6 +3,7 @@ import AttachProtocol
 import AttachSystem
 import Dispatch
 import Testing
+
 @testable import AttachDaemon
 
 @Suite("HostConnections: a host's lines in, its replies out")
@@ -11,16 +12,21 @@ struct HostConnectionsTests {
     private let recorder = InputRecorder()
     private let directory = RoomDirectory()
 
-    private func room(_ adjust: (inout DaemonOptions) -> Void = { _ in },
-                      peerOwner: @escaping (FileDescriptor) -> PeerOwner = { _ in .unknown }) -> HostConnections {
+    private func room(
+        _ adjust: (inout DaemonOptions) -> Void = { _ in },
+        peerOwner: @escaping (FileDescriptor) -> PeerOwner = { _ in .unknown }
+    ) -> HostConnections {
         var options = directory.options
         adjust(&options)
-        return HostConnections(queue: queue, logger: quietLogger, options: options, ids: ConnectionIDs(),
-                               peerOwner: peerOwner, deliver: recorder.deliver)
+        return HostConnections(
+            queue: queue, logger: quietLogger, options: options, ids: ConnectionIDs(),
+            peerOwner: peerOwner, deliver: recorder.deliver)
     }
 
     /// A host on a socket pair, accepted for `project`; returns the host's end.
-    private func connect(_ hosts: HostConnections, project: String = "maxtools", viaTCP: Bool = false) throws -> FileDescriptor {
+    private func connect(_ hosts: HostConnections, project: String = "maxtools", viaTCP: Bool = false) throws
+        -> FileDescriptor
+    {
         let (room, peer) = try roomPair()
         queue.sync { hosts.accept(room, project: project, viaTCP: viaTCP) }
         return peer
@@ -32,12 +38,13 @@ struct HostConnectionsTests {
         let peer = try connect(hosts)
         defer { peer.close() }
         try peer.send("DEBUG_PORT=5678\nMAINPID=4242\nREADY=1\n")
-        #expect(recorder.wait(for: 4) == [
-            .hostConnected(1, project: "maxtools", viaTCP: false),
-            .hostLine(1, project: "maxtools", .success(.debugPort(5678))),
-            .hostLine(1, project: "maxtools", .success(.mainPID(4242))),
-            .hostLine(1, project: "maxtools", .success(.ready)),
-        ])
+        #expect(
+            recorder.wait(for: 4) == [
+                .hostConnected(1, project: "maxtools", viaTCP: false),
+                .hostLine(1, project: "maxtools", .success(.debugPort(5678))),
+                .hostLine(1, project: "maxtools", .success(.mainPID(4242))),
+                .hostLine(1, project: "maxtools", .success(.ready)),
+            ])
         #expect(queue.sync { hosts.count } == 1)
     }
 
@@ -64,12 +71,13 @@ struct HostConnectionsTests {
         try peer.send("DEBUG_PORT=5678\nREADY=1\n")
         Socket.shutdownWrite(peer)
         queue.sync { hosts.accept(room, project: "maxtools", viaTCP: false) }
-        #expect(recorder.wait(for: 4) == [
-            .hostConnected(1, project: "maxtools", viaTCP: false),
-            .hostLine(1, project: "maxtools", .success(.debugPort(5678))),
-            .hostLine(1, project: "maxtools", .success(.ready)),
-            .hostClosed(1, project: "maxtools", receivedBytes: true),
-        ])
+        #expect(
+            recorder.wait(for: 4) == [
+                .hostConnected(1, project: "maxtools", viaTCP: false),
+                .hostLine(1, project: "maxtools", .success(.debugPort(5678))),
+                .hostLine(1, project: "maxtools", .success(.ready)),
+                .hostClosed(1, project: "maxtools", receivedBytes: true),
+            ])
         #expect(queue.sync { hosts.count } == 0)
         #expect(try peer.seesEndOfFile())
     }
@@ -79,10 +87,11 @@ struct HostConnectionsTests {
         let hosts = room()
         let peer = try connect(hosts, viaTCP: true)
         peer.close()
-        #expect(recorder.wait(for: 2) == [
-            .hostConnected(1, project: "maxtools", viaTCP: true),
-            .hostClosed(1, project: "maxtools", receivedBytes: false),
-        ])
+        #expect(
+            recorder.wait(for: 2) == [
+                .hostConnected(1, project: "maxtools", viaTCP: true),
+                .hostClosed(1, project: "maxtools", receivedBytes: false),
+            ])
     }
 
     @Test("a bad assignment is delivered as a failure; a non-UTF-8 line is answered here and skipped")
@@ -91,11 +100,12 @@ struct HostConnectionsTests {
         let peer = try connect(hosts)
         defer { peer.close() }
         try peer.writeAll(Array("NOPE=1\n".utf8) + [0xff, 0xfe, 0x0a] + Array("READY=1\n".utf8))
-        #expect(recorder.wait(for: 3) == [
-            .hostConnected(1, project: "maxtools", viaTCP: false),
-            .hostLine(1, project: "maxtools", .failure(.unknownKey("NOPE"))),
-            .hostLine(1, project: "maxtools", .success(.ready)),
-        ])
+        #expect(
+            recorder.wait(for: 3) == [
+                .hostConnected(1, project: "maxtools", viaTCP: false),
+                .hostLine(1, project: "maxtools", .failure(.unknownKey("NOPE"))),
+                .hostLine(1, project: "maxtools", .success(.ready)),
+            ])
         #expect(try peer.readLine() == "ERROR line is not valid UTF-8\n")
     }
 
@@ -107,10 +117,11 @@ struct HostConnectionsTests {
         try peer.send("STATUS=" + String(repeating: "x", count: 40))
         #expect(try peer.readLine() == "ERROR line longer than 16 bytes\n")
         #expect(try peer.seesEndOfFile())
-        #expect(recorder.wait(for: 2) == [
-            .hostConnected(1, project: "maxtools", viaTCP: false),
-            .hostClosed(1, project: "maxtools", receivedBytes: true),
-        ])
+        #expect(
+            recorder.wait(for: 2) == [
+                .hostConnected(1, project: "maxtools", viaTCP: false),
+                .hostClosed(1, project: "maxtools", receivedBytes: true),
+            ])
     }
 
     @Test("a partial line left alone for partialLineTimeout is answered with an ERROR and dropped")
@@ -136,10 +147,11 @@ struct HostConnectionsTests {
         #expect(try refused.readLine() == "ERROR too many connections\n")
         #expect(try refused.seesEndOfFile())
         queue.sync {}
-        #expect(recorder.inputs == [
-            .hostConnected(1, project: "maxtools", viaTCP: false),
-            .hostConnected(2, project: "other", viaTCP: false),
-        ])
+        #expect(
+            recorder.inputs == [
+                .hostConnected(1, project: "maxtools", viaTCP: false),
+                .hostConnected(2, project: "other", viaTCP: false),
+            ])
     }
 
     @Test("a TCP peer whose socket belongs to another user is refused at accept")
@@ -161,10 +173,11 @@ struct HostConnectionsTests {
         let peer = try connect(hosts, viaTCP: true)
         defer { peer.close() }
         try peer.send("READY=1\n")
-        #expect(recorder.wait(for: 2) == [
-            .hostConnected(1, project: "maxtools", viaTCP: true),
-            .hostLine(1, project: "maxtools", .success(.ready)),
-        ])
+        #expect(
+            recorder.wait(for: 2) == [
+                .hostConnected(1, project: "maxtools", viaTCP: true),
+                .hostLine(1, project: "maxtools", .success(.ready)),
+            ])
     }
 
     @Test("close(id) writes the last reply first and does not report the close back to Core")

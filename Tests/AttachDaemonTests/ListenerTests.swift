@@ -2,6 +2,7 @@ import AttachSystem
 import AttachSystemd
 import Dispatch
 import Testing
+
 @testable import AttachDaemon
 
 @Suite("Listener: accepting and closing")
@@ -12,9 +13,10 @@ struct ListenerTests {
 
     private func listener(at path: String, accepted: Accepted) throws -> Listener {
         let fd = try Socket.listenUnix(path: path)
-        return Listener(fd: fd, name: "unix.test", queue: queue, reserve: ReserveDescriptor(),
-                        onAccept: { client in accepted.record(client) },
-                        onExhausted: { error in Issue.record("unexpected accept failure \(error)") })
+        return Listener(
+            fd: fd, name: "unix.test", queue: queue, reserve: ReserveDescriptor(),
+            onAccept: { client in accepted.record(client) },
+            onExhausted: { error in Issue.record("unexpected accept failure \(error)") })
     }
 
     @Test("every waiting client is accepted and handed on, non-blocking")

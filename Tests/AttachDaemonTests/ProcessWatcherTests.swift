@@ -1,11 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AttachCore
 import AttachSystem
 import Dispatch
 import Testing
+
 @testable import AttachDaemon
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 @Suite("ProcessWatcher: a pidfd per host process")
 struct ProcessWatcherTests {

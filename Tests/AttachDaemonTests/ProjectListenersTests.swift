@@ -3,6 +3,7 @@ import AttachProtocol
 import AttachSystem
 import Dispatch
 import Testing
+
 @testable import AttachDaemon
 
 @Suite("ProjectListeners: binding, refusing, handing off, closing")
@@ -14,18 +15,20 @@ struct ProjectListenersTests {
     private let accepted = Recorder<String>()
 
     private func room(fdStore: FDStore = FDStore(enabled: false, logger: quietLogger)) -> ProjectListeners {
-        ProjectListeners(queue: queue, logger: quietLogger, paths: directory.paths, fdStore: fdStore,
-                         reserve: ReserveDescriptor(),
-                         onAccept: { [accepted] socket in
-                             socket.fd.close()
-                             accepted.record("\(socket.project) \(socket.kind)")
-                         },
-                         deliver: recorder.deliver)
+        ProjectListeners(
+            queue: queue, logger: quietLogger, paths: directory.paths, fdStore: fdStore,
+            reserve: ReserveDescriptor(),
+            onAccept: { [accepted] socket in
+                socket.fd.close()
+                accepted.record("\(socket.project) \(socket.kind)")
+            },
+            deliver: recorder.deliver)
     }
 
     private func project(_ name: String = "maxtools", port: UInt16? = nil, attachPort: UInt16? = nil) -> ProjectInfo {
-        var info = ProjectInfo(name: name, debugHost: "127.0.0.1", debugPort: 5678, rendezvousPort: port.map(Int.init),
-                               rendezvousSocket: directory.paths.rendezvousSocket(for: name), readyTimeout: 5, allowRemote: false)
+        var info = ProjectInfo(
+            name: name, debugHost: "127.0.0.1", debugPort: 5678, rendezvousPort: port.map(Int.init),
+            rendezvousSocket: directory.paths.rendezvousSocket(for: name), readyTimeout: 5, allowRemote: false)
         info.attachPort = attachPort.map(Int.init)
         return info
     }
@@ -64,8 +67,9 @@ struct ProjectListenersTests {
         queue.sync { listeners.close("maxtools") }
         // Dispatch closes the descriptor once the source's cancellation has run: soon, not at once.
         let probe = ListenProbe()
-        #expect(eventually(on: queue) { (try? probe.listeningPorts())?.contains(port) == false },
-                "port \(port) still in LISTEN after close")
+        #expect(
+            eventually(on: queue) { (try? probe.listeningPorts())?.contains(port) == false },
+            "port \(port) still in LISTEN after close")
     }
 
     @Test("open returns the problem for a TCP port in use, keeps the Unix socket, and rebinds by itself later")
@@ -176,7 +180,8 @@ struct ProjectListenersTests {
         let both = queue.sync { listeners.open(project(port: port, attachPort: attach)) }
         #expect(both == "tcp port \(port): \(Errno.addressInUse); attach port \(attach): \(Errno.addressInUse)")
         rendezvousHolder.close()
-        #expect(recorder.wait(for: 1, within: 10)
+        #expect(
+            recorder.wait(for: 1, within: 10)
                 == [.listenersOpened(project: "maxtools", error: "attach port \(attach): \(Errno.addressInUse)")])
         queue.sync { listeners.close("maxtools") }
     }

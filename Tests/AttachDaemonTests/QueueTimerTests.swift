@@ -1,6 +1,7 @@
 import AttachSystem
 import Dispatch
 import Testing
+
 @testable import AttachDaemon
 
 @Suite("QueueTimer: the one way the rooms make a timer")

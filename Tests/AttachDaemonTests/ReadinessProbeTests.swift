@@ -3,6 +3,7 @@ import AttachSystem
 import Dispatch
 import Synchronization
 import Testing
+
 @testable import AttachDaemon
 
 @Suite("ReadinessProbe: the LISTEN table through sock_diag, and the one timer")
@@ -58,7 +59,9 @@ struct ReadinessProbeTests {
     @Test("a deadline alone wakes Core without reading the LISTEN table")
     func deadlineAlone() throws {
         let readiness = probe()
-        queue.sync { readiness.reschedule(interval: nil, deadline: Clock.monotonicSeconds() + 0.01, wantsConnected: false) }
+        queue.sync {
+            readiness.reschedule(interval: nil, deadline: Clock.monotonicSeconds() + 0.01, wantsConnected: false)
+        }
         #expect(recorder.wait(for: 1) == [.probed(listening: nil, connected: nil)])
     }
 

@@ -1,10 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AttachSystem
 import Dispatch
 import Testing
+
 @testable import AttachDaemon
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A relay between two real connections, with the outer ends the test plays: `ide` is the IDE's
 /// end, `host` the debug server's. Sockets are socketpairs or loopback TCP.
@@ -73,7 +75,8 @@ func read(_ fd: FileDescriptor, count: Int, within seconds: Double = 10) -> [UIn
     while got.count < count {
         let left = Int32(max(1, (deadline - Clock.monotonicSeconds()) * 1000))
         guard (try? fd.waitReadable(timeoutMilliseconds: left)) == true,
-              let chunk = try? fd.read(upTo: min(count - got.count, 1 << 20)), !chunk.isEmpty else { break }
+            let chunk = try? fd.read(upTo: min(count - got.count, 1 << 20)), !chunk.isEmpty
+        else { break }
         got += chunk
     }
     return got

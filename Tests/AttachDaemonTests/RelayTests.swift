@@ -1,11 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AttachProtocol
 import AttachSystem
 import Dispatch
 import Testing
+
 @testable import AttachDaemon
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The relay engine on real sockets (socketpairs and loopback TCP), for both copy paths:
 /// splice(2) through a pipe, and read(2)/write(2) through a buffer.
@@ -24,11 +26,16 @@ struct RelayTests {
         #expect(read(rig.host, count: up.count) == up)
         #expect(read(rig.ide, count: down.count) == down)
         writer.sync {}
-        #expect(eventually(on: rig.queue) { rig.relay.bytesFromIDE == UInt64(up.count) && rig.relay.bytesFromHost == UInt64(down.count) })
+        #expect(
+            eventually(on: rig.queue) {
+                rig.relay.bytesFromIDE == UInt64(up.count) && rig.relay.bytesFromHost == UInt64(down.count)
+            })
         #expect(rig.onQueue { !rig.relay.isDAP })
     }
 
-    @Test("half-close passes on: the IDE's end of file reaches the host, which still answers; then the relay ends once", arguments: paths)
+    @Test(
+        "half-close passes on: the IDE's end of file reaches the host, which still answers; then the relay ends once",
+        arguments: paths)
     func halfClose(kind: RelayRig.Kind, splice: Bool) throws {
         let rig = try RelayRig(kind, splice: splice)
         try rig.ide.writeAll(Array("last words".utf8))

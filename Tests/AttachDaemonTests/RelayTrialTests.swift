@@ -3,6 +3,7 @@ import AttachSystem
 import Dispatch
 import Synchronization
 import Testing
+
 @testable import AttachDaemon
 
 /// A RelayTrial against a stand-in for `ssh -W`: a shell that reads the IDE's first line from
@@ -27,7 +28,8 @@ struct RelayTrialTests {
             let (process, fd) = try SSHProcess.start(["/bin/sh", "-c", script], queue: queue)
             let channel = RemoteChannel(fd: fd, process: process)
             process.onExit = { status, words in
-                channel.exited(status: status, reason: RemoteLink.reason(status: status, words: words, destination: "h"))
+                channel.exited(
+                    status: status, reason: RemoteLink.reason(status: status, words: words, destination: "h"))
             }
             let trial = RelayTrial(ide: ide, channel: channel, unanswered: [], queue: queue)
             trial.start { result in
@@ -43,10 +45,14 @@ struct RelayTrialTests {
 
     @Test("refused: ssh fails before any byte came back; the IDE's bytes are given back")
     func refused() throws {
-        let (seen, peer, trial) = try trial("read line; echo 'channel 0: open failed: connect failed: Connection refused' >&2; echo 'stdio forwarding failed' >&2; exit 255",
-                                            ideSent: Array("initialize\n".utf8))
-        #expect(seen == .refused(reason: "channel 0: open failed: connect failed: Connection refused stdio forwarding failed",
-                                 unanswered: Array("initialize\n".utf8)))
+        let (seen, peer, trial) = try trial(
+            "read line; echo 'channel 0: open failed: connect failed: Connection refused' >&2; echo 'stdio forwarding failed' >&2; exit 255",
+            ideSent: Array("initialize\n".utf8))
+        #expect(
+            seen
+                == .refused(
+                    reason: "channel 0: open failed: connect failed: Connection refused stdio forwarding failed",
+                    unanswered: Array("initialize\n".utf8)))
         queue.sync { _ = trial.ide.close() }
         peer.close()
     }

@@ -3,6 +3,7 @@ import AttachProtocol
 import AttachSystem
 import Dispatch
 import Testing
+
 @testable import AttachDaemon
 
 @Suite("RemoteLinks")
@@ -20,7 +21,10 @@ struct RemoteLinksTests {
         #expect(argv.contains("ControlPath=/run/user/1000/attachd/ssh/%C"))
         #expect(argv.contains { $0.hasPrefix("ControlPersist=") })
         #expect(argv.contains { $0.hasPrefix("ServerAliveInterval=") })
-        #expect(Array(argv.suffix(3)) == ["--", "ssh://me@render42:2222", "attachctl bridge --socket '/run/it'\\''s/control.sock'"])
+        #expect(
+            Array(argv.suffix(3)) == [
+                "--", "ssh://me@render42:2222", "attachctl bridge --socket '/run/it'\\''s/control.sock'",
+            ])
     }
 
     @Test("a relay channel is ssh -W to the remote debug server")
@@ -38,24 +42,33 @@ struct RemoteLinksTests {
         #expect(Array(argv.prefix(4)) == ["/bin/sh", "-c", "exec ssh -F /dev/null -p 2222 \"$@\"", "ssh"])
         #expect(argv.contains("ControlPath=/run/user/1000/attachd/ssh/%C"))
         #expect(Array(argv.suffix(4)) == ["-O", "exit", "--", "ssh://me@render42:2222"])
-        let links = RemoteLinks(queue: DispatchQueue(label: "masters"), logger: quietLogger, ids: ConnectionIDs(),
-                                runtimeDirectory: "/run/user/1000/attachd", sshCommand: "ssh", deliver: { _ in })
+        let links = RemoteLinks(
+            queue: DispatchQueue(label: "masters"), logger: quietLogger, ids: ConnectionIDs(),
+            runtimeDirectory: "/run/user/1000/attachd", sshCommand: "ssh", deliver: { _ in })
         #expect(links.ownsMaster(remote))
         #expect(links.ownsMaster(RemoteConfig(destination: "h", project: "p", sshCommand: "ssh -F ~/.ssh/farm")))
-        #expect(!links.ownsMaster(RemoteConfig(destination: "h", project: "p", sshCommand: "ssh -o ControlPath=~/.ssh/cm-%C")))
+        #expect(
+            !links.ownsMaster(
+                RemoteConfig(destination: "h", project: "p", sshCommand: "ssh -o ControlPath=~/.ssh/cm-%C")))
         #expect(!links.ownsMaster(RemoteConfig(destination: "h", project: "p", sshCommand: "ssh -S /tmp/mine")))
     }
 
     @Test("the words ssh gave become the reason, named when the exit status tells what is missing")
     func reasons() {
-        #expect(RemoteLink.reason(status: .exited(255), words: "root@h: Permission denied (publickey).\n", destination: "h")
+        #expect(
+            RemoteLink.reason(status: .exited(255), words: "root@h: Permission denied (publickey).\n", destination: "h")
                 == "root@h: Permission denied (publickey).")
-        let changed = "@@@@@@@@\n@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @\n@@@@@@@@\nIT IS POSSIBLE\nHost key for h has changed and you have requested strict checking.\nHost key verification failed.\n"
-        #expect(RemoteLink.reason(status: .exited(255), words: changed, destination: "h")
+        let changed =
+            "@@@@@@@@\n@ WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED! @\n@@@@@@@@\nIT IS POSSIBLE\nHost key for h has changed and you have requested strict checking.\nHost key verification failed.\n"
+        #expect(
+            RemoteLink.reason(status: .exited(255), words: changed, destination: "h")
                 == "Host key for h has changed and you have requested strict checking. Host key verification failed.")
-        #expect(RemoteLink.reason(status: .exited(127), words: "sh: 1: attachctl: not found\n", destination: "h")
-                == "attachctl is not installed on h (or not on the PATH of its ssh sessions): sh: 1: attachctl: not found")
-        #expect(RemoteLink.reason(status: .exited(127), words: "sh: 1: exec: ssh: not found\n", destination: "h")
+        #expect(
+            RemoteLink.reason(status: .exited(127), words: "sh: 1: attachctl: not found\n", destination: "h")
+                == "attachctl is not installed on h (or not on the PATH of its ssh sessions): sh: 1: attachctl: not found"
+        )
+        #expect(
+            RemoteLink.reason(status: .exited(127), words: "sh: 1: exec: ssh: not found\n", destination: "h")
                 .hasPrefix("the ssh command cannot be run"))
         #expect(RemoteLink.reason(status: .exited(3), words: "", destination: "h") == "ssh exited with status 3")
     }

@@ -1,14 +1,16 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import AttachCore
 import AttachProtocol
 import Dispatch
 import Logging
 import Synchronization
 import Testing
+
 @testable import AttachDaemon
 @testable import AttachSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 // Shared by the room tests: a recorder for what a room delivers, a private directory, the
 // peer's side of a socket, and a spawned process. Everything real: sockets, queues, pidfds.
@@ -78,8 +80,9 @@ final class RoomDirectory: Sendable {
 
     /// Paths for a daemon living in this directory.
     var paths: DefaultPaths {
-        DefaultPaths(runtimeDirectory: path + "/run", controlSocket: path + "/control.sock",
-                     configDirectory: path + "/config")
+        DefaultPaths(
+            runtimeDirectory: path + "/run", controlSocket: path + "/control.sock",
+            configDirectory: path + "/config")
     }
 
     /// Daemon options on these paths, with the default limits.
@@ -108,12 +111,16 @@ func roomPair() throws -> (room: FileDescriptor, peer: FileDescriptor) {
 extension FileDescriptor {
     /// Reads until `terminator` (included) or end of file, failing the test when nothing more
     /// comes within `seconds`. Returns what was read.
-    func read(through terminator: UInt8, within seconds: Double = 5,
-              sourceLocation: SourceLocation = #_sourceLocation) throws -> [UInt8] {
+    func read(
+        through terminator: UInt8, within seconds: Double = 5,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> [UInt8] {
         var bytes: [UInt8] = []
         while bytes.last != terminator {
             guard try waitReadable(timeoutMilliseconds: Int32(seconds * 1000)) else {
-                Issue.record("nothing more to read within \(seconds) s after \(bytes.count) bytes", sourceLocation: sourceLocation)
+                Issue.record(
+                    "nothing more to read within \(seconds) s after \(bytes.count) bytes",
+                    sourceLocation: sourceLocation)
                 break
             }
             // One byte at a time: what follows the terminator stays for the next read.
@@ -126,11 +133,14 @@ extension FileDescriptor {
 
     /// One rendezvous reply line, newline included.
     func readLine(within seconds: Double = 5, sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
-        String(decoding: try read(through: UInt8(ascii: "\n"), within: seconds, sourceLocation: sourceLocation), as: UTF8.self)
+        String(
+            decoding: try read(through: UInt8(ascii: "\n"), within: seconds, sourceLocation: sourceLocation),
+            as: UTF8.self)
     }
 
     /// One varlink message, decoded (its NUL dropped).
-    func readReply(within seconds: Double = 5, sourceLocation: SourceLocation = #_sourceLocation) throws -> VarlinkReply {
+    func readReply(within seconds: Double = 5, sourceLocation: SourceLocation = #_sourceLocation) throws -> VarlinkReply
+    {
         let bytes = try read(through: 0, within: seconds, sourceLocation: sourceLocation)
         return try VarlinkCodec().decode(VarlinkReply.self, from: Array(bytes.dropLast()))
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import AttachProtocol
 
 private func message(_ json: String) -> DAPMessage {
@@ -22,11 +23,16 @@ struct DAPFollowTests {
         var follow = DAPFollow(project: "blend")
         let stopped = message(#"{"seq":41,"type":"event","event":"stopped","body":{"reason":"breakpoint"}}"#)
         #expect(follow.fromHost(stopped) == stopped.bytes)
-        #expect(follow.fromHost(message(#"{"seq": 42 ,"type":"response","request_seq":7,"command":"threads","success":true}"#)).count > 0)
-        let said = try parsed(follow.fromHost(message(#"{"seq":43,"type":"event","event":"terminated","body":{"extra":1}}"#)))
+        #expect(
+            follow.fromHost(
+                message(#"{"seq": 42 ,"type":"response","request_seq":7,"command":"threads","success":true}"#)
+            ).count > 0)
+        let said = try parsed(
+            follow.fromHost(message(#"{"seq":43,"type":"event","event":"terminated","body":{"extra":1}}"#)))
         #expect(said.count == 2)
         #expect(said[0]["event"]?.stringValue == "output" && said[0]["seq"]?.intValue == 44)
-        #expect(said[0]["body"]?["output"]?.stringValue == "attachd: the host ended; waiting for the next host of blend\n")
+        #expect(
+            said[0]["body"]?["output"]?.stringValue == "attachd: the host ended; waiting for the next host of blend\n")
         #expect(said[1]["event"]?.stringValue == "terminated" && said[1]["seq"]?.intValue == 45)
         #expect(said[1]["body"]?["restart"] == .bool(true) && said[1]["body"]?["extra"]?.intValue == 1)
         #expect(follow.farewellSaid)
@@ -37,7 +43,8 @@ struct DAPFollowTests {
     @Test("a host that ends before its terminated gets one added, above every seq the adapter used")
     func addsTerminated() throws {
         var follow = DAPFollow(project: "p")
-        _ = follow.fromHost(message(#"{"seq":9,"type":"event","event":"custom","body":{"inner":{"seq" : 120},"text":"\"seq\": 999"}}"#))
+        _ = follow.fromHost(
+            message(#"{"seq":9,"type":"event","event":"custom","body":{"inner":{"seq" : 120},"text":"\"seq\": 999"}}"#))
         let farewell = follow.hostEnded()
         let said = try parsed(try #require(farewell))
         #expect(said.map { $0["event"]?.stringValue } == ["output", "terminated"])
@@ -49,9 +56,15 @@ struct DAPFollowTests {
     func ideAsked() {
         for command in ["disconnect", "terminate"] {
             var follow = DAPFollow(project: "p")
-            follow.fromIDE(Array(#"{"seq":3,"type":"request","command":"evaluate","arguments":{"expression":"\"disconnect\""}}"#.utf8))
+            follow.fromIDE(
+                Array(
+                    #"{"seq":3,"type":"request","command":"evaluate","arguments":{"expression":"\"disconnect\""}}"#.utf8
+                ))
             #expect(!follow.ideAskedToEnd)
-            follow.fromIDE(Array(#"{"seq":4,"type":"request","command":"\#(command)","arguments":{"terminateDebuggee":false}}"#.utf8))
+            follow.fromIDE(
+                Array(
+                    #"{"seq":4,"type":"request","command":"\#(command)","arguments":{"terminateDebuggee":false}}"#.utf8)
+            )
             #expect(follow.ideAskedToEnd)
             let terminated = message(#"{"seq":50,"type":"event","event":"terminated"}"#)
             #expect(follow.fromHost(terminated) == terminated.bytes)

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import AttachProtocol
 
 private func frame(_ body: String, header: String? = nil) -> [UInt8] {
@@ -17,9 +18,12 @@ private func messages(_ chunks: [[UInt8]]) throws(DAPFramingError) -> (messages:
     return (result, framer)
 }
 
-private let first = #"{"seq":1,"type":"request","command":"initialize","arguments":{"adapterID":"python","clientName":"Ωmega"}}"#
+private let first =
+    #"{"seq":1,"type":"request","command":"initialize","arguments":{"adapterID":"python","clientName":"Ωmega"}}"#
 private let second = #"{"seq":2,"type":"event","event":"output","body":{"output":"a\r\n\r\nb"}}"#
-private let stream = frame(first) + frame(second, header: "content-length:\(Array(second.utf8).count)  \r\nX-Other: 1\r\n\r\n") + frame("")
+private let stream =
+    frame(first) + frame(second, header: "content-length:\(Array(second.utf8).count)  \r\nX-Other: 1\r\n\r\n")
+    + frame("")
 
 @Suite("DAPFramer")
 struct DAPFramerTests {
@@ -79,7 +83,10 @@ struct DAPFramerTests {
         for partial in ["", "C", "Content-Le", "content-length"] {
             #expect(DAP.recognize(Array(partial.utf8)) == .undecided, "\(partial)")
         }
-        for other in ["+$qSupported:multiprocess+#c9", "$qSupported#37", "GET /json/version HTTP/1.1\r\n", "Contents", "\u{16}\u{03}\u{01}"] {
+        for other in [
+            "+$qSupported:multiprocess+#c9", "$qSupported#37", "GET /json/version HTTP/1.1\r\n", "Contents",
+            "\u{16}\u{03}\u{01}",
+        ] {
             #expect(DAP.recognize(Array(other.utf8)) == .other, "\(other)")
         }
     }

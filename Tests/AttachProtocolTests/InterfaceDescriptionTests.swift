@@ -1,14 +1,14 @@
+import AttachProtocol
 import Foundation
 import Testing
-import AttachProtocol
 
 @Suite("InterfaceDescriptions")
 struct InterfaceDescriptionTests {
     /// `Sources/AttachProtocol/io.attachd.Broker.varlink`, found from this file's path.
     static let varlinkFile = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent()    // AttachProtocolTests
-        .deletingLastPathComponent()    // Tests
-        .deletingLastPathComponent()    // package root
+        .deletingLastPathComponent()  // AttachProtocolTests
+        .deletingLastPathComponent()  // Tests
+        .deletingLastPathComponent()  // package root
         .appendingPathComponent("Sources/AttachProtocol/io.attachd.Broker.varlink")
 
     @Test("InterfaceDescriptions.broker equals io.attachd.Broker.varlink byte for byte")
@@ -43,7 +43,9 @@ struct InterfaceDescriptionTests {
             #expect(error.name.hasPrefix("io.attachd.Broker."))
             #expect(InterfaceDescriptions.broker.contains("\nerror \(member) ("), "\(error.name)")
         }
-        for error in [VarlinkError.methodNotFound("m"), .interfaceNotFound("i"), .invalidParameter("p"), .expectedMore()] {
+        for error in [
+            VarlinkError.methodNotFound("m"), .interfaceNotFound("i"), .invalidParameter("p"), .expectedMore(),
+        ] {
             let member = String(error.name.dropFirst("org.varlink.service.".count))
             #expect(InterfaceDescriptions.service.contains("\nerror \(member) ("), "\(error.name)")
         }
@@ -59,12 +61,17 @@ struct InterfaceDescriptionTests {
 
     @Test("BrokerErrorName lists exactly the errors both interfaces declare")
     func errorNamesMatchTheInterfaces() {
-        let declared = Set(Self.declaredErrors(InterfaceDescriptions.broker).map { "io.attachd.Broker." + $0 }
-            + Self.declaredErrors(InterfaceDescriptions.service).map { "org.varlink.service." + $0 })
+        let declared = Set(
+            Self.declaredErrors(InterfaceDescriptions.broker).map { "io.attachd.Broker." + $0 }
+                + Self.declaredErrors(InterfaceDescriptions.service).map { "org.varlink.service." + $0 })
         let named = Set(BrokerErrorName.allCases.map(\.rawValue))
         #expect(declared.count == 19)  // NotSaved came with issue 17: a failed save fails the call
-        #expect(declared.subtracting(named).isEmpty, "declared but not in BrokerErrorName: \(declared.subtracting(named).sorted())")
-        #expect(named.subtracting(declared).isEmpty, "in BrokerErrorName but not declared: \(named.subtracting(declared).sorted())")
+        #expect(
+            declared.subtracting(named).isEmpty,
+            "declared but not in BrokerErrorName: \(declared.subtracting(named).sorted())")
+        #expect(
+            named.subtracting(declared).isEmpty,
+            "in BrokerErrorName but not declared: \(named.subtracting(declared).sorted())")
         for name in BrokerErrorName.allCases {
             #expect(name.interface + "." + name.member == name.rawValue)
             #expect(VarlinkError(name).knownName == name)

@@ -1,8 +1,11 @@
 import Testing
+
 @testable import AttachProtocol
 
 /// Feeds `chunks` to a fresh framer, calling `next()` after each, and collects the lines.
-private func lines(_ chunks: [[UInt8]], limit: Int = LineFramer.defaultLimit) throws(FramingError) -> (lines: [String], framer: LineFramer) {
+private func lines(_ chunks: [[UInt8]], limit: Int = LineFramer.defaultLimit) throws(FramingError) -> (
+    lines: [String], framer: LineFramer
+) {
     var framer = LineFramer(maxLineLength: limit)
     var result: [String] = []
     for chunk in chunks {
@@ -106,8 +109,9 @@ struct LineFramerTests {
         #expect(try framer.next() == "READY=1")
     }
 
-    @Test("a truncated multi-byte sequence and an overlong encoding are invalid UTF-8",
-          arguments: [[0xC3, 0x0A] as [UInt8], [0xC0, 0xAF, 0x0A], [0xED, 0xA0, 0x80, 0x0A]])
+    @Test(
+        "a truncated multi-byte sequence and an overlong encoding are invalid UTF-8",
+        arguments: [[0xC3, 0x0A] as [UInt8], [0xC0, 0xAF, 0x0A], [0xED, 0xA0, 0x80, 0x0A]])
     func invalidSequences(bytes: [UInt8]) {
         var framer = LineFramer()
         framer.append(bytes)

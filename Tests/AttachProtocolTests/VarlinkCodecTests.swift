@@ -1,11 +1,12 @@
+import AttachProtocol
 import Foundation
 import Testing
-import AttachProtocol
 
 private func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
 
-private let session = SessionInfo(id: "maxtools-1", project: "maxtools", state: .pending, origin: .connect,
-                                  debugHost: "127.0.0.1", debugPort: 5678, startedAt: 1_700_000_000)
+private let session = SessionInfo(
+    id: "maxtools-1", project: "maxtools", state: .pending, origin: .connect,
+    debugHost: "127.0.0.1", debugPort: 5678, startedAt: 1_700_000_000)
 
 @Suite("VarlinkCodec")
 struct VarlinkCodecTests {
@@ -33,15 +34,20 @@ struct VarlinkCodecTests {
 
     @Test("parameters decode into the method's type, optional keys absent")
     func addProjectParameters() throws {
-        let call = try codec.decode(VarlinkCall.self, from: Array(
-            #"{"method":"io.attachd.Broker.AddProject","parameters":{"name":"maxtools","debugPort":5678,"readyTimeout":30}}"#.utf8))
-        #expect(try codec.parameters(AddProjectParameters.self, of: call)
+        let call = try codec.decode(
+            VarlinkCall.self,
+            from: Array(
+                #"{"method":"io.attachd.Broker.AddProject","parameters":{"name":"maxtools","debugPort":5678,"readyTimeout":30}}"#
+                    .utf8))
+        #expect(
+            try codec.parameters(AddProjectParameters.self, of: call)
                 == AddProjectParameters(name: "maxtools", debugPort: 5678, readyTimeout: 30))
     }
 
     @Test("a missing required parameter throws InvalidParameter naming it")
     func missingParameter() {
-        let call = VarlinkCall(method: "io.attachd.Broker.AddProject", parameters: .object(["name": .string("maxtools")]))
+        let call = VarlinkCall(
+            method: "io.attachd.Broker.AddProject", parameters: .object(["name": .string("maxtools")]))
         #expect(throws: VarlinkError.invalidParameter("debugPort")) {
             try codec.parameters(RequiredPort.self, of: call)
         }
@@ -53,23 +59,31 @@ struct VarlinkCodecTests {
         var debugPort: Int
     }
 
-    @Test("a parameter of the wrong type throws InvalidParameter naming the field", arguments: [
-        JSONValue.string("5678"), .number(5678.5), .bool(true), .null, .array([]),
-    ])
+    @Test(
+        "a parameter of the wrong type throws InvalidParameter naming the field",
+        arguments: [
+            JSONValue.string("5678"), .number(5678.5), .bool(true), .null, .array([]),
+        ])
     func wrongType(debugPort: JSONValue) {
-        let call = VarlinkCall(method: "io.attachd.Broker.AddProject",
-                               parameters: .object(["name": .string("maxtools"), "debugPort": debugPort]))
+        let call = VarlinkCall(
+            method: "io.attachd.Broker.AddProject",
+            parameters: .object(["name": .string("maxtools"), "debugPort": debugPort]))
         #expect(throws: VarlinkError.invalidParameter("debugPort")) {
             try codec.parameters(RequiredPort.self, of: call)
         }
     }
 
-    @Test("a number that does not fit an integer field is blamed on a field holding one, wherever it sorts", arguments: [
-        (["debugPort": JSONValue.number(1e30)], "debugPort"),
-        (["debugPort": .number(5678), "rendezvousPort": .number(5.5)], "rendezvousPort"),
-        (["debugPort": .number(5678), "readyTimeout": .number(2.5), "rendezvousPort": .number(-0.5)], "rendezvousPort"),
-        (["debugPort": .number(0.5), "rendezvousPort": .number(5.5)], "rendezvousPort"),
-    ])
+    @Test(
+        "a number that does not fit an integer field is blamed on a field holding one, wherever it sorts",
+        arguments: [
+            (["debugPort": JSONValue.number(1e30)], "debugPort"),
+            (["debugPort": .number(5678), "rendezvousPort": .number(5.5)], "rendezvousPort"),
+            (
+                ["debugPort": .number(5678), "readyTimeout": .number(2.5), "rendezvousPort": .number(-0.5)],
+                "rendezvousPort"
+            ),
+            (["debugPort": .number(0.5), "rendezvousPort": .number(5.5)], "rendezvousPort"),
+        ])
     func numberNotFittingInt(members: [String: JSONValue], field: String) {
         var parameters = members
         parameters["name"] = .string("maxtools")
@@ -95,7 +109,8 @@ struct VarlinkCodecTests {
         #expect(bytes.filter { $0 == 0 }.count == 1)
         let decoded = try codec.decode(VarlinkReply.self, from: Array(bytes.dropLast()))
         #expect(decoded == reply)
-        #expect(try codec.decode(SessionReply.self, from: Array(codec.frame(decoded.parameters).dropLast()))
+        #expect(
+            try codec.decode(SessionReply.self, from: Array(codec.frame(decoded.parameters).dropLast()))
                 == SessionReply(session: session))
     }
 
@@ -127,31 +142,40 @@ struct VarlinkCodecTests {
     @Test("an error reply carries the error name and its parameters")
     func errorReply() {
         let bytes = codec.frame(VarlinkReply(error: .invalidParameter("debugPort")))
-        #expect(text(bytes) == #"{"error":"org.varlink.service.InvalidParameter","parameters":{"parameter":"debugPort"}}"# + "\0")
+        #expect(
+            text(bytes) == #"{"error":"org.varlink.service.InvalidParameter","parameters":{"parameter":"debugPort"}}"#
+                + "\0")
     }
 
-    @Test("JSONValue integral numbers encode without .0, others keep their fraction", arguments: [
-        (JSONValue.number(5678), "5678"), (.number(-1), "-1"), (.number(0), "0"),
-        (.number(2.5), "2.5"), (.number(1_700_000_000), "1700000000"),
-        (.object(["port": .number(65535)]), #"{"port":65535}"#),
-    ])
+    @Test(
+        "JSONValue integral numbers encode without .0, others keep their fraction",
+        arguments: [
+            (JSONValue.number(5678), "5678"), (.number(-1), "-1"), (.number(0), "0"),
+            (.number(2.5), "2.5"), (.number(1_700_000_000), "1700000000"),
+            (.object(["port": .number(65535)]), #"{"port":65535}"#),
+        ])
     func integralNumbers(value: JSONValue, json: String) {
         #expect(text(Array(codec.frame(value).dropLast())) == json)
     }
 
     @Test("JSONValue tells numbers from booleans when decoding")
     func numbersAreNotBooleans() throws {
-        let value = try codec.decode(JSONValue.self, from: Array(#"{"a":1,"b":0,"c":true,"d":false,"e":null,"f":[1.5,"x"]}"#.utf8))
-        #expect(value == .object([
-            "a": .number(1), "b": .number(0), "c": .bool(true), "d": .bool(false), "e": .null,
-            "f": .array([.number(1.5), .string("x")]),
-        ]))
+        let value = try codec.decode(
+            JSONValue.self, from: Array(#"{"a":1,"b":0,"c":true,"d":false,"e":null,"f":[1.5,"x"]}"#.utf8))
+        #expect(
+            value
+                == .object([
+                    "a": .number(1), "b": .number(0), "c": .bool(true), "d": .bool(false), "e": .null,
+                    "f": .array([.number(1.5), .string("x")]),
+                ]))
     }
 
     @Test("a float parameter accepts an integral JSON number")
     func floatAcceptsInteger() throws {
-        let call = try codec.decode(VarlinkCall.self, from: Array(
-            #"{"method":"io.attachd.Broker.Wait","parameters":{"project":"maxtools","timeout":5}}"#.utf8))
+        let call = try codec.decode(
+            VarlinkCall.self,
+            from: Array(
+                #"{"method":"io.attachd.Broker.Wait","parameters":{"project":"maxtools","timeout":5}}"#.utf8))
         #expect(try codec.parameters(WaitParameters.self, of: call) == WaitParameters(project: "maxtools", timeout: 5))
     }
 

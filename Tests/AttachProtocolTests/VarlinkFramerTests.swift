@@ -1,8 +1,11 @@
 import Testing
+
 @testable import AttachProtocol
 
 /// Feeds `chunks` to a fresh framer, calling `next()` after each, and collects the messages.
-private func frame(_ chunks: [[UInt8]], limit: Int = VarlinkFramer.defaultLimit) throws(FramingError) -> (messages: [String], framer: VarlinkFramer) {
+private func frame(_ chunks: [[UInt8]], limit: Int = VarlinkFramer.defaultLimit) throws(FramingError) -> (
+    messages: [String], framer: VarlinkFramer
+) {
     var framer = VarlinkFramer(maxMessageSize: limit)
     var messages: [String] = []
     for chunk in chunks {
@@ -28,8 +31,9 @@ private let pipelined = [
 
 @Suite("VarlinkFramer")
 struct VarlinkFramerTests {
-    @Test("a stream split in two at every byte position yields exactly its messages",
-          arguments: [oneCall, pipelined])
+    @Test(
+        "a stream split in two at every byte position yields exactly its messages",
+        arguments: [oneCall, pipelined])
     func everySplit(messages: [String]) throws {
         let bytes = wire(messages)
         for cut in 0...bytes.count {

@@ -6,10 +6,11 @@ struct VarlinkMethodTests {
     /// `interface.Member` for every `method Member(` line of a description.
     private func declared(_ interface: String) -> Set<String> {
         let text = InterfaceDescriptions.description(of: interface) ?? ""
-        return Set(text.split(separator: "\n").compactMap { line -> String? in
-            guard line.hasPrefix("method "), let paren = line.firstIndex(of: "(") else { return nil }
-            return interface + "." + line[line.index(line.startIndex, offsetBy: 7)..<paren]
-        })
+        return Set(
+            text.split(separator: "\n").compactMap { line -> String? in
+                guard line.hasPrefix("method "), let paren = line.firstIndex(of: "(") else { return nil }
+                return interface + "." + line[line.index(line.startIndex, offsetBy: 7)..<paren]
+            })
     }
 
     @Test("the constants are exactly the methods the interface descriptions declare")
@@ -26,11 +27,14 @@ struct VarlinkMethodTests {
     func frameCallMatchesTheHandWriter() {
         let codec = VarlinkCodec()
         let typed = codec.frameCall(.wait, WaitParameters(project: "maxtools", timeout: 2))
-        let byHand = VarlinkCall(method: VarlinkMethod.wait.name, parameters: .object(WaitParameters(project: "maxtools", timeout: 2).members))
+        let byHand = VarlinkCall(
+            method: VarlinkMethod.wait.name,
+            parameters: .object(WaitParameters(project: "maxtools", timeout: 2).members))
         #expect(typed == byHand.framedByHand)
         let bare = codec.frameCall(.getStatus, Optional<EmptyReply>.none)
         #expect(bare == VarlinkCall(method: VarlinkMethod.getStatus.name).framedByHand)
         let watch = codec.frameCall(.watch, WatchParameters(project: nil), more: true)
-        #expect(watch == VarlinkCall(method: VarlinkMethod.watch.name, parameters: .object([:]), more: true).framedByHand)
+        #expect(
+            watch == VarlinkCall(method: VarlinkMethod.watch.name, parameters: .object([:]), more: true).framedByHand)
     }
 }

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-import Testing
 import AttachSystem
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 @Suite struct ErrnoTests {
     @Test func descriptionIsStrerrorTextThenSymbolicName() {

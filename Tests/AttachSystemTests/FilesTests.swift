@@ -1,8 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
+
 @testable import AttachSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 @Suite struct FilesTests {
     @Test func writeAtomicallyReplacesTheFileAndLeavesNoTemporary() throws {
@@ -77,7 +79,8 @@ import Testing
 
     @Test func unlinkRenameExists() throws {
         let directory = TemporaryDirectory()
-        let a = directory.file("a"), b = directory.file("b")
+        let a = directory.file("a")
+        let b = directory.file("b")
         try Files.writeAtomically([7], to: a)
         #expect(Files.exists(a))
         try Files.rename(a, b)

@@ -1,8 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
+
 @testable import AttachSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 @Suite struct HostListenProbeTests {
     @Test("a child that owns its listener is listening, and the second look needs no tree scan")

@@ -1,21 +1,26 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
+
 @testable import AttachSystem
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 @Suite struct HostNamespaceTests {
-    @Test("a host in its own network namespace is judged there, not by a listener of ours on the same port",
-          arguments: [true, false])
+    @Test(
+        "a host in its own network namespace is judged there, not by a listener of ours on the same port",
+        arguments: [true, false])
     func unsharedHost(entersNamespaces: Bool) throws {
         // Another process listens on port P in this test's namespace.
         let other = try HostProcess.python(HostScripts.listen, ["127.0.0.1", "0"])
         let port = try other.readPort()
-        let host = try HostProcess("/usr/bin/unshare", [
-            "--net", "--", "/bin/sh", "-c",
-            #"ip link set lo up && exec /usr/bin/python3 -c "$1" 127.0.0.1 "$2""#,
-            "sh", HostScripts.gatedListen, String(port),
-        ])
+        let host = try HostProcess(
+            "/usr/bin/unshare",
+            [
+                "--net", "--", "/bin/sh", "-c",
+                #"ip link set lo up && exec /usr/bin/python3 -c "$1" 127.0.0.1 "$2""#,
+                "sh", HostScripts.gatedListen, String(port),
+            ])
         do {
             guard try host.readLine() == "up" else { throw HostProcessError.unexpected("no 'up'") }
         } catch {
@@ -52,11 +57,13 @@ import Testing
         let start = Clock.monotonicSeconds()
         for _ in 0..<rounds { _ = probe.verdict(pid: host.pid, port: port) }
         let mean = (Clock.monotonicSeconds() - start) / Double(rounds) * 1000
-        let how = entersNamespaces && probe.namespaceRefusal == nil
+        let how =
+            entersNamespaces && probe.namespaceRefusal == nil
             ? "sock_diag socket opened with setns"
             : "/proc/PID/net/tcp{,6}, read at most every \(probe.namespaceReadInterval) s"
-        print("HostListenProbe verdict, host in another network namespace (\(how)): "
-              + "\(milliseconds(mean)) ms (mean of \(rounds))")
+        print(
+            "HostListenProbe verdict, host in another network namespace (\(how)): "
+                + "\(milliseconds(mean)) ms (mean of \(rounds))")
         #expect(mean < 2, "a verdict took \(mean) ms on average")
 
         other.kill()
@@ -73,11 +80,13 @@ import Testing
         let other = try HostProcess.python(HostScripts.listen, ["127.0.0.1", "0"])
         let port = try other.readPort()
         // One pid throughout: sh waits for a line, then execs unshare, which execs python.
-        let host = try HostProcess("/bin/sh", [
-            "-c",
-            #"echo up; read line; exec /usr/bin/unshare --net -- /bin/sh -c 'ip link set lo up && exec /usr/bin/python3 -c "$1" 127.0.0.1 "$2"' sh "$1" "$2""#,
-            "sh", HostScripts.gatedListen, String(port),
-        ])
+        let host = try HostProcess(
+            "/bin/sh",
+            [
+                "-c",
+                #"echo up; read line; exec /usr/bin/unshare --net -- /bin/sh -c 'ip link set lo up && exec /usr/bin/python3 -c "$1" 127.0.0.1 "$2"' sh "$1" "$2""#,
+                "sh", HostScripts.gatedListen, String(port),
+            ])
         #expect(try host.readLine() == "up")
         let probe = HostListenProbe()
         guard case .heldByOther(port, other.pid, _, _) = probe.verdict(pid: host.pid, port: port) else {
@@ -99,10 +108,12 @@ import Testing
 
     @Test("reading another namespace through /proc every time costs milliseconds (why it is throttled)")
     func procReadCost() throws {
-        let host = try HostProcess("/usr/bin/unshare", [
-            "--net", "--", "/bin/sh", "-c",
-            #"ip link set lo up && exec /usr/bin/python3 -c "$1" 127.0.0.1 0"#, "sh", HostScripts.listen,
-        ])
+        let host = try HostProcess(
+            "/usr/bin/unshare",
+            [
+                "--net", "--", "/bin/sh", "-c",
+                #"ip link set lo up && exec /usr/bin/python3 -c "$1" 127.0.0.1 0"#, "sh", HostScripts.listen,
+            ])
         let port: UInt16
         do {
             port = try host.readPort()
@@ -116,8 +127,9 @@ import Testing
         for _ in 0..<rounds { _ = probe.verdict(pid: host.pid, port: port) }
         let mean = (Clock.monotonicSeconds() - start) / Double(rounds) * 1000
         #expect(probe.statistics.namespaceReads == rounds + 1)
-        print("HostListenProbe verdict, host in another network namespace, /proc read every time: "
-              + "\(milliseconds(mean)) ms (mean of \(rounds))")
+        print(
+            "HostListenProbe verdict, host in another network namespace, /proc read every time: "
+                + "\(milliseconds(mean)) ms (mean of \(rounds))")
     }
 
     @Test("namespace identity: ours is stable, a pid that is gone has none")
@@ -161,9 +173,12 @@ import Testing
             if let expected = entry.expected {
                 #expect(first == expected, "\(entry.name)")
             } else {
-                #expect(first == .heldByOther(port: heldPort, pid: other.pid,
-                                              command: ProcessTree.command(of: other.pid),
-                                              uid: ProcessHandle.currentUID))
+                #expect(
+                    first
+                        == .heldByOther(
+                            port: heldPort, pid: other.pid,
+                            command: ProcessTree.command(of: other.pid),
+                            uid: ProcessHandle.currentUID))
             }
             let before = probe.statistics
             let start = Clock.monotonicSeconds()
@@ -177,12 +192,14 @@ import Testing
             let listingStart = Clock.monotonicSeconds()
             for _ in 0..<rounds { _ = try listing.listeningSockets() }
             let listingMean = (Clock.monotonicSeconds() - listingStart) / Double(rounds) * 1000
-            #expect(mean < max(2, 10 * listingMean), "\(entry.name): \(mean) ms per verdict, \(listingMean) ms per listing")
+            #expect(
+                mean < max(2, 10 * listingMean), "\(entry.name): \(mean) ms per verdict, \(listingMean) ms per listing")
             report.append("\(entry.name) \(milliseconds(mean)) ms")
         }
         let listeners = try ListenProbe().listeningSockets().count
-        print("HostListenProbe verdict cost (mean of \(rounds), \(listeners) LISTEN sockets): "
-              + report.joined(separator: "; "))
+        print(
+            "HostListenProbe verdict cost (mean of \(rounds), \(listeners) LISTEN sockets): "
+                + report.joined(separator: "; "))
     }
 }
 

@@ -1,8 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
+
 @testable import AttachSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A child process with its stdin and stdout on socket pairs, in its own process group so that the
 /// whole tree it starts is killed (SIGKILL to the group) and reaped when the value is dropped.
@@ -147,13 +149,15 @@ enum HostScripts {
 
 /// Polls `probe.verdict(pid:port:)` every 2 ms until `accept` takes it or `seconds` pass;
 /// returns the last verdict.
-func verdict(_ probe: HostListenProbe, pid: Int32, port: UInt16?, within seconds: Double = 10,
-             until accept: (HostListenVerdict) -> Bool) -> HostListenVerdict {
+func verdict(
+    _ probe: HostListenProbe, pid: Int32, port: UInt16?, within seconds: Double = 10,
+    until accept: (HostListenVerdict) -> Bool
+) -> HostListenVerdict {
     let deadline = Clock.monotonicSeconds() + seconds
     var last = probe.verdict(pid: pid, port: port)
     while !accept(last) && Clock.monotonicSeconds() < deadline {
         var nothing = pollfd(fd: -1, events: 0, revents: 0)
-        _ = poll(&nothing, 1, 2)                            // the daemon's own probe interval
+        _ = poll(&nothing, 1, 2)  // the daemon's own probe interval
         last = probe.verdict(pid: pid, port: port)
     }
     return last

@@ -1,8 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
+
 @testable import AttachSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 @Suite struct InstanceLockTests {
     @Test func aSecondHolderIsRefusedAndToldWhoHoldsIt() throws {
@@ -12,7 +14,10 @@ import Testing
         defer { first.fd.close() }
         // flock locks belong to the open file description: a second open is a second holder,
         // even in the same process.
-        #expect(throws: InstanceLock.Failure.held(by: .init(pid: ProcessHandle.currentPID, controlSocket: "/run/first.sock"))) {
+        #expect(
+            throws: InstanceLock.Failure.held(
+                by: .init(pid: ProcessHandle.currentPID, controlSocket: "/run/first.sock"))
+        ) {
             _ = try InstanceLock.acquire(path, controlSocket: "/run/second.sock")
         }
         #expect(Files.permissions(path) == 0o600)

@@ -1,8 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
+
 @testable import AttachSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 @Suite struct ListenProbeTests {
     @Test func seesAListenerAndForgetsItAfterClose() throws {
@@ -83,8 +85,10 @@ import Testing
         let diag = try median(diagProbe)
         let proc = try median(ListenProbe(method: .procNet))
         let count = try diagProbe.listeningPorts().count
-        #expect(diag < 1.0 || diag <= proc,
-                "sock_diag \(diag.formatted3) ms, /proc/net/tcp \(proc.formatted3) ms (median of \(rounds), \(count) listening ports)")
+        #expect(
+            diag < 1.0 || diag <= proc,
+            "sock_diag \(diag.formatted3) ms, /proc/net/tcp \(proc.formatted3) ms (median of \(rounds), \(count) listening ports)"
+        )
     }
 }
 
@@ -92,13 +96,13 @@ import Testing
     @Test func requestIsHeaderPlusInetDiagReqV2() {
         let bytes = SockDiag.request(family: AF_INET6, sequence: 7)
         #expect(bytes.count == 72)
-        #expect(Array(bytes[0..<4]) == [72, 0, 0, 0])          // nlmsg_len
-        #expect(Array(bytes[4..<6]) == [20, 0])                // SOCK_DIAG_BY_FAMILY
-        #expect(Array(bytes[6..<8]) == [0x01, 0x03])           // NLM_F_REQUEST | NLM_F_DUMP
-        #expect(Array(bytes[8..<12]) == [7, 0, 0, 0])          // seq
+        #expect(Array(bytes[0..<4]) == [72, 0, 0, 0])  // nlmsg_len
+        #expect(Array(bytes[4..<6]) == [20, 0])  // SOCK_DIAG_BY_FAMILY
+        #expect(Array(bytes[6..<8]) == [0x01, 0x03])  // NLM_F_REQUEST | NLM_F_DUMP
+        #expect(Array(bytes[8..<12]) == [7, 0, 0, 0])  // seq
         #expect(bytes[16] == UInt8(AF_INET6))
-        #expect(bytes[17] == 6)                                // IPPROTO_TCP
-        #expect(Array(bytes[20..<24]) == [0x00, 0x04, 0, 0])   // 1 << 10
+        #expect(bytes[17] == 6)  // IPPROTO_TCP
+        #expect(Array(bytes[20..<24]) == [0x00, 0x04, 0, 0])  // 1 << 10
         #expect(bytes[24...].allSatisfy { $0 == 0 })
     }
 
@@ -118,12 +122,13 @@ import Testing
         func diag(port: UInt16, state: UInt8 = 10) -> [UInt8] {
             [UInt8(AF_INET), state, 0, 0, UInt8(port >> 8), UInt8(port & 0xff)] + Array(repeating: 0, count: 66)
         }
-        let datagram = record(type: 20, seq: 5, body: diag(port: 8080))
-            + record(type: 20, seq: 4, body: diag(port: 1111))      // stale dump
-            + record(type: 20, seq: 5, body: diag(port: 22, state: 1)) // not LISTEN
+        let datagram =
+            record(type: 20, seq: 5, body: diag(port: 8080))
+            + record(type: 20, seq: 4, body: diag(port: 1111))  // stale dump
+            + record(type: 20, seq: 5, body: diag(port: 22, state: 1))  // not LISTEN
             + record(type: 20, seq: 5, body: diag(port: 5678))
             + record(type: 3, seq: 5, body: [0, 0, 0, 0])
-            + record(type: 20, seq: 5, body: diag(port: 9999))      // after DONE
+            + record(type: 20, seq: 5, body: diag(port: 9999))  // after DONE
         let batch = try datagram.withUnsafeBytes { try SockDiag.parse($0, sequence: 5) }
         #expect(batch == SockDiag.Batch(ports: [8080, 5678], done: true))
 

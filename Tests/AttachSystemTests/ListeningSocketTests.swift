@@ -1,8 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
+
 @testable import AttachSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 @Suite struct ListeningSocketTests {
     @Test("sock_diag and /proc/net/tcp{,6} report the same address, port, inode and uid")
@@ -14,8 +16,11 @@ import Testing
         for method in [ListenProbe.Method.sockDiag, .procNet] {
             let sockets = try ListenProbe(method: method).listeningSockets()
             let mine = try #require(sockets.first { $0.inode == inode }, "\(method): no socket \(inode)")
-            #expect(mine == ListeningSocket(family: .ipv4, address: [127, 0, 0, 1], port: port,
-                                            inode: inode, uid: ProcessHandle.currentUID))
+            #expect(
+                mine
+                    == ListeningSocket(
+                        family: .ipv4, address: [127, 0, 0, 1], port: port,
+                        inode: inode, uid: ProcessHandle.currentUID))
             #expect(mine.isLoopback && !mine.isWildcard && mine.isReachableFromLoopback)
             #expect(mine.description == "127.0.0.1:\(port)")
         }
@@ -58,26 +63,31 @@ import Testing
                2: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 17 1 0000000000000000 100 0 0 10 0
             garbage
             """
-        #expect(ProcNetTCP.parseListeners(Array(v4.utf8), family: .ipv4) == [
-            ListeningSocket(family: .ipv4, address: [127, 0, 0, 1], port: 8080, inode: 4242, uid: 1000),
-            ListeningSocket(family: .ipv4, address: [0, 0, 0, 0], port: 22, inode: 17, uid: 0),
-        ])
+        #expect(
+            ProcNetTCP.parseListeners(Array(v4.utf8), family: .ipv4) == [
+                ListeningSocket(family: .ipv4, address: [127, 0, 0, 1], port: 8080, inode: 4242, uid: 1000),
+                ListeningSocket(family: .ipv4, address: [0, 0, 0, 0], port: 22, inode: 17, uid: 0),
+            ])
         let v6 = """
               sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
                0: 00000000000000000000000001000000:162E 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 99 1 0000000000000000 100 0 0 10 0
             """
-        #expect(ProcNetTCP.parseListeners(Array(v6.utf8), family: .ipv6) == [
-            ListeningSocket(family: .ipv6, address: Array(repeating: 0, count: 15) + [1], port: 5678,
-                            inode: 99, uid: 1000),
-        ])
+        #expect(
+            ProcNetTCP.parseListeners(Array(v6.utf8), family: .ipv6) == [
+                ListeningSocket(
+                    family: .ipv6, address: Array(repeating: 0, count: 15) + [1], port: 5678,
+                    inode: 99, uid: 1000)
+            ])
     }
 
     @Test("a sock_diag reply record: address, port, uid and inode at their offsets")
     func sockDiagRecord() throws {
         var body = [UInt8](repeating: 0, count: 72)
-        body[0] = UInt8(AF_INET); body[1] = 10                     // family, TCP_LISTEN
-        body[4] = 0x16; body[5] = 0x2E                             // sport 5678 (be16)
-        body[8..<12] = [127, 0, 0, 1]                              // src
+        body[0] = UInt8(AF_INET)
+        body[1] = 10  // family, TCP_LISTEN
+        body[4] = 0x16
+        body[5] = 0x2E  // sport 5678 (be16)
+        body[8..<12] = [127, 0, 0, 1]  // src
         body.replaceSubrange(64..<68, with: littleEndianBytes(UInt32(1000)))
         body.replaceSubrange(68..<72, with: littleEndianBytes(UInt32(31337)))
         var established = body
@@ -90,9 +100,13 @@ import Testing
         Netlink.appendHeader(bodyLength: 4, type: 3, flags: 2, sequence: 9, to: &datagram)
         datagram += [0, 0, 0, 0]
         let batch = try datagram.withUnsafeBytes { try SockDiag.parseListeners($0, sequence: 9) }
-        #expect(batch == SockDiag.ListenerBatch(
-            sockets: [ListeningSocket(family: .ipv4, address: [127, 0, 0, 1], port: 5678, inode: 31337, uid: 1000)],
-            done: true))
+        #expect(
+            batch
+                == SockDiag.ListenerBatch(
+                    sockets: [
+                        ListeningSocket(family: .ipv4, address: [127, 0, 0, 1], port: 5678, inode: 31337, uid: 1000)
+                    ],
+                    done: true))
         let short = Array(datagram.prefix(16 + 40))
         var header: [UInt8] = []
         Netlink.appendHeader(bodyLength: 40, type: 20, flags: 2, sequence: 9, to: &header)

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import AttachSystem
 
 @Suite struct PeerOwnerTests {
@@ -33,7 +34,10 @@ import Testing
     @Test("a Unix socket is not a TCP peer")
     func unixSocketIsUnknown() throws {
         let (a, b) = try Socket.pair()
-        defer { a.close(); b.close() }
+        defer {
+            a.close()
+            b.close()
+        }
         #expect(ListenProbe().peerOwner(of: a) == .unknown)
     }
 }

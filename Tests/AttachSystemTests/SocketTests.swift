@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-import Testing
 import AttachSystem
 import AttachSystemd
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 @Suite struct UnixSocketTests {
     @Test func listenConnectAcceptReadWriteRoundTripWithOurCredentials() throws {
@@ -106,7 +107,10 @@ import AttachSystemd
 
     @Test func pairIsConnected() throws {
         let (a, b) = try Socket.pair()
-        defer { a.close(); b.close() }
+        defer {
+            a.close()
+            b.close()
+        }
         try a.writeAll([1, 2, 3])
         #expect(try b.read(upTo: 3) == [1, 2, 3])
         #expect(try Socket.peerCredentials(a).pid == getpid())
@@ -165,7 +169,10 @@ import AttachSystemd
 
     @Test func localPortOfUnixSocketIsUnsupported() throws {
         let (a, b) = try Socket.pair()
-        defer { a.close(); b.close() }
+        defer {
+            a.close()
+            b.close()
+        }
         #expect(throws: Errno.addressFamilyNotSupported) { try Socket.localPort(a) }
     }
 }

@@ -1,9 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
+
 @testable import AttachSystem
 @testable import AttachSystemd
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Everything that reads or changes NOTIFY_SOCKET, WATCHDOG_*, LISTEN_* or JOURNAL_STREAM lives
 /// in this one serialized suite; no other test touches those variables.
@@ -27,7 +29,10 @@ import Testing
         #expect(try receiver.read(upTo: 4096) == Array("READY=1\nSTATUS=listening".utf8))
 
         let (a, b) = try Socket.pair()
-        defer { a.close(); b.close() }
+        defer {
+            a.close()
+            b.close()
+        }
         #expect(Systemd.notify("FDSTORE=1\nFDNAME=control", fds: [a]))
         try expectReadable(receiver)
         // read(2) drops the SCM_RIGHTS part (the kernel closes the passed copy).

@@ -1,8 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Testing
+
 @testable import AttachSystem
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A fresh private directory under /tmp (mkdtemp), removed with its contents by `remove()`.
 struct TemporaryDirectory: ~Copyable {
@@ -34,8 +36,10 @@ struct TemporaryDirectory: ~Copyable {
 }
 
 /// Waits for `fd` to become readable, failing the test after `seconds`.
-func expectReadable(_ fd: FileDescriptor, within seconds: Double = 5,
-                    sourceLocation: SourceLocation = #_sourceLocation) throws {
+func expectReadable(
+    _ fd: FileDescriptor, within seconds: Double = 5,
+    sourceLocation: SourceLocation = #_sourceLocation
+) throws {
     let readable = try fd.waitReadable(timeoutMilliseconds: Int32(seconds * 1000))
     #expect(readable, "\(fd) did not become readable within \(seconds) s", sourceLocation: sourceLocation)
 }

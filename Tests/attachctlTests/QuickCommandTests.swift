@@ -1,5 +1,6 @@
 import ArgumentParser
 import Testing
+
 @testable import attachctl
 
 /// `QuickCommand` is a shortcut past ArgumentParser for `wait` and `status`: whatever it accepts,
@@ -12,7 +13,8 @@ struct QuickCommandTests {
     static func argumentParser(_ arguments: [String]) -> QuickCommand? {
         guard let command = try? AttachCtl.parseAsRoot(arguments) else { return nil }
         if let wait = command as? Wait {
-            return .wait(WaitRequest(socket: wait.global.socket, json: wait.output.json, name: wait.name, timeout: wait.timeout))
+            return .wait(
+                WaitRequest(socket: wait.global.socket, json: wait.output.json, name: wait.name, timeout: wait.timeout))
         }
         if let status = command as? Status {
             return .status(StatusRequest(socket: status.global.socket, json: status.output.json))
@@ -34,10 +36,22 @@ struct QuickCommandTests {
     func plainFormsAreQuick() {
         let cases: [([String], QuickCommand)] = [
             (["wait", "maxtools"], .wait(WaitRequest(socket: nil, json: false, name: "maxtools", timeout: nil))),
-            (["wait", "maxtools", "--timeout", "30"], .wait(WaitRequest(socket: nil, json: false, name: "maxtools", timeout: 30))),
-            (["wait", "--timeout=0", "maxtools"], .wait(WaitRequest(socket: nil, json: false, name: "maxtools", timeout: 0))),
-            (["--socket", "/run/s", "wait", "p", "--json"], .wait(WaitRequest(socket: "/run/s", json: true, name: "p", timeout: nil))),
-            (["wait", "--socket", "/run/s", "p", "--timeout", "30"], .wait(WaitRequest(socket: "/run/s", json: false, name: "p", timeout: 30))),
+            (
+                ["wait", "maxtools", "--timeout", "30"],
+                .wait(WaitRequest(socket: nil, json: false, name: "maxtools", timeout: 30))
+            ),
+            (
+                ["wait", "--timeout=0", "maxtools"],
+                .wait(WaitRequest(socket: nil, json: false, name: "maxtools", timeout: 0))
+            ),
+            (
+                ["--socket", "/run/s", "wait", "p", "--json"],
+                .wait(WaitRequest(socket: "/run/s", json: true, name: "p", timeout: nil))
+            ),
+            (
+                ["wait", "--socket", "/run/s", "p", "--timeout", "30"],
+                .wait(WaitRequest(socket: "/run/s", json: false, name: "p", timeout: 30))
+            ),
             (["status"], .status(StatusRequest(socket: nil, json: false))),
             (["--json", "status", "--socket=/x"], .status(StatusRequest(socket: "/x", json: true))),
         ]
@@ -64,7 +78,9 @@ struct QuickCommandTests {
     @Test("every command line of up to three tokens: the fast path accepts only what ArgumentParser reads the same")
     func exhaustiveAgreement() {
         var lines: [[String]] = [[]]
-        for _ in 0..<3 { lines += lines.filter { $0.count == lines.last!.count }.flatMap { line in Self.tokens.map { line + [$0] } } }
+        for _ in 0..<3 {
+            lines += lines.filter { $0.count == lines.last!.count }.flatMap { line in Self.tokens.map { line + [$0] } }
+        }
         var quick = 0
         for line in lines {
             guard let fast = QuickCommand.parse(line) else { continue }
@@ -78,7 +94,7 @@ struct QuickCommandTests {
     func sampledAgreement() {
         var state: UInt64 = 0x9E37_79B9_7F4A_7C15
         func next(_ bound: Int) -> Int {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return Int((state >> 33) % UInt64(bound))
         }
         var quick = 0
