@@ -26,16 +26,3 @@ extension Broker {
         ]
     }
 }
-
-/// The host hears of its IDE: a host that said `NOTIFY_ATTACH=1` gets `ATTACHED=1` when the
-/// first IDE relay to it starts (at once when it asks while one runs) and `DETACHED=1` when the
-/// last one ends (attach_ready's `wait_for_ide` and `on_attach`). Hosts that did not ask hear
-/// nothing.
-extension Broker {
-    func ideNotice(_ session: String, attached: Bool) -> [BrokerAction] {
-        guard let record = sessions[session], record.notifyAttach, let connection = record.connection else { return [] }
-        let relaying = attaches.values.filter { $0.phase == .relaying(session: session) }.count
-        guard relaying == (attached ? 1 : 0) else { return [] }
-        return [.sendLine(connection, attached ? .ideAttached : .ideDetached)]
-    }
-}

@@ -81,7 +81,7 @@ extension Broker {
         }
         sessions[id] = session
         actions.append(.sendLine(connection, .ok(session: id)))
-        if case .notifyAttach = assignment, attaches.values.contains(where: { $0.phase == .relaying(session: id) }) {
+        if case .notifyAttach = assignment, relayedIDEs(to: id) > 0 {
             // Asked while an IDE is already relayed to it: the host hears so at once, after the OK.
             actions.append(.sendLine(connection, .ideAttached))
         }

@@ -65,7 +65,8 @@ extension Broker {
         for id in gone {
             actions += end(id, reason: "ended on \(remote.destination)", now: now)
         }
-        return actions
+        // A new link: the remote attachd forgot the IDEs the last one told it of.
+        return actions + remoteIDEsAgain(of: project)
     }
 
     /// One remote session as it is on its machine now: created, updated or ended here to match.

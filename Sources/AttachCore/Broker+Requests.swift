@@ -59,6 +59,9 @@ extension Broker {
         case .selectSession(let params):
             return try select(params, token: token)
 
+        case .ideAttached(let params):
+            return try remoteIDE(params, token: token)
+
         case .setFollow(let params):
             return try setFollow(params, token: token)
         }
@@ -149,9 +152,10 @@ extension Broker {
             .max { ($0.info.readyAt ?? 0) < ($1.info.readyAt ?? 0) }?.info
     }
 
-    /// A control connection closed: forget every waiter it had.
-    mutating func controlConnectionClosed(_ connection: ConnectionID) {
+    /// A control connection closed: forget every waiter it had, and the IDEs it relayed.
+    mutating func controlConnectionClosed(_ connection: ConnectionID) -> [BrokerAction] {
         waiters = waiters.filter { $0.key.connection != connection }
+        return remoteIDEsGone(with: connection)
     }
 
     mutating func removeProject(_ name: String, now: Instant) -> [BrokerAction] {

@@ -34,6 +34,9 @@ public enum BrokerAction: Sendable, Equatable {
     /// The host behind this relay ended on its own (its session ended; `closeAttach` follows):
     /// a DAP relay of a following project tells the IDE to restart first (`DAPFollow`).
     case hostEnded(ConnectionID)
+    /// Tell a remote project's attachd (`IDEAttached`, one-way, on its link) that the first IDE
+    /// relay to its session `session` (its id there) started, or the last one ended.
+    case tellRemoteIDE(project: String, session: String, attached: Bool)
     /// Whether new relays of the project follow its hosts (`SetFollow`).
     case followHosts(project: String, Bool)
     /// Close an IDE connection on an attach port (held or relayed); report `relayEnded`.

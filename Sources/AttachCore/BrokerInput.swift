@@ -59,8 +59,7 @@ extension Broker {
             let closing = remoteLinkClosing(for: request)
             return handle(request, token: token, now: now) + closing
         case .controlClosed(let connection):
-            controlConnectionClosed(connection)
-            return []
+            return controlConnectionClosed(connection)
         case .hostConnected(let connection, let project, let viaTCP):
             return rendezvousAccepted(connection, project: project, viaTCP: viaTCP)
         case .hostLine(let connection, let project, let line):

@@ -12,4 +12,6 @@ public enum BrokerRequest: Sendable, Equatable {
     case wait(WaitParameters)
     case selectSession(SelectSessionParameters)
     case setFollow(SetFollowParameters)
+    /// `IDEAttached`: IDE relays from another machine's attachd (`remoteIDE`).
+    case ideAttached(IDEAttachedParameters)
 }

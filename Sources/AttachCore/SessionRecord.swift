@@ -44,6 +44,8 @@ struct SessionRecord: Sendable {
 
     /// The host said `NOTIFY_ATTACH=1`: it hears `ATTACHED=1` / `DETACHED=1`.
     var notifyAttach = false
+    /// The control connections (other machines' attachds) that relay IDEs to it (`IDEAttached`).
+    var remoteIDEs: Set<ConnectionID> = []
 
     /// The port is to be found in the host's tree now (none said, or a discovered one lost).
     var isDiscovering: Bool {

@@ -76,6 +76,7 @@ enum BrokerCalls {
         case .wait: return .wait(try codec.parameters(WaitParameters.self, in: message))
         case .selectSession: return .selectSession(try codec.parameters(SelectSessionParameters.self, in: message))
         case .setFollow: return .setFollow(try codec.parameters(SetFollowParameters.self, in: message))
+        case .ideAttached: return .ideAttached(try codec.parameters(IDEAttachedParameters.self, in: message))
         case .getInfo, .getInterfaceDescription, .getStatus, .watch, nil: throw .methodNotFound(call.method)
         }
     }

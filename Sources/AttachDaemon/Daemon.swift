@@ -173,6 +173,8 @@ public final class Daemon {
             remotes.open(project: project, remote: remote)
         case .closeRemote(let project):
             remotes.close(project)
+        case .tellRemoteIDE(let project, let session, let attached):
+            remotes.links[project]?.tellIDE(session: session, attached: attached)
         case .hostEnded(let connection):
             relays.hostEnded(connection)
         case .followHosts(let project, let on):

@@ -97,6 +97,16 @@ final class RemoteLink {
         fail(reason)
     }
 
+    /// Tells the remote attachd that the first IDE relay to its session started, or the last
+    /// ended (`IDEAttached`). One-way: no reply comes to upset the order of the watch's, and an
+    /// older attachd that does not know the method ignores it. Dropped while the link is down:
+    /// Core tells a new link again (`remoteIDEsAgain`).
+    func tellIDE(session: String, attached: Bool) {
+        guard let connection, !connection.isClosed else { return }
+        connection.send(
+            codec.frameCall(.ideAttached, IDEAttachedParameters(session: session, attached: attached), oneway: true))
+    }
+
     /// Ends the link for good (the project was removed).
     func stop() {
         stopped = true

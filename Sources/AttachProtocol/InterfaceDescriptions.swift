@@ -153,6 +153,11 @@ public enum InterfaceDescriptions {
         # restart: true, and its new connection is held until the project's next host is ready.
         method SetFollow(name: string, follow: bool) -> (project: Project)
 
+        # Another machine's attachd (a remote project's workstation) relays IDE connections straight
+        # to this session's debug server: it says so when the first starts and the last ends, so that
+        # a host that said NOTIFY_ATTACH=1 hears ATTACHED=1 / DETACHED=1. Sent with oneway.
+        method IDEAttached(session: string, attached: bool) -> ()
+
         # A host announces itself over the control socket. With pid, the session ends when that
         # process exits; otherwise when the debug port stops listening after it was ready. A host
         # announcing itself again is returned as it is: the live session of the project that session

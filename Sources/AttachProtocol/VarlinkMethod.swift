@@ -12,6 +12,7 @@ public enum VarlinkMethod: String, CaseIterable, Sendable {
     case endSession = "io.attachd.Broker.EndSession"
     case selectSession = "io.attachd.Broker.SelectSession"
     case setFollow = "io.attachd.Broker.SetFollow"
+    case ideAttached = "io.attachd.Broker.IDEAttached"
     case announce = "io.attachd.Broker.Announce"
     case wait = "io.attachd.Broker.Wait"
     case watch = "io.attachd.Broker.Watch"
@@ -32,17 +33,22 @@ public struct TypedCall<P: Encodable>: Encodable {
     /// nil: the call carries no `parameters` (varlink's form for a method without arguments).
     public let parameters: P?
     public let more: Bool?
+    /// true: the call expects no reply, and gets none (not even an error).
+    public let oneway: Bool?
 
-    public init(_ method: VarlinkMethod, parameters: P?, more: Bool? = nil) {
+    public init(_ method: VarlinkMethod, parameters: P?, more: Bool? = nil, oneway: Bool? = nil) {
         self.method = method.name
         self.parameters = parameters
         self.more = more
+        self.oneway = oneway
     }
 }
 
 extension VarlinkCodec {
     /// The bytes of a call of `method` with `parameters`, ended by its NUL.
-    public func frameCall<P: Encodable>(_ method: VarlinkMethod, _ parameters: P?, more: Bool = false) -> [UInt8] {
-        frame(TypedCall(method, parameters: parameters, more: more ? true : nil))
+    public func frameCall<P: Encodable>(
+        _ method: VarlinkMethod, _ parameters: P?, more: Bool = false, oneway: Bool = false
+    ) -> [UInt8] {
+        frame(TypedCall(method, parameters: parameters, more: more ? true : nil, oneway: oneway ? true : nil))
     }
 }
