@@ -9,8 +9,11 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from attachd_harness import _LineReader, free_port
 from dap_client import DapClient
+from remote_support import SshServer, add_remote, local_daemon, wait_remote_state
 
 HELPER_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "integrations", "python")
 
@@ -114,3 +117,32 @@ def test_attached_and_detached_only_to_hosts_that_asked(daemon):
     finally:
         for proc, _, _ in hosts.values():
             stop(proc)
+
+
+@pytest.fixture
+def sshd(short_tmp, attachd_bin_dir):
+    server = SshServer(short_tmp, attachd_bin_dir).start()
+    yield server
+    server.stop()
+
+
+def test_a_remote_host_hears_of_the_ide_relayed_by_the_workstation(daemon_factory, sshd):
+    # The workstation relays the IDE over ssh -W, past the remote attachd: it tells that one.
+    remote = daemon_factory()
+    add_project(remote, "farm")
+    local = local_daemon(daemon_factory, sshd)
+    attach = add_remote(local, remote)
+    wait_remote_state(local, "farm", "connected")
+    proc, out = start(remote, [HELPER_HOST, "farm", HELPER_DIR, "60"])
+    try:
+        out.wait_line(lambda l: l == "STARTED", 30)
+        assert local.ctl("wait", "farm", "--timeout", "60").returncode == 0
+        with DapClient.connect("127.0.0.1", attach, timeout=30) as dap:
+            dap.attach(timeout=30)
+            waited = out.wait_line(lambda l: l.startswith("WAITED "), 30).split()
+            assert waited[1] == "True"
+            assert out.wait_line(lambda l: l.startswith("ON_ATTACH"), 30) == "ON_ATTACH True"
+            dap.disconnect()
+            assert out.wait_line(lambda l: l.startswith("ON_ATTACH"), 30) == "ON_ATTACH False"
+    finally:
+        stop(proc)
