@@ -39,9 +39,12 @@ final class DAPRelayState {
 /// One direction of a DAP relay, copied through user space with read(2)/write(2) and framed:
 /// the IDE's direction passes bytes on as they come and is framed only to see a `disconnect`
 /// or `terminate`; the host's direction passes each message on once it is complete, so that a
-/// `terminated` event can be rewritten (`DAPFollow`). When the host's side ends, or fails, the
-/// farewell goes to the IDE before its end of file. A framing error turns either direction
-/// into a plain copy for the rest of the connection.
+/// `terminated` event can be rewritten (`DAPFollow`), except a body over `DAPFollow.scanLimit`
+/// (never a `terminated` event): once its header and first bytes are seen, the rest of it goes
+/// on straight from the read buffer, one write per read, never held whole. When the host's side
+/// ends, or fails, the farewell goes to the IDE before its end of file (unless it ends in the
+/// middle of such a body: half of it went on, nothing can follow). A framing error turns either
+/// direction into a plain copy for the rest of the connection.
 final class FramedDirection: RelayPump {
     let source: FileDescriptor
     let destination: FileDescriptor
@@ -53,6 +56,8 @@ final class FramedDirection: RelayPump {
     private var out: [UInt8] = []
     private var outStart = 0
     private let buffer: UnsafeMutableRawBufferPointer
+    /// The host's direction: the rest of a large body, passed on unframed.
+    private var passage: BodyPassage?
     private(set) var bytesMoved: UInt64 = 0
     private var sourceEnded = false
     private(set) var isFinished = false
@@ -60,13 +65,20 @@ final class FramedDirection: RelayPump {
     /// `sentAlready`: the IDE's bytes a `RelayTrial` passed on before: framed, not sent again.
     init(
         source: FileDescriptor, destination: FileDescriptor, fromHost: Bool, state: DAPRelayState, bufferCapacity: Int,
-        sentAlready: [UInt8] = []
+        sentAlready: [UInt8] = [], pipe: Pipe? = nil
     ) {
         self.source = source
         self.destination = destination
         self.fromHost = fromHost
         self.state = state
-        buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(4096, bufferCapacity), alignment: 16)
+        // The host's direction carries the bulk (variables, sources): larger reads, fewer calls.
+        let capacity = fromHost ? max(Self.hostBufferCapacity, bufferCapacity) : max(4096, bufferCapacity)
+        buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
+        if fromHost {
+            passage = BodyPassage(source: source, destination: destination, buffer: buffer, pipe: pipe)
+        } else {
+            pipe?.close()
+        }
         if !sentAlready.isEmpty {
             sentAlready.withUnsafeBytes { take($0) }
             out.removeAll()
@@ -77,7 +89,15 @@ final class FramedDirection: RelayPump {
         buffer.deallocate()
     }
 
-    var pending: Int { out.count - outStart }
+    static let hostBufferCapacity = 256 << 10
+    /// What is framed is copied (into the framer, then to be written): the host's reads stay
+    /// small, as the rest of a large body goes on through `passage` without it.
+    private var framedRead: Int { fromHost ? min(buffer.count, 16 << 10) : buffer.count }
+
+    var pending: Int { (passage?.pending ?? 0) + out.count - outStart }
+
+    /// In the middle of a large body passed through: nothing can go before its end.
+    private var midBody: Bool { passage?.isActive ?? false }
 
     func pump() -> RelayDirection.Step {
         guard !isFinished else { return .finished }
@@ -94,9 +114,26 @@ final class FramedDirection: RelayPump {
                 return .finished
             }
             if moved >= RelayDirection.fairShare { return .yield }
+            if let passage, passage.isActive {
+                do throws(Errno) {
+                    switch try passage.fill() {
+                    case .wouldBlock: return .waitSource
+                    // Half a message went on already: no farewell can follow it.
+                    case .endOfFile: sourceEnded = true
+                    case .moved(let count):
+                        moved += count
+                        if !passage.isActive {
+                            state.follow.passedOn(largeBodyHead: passage.head, tail: passage.tail)
+                        }
+                    }
+                } catch {
+                    return .failed(reading: true, error)
+                }
+                continue
+            }
             let count: Int
             do throws(Errno) {
-                count = try source.read(into: buffer)
+                count = try source.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[0..<framedRead]))
             } catch .wouldBlock {
                 return .waitSource
             } catch {
@@ -140,6 +177,11 @@ final class FramedDirection: RelayPump {
                     state.follow.fromIDE(message.body)
                 }
             }
+            if let passage, !state.follow.farewellSaid,
+                let start = framer.takeMessageStart(ifBodyOver: DAPFollow.scanLimit, into: &out)
+            {
+                passage.begin(bodyStart: out[start.bodyStart...], remaining: start.remaining)
+            }
         } catch {
             state.notDAP = true
             let rest = framer.takeBuffered()
@@ -150,7 +192,8 @@ final class FramedDirection: RelayPump {
     /// The farewell, written now if the host ended as Core saw it (its session ended): waits
     /// for room with poll(2) until `deadline` at most. False when there was none to say.
     func sayFarewell(until deadline: Double) -> Bool {
-        guard fromHost, !isFinished, let farewell = state.hostEnded() else { return false }
+        // In the middle of a large body nothing can be said: it would land inside the body.
+        guard fromHost, !isFinished, !midBody, let farewell = state.hostEnded() else { return false }
         _ = framer.takeBuffered()
         out += farewell
         _ = flush(until: deadline)
@@ -159,6 +202,12 @@ final class FramedDirection: RelayPump {
 
     /// Writes pending bytes until none are left (true) or the destination is full (false).
     private func drain() throws(Errno) -> Bool {
+        // Passed-through body bytes first: whatever is queued in `out` came after them.
+        if let passage, passage.pending > 0 {
+            let (written, done) = try passage.drain()
+            bytesMoved += UInt64(written)
+            if !done { return false }
+        }
         while outStart < out.count {
             let written: Int
             do throws(Errno) {
@@ -196,5 +245,7 @@ final class FramedDirection: RelayPump {
         return pending
     }
 
-    func closePipe() {}
+    func closePipe() {
+        passage?.closePipe()
+    }
 }

@@ -116,8 +116,9 @@ public final class Relay: @unchecked Sendable {
                     bufferCapacity: options.bufferCapacity,
                     sentAlready: ideSent),
                 FramedDirection(
-                    source: host, destination: ide, fromHost: true, state: state, bufferCapacity: options.bufferCapacity
-                ),
+                    source: host, destination: ide, fromHost: true, state: state,
+                    bufferCapacity: options.bufferCapacity,
+                    pipe: options.splice ? try? Pipe.make(capacity: options.pipeCapacity) : nil),
             ]
             return
         }

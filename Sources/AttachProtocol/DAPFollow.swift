@@ -61,6 +61,13 @@ public struct DAPFollow: Sendable {
         return farewell(terminatedBody: terminatedBody)
     }
 
+    /// A message whose body is over `scanLimit` was passed on as it came, without being held
+    /// (`replacement(for:)` would have returned nil): its first and last `scanLimit` bytes, looked
+    /// at for their `seq` only.
+    public mutating func passedOn(largeBodyHead head: [UInt8], tail: [UInt8]) {
+        highestSeq = max(highestSeq, Self.highestSeq(in: head), Self.highestSeq(in: tail))
+    }
+
     /// The host ended (its connection closed, or its session ended): the farewell, unless the
     /// IDE asked for the end or was told already.
     public mutating func hostEnded() -> [UInt8]? {

@@ -92,6 +92,26 @@ public struct DAPFramer: Sendable {
         return message
     }
 
+    /// For a message whose body is over `threshold` bytes, once its header and at least
+    /// `threshold` bytes of its body are buffered (and not all of it): takes the buffered part of
+    /// the message, header included, appending it to `out`, so that the caller passes the rest
+    /// of the body on without framing it. Returns where in `out` the body starts and the body
+    /// bytes still to come; nil otherwise (then nothing is taken).
+    public mutating func takeMessageStart(ifBodyOver threshold: Int, into out: inout [UInt8]) -> (
+        bodyStart: Int, remaining: Int
+    )? {
+        guard let (headerEnd, length) = pending, length > threshold else { return nil }
+        let bodyBuffered = buffer.count - headerEnd
+        guard bodyBuffered >= threshold, bodyBuffered < length else { return nil }
+        let taken = (bodyStart: out.count + headerEnd - start, remaining: length - bodyBuffered)
+        out += buffer[start...]
+        buffer.removeAll(keepingCapacity: true)
+        start = 0
+        scanned = 0
+        pending = nil
+        return taken
+    }
+
     /// Gives back every byte not framed yet (after an error, or at the end of the stream).
     public mutating func takeBuffered() -> [UInt8] {
         let rest = Array(buffer[start...])

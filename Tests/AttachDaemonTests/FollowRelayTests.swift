@@ -96,6 +96,28 @@ struct FollowRelayTests {
         #expect(said.dropFirst().map { $0["event"]?.stringValue } == ["output", "terminated"])
     }
 
+    @Test(
+        "large bodies go on byte for byte, both copy paths; their seq counts; messages after them are framed",
+        arguments: [true, false])
+    func largeBodies(splice: Bool) throws {
+        let rig = try RelayRig(.tcp, splice: splice, follow: "p")
+        try rig.ide.writeAll(initialize)
+        #expect(read(rig.host, count: initialize.count) == initialize)
+        let filler = String(repeating: "x", count: 300_000)
+        let big = dap(#"{"type":"response","command":"source","body":{"content":"\#(filler)"},"seq":41}"#)
+        let stopped = dap(#"{"seq":7,"type":"event","event":"stopped"}"#)
+        for message in [big, stopped, big, Array(big[0..<(big.count - 3)])] {
+            try rig.host.writeAll(message)
+            #expect(read(rig.ide, count: message.count) == message)
+        }
+        try rig.host.writeAll(Array(big[(big.count - 3)...]) + stopped)
+        #expect(read(rig.ide, count: 3 + stopped.count) == Array(big[(big.count - 3)...]) + stopped)
+        Socket.shutdownWrite(rig.host)
+        let said = try messages(readToEnd(rig.ide))
+        #expect(said.map { $0["event"]?.stringValue } == ["output", "terminated"])
+        #expect(said.last?["seq"]?.intValue == 43)
+    }
+
     @Test("DAP is recognised when its header comes in pieces")
     func pieces() throws {
         let rig = try RelayRig(.socketpair, splice: true, follow: "p")

@@ -59,6 +59,29 @@ struct DAPFramerTests {
         #expect(framer.buffered == 0)
     }
 
+    @Test("the start of a large message is taken once its first bytes of body are in; the rest is the caller's")
+    func messageStart() throws {
+        let header = Array("Content-Length: 10000\r\n\r\n".utf8)
+        let body = [UInt8](repeating: 120, count: 10000)
+        var framer = DAPFramer()
+        framer.append(header + body[0..<4095])
+        #expect(try framer.next() == nil)
+        var out: [UInt8] = [1]
+        #expect(framer.takeMessageStart(ifBodyOver: 4096, into: &out) == nil)
+        framer.append(body[4095..<5000])
+        #expect(try framer.next() == nil)
+        #expect(framer.takeMessageStart(ifBodyOver: 20000, into: &out) == nil)
+        #expect(out == [1])
+        let start = try #require(framer.takeMessageStart(ifBodyOver: 4096, into: &out))
+        #expect(out == [1] + header + body[0..<5000])
+        #expect(start.bodyStart == 1 + header.count && start.remaining == 5000)
+        #expect(framer.buffered == 0)
+        var whole = DAPFramer()
+        whole.append(header + body)
+        #expect(try whole.next() != nil)
+        #expect(whole.takeMessageStart(ifBodyOver: 4096, into: &out) == nil)
+    }
+
     @Test("headers that are not DAP are errors, with the bytes given back as they came")
     func errors() {
         var framer = DAPFramer()
