@@ -67,6 +67,17 @@ def add_project(daemon, name):
     return port
 
 
+def ide_seen_then_gone(dap, out):
+    """The IDE attaches: the host's wait_for_ide returns True and on_attach hears True; the IDE
+    disconnects: on_attach hears False."""
+    dap.attach(timeout=30)
+    waited = out.wait_line(lambda l: l.startswith("WAITED "), 30).split()
+    assert waited[1] == "True"
+    assert out.wait_line(lambda l: l.startswith("ON_ATTACH"), 30) == "ON_ATTACH True"
+    dap.disconnect()
+    assert out.wait_line(lambda l: l.startswith("ON_ATTACH"), 30) == "ON_ATTACH False"
+
+
 def test_wait_for_ide_times_out_false_without_an_ide(daemon):
     add_project(daemon, "blend")
     proc, out = start(daemon, [HELPER_HOST, "blend", HELPER_DIR, "0.5"])
@@ -84,12 +95,7 @@ def test_wait_for_ide_true_when_the_held_ide_is_relayed_then_on_attach_hears_it_
     with DapClient.connect("127.0.0.1", attach, timeout=30) as dap:  # F5 first: held
         proc, out = start(daemon, [HELPER_HOST, "blend", HELPER_DIR, "60"])
         try:
-            dap.attach(timeout=30)
-            waited = out.wait_line(lambda l: l.startswith("WAITED "), 30).split()
-            assert waited[1] == "True"
-            assert out.wait_line(lambda l: l.startswith("ON_ATTACH"), 30) == "ON_ATTACH True"
-            dap.disconnect()
-            assert out.wait_line(lambda l: l.startswith("ON_ATTACH"), 30) == "ON_ATTACH False"
+            ide_seen_then_gone(dap, out)
         finally:
             stop(proc)
 
@@ -138,11 +144,6 @@ def test_a_remote_host_hears_of_the_ide_relayed_by_the_workstation(daemon_factor
         out.wait_line(lambda l: l == "STARTED", 30)
         assert local.ctl("wait", "farm", "--timeout", "60").returncode == 0
         with DapClient.connect("127.0.0.1", attach, timeout=30) as dap:
-            dap.attach(timeout=30)
-            waited = out.wait_line(lambda l: l.startswith("WAITED "), 30).split()
-            assert waited[1] == "True"
-            assert out.wait_line(lambda l: l.startswith("ON_ATTACH"), 30) == "ON_ATTACH True"
-            dap.disconnect()
-            assert out.wait_line(lambda l: l.startswith("ON_ATTACH"), 30) == "ON_ATTACH False"
+            ide_seen_then_gone(dap, out)
     finally:
         stop(proc)
