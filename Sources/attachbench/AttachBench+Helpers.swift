@@ -1,5 +1,6 @@
 import AttachSystem
 import Foundation
+import Synchronization
 
 /// Where the bench finds its binaries and its directory, and small shared pieces.
 extension AttachBench {
@@ -53,12 +54,21 @@ extension AttachBench {
         }
     }
 
-    /// A loopback port the kernel just handed out (bind to 0, read, close).
+    /// A loopback port the kernel just handed out (bind to 0, read, close), never one this run
+    /// handed out before: the kernel may give a closed port again at once, and two of the bench's
+    /// daemons (a local and a "remote" one on the same loopback) asking for the same port is an
+    /// `AddressInUse` that has nothing to do with what is measured.
     static func freePort() throws -> Int {
-        let fd = try Socket.listenTCP(host: "127.0.0.1", port: 0)
-        defer { fd.close() }
-        return Int(try Socket.localPort(fd))
+        for _ in 0..<100 {
+            let fd = try Socket.listenTCP(host: "127.0.0.1", port: 0)
+            defer { fd.close() }
+            let port = Int(try Socket.localPort(fd))
+            if handedOutPorts.withLock({ $0.insert(port).inserted }) { return port }
+        }
+        throw BenchError("the kernel handed out no loopback port this run had not used, in 100 tries")
     }
+
+    private static let handedOutPorts = Mutex<Set<Int>>([])
 }
 
 func log(_ text: String) {
