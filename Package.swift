@@ -18,6 +18,8 @@ let package = Package(
             pkgConfig: "libsystemd",
             providers: [.apt(["libsystemd-dev"])]
         ),
+        // epoll(7) and eventfd(2), which the Glibc module does not import (header only).
+        .systemLibrary(name: "CLinux"),
         .target(
             name: "AttachProtocol",
             exclude: ["io.attachd.Broker.varlink"]
@@ -28,7 +30,7 @@ let package = Package(
         ),
         // The only module that calls the kernel; it links no libsystemd, so attachctl can be
         // one static executable.
-        .target(name: "AttachSystem"),
+        .target(name: "AttachSystem", dependencies: ["CLinux"]),
         // libsystemd for the daemon: sd-daemon (activation, notify, fd store) and the journal.
         .target(
             name: "AttachSystemd",

@@ -13,9 +13,10 @@ extension AttachRelays {
     /// The session behind a relay ended (Core closes the relay next): a following DAP relay
     /// tells the IDE now.
     func hostEnded(_ id: ConnectionID) {
-        guard case .relaying(let relay)? = connections[id]?.connection else { return }
-        if relay.sayHostEnded() {
-            logger.info("told the IDE its host ended", metadata: ["project": "\(connections[id]?.project ?? "?")"])
+        guard let (project, connection) = connections[id], case .relaying(let relay) = connection else { return }
+        let logger = self.logger
+        relay.sayHostEnded { said in
+            if said { logger.info("told the IDE its host ended", metadata: ["project": "\(project)"]) }
         }
     }
 }

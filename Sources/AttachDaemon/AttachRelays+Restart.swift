@@ -32,7 +32,6 @@ extension AttachRelays {
                 fdStore.store(fd, name: "held.\(project).\(id)")
                 fd.close()
             case .relaying(let relay):
-                relay.onEnd = nil
                 guard let pair = relay.handOver(), delivered(pair, project: project) else { continue }
                 fdStore.store(pair.ide, name: "relay.\(project).\(id).ide")
                 fdStore.store(pair.host, name: "relay.\(project).\(id).host")
@@ -95,18 +94,9 @@ extension AttachRelays {
                     .dropLast().joined(separator: "."))
             let id = nextID()
             let peer = Socket.peerAddress(ide) ?? "unknown peer"
-            let relay = Relay(
-                adopting: RelayHandOver(ide: ide, host: host, startedAt: Clock.wallSeconds()), queue: queue)
-            relay.onEnd = { [self] reason in
-                guard connections.removeValue(forKey: id) != nil else { return }
-                logger.info("an adopted relay ended", metadata: ["project": "\(project)", "reason": "\(reason)"])
-                deliver(
-                    .relayEnded(
-                        id, reason: reason, bytesToHost: Int(relay.bytesFromIDE), bytesToIDE: Int(relay.bytesFromHost)))
-            }
-            connections[id] = (project, .relaying(relay))
+            let relay = Relay(adopting: RelayHandOver(ide: ide, host: host, startedAt: Clock.wallSeconds()))
+            start(RelayHandle(relay, loop: loop), id: id, project: project, adopted: true)
             adopted += 1
-            relay.start()
             deliver(.relayAdopted(id, project: project, peer: peer))
         }
         for name in fdStore.inheritedNames(prefix: "held.") {

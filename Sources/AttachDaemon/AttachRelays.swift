@@ -7,7 +7,8 @@ import Logging
 
 /// The IDE connections on every project's attach port (`ProjectListeners` accepts them) —
 /// held (accepted, not read) until Core names a session, then relayed byte for byte to that
-/// session's debug server (`Relay`, splice(2)). Only the daemon's own user may connect.
+/// session's debug server (`Relay`, splice(2), on the relay loop's thread). Only the daemon's own
+/// user may connect.
 final class AttachRelays {
     /// One IDE connection, in the room's hands.
     enum IDEConnection {
@@ -17,13 +18,15 @@ final class AttachRelays {
         case connecting(FileDescriptor, RelayConnector)
         /// Through an ssh channel, until the remote debug server is known to be there.
         case trying(RelayTrial)
-        case relaying(Relay)
+        case relaying(RelayHandle)
     }
 
     let queue: DispatchQueue
     let logger: Logger
     let options: DaemonOptions
     let fdStore: FDStore
+    /// Where relays move their bytes, off the daemon's queue.
+    let loop: RelayLoop
     private let ids: ConnectionIDs
     private let peerOwner: (FileDescriptor) -> PeerOwner
     let deliver: (BrokerInput) -> Void
@@ -40,9 +43,10 @@ final class AttachRelays {
 
     init(
         queue: DispatchQueue, logger: Logger, options: DaemonOptions, fdStore: FDStore,
-        ids: ConnectionIDs, peerOwner: @escaping (FileDescriptor) -> PeerOwner,
+        ids: ConnectionIDs, loop: RelayLoop, peerOwner: @escaping (FileDescriptor) -> PeerOwner,
         deliver: @escaping (BrokerInput) -> Void
     ) {
+        self.loop = loop
         self.queue = queue
         self.logger = logger
         self.options = options
@@ -173,18 +177,33 @@ final class AttachRelays {
         sentSoFar: Int = 0, ideSent: [UInt8] = []
     ) {
         let relay = Relay(
-            ide: ide, host: host, queue: queue, follow: following.contains(project) ? project : nil,
-            ideSent: ideSent, bytesSoFar: (UInt64(sentSoFar), 0))
-        relay.onEnd = { [self] reason in
-            guard connections.removeValue(forKey: id) != nil else { return }
-            deliver(
-                .relayEnded(
-                    id, reason: reason, bytesToHost: Int(relay.bytesFromIDE), bytesToIDE: Int(relay.bytesFromHost)))
-        }
-        connections[id] = (project, .relaying(relay))
-        relay.start()
+            ide: ide, host: host, follow: following.contains(project) ? project : nil, ideSent: ideSent,
+            bytesSoFar: (UInt64(sentSoFar), 0))
+        start(RelayHandle(relay, loop: loop), id: id, project: project)
         logger.info("relaying", metadata: ["project": "\(project)", "session": "\(session)"])
         deliver(.relayUp(id))
+    }
+
+    /// Keeps a relay as the connection `id` and starts it; when it ends by itself, Core hears
+    /// `relayEnded` (from the daemon's queue).
+    func start(_ relay: RelayHandle, id: ConnectionID, project: String, adopted: Bool = false) {
+        connections[id] = (project, .relaying(relay))
+        let room = LoopBound(self, queue: queue)
+        relay.start { reason in
+            room.queue.async { room.value.relayEnded(id, relay, reason: reason, adopted: adopted) }
+        }
+    }
+
+    private func relayEnded(_ id: ConnectionID, _ relay: RelayHandle, reason: String, adopted: Bool) {
+        // Closed by the daemon meanwhile (`close` told Core already), or another connection.
+        guard case .relaying(let kept)? = connections[id]?.connection, kept === relay,
+            let (project, _) = connections.removeValue(forKey: id)
+        else { return }
+        if adopted {
+            logger.info("an adopted relay ended", metadata: ["project": "\(project)", "reason": "\(reason)"])
+        }
+        deliver(
+            .relayEnded(id, reason: reason, bytesToHost: Int(relay.bytesFromIDE), bytesToIDE: Int(relay.bytesFromHost)))
     }
 
     /// Closes an IDE connection, held or relayed; returns what Core must hear of it.
@@ -203,7 +222,6 @@ final class AttachRelays {
             trial.cancel()
             return .relayEnded(id, reason: reason, bytesToHost: trial.sent, bytesToIDE: 0)
         case .relaying(let relay):
-            relay.onEnd = nil
             relay.close(reason: reason)
             return .relayEnded(
                 id, reason: reason, bytesToHost: Int(relay.bytesFromIDE), bytesToIDE: Int(relay.bytesFromHost))

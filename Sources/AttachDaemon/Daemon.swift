@@ -53,7 +53,8 @@ public final class Daemon {
     private var unsaved: VarlinkError?
     private var lastStatus = ""
 
-    public init(options: DaemonOptions, logger: Logger) {
+    /// Builds the rooms; fails only when the relay loop cannot start (epoll or a thread refused).
+    public init(options: DaemonOptions, logger: Logger) throws(DaemonError) {
         self.options = options
         self.logger = logger
         let paths = options.paths
@@ -71,8 +72,14 @@ public final class Daemon {
         hosts = HostConnections(
             queue: queue, logger: logger, options: options, ids: ids, peerOwner: peerOwner, deliver: deliver)
         processes = ProcessWatcher(queue: queue, deliver: deliver)
+        let relayLoop: RelayLoop
+        do throws(Errno) {
+            relayLoop = try RelayLoop()
+        } catch {
+            throw DaemonError("cannot start the relay loop: \(error)")
+        }
         relays = AttachRelays(
-            queue: queue, logger: logger, options: options, fdStore: fdStore, ids: ids,
+            queue: queue, logger: logger, options: options, fdStore: fdStore, ids: ids, loop: relayLoop,
             peerOwner: peerOwner, deliver: deliver)
         remotes = RemoteLinks(
             queue: queue, logger: logger, ids: ids, runtimeDirectory: paths.runtimeDirectory, deliver: deliver)

@@ -1,9 +1,8 @@
 import AttachSystem
-import Dispatch
 
 /// A relay's two sockets, handed over for an orderly restart: still open, still connected,
 /// nothing lost that had been read from either (the pipes were drained into their destinations
-/// first), ready for systemd's fd store and `Relay(adopting:queue:)`.
+/// first), ready for systemd's fd store and `Relay(adopting:)`.
 public struct RelayHandOver: Sendable, Equatable {
     /// The IDE's connection.
     public let ide: FileDescriptor
@@ -33,20 +32,20 @@ public struct RelayHandOver: Sendable, Equatable {
 }
 
 extension Relay {
-    /// Stops relaying without closing the connections, for an orderly restart: cancels the
-    /// Dispatch sources, writes what sits in the two pipes (or copy buffers) into their
-    /// destination sockets, waiting for room with poll(2) for at most `timeoutMilliseconds` in
-    /// all (this blocks the queue that long at worst), closes the pipes and returns the two
-    /// sockets, open. Bytes not yet read stay in the sockets' kernel buffers for the next relay.
-    /// `onEnd` is not called. Returns nil when the relay had already ended (its sockets are
-    /// closed). The returned descriptors are the caller's; the relay never touches them again.
+    /// Stops relaying without closing the connections, for an orderly restart: unwatches the
+    /// sockets, writes what sits in the two pipes (or copy buffers) into their destination
+    /// sockets, waiting for room with poll(2) for at most `timeoutMilliseconds` in all (this
+    /// blocks the relay loop that long at worst), closes the pipes and returns the two sockets,
+    /// open. Bytes not yet read stay in the sockets' kernel buffers for the next relay. `onEnd`
+    /// is not called. Returns nil when the relay had already ended (its sockets are closed).
+    /// The returned descriptors are the caller's; the relay never touches them again.
     public func handOver(timeoutMilliseconds: Int32 = 1000) -> RelayHandOver? {
-        dispatchPrecondition(condition: .onQueue(queue))
         guard !isEnded else { return nil }
         markHandedOver()
-        stop(closingSockets: false)
+        stopWatching()
         let deadline = Clock.monotonicSeconds() + Double(max(0, timeoutMilliseconds)) / 1000
         let undelivered = directions.reduce(0) { $0 + $1.flush(until: deadline) }
+        publishCounts()
         let handed = RelayHandOver(
             ide: ide, host: host, bytesFromIDE: bytesFromIDE, bytesFromHost: bytesFromHost,
             startedAt: startedAt, undeliveredBytes: undelivered)

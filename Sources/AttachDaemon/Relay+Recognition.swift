@@ -1,6 +1,5 @@
 import AttachProtocol
 import AttachSystem
-import Dispatch
 
 /// A relay that follows its project's hosts first learns what it carries: the IDE speaks
 /// first in DAP (`Content-Length:`), in gdb's remote protocol and in node's inspector (an HTTP
@@ -8,9 +7,9 @@ import Dispatch
 /// moves. A host that speaks first is no DAP adapter. Until then nothing is read.
 extension Relay {
     /// How long a beginning of `Content-Length:` may stay unfinished before the relay goes on
-    /// byte for byte: tries, `recognitionRetry` apart.
+    /// byte for byte: tries, `recognitionRetry` seconds apart.
     static let recognitionTries = 500
-    static let recognitionRetry = DispatchTimeInterval.milliseconds(2)
+    static let recognitionRetry = 0.002
 
     /// Looks at what the IDE sent so far; decides, or waits for more.
     func recognize() {
@@ -40,47 +39,43 @@ extension Relay {
         runBoth()
     }
 
-    /// Read sources on both sockets, only to hear of the first bytes (they are not read here).
+    /// Both sockets watched, only to hear of the first bytes (they are not read here).
     private func watchFirstBytes() {
-        guard recognitionSources.isEmpty else { return }
-        for fd in [ide, host] {
-            let source = DispatchSource.makeReadSource(fileDescriptor: fd.rawValue, queue: queue)
-            source.setEventHandler { [self] in recognize() }
-            source.setCancelHandler { [self] in sourceCancelled() }
-            liveSources += 1
-            recognitionSources.append(source)
-            source.resume()
+        guard let context, !watchingFirstBytes else { return }
+        watchingFirstBytes = true
+        do throws(Errno) {
+            for fd in [ide, host] {
+                try context.watch(fd, for: .readable) { [unowned self] _ in recognize() }
+            }
+        } catch {
+            end("the relay could not watch its sockets: \(error)")
         }
     }
 
-    /// A part of `Content-Length:` came: its rest follows at once in practice, but a read source
-    /// would fire without pause meanwhile, so a short timer looks again.
+    /// A part of `Content-Length:` came: its rest follows at once in practice, but a watched
+    /// socket would be ready without pause meanwhile, so a short timer looks again.
     private func retrySoon() {
-        cancelRecognitionSources()
+        stopWatchingFirstBytes()
         recognitionTries += 1
         guard recognitionTries < Self.recognitionTries else { return decided(dap: false) }
-        let timer =
-            recognitionTimer
-            ?? {
-                let timer = DispatchSource.makeTimerSource(queue: queue)
-                timer.setEventHandler { [self] in recognize() }
-                recognitionTimer = timer
-                timer.schedule(deadline: .now() + Self.recognitionRetry)
-                timer.resume()
-                return timer
-            }()
-        timer.schedule(deadline: .now() + Self.recognitionRetry)
+        guard let context, recognitionTimer == nil else { return }
+        recognitionTimer = context.after(Self.recognitionRetry) { [unowned self] in
+            recognitionTimer = nil
+            recognize()
+        }
     }
 
-    private func cancelRecognitionSources() {
-        for source in recognitionSources { source.cancel() }
-        recognitionSources = []
+    private func stopWatchingFirstBytes() {
+        guard watchingFirstBytes else { return }
+        watchingFirstBytes = false
+        context?.unwatch(ide)
+        context?.unwatch(host)
     }
 
     /// Stops watching for the first bytes (decided, ended, or handed over).
     func stopRecognizing() {
-        cancelRecognitionSources()
-        recognitionTimer?.cancel()
+        stopWatchingFirstBytes()
+        if let recognitionTimer { context?.cancel(recognitionTimer) }
         recognitionTimer = nil
     }
 }

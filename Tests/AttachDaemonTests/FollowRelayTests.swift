@@ -49,7 +49,7 @@ struct FollowRelayTests {
         #expect(read(rig.host, count: initialize.count) == initialize)
         try rig.host.writeAll(initialized)
         #expect(read(rig.ide, count: initialized.count) == initialized)
-        #expect(rig.onQueue { rig.relay.isDAP })
+        #expect(rig.onLoop { rig.relay.isDAP })
         try rig.host.writeAll(dap(#"{"seq":3,"type":"event","event":"terminated"}"#))
         let said = try messages(readToEnd(rig.ide))
         #expect(said.map { $0["event"]?.stringValue } == ["output", "terminated"])
@@ -88,9 +88,9 @@ struct FollowRelayTests {
         try rig.ide.writeAll(initialize)
         #expect(read(rig.host, count: initialize.count) == initialize)
         try rig.host.writeAll(Array(initialized.dropLast(3)))  // half a message: never passed on before the farewell
-        #expect(eventually(on: rig.queue) { rig.relay.bytesFromHost > 0 })
-        #expect(rig.onQueue { rig.relay.sayHostEnded() })
-        rig.onQueue { rig.relay.close(reason: "session ended") }
+        #expect(eventually(on: rig.loop) { rig.relay.bytesFromHost > 0 })
+        #expect(rig.onLoop { rig.relay.sayHostEnded() })
+        rig.onLoop { rig.relay.close(reason: "session ended") }
         let said = try messages(readToEnd(rig.ide))
         #expect(said.first?["command"]?.stringValue == "initialize")
         #expect(said.dropFirst().map { $0["event"]?.stringValue } == ["output", "terminated"])
@@ -122,10 +122,10 @@ struct FollowRelayTests {
     func pieces() throws {
         let rig = try RelayRig(.socketpair, splice: true, follow: "p")
         try rig.ide.writeAll(Array(initialize[0..<4]))
-        #expect(rig.onQueue { !rig.relay.isDAP })
+        #expect(rig.onLoop { !rig.relay.isDAP })
         try rig.ide.writeAll(Array(initialize[4...]))
         #expect(read(rig.host, count: initialize.count) == initialize)
-        #expect(rig.onQueue { rig.relay.isDAP })
+        #expect(rig.onLoop { rig.relay.isDAP })
     }
 
     @Test(
@@ -146,7 +146,7 @@ struct FollowRelayTests {
             #expect(read(rig.host, count: gdb.count) == gdb)
         }
         if ideFirst { #expect(read(rig.ide, count: server.count) == server) }
-        #expect(rig.onQueue { !rig.relay.isDAP })
+        #expect(rig.onLoop { !rig.relay.isDAP })
         Socket.shutdownWrite(rig.host)
         #expect(readToEnd(rig.ide).isEmpty)
     }

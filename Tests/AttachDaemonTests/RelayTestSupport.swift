@@ -8,13 +8,23 @@ import Testing
     import Glibc
 #endif
 
+/// One relay loop for every relay test: like the daemon's, it lives as long as the process.
+let testRelayLoop: RelayLoop = {
+    do {
+        return try RelayLoop(name: "relay-tests")
+    } catch {
+        fatalError("the relay tests' loop did not start: \(error)")
+    }
+}()
+
 /// A relay between two real connections, with the outer ends the test plays: `ide` is the IDE's
-/// end, `host` the debug server's. Sockets are socketpairs or loopback TCP.
+/// end, `host` the debug server's. Sockets are socketpairs or loopback TCP. The relay runs on
+/// `loop`; the test reaches it there (`onLoop`).
 final class RelayRig: @unchecked Sendable {
-    let queue = DispatchQueue(label: "relay-test")
+    let loop = testRelayLoop
     let ide: FileDescriptor
     let host: FileDescriptor
-    let relay: Relay
+    private let bound: RelayLoop.Bound<Relay>
     let ended = Recorder<String>()
 
     enum Kind: String, CaseIterable, Sendable { case socketpair, tcp }
@@ -25,13 +35,18 @@ final class RelayRig: @unchecked Sendable {
         ide = ideOuter
         host = hostOuter
         let options = Relay.Options(splice: splice, pipeCapacity: 1 << 20, bufferCapacity: 64 << 10)
-        relay = Relay(ide: ideInner, host: hostInner, queue: queue, options: options, follow: follow)
+        let bound = RelayLoop.Bound(
+            Relay(ide: ideInner, host: hostInner, options: options, follow: follow), loop: loop)
+        self.bound = bound
         let ended = self.ended
-        queue.sync {
-            relay.onEnd = { ended.record($0) }
-            relay.start()
+        loop.sync { context in
+            bound.value.onEnd = { ended.record($0) }
+            bound.value.start(in: context)
         }
     }
+
+    /// The relay; on the loop only.
+    var relay: Relay { bound.value }
 
     /// Two connected ends: (outer, inner); the inner goes to the relay.
     static func connection(_ kind: Kind) throws -> (FileDescriptor, FileDescriptor) {
@@ -49,7 +64,8 @@ final class RelayRig: @unchecked Sendable {
         }
     }
 
-    func onQueue<T>(_ body: () -> T) -> T { queue.sync(execute: body) }
+    /// Runs `body` on the relay's loop and waits for it.
+    func onLoop<T: Sendable>(_ body: @escaping @Sendable () -> T) -> T { loop.sync { _ in body() } }
 
     private var hostClosed = false
 
@@ -64,8 +80,16 @@ final class RelayRig: @unchecked Sendable {
     deinit {
         ide.close()
         if !hostClosed { host.close() }
-        queue.sync { relay.close(reason: "test over") }
+        // The last reference may go in a closure that ran on the loop.
+        if loop.inLoop { return relay.close(reason: "test over") }
+        let bound = self.bound
+        loop.sync { _ in bound.value.close(reason: "test over") }
     }
+}
+
+/// Polls `condition` on `loop` until it holds or `seconds` pass; true when it held.
+func eventually(on loop: RelayLoop, within seconds: Double = 5, _ condition: @escaping @Sendable () -> Bool) -> Bool {
+    eventually(within: seconds) { loop.sync { _ in condition() } }
 }
 
 /// Exactly `count` bytes from `fd` (blocking end), or fewer when it ended or `seconds` passed.

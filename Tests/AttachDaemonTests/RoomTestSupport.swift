@@ -55,13 +55,18 @@ extension Recorder where Element == BrokerInput {
 /// Polls `condition` on `queue` (where the room's state lives) every millisecond until it
 /// holds or `seconds` pass; returns whether it held. For state that changes without an input.
 func eventually(on queue: DispatchQueue, within seconds: Double = 5, _ condition: () -> Bool) -> Bool {
+    eventually(within: seconds) { queue.sync(execute: condition) }
+}
+
+/// Polls `condition` every millisecond until it holds or `seconds` pass; true when it held.
+func eventually(within seconds: Double, _ condition: () -> Bool) -> Bool {
     let deadline = Clock.monotonicSeconds() + seconds
     let pause = DispatchSemaphore(value: 0)
     while Clock.monotonicSeconds() < deadline {
-        if queue.sync(execute: condition) { return true }
+        if condition() { return true }
         _ = pause.wait(timeout: .now() + .milliseconds(1))
     }
-    return queue.sync(execute: condition)
+    return condition()
 }
 
 /// A logger that drops everything: the rooms log refusals, the tests check behaviour.
