@@ -29,6 +29,9 @@ public struct Broker: Sendable {
     public static let relayRetryDelay = 0.25
     public static let relayRetryMaxDelay = 8.0
     var nextSessionNumber: UInt64
+    /// The schedule of the last `.reschedule` returned; nil before the first batch and after a
+    /// tick (`handle`).
+    var saidSchedule: ProbeSchedule?
     /// The rendezvous socket path for each project name, supplied by the daemon.
     let rendezvousPath: @Sendable (String) -> String
 

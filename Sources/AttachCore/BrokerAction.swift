@@ -43,6 +43,10 @@ public enum BrokerAction: Sendable, Equatable {
     case closeAttach(ConnectionID, reason: String)
     /// Read the LISTEN table now and report with `.probed`.
     case probeNow
+    /// Move the daemon's one timer to follow this schedule: the next probe, the next deadline,
+    /// what to ask the kernel. The last action of a batch whose schedule differs from the one
+    /// Core said last (and of every tick: the timer is one-shot and has just fired).
+    case reschedule(ProbeSchedule)
     /// Save `projectConfigs`.
     case persistProjects
     /// A project saved in `projects.json` is invalid (or clashes with one before it) and was

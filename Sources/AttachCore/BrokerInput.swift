@@ -49,8 +49,18 @@ public enum BrokerInput: Sendable, Equatable {
 }
 
 extension Broker {
-    /// The one door: feeds one input to the broker and returns what the daemon must do.
+    /// The one door: feeds one input to the broker and returns what the daemon must do, ending
+    /// with `.reschedule` when the schedule is not the one Core said last (see `rescheduled`).
     public mutating func handle(_ input: BrokerInput, now: Instant) -> [BrokerAction] {
+        var actions = dispatch(input, now: now)
+        // A tick is the daemon's one-shot timer having fired (or a probe made now): the timer
+        // follows Core again only if Core says the schedule again, even when it is unchanged.
+        if case .probed = input { saidSchedule = nil }
+        if let schedule = rescheduled() { actions.append(.reschedule(schedule)) }
+        return actions
+    }
+
+    private mutating func dispatch(_ input: BrokerInput, now: Instant) -> [BrokerAction] {
         switch input {
         case .loadProjects(let configs):
             let (actions, skipped) = load(configs)

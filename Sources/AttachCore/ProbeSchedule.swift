@@ -1,5 +1,7 @@
-/// When the daemon must look at the kernel next, and what for: Core's answer after each batch
-/// of inputs (`Broker.schedule`), which the daemon's one timer follows.
+/// When the daemon must look at the kernel next, and what for: Core says it with
+/// `BrokerAction.reschedule` whenever it changes, and the daemon's one timer follows it.
+/// Deadlines are absolute times on Core's clock (monotonic), so only a change of state moves
+/// them; the interval is counted from when the timer is set.
 public struct ProbeSchedule: Sendable, Equatable {
     /// Read LISTEN state this often; nil when nothing needs it.
     public var interval: Double?
@@ -23,7 +25,18 @@ public struct ProbeSchedule: Sendable, Equatable {
 }
 
 extension Broker {
-    /// The next probe and wake-up, read once after every batch: one pass over the sessions.
+    /// The schedule to say at the end of a batch: the current one when it is not the one said
+    /// last (remembered as said), nil when the daemon's timer already follows it.
+    mutating func rescheduled() -> ProbeSchedule? {
+        let current = schedule
+        guard current != saidSchedule else { return nil }
+        saidSchedule = current
+        return current
+    }
+
+    /// The next probe and wake-up as of now: one pass over the sessions. The daemon learns it
+    /// from `.reschedule`; tests and the queries (`probeInterval`, `nextDeadline`,
+    /// `ownershipQueries`) read it here.
     public var schedule: ProbeSchedule {
         var interval: Double?
         var deadline: Double?

@@ -117,7 +117,8 @@ public final class Daemon {
     }
 
     /// Carries out a batch of actions, and what Core answers to them, in order; reads LISTEN
-    /// state once at the end when an action asked for it.
+    /// state once at the end when an action asked for it (the probe follows the schedule Core
+    /// said last, so it asks what Core asks).
     func perform(_ actions: [BrokerAction]) {
         unsaved = nil
         defer { unsaved = nil }
@@ -130,10 +131,8 @@ public final class Daemon {
             }
             guard probeRequested else { break }
             probeRequested = false
-            work += broker.handle(
-                readiness.reading(queries: broker.ownershipQueries, connectedToo: false), now: instant())
+            work += broker.handle(readiness.reading(connectedToo: false), now: instant())
         }
-        readiness.reschedule(broker.schedule)
         updateStatus()
     }
 
@@ -204,6 +203,8 @@ public final class Daemon {
             processes.unwatch(session: session)
         case .probeNow:
             probeRequested = true
+        case .reschedule(let schedule):
+            readiness.reschedule(schedule)
         case .savedProjectSkipped(let name):
             logger.error("skipping an invalid saved project", metadata: ["project": "\(name)"])
         case .persistProjects:

@@ -4,7 +4,7 @@ import Dispatch
 import Logging
 
 /// Core's timer and the LISTEN probe behind it: reads the kernel's LISTEN table (sock_diag) as
-/// often as Core's `schedule` asks while something is pending, wakes for Core's next deadline,
+/// often as Core's schedule (`.reschedule`) asks while something is pending, wakes for Core's next deadline,
 /// and never runs while nothing needs it (no wakeups when idle). `reading` is the one probe,
 /// for the timer and for a batch that asked `probeNow`.
 final class ReadinessProbe {
@@ -20,7 +20,7 @@ final class ReadinessProbe {
     private let excludedPorts: () -> Set<UInt16>
     private var timer: DispatchSourceTimer?
     private var timerFireAt: Double?
-    /// What Core wants, as of the last batch.
+    /// What Core wants, as it said last (`.reschedule`).
     private var schedule = ProbeSchedule.idle
     private var lastAttachmentCheck = 0.0
 
@@ -76,11 +76,11 @@ final class ReadinessProbe {
         }
     }
 
-    /// The one probe: LISTEN state, what the hosts' process trees listen on (Core's ownership
-    /// queries), and, when `connectedToo` and Core wants it and it is due, the ports of
-    /// established connections. A reading with nil `listening` (the kernel refused) is still a
-    /// tick of the clock.
-    func reading(queries: [OwnershipQuery], connectedToo: Bool) -> BrokerInput {
+    /// The one probe: LISTEN state, what the hosts' process trees listen on (the ownership
+    /// queries of Core's schedule), and, when `connectedToo` and Core wants it and it is due,
+    /// the ports of established connections. A reading with nil `listening` (the kernel
+    /// refused) is still a tick of the clock.
+    func reading(connectedToo: Bool) -> BrokerInput {
         let listening = readListening()
         // Attachment is looked at on the timer only, at most as often as Core says: it walks
         // every established connection, not just the listeners.
@@ -92,11 +92,12 @@ final class ReadinessProbe {
             lastAttachmentCheck = now
             connected = probe.connectedPorts()
         }
-        return .probed(listening: listening, connected: connected, hosts: listening == nil ? [:] : readHosts(queries))
+        return .probed(
+            listening: listening, connected: connected, hosts: listening == nil ? [:] : readHosts(schedule.queries))
     }
 
-    /// Moves the timer after a batch: to the next probe (`interval` from now) or `deadline`
-    /// (monotonic), whichever is first; parked when there is neither.
+    /// Follows what Core said (`.reschedule`): moves the timer to the next probe (`interval`
+    /// from now) or `deadline` (monotonic), whichever is first; parked when there is neither.
     func reschedule(_ schedule: ProbeSchedule) {
         self.schedule = schedule
         let now = Clock.monotonicSeconds()
@@ -141,7 +142,7 @@ final class ReadinessProbe {
         // A deadline alone wakes Core without reading the kernel.
         deliver(
             schedule.interval == nil
-                ? .probed(listening: nil, connected: nil) : reading(queries: schedule.queries, connectedToo: true))
+                ? .probed(listening: nil, connected: nil) : reading(connectedToo: true))
     }
 
     /// The timer as a test drives it: `wantsConnected` asks for attachment at Core's slow pace.

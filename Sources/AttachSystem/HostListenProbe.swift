@@ -20,8 +20,10 @@
 /// `forget(pid:)` when a session ends, so that a recycled pid starts from nothing.
 public final class HostListenProbe: @unchecked Sendable {
 
+    // Not private, like the state below: the verdicts are reached in HostListenProbe+Verdicts.
+
     /// What is known of one host's tree.
-    private struct Host {
+    struct Host {
         /// nil: the probe's own network namespace.
         var namespace: NetworkNamespace?
         /// Socket inode -> the tree member holding it, as of the last tree scan.
@@ -40,15 +42,15 @@ public final class HostListenProbe: @unchecked Sendable {
     /// How long the answer to "does a marked process outside the tree exist" is kept.
     static let outsiderCheckInterval = 0.1
 
-    private let probe: ListenProbe
-    private let ownNamespace: NetworkNamespace?
-    private var hosts: [Int32: Host] = [:]
-    private var holders: [UInt64: SocketHolder?] = [:]
+    let probe: ListenProbe
+    let ownNamespace: NetworkNamespace?
+    var hosts: [Int32: Host] = [:]
+    var holders: [UInt64: SocketHolder?] = [:]
     /// What the holders of sockets outside a host's tree carry as the host's mark.
-    private var marks = HostMarks()
-    private var counters = Statistics()
-    private var namespaceProbes: [NetworkNamespace: ListenProbe] = [:]
-    private var namespaceListings: [NetworkNamespace: (time: Double, listeners: [ListeningSocket])] = [:]
+    var marks = HostMarks()
+    var counters = Statistics()
+    var namespaceProbes: [NetworkNamespace: ListenProbe] = [:]
+    var namespaceListings: [NetworkNamespace: (time: Double, listeners: [ListeningSocket])] = [:]
 
     /// How long (seconds) a `/proc/PID/net/tcp{,6}` listing of another namespace is reused:
     /// the price of the /proc path is that a listener there is seen up to this much later.
@@ -56,7 +58,7 @@ public final class HostListenProbe: @unchecked Sendable {
 
     /// Why setns(2) into other network namespaces was given up (EPERM for a daemon without
     /// CAP_SYS_ADMIN), nil while it works or has not been tried; then /proc is used.
-    public private(set) var namespaceRefusal: Errno?
+    public internal(set) var namespaceRefusal: Errno?
 
     /// A probe that lists its own namespace's listeners through `listenProbe` (pass the
     /// daemon's, to share its netlink socket; both must then be used from the same queue).
@@ -109,205 +111,5 @@ public final class HostListenProbe: @unchecked Sendable {
     public func forget(pid: Int32) {
         guard let host = hosts.removeValue(forKey: pid) else { return }
         if host.namespace != nil { dropUnusedNamespaces() }
-    }
-
-    // MARK: The decision
-
-    private func verdict(
-        pid: Int32, port: UInt16?, mark: String?,
-        listings: inout [NetworkNamespace?: [ListeningSocket]]
-    ) -> HostListenVerdict {
-        let namespace: NetworkNamespace?
-        do throws(Errno) {
-            let found = try NetworkNamespace.of(pid: pid)
-            namespace = found == ownNamespace ? nil : found
-        } catch .permissionDenied, .notPermitted {
-            namespace = nil  // cannot tell: assume ours
-        } catch {
-            forget(pid: pid)  // gone (ENOENT, ESRCH) or invalid
-            return .notListening
-        }
-        var host = hosts[pid] ?? Host(namespace: namespace)
-        if host.namespace != namespace {
-            host = Host(namespace: namespace)  // it moved (unshare): start again
-            hosts[pid] = host
-            dropUnusedNamespaces()
-        }
-        guard let listeners = listing(for: pid, in: namespace, cache: &listings) else {
-            hosts[pid] = host
-            return .notListening
-        }
-        let answer: HostListenVerdict
-        if let port {
-            answer = decide(port: port, pid: pid, mark: mark, host: &host, listeners: listeners)
-        } else {
-            answer = discover(pid: pid, mark: mark, host: &host, listeners: listeners)
-        }
-        if !host.foreign.isEmpty {
-            host.foreign.formIntersection(listeners.lazy.map(\.inode))
-        }
-        hosts[pid] = host
-        return answer
-    }
-
-    private func decide(
-        port: UInt16, pid: Int32, mark: String?, host: inout Host,
-        listeners: [ListeningSocket]
-    ) -> HostListenVerdict {
-        let candidates = listeners.filter { $0.port == port }
-        guard !candidates.isEmpty else { return .notListening }
-        if classify(candidates, pid: pid, host: &host).contains(where: { host.inodes[$0.inode] != nil }) {
-            return .listening(port: port)
-        }
-        let held = candidates.min { $0.inode < $1.inode }!
-        let holder = holder(of: held.inode, excluding: host.members, listeners: listeners)
-        if let mark, let holder, marks.carries(mark, holder: holder.pid, inode: held.inode) {
-            return .listening(port: port)
-        }
-        return .heldByOther(port: port, pid: holder?.pid, command: holder?.command, uid: held.uid)
-    }
-
-    private func discover(pid: Int32, mark: String?, host: inout Host, listeners: [ListeningSocket])
-        -> HostListenVerdict
-    {
-        let candidates = listeners.filter(\.isReachableFromLoopback)
-        if mark == nil, let port = host.discovered,
-            candidates.contains(where: { $0.port == port && host.inodes[$0.inode] != nil })
-        {
-            return .listening(port: port)
-        }
-        let classified = classify(candidates, pid: pid, host: &host)
-        if let mark {
-            // A listener the host handed to a process that left its tree, carrying its mark, is
-            // its debug server rather than one of the tree's own: debugpy's host listens on an
-            // internal port for its adapter, and the adapter (detached) on the public one.
-            let marked = classified.filter { socket in
-                guard host.inodes[socket.inode] == nil,
-                    let holder = holder(of: socket.inode, excluding: host.members, listeners: listeners)
-                else { return false }
-                return marks.carries(mark, holder: holder.pid, inode: socket.inode)
-            }
-            if let first = marked.min(by: { $0.inode < $1.inode }) {
-                host.discovered = first.port
-                return .listening(port: first.port)
-            }
-            // A marked process outside the tree that does not listen yet (debugpy's adapter
-            // starting up, while its host listens on an internal port for it): wait for it.
-            let now = Clock.monotonicSeconds()
-            if host.markedOutsider == nil || now - host.markedOutsider!.at >= Self.outsiderCheckInterval {
-                // The tree as it is now: a child started since the last scan (gdbserver's
-                // inferior) carries the mark too, and is no outsider.
-                let members = Set(ProcessTree.members(of: pid))
-                host.markedOutsider = (
-                    ProcessTree.anyProcess(
-                        carrying: HostMarks.variable, value: mark,
-                        excluding: members), now
-                )
-            }
-            if host.markedOutsider?.found == true {
-                host.discovered = nil
-                return .notListening
-            }
-        }
-        let owned = classified.filter { host.inodes[$0.inode] != nil }
-        // Socket inodes are handed out in increasing order: the smallest is the first created.
-        host.discovered = owned.min { $0.inode < $1.inode }?.port
-        return host.discovered.map { .listening(port: $0) } ?? .notListening
-    }
-
-    /// `candidates`, after rescanning the tree if any of them is neither the tree's nor known
-    /// to be foreign; those still not the tree's are then remembered as foreign.
-    private func classify(_ candidates: [ListeningSocket], pid: Int32, host: inout Host) -> [ListeningSocket] {
-        let unknown = candidates.contains { host.inodes[$0.inode] == nil && !host.foreign.contains($0.inode) }
-        guard unknown else { return candidates }
-        scanTree(pid: pid, host: &host)
-        for candidate in candidates where host.inodes[candidate.inode] == nil {
-            host.foreign.insert(candidate.inode)
-        }
-        return candidates
-    }
-
-    // MARK: The kernel's answers
-
-    private func scanTree(pid: Int32, host: inout Host) {
-        counters.treeScans += 1
-        var inodes: [UInt64: Int32] = [:]
-        let members = ProcessTree.members(of: pid)
-        for member in members {
-            for inode in ProcessTree.socketInodes(of: member) { inodes[inode] = member }
-        }
-        host.inodes = inodes
-        host.members = Set(members)
-    }
-
-    private func holder(
-        of inode: UInt64, excluding members: Set<Int32>,
-        listeners: [ListeningSocket]
-    ) -> SocketHolder? {
-        if let cached = holders[inode] { return cached }
-        counters.holderScans += 1
-        let found = ProcessTree.holder(of: inode, excluding: members)
-        if holders.count >= 256 {
-            // Only LISTEN sockets are ever asked about: keep those still listening.
-            let live = Set(listeners.map(\.inode))
-            holders = holders.filter { live.contains($0.key) }
-        }
-        holders[inode] = found
-        return found
-    }
-
-    private func listing(
-        for pid: Int32, in namespace: NetworkNamespace?,
-        cache: inout [NetworkNamespace?: [ListeningSocket]]
-    ) -> [ListeningSocket]? {
-        if let cached = cache[namespace] { return cached }
-        let listeners: [ListeningSocket]?
-        if let namespace {
-            listeners = otherNamespaceListing(for: pid, in: namespace)
-        } else {
-            listeners = try? probe.listeningSockets()
-        }
-        if let listeners { cache[namespace] = listeners }
-        return listeners
-    }
-
-    /// The listeners of another namespace: through a sock_diag socket opened inside it, else
-    /// from `/proc/PID/net`, reusing a listing younger than `namespaceReadInterval`.
-    private func otherNamespaceListing(for pid: Int32, in namespace: NetworkNamespace) -> [ListeningSocket]? {
-        if namespaceRefusal == nil {
-            do throws(Errno) {
-                let inside: ListenProbe
-                if let known = namespaceProbes[namespace] {
-                    inside = known
-                } else {
-                    inside = try NamespaceNetlink.probe(insideNetworkNamespaceOf: pid)
-                    counters.namespaceSockets += 1
-                    namespaceProbes[namespace] = inside
-                }
-                return try inside.listeningSockets()
-            } catch .noSuchFile, .noSuchProcess {
-                return nil  // the host is gone
-            } catch {
-                namespaceProbes[namespace] = nil
-                if error == .notPermitted || error == .permissionDenied || error == .notImplemented {
-                    namespaceRefusal = error
-                }
-            }
-        }
-        let now = Clock.monotonicSeconds()
-        if let recent = namespaceListings[namespace], now - recent.time < namespaceReadInterval {
-            return recent.listeners
-        }
-        counters.namespaceReads += 1
-        guard let listeners = try? ProcNetTCP.listeningSockets(in: "/proc/\(pid)/net") else { return nil }
-        namespaceListings[namespace] = (now, listeners)
-        return listeners
-    }
-
-    /// Closes the sockets and drops the listings of namespaces no tracked host is in any more.
-    private func dropUnusedNamespaces() {
-        let used = Set(hosts.values.compactMap(\.namespace))
-        namespaceProbes = namespaceProbes.filter { used.contains($0.key) }
-        namespaceListings = namespaceListings.filter { used.contains($0.key) }
     }
 }

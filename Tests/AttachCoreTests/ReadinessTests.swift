@@ -163,7 +163,7 @@ struct FreshLookTests {
         _ = h.line(1, "maxtools", "READY=1")
         _ = h.tick([5678])
         let t = h.token()
-        let asked = h.broker.handle(.call(.wait(WaitParameters(project: "maxtools")), token: t), now: h.now)
+        let asked = h.send(.call(.wait(WaitParameters(project: "maxtools")), token: t))
         #expect(asked == [.probeNow])
         #expect(h.send(.probed(listening: [5678], connected: nil)).responses[t]?.session?.id == "maxtools-1")
     }
