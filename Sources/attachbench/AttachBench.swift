@@ -16,7 +16,7 @@ struct AttachBench: ParsableCommand {
 
               swift run -c release attachbench                 # full run, a few minutes
               swift run -c release attachbench --quick         # smoke test, under a minute
-              swift run -c release attachbench --phases relay --busy 2   # relay round trip beside 2 busy processes
+              swift run -c release attachbench --busy 2        # relay beside 2 busy CPUs
             """)
 
     @Option(help: "Launches per mode for the release latency (after the warm-up).")

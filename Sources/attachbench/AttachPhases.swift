@@ -34,7 +34,7 @@ struct AttachOptions: ParsableArguments {
     var loadLaunches: Int?
     @Option(
         help:
-            "CPU-bound processes (`python3 -c 'while True: pass'`) running beside the relay phase's round trips (0)."
+            "CPU-bound processes (`python3 -c 'while True: pass'`) running beside the relay phase's round trips."
     )
     var busy: Int = 0
 
