@@ -17,6 +17,8 @@ Commands on stdin, one answer line each on stdout:
               time before the first listen(), T the time right after the last (time.time(),
               CLOCK_REALTIME; with one socket, right after its listen())
   count       "COUNT listeners connections"
+  received    "RECEIVED N", N the bulk bytes (after the length) the sink has read in all; answered
+              while a bulk transfer is being read (the relayload phase waits on it)
   close       close every listener and connection: "CLOSED"
   quit        exit
 """
@@ -38,6 +40,8 @@ class Server(object):
         self.pending = []      # bound, not listening
         self.listeners = []
         self.connections = set()
+        # Read without the lock by the command thread (an int, replaced whole under the GIL).
+        self.bulk_received = 0
         # A socketpair wakes the selector when the command thread changes the sets.
         self.wake_r, self.wake_w = socket.socketpair()
         self.wake_r.setblocking(False)
@@ -145,11 +149,13 @@ class Server(object):
                 return False
             header += more
         left = struct.unpack(">Q", header)[0] - len(rest[8:])
+        self.bulk_received += len(rest[8:])
         while left > 0:
             n = c.recv_into(self.view, min(left, CHUNK))
             if n == 0:
                 return False
             left -= n
+            self.bulk_received += n
         c.sendall(b"K")
         c.setblocking(False)
         return True
@@ -177,6 +183,8 @@ def main():
             elif words[0] == "count":
                 with server.lock:
                     reply = "COUNT %d %d" % (len(server.listeners), len(server.connections))
+            elif words[0] == "received":
+                reply = "RECEIVED %d" % server.bulk_received
             elif words[0] == "close":
                 server.close()
                 reply = "CLOSED"

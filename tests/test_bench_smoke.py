@@ -5,6 +5,8 @@ reported by `swift run -c release attachbench`, not judged by tests.
 """
 import json
 import os
+import shutil
+import signal
 import subprocess
 
 import attachd_harness
@@ -23,7 +25,7 @@ def test_attachbench_quick_run_produces_every_figure(attachd_bin_dir, tmp_path):
     with open(out) as f:
         results = json.load(f)
     for phase in ("releaseLines", "releaseBare", "baseline", "roundTrip", "scale", "idle",
-                  "relay", "relayScale", "manyProjects", "debugpy", "client", "remote"):
+                  "relay", "relayLoad", "relayScale", "manyProjects", "debugpy", "client", "remote"):
         assert results.get(phase), "phase %s produced nothing:\n%s" % (phase, result.stdout[-2000:])
     assert results["machine"]["cores"] >= 1
     assert results["releaseLines"]["launches"] > 0 and not results["releaseLines"]["failures"]
@@ -33,6 +35,76 @@ def test_attachbench_quick_run_produces_every_figure(attachd_bin_dir, tmp_path):
     else:
         assert remote["launches"] > 0 and not remote["failures"], remote
         assert remote["relay"] and remote["forward"] and remote["direct"], remote
+    load = results["relayLoad"]
+    assert load["idle"]["count"] > 0 and load["underBulk"]["count"] > 0 and not load["failures"], load
+    assert load["bytesMovedUnderBulk"] > 0 and load["secondsUnderBulk"] > 0 and load["ratioP99"] > 0, load
+    assert "… the same while that relay moves bulk data the whole time" in result.stdout
     targets = {t["name"]: t for t in results["targets"]}
     assert any("release p50" in name for name in targets)
+    assert "release p99 while a relay moves bulk data (vs idle p99)" in targets
     assert "| Target |" in result.stdout
+
+
+def busy_processes_of(bench_pid):
+    """The pids of the `--busy` processes a given attachbench started (their argv ends with
+    `attachbench-busy PID`), read from /proc."""
+    marker = b"\0attachbench-busy\0%d\0" % bench_pid
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open("/proc/%s/cmdline" % entry, "rb") as f:
+                    if marker in f.read():
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def run_busy_bench(attachd_bin_dir, tmp_path, *extra):
+    """The relay phase, quick and small, with two busy processes beside its round trips."""
+    return subprocess.Popen(
+        [os.path.join(attachd_bin_dir, "attachbench"), "--quick", "--phases", "relay", "--busy", "2",
+         "--held-launches", "2", "--bulk-mib", "8", "--json-out", str(tmp_path / "results.json"),
+         "--max-seconds", "120", "--bench-dir", os.path.join(HERE, "..", "bench")] + list(extra),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+
+
+def test_attachbench_busy_reports_the_rows_run_beside_busy_processes(attachd_bin_dir, tmp_path):
+    bench = run_busy_bench(attachd_bin_dir, tmp_path, "--relay-round-trips", "500")
+    stdout, stderr = bench.communicate(timeout=150)
+    assert bench.returncode == 0, stdout[-3000:] + stderr[-3000:]
+    with open(str(tmp_path / "results.json")) as f:
+        results = json.load(f)
+    relay = results["relay"]
+    assert relay["busyProcesses"] == 2 and relay["busyCPUSeconds"] > 0, relay
+    assert results["settings"]["attach"]["busy"] == 2
+    assert "(500 round trips, with 2 busy processes beside it (`--busy 2`:" in stdout
+    assert "… the same echo server directly, same run, same busy processes" in stdout
+    targets = {t["name"] for t in results["targets"]}
+    assert "relay round trip p99 beside 2 busy processes (vs direct + 1 ms)" in targets
+    assert "relay round trip p50 (vs direct + 15 µs)" not in targets  # a quiet-machine target
+    assert not busy_processes_of(bench.pid)
+
+
+def test_attachbench_interrupted_leaves_no_busy_process(attachd_bin_dir, tmp_path, short_tmp):
+    # A SIGTERM skips the bench's clean-up of its sandboxes: runtime directories go to
+    # short_tmp, and each one's /tmp twin (same name: logs, config) is removed below.
+    bench = run_busy_bench(attachd_bin_dir, tmp_path, "--relay-round-trips", "100000000",
+                           "--runtime-parent", short_tmp)
+    try:
+        attachd_harness.wait_for(lambda: len(busy_processes_of(bench.pid)) == 2, timeout=60,
+                                 message="attachbench to start its 2 busy processes")
+        bench.send_signal(signal.SIGTERM)
+        stdout, stderr = bench.communicate(timeout=30)
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+            bench.communicate()
+        for name in os.listdir(short_tmp):
+            if name.startswith("attachbench-"):
+                shutil.rmtree(os.path.join("/tmp", name), ignore_errors=True)
+    assert bench.returncode == 2, stdout[-3000:] + stderr[-3000:]
+    assert "children killed" in stderr
+    attachd_harness.wait_for(lambda: not busy_processes_of(bench.pid), timeout=10,
+                             message="the busy processes to be gone")

@@ -16,6 +16,7 @@ struct AttachBench: ParsableCommand {
 
               swift run -c release attachbench                 # full run, a few minutes
               swift run -c release attachbench --quick         # smoke test, under a minute
+              swift run -c release attachbench --busy 2        # relay beside 2 busy CPUs
             """)
 
     @Option(help: "Launches per mode for the release latency (after the warm-up).")
@@ -38,9 +39,10 @@ struct AttachBench: ParsableCommand {
     var quick = false
     @Option(
         help:
-            "Comma-separated phases: release,baseline,roundtrip,scale,idle,coldstart,relay,relayscale,many,debugpy,client,remote."
+            "Comma-separated phases: release,baseline,roundtrip,scale,idle,coldstart,relay,relayload,relayscale,many,debugpy,client,remote."
     )
-    var phases: String = "release,baseline,roundtrip,scale,idle,coldstart,relay,relayscale,many,debugpy,client,remote"
+    var phases: String =
+        "release,baseline,roundtrip,scale,idle,coldstart,relay,relayload,relayscale,many,debugpy,client,remote"
     @OptionGroup var attach: AttachOptions
     @Option(help: "Directory holding attachd and attachctl (default: this executable's directory).")
     var binDir: String?
@@ -101,7 +103,7 @@ struct AttachBench: ParsableCommand {
         let attachSettings = results.settings.attach!
 
         // A: one daemon, a few projects: release latency, the article's handshake, round trips.
-        if !phases.isDisjoint(with: ["release", "baseline", "roundtrip", "relay", "debugpy", "client"]) {
+        if !phases.isDisjoint(with: ["release", "baseline", "roundtrip", "relay", "relayload", "debugpy", "client"]) {
             let sandbox = try Sandbox(label: "latency")
             let daemon = DaemonUnderTest(sandbox: sandbox, binDirectory: binDirectory)
             defer {
@@ -148,7 +150,7 @@ struct AttachBench: ParsableCommand {
                 results.roundTrip = try RoundTrip.run(daemon, calls: roundTrips, progress: log)
             }
             try AttachPhases.onLatencyDaemon(
-                daemon, phases: phases, settings: attachSettings, warmup: warmup,
+                daemon, context: context, phases: phases, settings: attachSettings, warmup: warmup,
                 python: python, benchDirectory: benchDirectory, binDirectory: binDirectory,
                 staticAttachctl: attach.staticAttachctl ?? Self.defaultStaticAttachctl(benchDirectory),
                 results: &results)

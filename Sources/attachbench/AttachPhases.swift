@@ -27,6 +27,16 @@ struct AttachOptions: ParsableArguments {
     var remoteRoundTrips: Int?
     @Option(help: "DAP evaluate requests per path to debugpy hosts on the ssh side (100; quick: 20; 0: none).")
     var remoteDapRequests: Int?
+    @Option(
+        help:
+            "relayload: release launches idle and as many under bulk, in alternating blocks of 20 (200; quick: 10, blocks of 5)."
+    )
+    var loadLaunches: Int?
+    @Option(
+        help:
+            "CPU-bound processes (`python3 -c 'while True: pass'`) running beside the relay phase's round trips."
+    )
+    var busy: Int = 0
 
     func settings(quick: Bool, roundTrips: Int) -> AttachSettings {
         AttachSettings(
@@ -36,7 +46,8 @@ struct AttachOptions: ParsableArguments {
             debugpyLaunches: debugpyLaunches ?? (quick ? 1 : 20), clientRuns: clientRuns ?? (quick ? 5 : 50),
             remoteLaunches: remoteLaunches ?? (quick ? 5 : 50),
             remoteRoundTrips: remoteRoundTrips ?? (quick ? 1000 : 5000),
-            remoteNewConnections: quick ? 3 : 20, remoteDapRequests: remoteDapRequests ?? (quick ? 20 : 100))
+            remoteNewConnections: quick ? 3 : 20, remoteDapRequests: remoteDapRequests ?? (quick ? 20 : 100),
+            loadLaunches: loadLaunches ?? (quick ? 10 : 200), loadBlock: quick ? 5 : 20, busy: max(0, busy))
     }
 }
 
@@ -53,13 +64,17 @@ struct AttachSettings: Codable {
     var remoteRoundTrips: Int
     var remoteNewConnections: Int
     var remoteDapRequests: Int
+    var loadLaunches: Int
+    var loadBlock: Int
+    /// CPU-bound processes beside the relay round trips.
+    var busy: Int
 }
 
 enum AttachPhases {
-    /// relay (a, b, c), debugpy (f) and client (g), on the latency phases' daemon.
+    /// relay (a, b, c), relayload, debugpy (f) and client (g), on the latency phases' daemon.
     static func onLatencyDaemon(
-        _ daemon: DaemonUnderTest, phases: Set<String>, settings: AttachSettings, warmup: Int,
-        python: String, benchDirectory: String, binDirectory: String, staticAttachctl: String,
+        _ daemon: DaemonUnderTest, context: ReleaseLatency.Context, phases: Set<String>, settings: AttachSettings,
+        warmup: Int, python: String, benchDirectory: String, binDirectory: String, staticAttachctl: String,
         results: inout Results
     ) throws {
         if phases.contains("relay") {
@@ -70,7 +85,18 @@ enum AttachPhases {
             results.relay = try RelayBench.run(
                 daemon, host: host, roundTrips: settings.relayRoundTrips, bulkBytes: settings.bulkBytes,
                 bulkRounds: settings.bulkRounds, heldLaunches: settings.heldLaunches,
-                warmup: warmup, progress: log)
+                warmup: warmup, busy: settings.busy, python: python, progress: log)
+        }
+        if phases.contains("relayload") {
+            log(
+                "relayload: \(settings.loadLaunches) release launches idle and \(settings.loadLaunches) while a relay moves \(settings.bulkBytes >> 20) MiB transfers"
+            )
+            let host = try HostDriver(
+                python: python, script: benchDirectory + "/relay_host.py", environment: Processes.environment())
+            defer { host.quit() }
+            results.relayLoad = try RelayLoad.run(
+                daemon, context: context, relayHost: host, launches: settings.loadLaunches,
+                blockSize: settings.loadBlock, warmup: warmup, bulkBytes: settings.bulkBytes, progress: log)
         }
         if phases.contains("debugpy") {
             log("debugpy: \(settings.debugpyLaunches) launches of a real debugpy host")

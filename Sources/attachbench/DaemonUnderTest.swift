@@ -276,15 +276,6 @@ final class DaemonUnderTest {
         return (voluntary, involuntary, run, gone, born)
     }
 
-    /// utime + stime of the whole process (dead threads included) from /proc/PID/stat, in
-    /// seconds; the kernel counts them in 10 ms ticks.
-    var cpuTickSeconds: Double {
-        guard let bytes = try? Files.read("/proc/\(pid)/stat") else { return -1 }
-        let text = String(decoding: bytes, as: UTF8.self)
-        guard let close = text.lastIndex(of: ")") else { return -1 }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        // After ")": state is field 3, utime 14, stime 15 → indices 11 and 12 here.
-        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return -1 }
-        return (user + system) / Sys.clockTicksPerSecond
-    }
+    /// utime + stime of the whole process (dead threads included), in seconds.
+    var cpuTickSeconds: Double { Processes.cpuSeconds(pid) }
 }

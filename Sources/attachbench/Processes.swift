@@ -100,6 +100,18 @@ enum Processes {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// utime + stime of `pid` (dead threads included) from /proc/PID/stat, in seconds; the kernel
+    /// counts them in 10 ms ticks. -1 when it cannot be read.
+    static func cpuSeconds(_ pid: Int32) -> Double {
+        guard let bytes = try? Files.read("/proc/\(pid)/stat") else { return -1 }
+        let text = String(decoding: bytes, as: UTF8.self)
+        guard let close = text.lastIndex(of: ")") else { return -1 }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        // After ")": state is field 3, utime 14, stime 15 → indices 11 and 12 here.
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return -1 }
+        return (user + system) / Sys.clockTicksPerSecond
+    }
+
     /// This process's environment as `NAME=value` strings, with `overrides` applied and the
     /// systemd variables a child must not inherit removed.
     static func environment(_ overrides: [String: String] = [:], removing: Set<String> = []) -> [String] {

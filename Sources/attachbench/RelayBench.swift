@@ -6,6 +6,11 @@ import AttachSystem
 /// the same server reached directly, in the same run.
 struct RelayResult: Codable {
     var roundTrips: Int
+    /// CPU-bound processes running beside the round trips (`--busy`); 0 on a quiet run.
+    var busyProcesses: Int
+    /// CPU seconds those processes used in all, and the seconds they ran (0 without `--busy`).
+    var busyCPUSeconds: Double
+    var busySeconds: Double
     /// 1-byte ping-pong through the attach port.
     var relay: Summary?
     /// The same ping-pong, straight to the host's port.
@@ -27,10 +32,11 @@ struct RelayResult: Codable {
 }
 
 enum RelayBench {
-    /// a (round trip), b (bulk) and c (held connection) on one daemon and one relay host.
+    /// a (round trip), b (bulk) and c (held connection) on one daemon and one relay host; the
+    /// round trips with `busy` CPU-bound processes beside them (none when 0).
     static func run(
         _ daemon: DaemonUnderTest, host: HostDriver, roundTrips: Int, bulkBytes: Int, bulkRounds: Int,
-        heldLaunches: Int, warmup: Int, progress: (String) -> Void
+        heldLaunches: Int, warmup: Int, busy: Int, python: String, progress: (String) -> Void
     ) throws -> RelayResult {
         let project = "bench-relay"
         let attachPort = try AttachBench.freePort()
@@ -47,17 +53,25 @@ enum RelayBench {
         let relayed = try connect(attachPort)
         let direct = try connect(port)
 
-        progress("  relay: \(roundTrips) 1-byte round trips through the attach port and as many directly")
-        _ = try pingPong(relayed, count: warmup * 40 + 100, buffer: buffer)
-        _ = try pingPong(direct, count: warmup * 40 + 100, buffer: buffer)
+        progress(
+            "  relay: \(roundTrips) 1-byte round trips through the attach port and as many directly"
+                + (busy > 0 ? ", \(busy) busy processes beside them" : ""))
         var relayTimes: [Double] = []
         var directTimes: [Double] = []
-        var done = 0
-        while done < roundTrips {
-            let n = min(250, roundTrips - done)
-            relayTimes += try pingPong(relayed, count: n, buffer: buffer)
-            directTimes += try pingPong(direct, count: n, buffer: buffer)
-            done += n
+        var busyUsage = (cpuSeconds: 0.0, seconds: 0.0)
+        do {
+            let busyProcesses = try BusyProcesses(count: busy, python: python)
+            defer { busyProcesses.stop() }
+            _ = try pingPong(relayed, count: warmup * 40 + 100, buffer: buffer)
+            _ = try pingPong(direct, count: warmup * 40 + 100, buffer: buffer)
+            var done = 0
+            while done < roundTrips {
+                let n = min(250, roundTrips - done)
+                relayTimes += try pingPong(relayed, count: n, buffer: buffer)
+                directTimes += try pingPong(direct, count: n, buffer: buffer)
+                done += n
+            }
+            busyUsage = busyProcesses.usage()
         }
 
         progress("  relay: \(bulkRounds) × \(bulkBytes >> 20) MiB through the attach port and as many directly")
@@ -91,7 +105,8 @@ enum RelayBench {
         let relayRate = median(relayRates)
         let directRate = median(directRates)
         return RelayResult(
-            roundTrips: roundTrips, relay: relaySummary, direct: directSummary,
+            roundTrips: roundTrips, busyProcesses: busy, busyCPUSeconds: busyUsage.cpuSeconds,
+            busySeconds: busyUsage.seconds, relay: relaySummary, direct: directSummary,
             overheadP50Micros: ((relaySummary?.p50Ms ?? .nan) - (directSummary?.p50Ms ?? .nan)) * 1000,
             bulkBytes: bulkBytes, bulkRounds: bulkRounds, relayMBps: relayRate, directMBps: directRate,
             bulkRatio: relayRate / directRate, held: Summary(seconds: held), heldLaunches: held.count,
@@ -166,21 +181,32 @@ enum RelayBench {
         return times
     }
 
-    /// `bytes` to the host's bulk sink ("B", a big-endian length, the bytes), timed until its
-    /// "K" comes back. Seconds.
+    /// `bytes` to the host's bulk sink (``bulkHeader(_:)``, the bytes), timed until its "K"
+    /// comes back. Seconds.
     static func bulk(_ fd: FileDescriptor, bytes: Int, buffer: UnsafeMutableRawBufferPointer) throws -> Double {
-        var header: [UInt8] = [UInt8(ascii: "B")]
-        for shift in stride(from: 56, through: 0, by: -8) {
-            header.append(UInt8(truncatingIfNeeded: UInt64(bytes) >> UInt64(shift)))
-        }
         buffer.initializeMemory(as: UInt8.self, repeating: UInt8(ascii: "d"))
         let started = Clock.monotonicSeconds()
-        try fd.writeAll(header)
+        try fd.writeAll(bulkHeader(bytes))
         var left = bytes
         while left > 0 {
             let n = try Socket.sendNoSignal(fd, UnsafeRawBufferPointer(rebasing: buffer[0..<min(left, buffer.count)]))
             left -= n
         }
+        try acknowledgement(fd, buffer: buffer)
+        return Clock.monotonicSeconds() - started
+    }
+
+    /// What starts a bulk transfer to relay_host.py's sink: "B", then `bytes` as 8 big-endian bytes.
+    static func bulkHeader(_ bytes: Int) -> [UInt8] {
+        var header: [UInt8] = [UInt8(ascii: "B")]
+        for shift in stride(from: 56, through: 0, by: -8) {
+            header.append(UInt8(truncatingIfNeeded: UInt64(bytes) >> UInt64(shift)))
+        }
+        return header
+    }
+
+    /// Reads the sink's "K" that ends a transfer (within 120 s); `buffer` is scratch.
+    static func acknowledgement(_ fd: FileDescriptor, buffer: UnsafeMutableRawBufferPointer) throws {
         guard try fd.waitReadable(timeoutMilliseconds: 120_000) else {
             throw BenchError("bulk: no acknowledgement in 120 s")
         }
@@ -188,7 +214,6 @@ enum RelayBench {
         guard try fd.read(into: answer) == 1, answer[0] == UInt8(ascii: "K") else {
             throw BenchError("bulk: bad acknowledgement")
         }
-        return Clock.monotonicSeconds() - started
     }
 
     static func median(_ values: [Double]) -> Double {

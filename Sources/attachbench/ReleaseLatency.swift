@@ -45,6 +45,8 @@ enum ReleaseLatency {
         var attachctl: String
         var python: String
         var articleScript: String
+        /// Live sessions of other projects during the launches (GetStatus counts them all).
+        var otherSessions = 0
     }
 
     /// Spawns `attachctl wait` before the host is ready, waits until the daemon holds it, lets
@@ -53,6 +55,28 @@ enum ReleaseLatency {
         _ mode: Mode, project: String, port: Int, launches: Int, warmup: Int,
         context c: Context, progress: (String) -> Void
     ) throws -> LatencyResult {
+        let s = try samples(
+            mode, project: project, port: port, launches: launches, warmup: warmup, context: c,
+            progress: progress)
+        return LatencyResult(
+            mode: mode.rawValue, launches: s.listenToRelease.count, failures: s.failures.count,
+            failureExamples: Array(s.failures.prefix(3)),
+            listenToRelease: Summary(seconds: s.listenToRelease),
+            handshakeToRelease: Summary(seconds: s.handshakeToRelease))
+    }
+
+    /// The seconds of each measured launch, for callers that pool several runs.
+    struct Samples {
+        var listenToRelease: [Double] = []
+        var handshakeToRelease: [Double] = []
+        var failures: [String] = []
+    }
+
+    /// ``measure(_:project:port:launches:warmup:context:progress:)`` without the summary.
+    static func samples(
+        _ mode: Mode, project: String, port: Int, launches: Int, warmup: Int,
+        context c: Context, progress: (String) -> Void
+    ) throws -> Samples {
         let probe = ListenProbe()
         var listenToRelease: [Double] = []
         var handshakeToRelease: [Double] = []
@@ -63,7 +87,7 @@ enum ReleaseLatency {
         for index in 0..<total {
             // The previous session must be gone, or the wait would return at once.
             try c.daemon.waitFor("the previous \(project) session to end", timeout: 10) {
-                intValue($0["sessions"]) == 0
+                intValue($0["sessions"]) == c.otherSessions
             }
             if mode == .bare {
                 try waitUntil("attachd to take port \(port) back", timeout: 10) {
@@ -131,11 +155,7 @@ enum ReleaseLatency {
             }
             if (index + 1) % 50 == 0 { progress("  \(mode.rawValue): \(index + 1)/\(total) launches") }
         }
-        return LatencyResult(
-            mode: mode.rawValue, launches: listenToRelease.count, failures: failures.count,
-            failureExamples: Array(failures.prefix(3)),
-            listenToRelease: Summary(seconds: listenToRelease),
-            handshakeToRelease: Summary(seconds: handshakeToRelease))
+        return Samples(listenToRelease: listenToRelease, handshakeToRelease: handshakeToRelease, failures: failures)
     }
 
     /// The article's `_listen` (IDE side: bootstrap.py with PROJECT_AUTOATTACH=1, as its

@@ -3,21 +3,7 @@ import Foundation
 /// Rows and targets of the attach-endpoint, debugpy and client measurements.
 extension Report {
     static func attachRows(_ r: Results, _ row: (String, String) -> Void) {
-        if let x = r.relay {
-            row(
-                "Relay round trip: 1-byte ping-pong through the attach port to the host's echo server (\(x.roundTrips) round trips)",
-                "p50 \(Fmt.us(x.relay?.p50Ms ?? .nan)) · p99 \(Fmt.us(x.relay?.p99Ms ?? .nan))")
-            row(
-                "… the same echo server directly, same run",
-                "p50 \(Fmt.us(x.direct?.p50Ms ?? .nan)) · p99 \(Fmt.us(x.direct?.p99Ms ?? .nan)); relay adds \(Fmt.us(x.overheadP50Micros / 1000)) at p50"
-            )
-            row(
-                "Bulk: \(x.bulkBytes >> 20) MiB IDE → host through the attach port (median of \(x.bulkRounds))",
-                "\(Fmt.rate(x.relayMBps)) vs \(Fmt.rate(x.directMBps)) directly, same run (\(Fmt.ratio(x.bulkRatio)))")
-            row(
-                "Held connection: IDE connects and sends first; host's listen() → IDE's first answer (\(x.heldLaunches) launches\(x.failures > 0 ? ", \(x.failures) failed" : ""))",
-                Fmt.percentiles(x.held))
-        }
+        relayRows(r, row)
         if let d = r.relayScale {
             row(
                 "Relay scale: \(d.projects) projects, \(d.relays) concurrent relays (answered \(d.answeredBefore) before the idle window, \(d.answeredAfter) after)",
@@ -143,23 +129,7 @@ extension Report {
 
     static func attachTargets(_ r: Results) -> [Results.Target] {
         var list: [Results.Target] = []
-        if let x = r.relay {
-            list.append(
-                .init(
-                    name: "relay round trip p50 (vs direct + 100 µs)",
-                    target: "≤ \(Fmt.us((x.direct?.p50Ms ?? .nan) + 0.1))",
-                    measured: Fmt.us(x.relay?.p50Ms ?? .nan), met: x.overheadP50Micros <= 100))
-            list.append(
-                .init(
-                    name: "bulk through the relay (vs direct)", target: "≥ 0.8×", measured: Fmt.ratio(x.bulkRatio),
-                    met: x.bulkRatio >= 0.8))
-            if let h = x.held {
-                list.append(
-                    .init(
-                        name: "held connection p50 (listen → first answer)", target: "≤ 3 ms",
-                        measured: Fmt.ms(h.p50Ms), met: h.p50Ms <= 3))
-            }
-        }
+        list += relayTargets(r)
         if let d = r.relayScale {
             list.append(
                 .init(

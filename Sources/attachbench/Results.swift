@@ -37,6 +37,7 @@ struct Results: Codable {
     var coldStart: ColdStartResult?
     var coldStartWithProjects: ColdStartResult?
     var relay: RelayResult?
+    var relayLoad: RelayLoadResult?
     var relayScale: RelayScaleResult?
     var manyProjects: ManyProjectsResult?
     var debugpy: DebugpyResult?
