@@ -5,6 +5,10 @@ import AttachSystem
 /// two directions wait for (an IDE socket is one direction's source and the other's
 /// destination), and not at all when neither waits on it.
 extension Relay {
+    /// Up to this many bytes moved at once count as a message (interactive traffic) rather
+    /// than part of a bulk transfer.
+    static let messageSize: UInt64 = 64 << 10
+
     func runBoth() {
         run(0)
         run(1)
@@ -14,10 +18,14 @@ extension Relay {
         pumpScheduled[index] = false
         guard !isEnded, index < directions.count else { return }
         defer { if !isEnded { updateWatches() } }
+        let before = directions[index].bytesMoved
         let step = directions[index].pump()
         publishCounts()
         switch step {
         case .waitSource:
+            // A message passed on whole, the source empty: its answer may follow at once.
+            let moved = directions[index].bytesMoved - before
+            if moved > 0 && moved < Self.messageSize { context?.spinAfterTurn() }
             waitingSource[index] = true
             waitingDestination[index] = false
         case .waitDestination:

@@ -67,6 +67,10 @@ final class RelayDirection {
     func pump() -> Step {
         guard !isFinished else { return .finished }
         let startedAt = bytesMoved
+        // A read that got less than it asked for emptied the socket: once that is written,
+        // the next read would only say EAGAIN (a syscall per message saved; should more have
+        // come meanwhile, the socket is still readable and the relay comes back at once).
+        var emptied = false
         while true {
             if pending > 0 {
                 do throws(Errno) {
@@ -80,10 +84,12 @@ final class RelayDirection {
                 isFinished = true
                 return .finished
             }
+            if emptied { return .waitSource }
             if bytesMoved - startedAt >= UInt64(Self.fairShare) { return .yield }
             do throws(Errno) {
                 switch try fill() {
-                case .moved: continue
+                case .moved(let count):
+                    emptied = count < (splicing ? pipeCapacity : bufferCapacity)
                 case .wouldBlock: return .waitSource
                 case .endOfFile: sourceEnded = true
                 }
