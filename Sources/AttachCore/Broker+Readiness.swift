@@ -28,6 +28,10 @@ extension Broker {
         -> [BrokerAction]
     {
         var actions: [BrokerAction] = []
+        for (id, seen) in hosts.sorted(by: { $0.key < $1.key }) where seen == .exited {
+            guard let pid = sessions[id]?.info.pid else { continue }
+            actions += end(id, reason: "process \(pid) exited", now: now)
+        }
         // One pass finds the sessions whose readiness changes; they are then taken oldest
         // first, so that waiters see sessions become ready in the order hosts came.
         var changing: [(startedAt: Double, id: String, listens: Bool)] = []

@@ -11,6 +11,9 @@ public enum HostListening: Sendable, Equatable {
     case heldByOther(port: UInt16, holder: String)
     /// Nothing of the host's listens (yet).
     case notListening
+    /// The host's process has exited: its session ends as when the exit itself is heard (the
+    /// probe may see it first, and the session must not fall back to pending on the way).
+    case exited
 }
 
 /// A session whose readiness the daemon must look at through its process tree: it answers each
@@ -68,7 +71,7 @@ extension Broker {
         case .heldByOther(let port, let holder):
             session.info.problem = "port \(port) is held by \(holder), not by the host"
             return false
-        case .notListening:
+        case .notListening, .exited:
             session.info.problem = nil
             return false
         }

@@ -96,6 +96,22 @@ struct AttachTests {
         #expect(h.broker.session(id)?.problem == nil)
     }
 
+    @Test("a host the probe finds exited ends its session at once, never falling back to pending on the way")
+    func exitedHostEnds() {
+        var h = Harness()
+        h.addAttach("blend")
+        _ = h.line(1, "blend", "DEBUG_PORT=41000")
+        let id = h.host(1, "blend", pid: 4242)
+        _ = h.send(.probed(listening: [41000], connected: nil, hosts: [id: .listening(port: 41000)]))
+        #expect(h.broker.session(id)?.state == .ready)
+        // Its exit is seen by the probe before the pidfd or the rendezvous connection tells.
+        let actions = h.send(.probed(listening: [], connected: nil, hosts: [id: .exited]))
+        #expect(actions.eventKinds == [.sessionEnded])
+        #expect(h.broker.session(id)?.state == .ended)
+        #expect(h.broker.session(id)?.endReason == "process 4242 exited")
+        #expect(actions.contains(.unwatchProcess(session: id)))
+    }
+
     @Test("new IDE connections go to the newest ready session without an IDE, else the newest; a pin overrides")
     func choosingTheSession() {
         var h = Harness()
