@@ -85,7 +85,8 @@ enum AttachPhases {
             results.relay = try RelayBench.run(
                 daemon, host: host, roundTrips: settings.relayRoundTrips, bulkBytes: settings.bulkBytes,
                 bulkRounds: settings.bulkRounds, heldLaunches: settings.heldLaunches,
-                warmup: warmup, busy: settings.busy, python: python, progress: log)
+                warmup: warmup, busy: settings.busy, python: python, cRelaySource: benchDirectory + "/c_relay.c",
+                progress: log)
         }
         if phases.contains("relayload") {
             log(
