@@ -3,9 +3,12 @@ import AttachSystem
 
 /// The options of the attach-endpoint and client measurements.
 struct AttachOptions: ParsableArguments {
-    @Option(help: "1-byte round trips through the attach port (and as many directly); default --round-trips.")
+    @Option(
+        help:
+            "1-byte round trips through the attach port (and as many directly and through the C relay bench/c_relay.c); default --round-trips."
+    )
     var relayRoundTrips: Int?
-    @Option(help: "MiB per bulk transfer through the attach port and directly (1024; quick: 64).")
+    @Option(help: "MiB per bulk transfer through the attach port, directly and through the C relay (1024; quick: 64).")
     var bulkMib: Int?
     @Option(help: "Bulk transfers each way (2; quick: 1).")
     var bulkRounds: Int?
