@@ -28,11 +28,19 @@ extension Broker {
         -> [BrokerAction]
     {
         var actions: [BrokerAction] = []
-        // Oldest first, so that waiters see sessions become ready in the order hosts came.
-        let ordered = sessions.values.sorted { $0.info.startedAt < $1.info.startedAt }.map(\.info.id)
-        for id in ordered {
-            guard let record = sessions[id], !record.isMirror else { continue }
+        // One pass finds the sessions whose readiness changes; they are then taken oldest
+        // first, so that waiters see sessions become ready in the order hosts came.
+        var changing: [(startedAt: Double, id: String, listens: Bool)] = []
+        for id in Array(sessions.keys) where sessions[id]?.isMirror == false {
             let listens = listens(id, listening: listening, hosts: hosts, now: now.monotonic)
+            guard let session = sessions[id],
+                (session.readyClaimed && listens && session.refusedUntil == nil && session.isPending)
+                    || (session.info.state.isListening && !listens)
+            else { continue }
+            changing.append((session.info.startedAt, id, listens))
+        }
+        changing.sort { $0.startedAt < $1.startedAt }
+        for (_, id, listens) in changing {
             guard var session = sessions[id] else { continue }
             if session.readyClaimed, listens, session.refusedUntil == nil, let ready = session.becomeReady(now: now) {
                 sessions[id] = session

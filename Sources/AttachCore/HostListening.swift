@@ -37,9 +37,16 @@ extension Broker {
     /// any LISTEN socket on its port (hosts without a pid). Records what it learnt: a discovered
     /// port, or who holds the port instead.
     mutating func listens(_ id: String, listening: Set<UInt16>, hosts: [String: HostListening], now: Double) -> Bool {
-        guard var session = sessions[id] else { return false }
-        defer { sessions[id] = session }
-        guard session.info.pid != nil, let seen = hosts[id] else {
+        guard sessions[id] != nil else { return false }
+        // In place: a copy of the record per session per probe was most of a probe's cost with
+        // a thousand sessions.
+        return Self.listens(&sessions[id]!, listening: listening, seen: hosts[id], now: now)
+    }
+
+    private static func listens(
+        _ session: inout SessionRecord, listening: Set<UInt16>, seen: HostListening?, now: Double
+    ) -> Bool {
+        guard session.info.pid != nil, let seen else {
             guard let port = session.port else { return false }
             return listening.contains(port)
         }

@@ -30,7 +30,7 @@ final class AttachRelays {
     private let ids: ConnectionIDs
     private let peerOwner: (FileDescriptor) -> PeerOwner
     let deliver: (BrokerInput) -> Void
-    var connections: [ConnectionID: (project: String, connection: IDEConnection)] = [:]
+    var connections = IDEConnectionTable()
     /// Projects whose new relays follow their hosts (`AttachRelays+Follow`).
     var following: Set<String> = []
     /// Seconds to wait for a debug server's accept before the relay counts as refused.
@@ -82,11 +82,11 @@ final class AttachRelays {
         default:
             break
         }
-        var perProject = connections.values.lazy.filter { $0.project == project }.count
+        var perProject = connections.count(of: project)
         if connections.count >= options.maxAttachConnections || perProject >= options.maxAttachPerProject {
             // Held IDEs that left count no more: look now, not at the next sweep.
             sweepHeld()
-            perProject = connections.values.lazy.filter { $0.project == project }.count
+            perProject = connections.count(of: project)
         }
         guard connections.count < options.maxAttachConnections, perProject < options.maxAttachPerProject else {
             logger.warning(

@@ -39,25 +39,32 @@ final class ReadinessProbe {
     /// "sock_diag" or "proc", for status and logs.
     var methodName: String { probe.method == .sockDiag ? "sock_diag" : "proc" }
 
-    /// Reads the LISTEN table now; nil when the kernel refused (logged).
-    func readListening() -> Set<UInt16>? {
+    /// The ports in LISTEN state now (less our own closing ones); nil when the kernel refused.
+    func readListening() -> Set<UInt16>? { readListeningTable()?.ports }
+
+    /// Reads the LISTEN table now (one dump, shared with the ownership queries); nil when the
+    /// kernel refused (logged).
+    func readListeningTable() -> (ports: Set<UInt16>, sockets: [ListeningSocket])? {
         do {
-            let ports = try probe.listeningPorts()
+            let sockets = try probe.listeningSockets()
+            let ports = Set(sockets.lazy.map(\.port))
             let excluded = excludedPorts()
-            return excluded.isEmpty ? ports : ports.subtracting(excluded)
+            return (excluded.isEmpty ? ports : ports.subtracting(excluded), sockets)
         } catch {
             logger.error("cannot read LISTEN sockets", metadata: ["error": "\(error)"])
             return nil
         }
     }
 
-    /// What each host's own process tree listens on, for Core's ownership queries.
-    func readHosts(_ queries: [OwnershipQuery]) -> [String: HostListening] {
+    /// What each host's own process tree listens on, for Core's ownership queries; `listing`:
+    /// this namespace's LISTEN sockets, read already.
+    func readHosts(_ queries: [OwnershipQuery], listing: [ListeningSocket]? = nil) -> [String: HostListening] {
         let pids = Set(queries.map(\.pid))
         for gone in lookedAt.subtracting(pids) { hostProbe.forget(pid: gone) }
         lookedAt = pids
         guard !queries.isEmpty else { return [:] }
-        let verdicts = hostProbe.verdicts(queries.map { (pid: $0.pid, port: $0.port, mark: String($0.pid)) })
+        let verdicts = hostProbe.verdicts(
+            queries.map { (pid: $0.pid, port: $0.port, mark: String($0.pid)) }, ownListing: listing)
         var seen: [String: HostListening] = [:]
         for (query, verdict) in zip(queries, verdicts) { seen[query.session] = Self.listening(verdict) }
         return seen
@@ -81,7 +88,7 @@ final class ReadinessProbe {
     /// the ports of established connections. A reading with nil `listening` (the kernel
     /// refused) is still a tick of the clock.
     func reading(connectedToo: Bool) -> BrokerInput {
-        let listening = readListening()
+        let listening = readListeningTable()
         // Attachment is looked at on the timer only, at most as often as Core says: it walks
         // every established connection, not just the listeners.
         var connected: Set<UInt16>?
@@ -93,7 +100,8 @@ final class ReadinessProbe {
             connected = probe.connectedPorts()
         }
         return .probed(
-            listening: listening, connected: connected, hosts: listening == nil ? [:] : readHosts(schedule.queries))
+            listening: listening?.ports, connected: connected,
+            hosts: listening.map { readHosts(schedule.queries, listing: $0.sockets) } ?? [:])
     }
 
     /// Follows what Core said (`.reschedule`): moves the timer to the next probe (`interval`

@@ -3,21 +3,52 @@
 // listeners).
 
 extension HostListenProbe {
+    /// What one call of `verdicts` reads once and shares between its queries (many sessions
+    /// of one process, each a query, cost one look at that process): each host's namespace,
+    /// each namespace's listeners, indexed by port and by inode.
+    struct Batch {
+        /// pid -> its network namespace (nil: ours), or nil when the process is gone.
+        var namespaces: [Int32: NetworkNamespace??] = [:]
+        var listings: [NetworkNamespace?: [ListeningSocket]] = [:]
+        var byPort: [NetworkNamespace?: [UInt16: [ListeningSocket]]] = [:]
+        var inodes: [NetworkNamespace?: Set<UInt64>] = [:]
+
+        /// The listeners of `namespace` (listed already) on `port`.
+        mutating func sockets(onPort port: UInt16, in namespace: NetworkNamespace?) -> [ListeningSocket] {
+            if let index = byPort[namespace] { return index[port] ?? [] }
+            let index = Dictionary(grouping: listings[namespace] ?? [], by: \.port)
+            byPort[namespace] = index
+            return index[port] ?? []
+        }
+
+        /// The inodes of the listeners of `namespace` (listed already).
+        mutating func inodes(in namespace: NetworkNamespace?) -> Set<UInt64> {
+            if let known = inodes[namespace] { return known }
+            let all = Set((listings[namespace] ?? []).map(\.inode))
+            inodes[namespace] = all
+            return all
+        }
+    }
+
     // MARK: The decision
 
-    func verdict(
-        pid: Int32, port: UInt16?, mark: String?,
-        listings: inout [NetworkNamespace?: [ListeningSocket]]
-    ) -> HostListenVerdict {
+    func verdict(pid: Int32, port: UInt16?, mark: String?, batch: inout Batch) -> HostListenVerdict {
         let namespace: NetworkNamespace?
-        do throws(Errno) {
-            let found = try NetworkNamespace.of(pid: pid)
-            namespace = found == ownNamespace ? nil : found
-        } catch .permissionDenied, .notPermitted {
-            namespace = nil  // cannot tell: assume ours
-        } catch {
-            forget(pid: pid)  // gone (ENOENT, ESRCH) or invalid
-            return .notListening
+        if let known = batch.namespaces[pid] {
+            guard let known else { return .notListening }
+            namespace = known
+        } else {
+            do throws(Errno) {
+                let found = try NetworkNamespace.of(pid: pid)
+                namespace = found == ownNamespace ? nil : found
+            } catch .permissionDenied, .notPermitted {
+                namespace = nil  // cannot tell: assume ours
+            } catch {
+                forget(pid: pid)  // gone (ENOENT, ESRCH) or invalid
+                batch.namespaces[pid] = .some(nil)
+                return .notListening
+            }
+            batch.namespaces[pid] = .some(namespace)
         }
         var host = hosts[pid] ?? Host(namespace: namespace)
         if host.namespace != namespace {
@@ -25,28 +56,29 @@ extension HostListenProbe {
             hosts[pid] = host
             dropUnusedNamespaces()
         }
-        guard let listeners = listing(for: pid, in: namespace, cache: &listings) else {
+        guard let listeners = listing(for: pid, in: namespace, cache: &batch.listings) else {
             hosts[pid] = host
             return .notListening
         }
         let answer: HostListenVerdict
         if let port {
-            answer = decide(port: port, pid: pid, mark: mark, host: &host, listeners: listeners)
+            answer = decide(
+                port: port, candidates: batch.sockets(onPort: port, in: namespace), pid: pid, mark: mark,
+                host: &host, listeners: listeners)
         } else {
             answer = discover(pid: pid, mark: mark, host: &host, listeners: listeners)
         }
         if !host.foreign.isEmpty {
-            host.foreign.formIntersection(listeners.lazy.map(\.inode))
+            host.foreign.formIntersection(batch.inodes(in: namespace))
         }
         hosts[pid] = host
         return answer
     }
 
     private func decide(
-        port: UInt16, pid: Int32, mark: String?, host: inout Host,
+        port: UInt16, candidates: [ListeningSocket], pid: Int32, mark: String?, host: inout Host,
         listeners: [ListeningSocket]
     ) -> HostListenVerdict {
-        let candidates = listeners.filter { $0.port == port }
         guard !candidates.isEmpty else { return .notListening }
         if classify(candidates, pid: pid, host: &host).contains(where: { host.inodes[$0.inode] != nil }) {
             return .listening(port: port)

@@ -87,14 +87,14 @@ public final class HostListenProbe: @unchecked Sendable {
     /// tree, by socket creation order, kept for as long as the tree listens on it).
     /// `.notListening` when `pid` is gone; its cached state is then dropped.
     public func verdict(pid: Int32, port: UInt16?) -> HostListenVerdict {
-        var listings: [NetworkNamespace?: [ListeningSocket]] = [:]
-        return verdict(pid: pid, port: port, mark: nil, listings: &listings)
+        var batch = Batch()
+        return verdict(pid: pid, port: port, mark: nil, batch: &batch)
     }
 
     /// The verdicts of several hosts at once, sharing one listing per network namespace.
     public func verdicts(_ queries: [(pid: Int32, port: UInt16?)]) -> [HostListenVerdict] {
-        var listings: [NetworkNamespace?: [ListeningSocket]] = [:]
-        return queries.map { verdict(pid: $0.pid, port: $0.port, mark: nil, listings: &listings) }
+        var batch = Batch()
+        return queries.map { verdict(pid: $0.pid, port: $0.port, mark: nil, batch: &batch) }
     }
 
     /// The same, where a LISTEN socket held outside the tree still counts as the host's when its
@@ -102,9 +102,14 @@ public final class HostListenProbe: @unchecked Sendable {
     /// adapter, which the host spawns but which detaches itself (its parent becomes init), so
     /// that no process tree leads to it. Looked at only when the socket is not the tree's, once
     /// per socket.
-    public func verdicts(_ queries: [(pid: Int32, port: UInt16?, mark: String?)]) -> [HostListenVerdict] {
-        var listings: [NetworkNamespace?: [ListeningSocket]] = [:]
-        return queries.map { verdict(pid: $0.pid, port: $0.port, mark: $0.mark, listings: &listings) }
+    /// `ownListing`, when given, is the probe's own namespace's LISTEN sockets as just read by
+    /// the caller (`ListenProbe.listeningSockets()`), used instead of reading them again.
+    public func verdicts(
+        _ queries: [(pid: Int32, port: UInt16?, mark: String?)], ownListing: [ListeningSocket]? = nil
+    ) -> [HostListenVerdict] {
+        var batch = Batch()
+        if let ownListing { batch.listings[nil] = ownListing }
+        return queries.map { verdict(pid: $0.pid, port: $0.port, mark: $0.mark, batch: &batch) }
     }
 
     /// Drops what is cached about `pid` (call it when the session ends).
