@@ -168,7 +168,7 @@ static int tcp_socket(void) {
 
 static int make_pipe(struct direction *x) {
     if (pipe2(x->pipe, O_NONBLOCK | O_CLOEXEC) < 0) return -1;
-    fcntl(x->pipe[1], F_SETPIPE_SZ, 1 << 20); // may fail (pipe-max-size, quota): take what is
+    fcntl(x->pipe[1], F_SETPIPE_SZ, 1 << 20); // may fail (pipe-max-size, quota): use the size it has
     int size = fcntl(x->pipe[1], F_GETPIPE_SZ);
     x->capacity = size > 0 ? (size_t)size : 65536;
     return 0;
