@@ -13,6 +13,10 @@ struct AttachBench: ParsableCommand {
             temporary XDG_RUNTIME_DIR and XDG_CONFIG_HOME, measures, prints a Markdown table and \
             writes JSON. Figures are reported against the targets; nothing fails on a slow machine.
             Loopback only. Every wait is bounded; --max-seconds kills everything if a run hangs.
+            The relay phase also measures a reference C relay (bench/c_relay.c: epoll + splice, \
+            staying awake 200 µs after a message like attachd), compiled with cc -O2 at run time \
+            and run beside attachd's relay, so that the report tells any relay's cost from \
+            attachd's; without a C compiler those rows say "skipped: no C compiler".
 
               swift run -c release attachbench                 # full run, a few minutes
               swift run -c release attachbench --quick         # smoke test, under a minute

@@ -3,9 +3,12 @@ import AttachSystem
 
 /// The options of the attach-endpoint and client measurements.
 struct AttachOptions: ParsableArguments {
-    @Option(help: "1-byte round trips through the attach port (and as many directly); default --round-trips.")
+    @Option(
+        help:
+            "1-byte round trips through the attach port (and as many directly and through the C relay bench/c_relay.c); default --round-trips."
+    )
     var relayRoundTrips: Int?
-    @Option(help: "MiB per bulk transfer through the attach port and directly (1024; quick: 64).")
+    @Option(help: "MiB per bulk transfer through the attach port, directly and through the C relay (1024; quick: 64).")
     var bulkMib: Int?
     @Option(help: "Bulk transfers each way (2; quick: 1).")
     var bulkRounds: Int?
@@ -85,7 +88,8 @@ enum AttachPhases {
             results.relay = try RelayBench.run(
                 daemon, host: host, roundTrips: settings.relayRoundTrips, bulkBytes: settings.bulkBytes,
                 bulkRounds: settings.bulkRounds, heldLaunches: settings.heldLaunches,
-                warmup: warmup, busy: settings.busy, python: python, progress: log)
+                warmup: warmup, busy: settings.busy, python: python, cRelaySource: benchDirectory + "/c_relay.c",
+                progress: log)
         }
         if phases.contains("relayload") {
             log(

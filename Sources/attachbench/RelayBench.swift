@@ -3,7 +3,8 @@ import AttachSystem
 
 /// The attach endpoint, one project: attachd relaying IDE connections from the project's attach
 /// port to a debug server of the host (bench/relay_host.py, announced with its pid), against
-/// the same server reached directly, in the same run.
+/// the same server reached directly and through a reference C relay (bench/c_relay.c), in the
+/// same run.
 struct RelayResult: Codable {
     var roundTrips: Int
     /// CPU-bound processes running beside the round trips (`--busy`); 0 on a quiet run.
@@ -17,6 +18,15 @@ struct RelayResult: Codable {
     var direct: Summary?
     /// relay p50 − direct p50, in microseconds.
     var overheadP50Micros: Double
+    /// The same ping-pong through the reference C relay (bench/c_relay.c: epoll + splice,
+    /// `--spin cRelaySpinMicros` like attachd), interleaved with the other two; nil when skipped.
+    var cRelay: Summary?
+    /// Why there is no C relay figure ("no C compiler"…); nil when measured.
+    var cRelaySkipped: String?
+    var cRelaySpinMicros: Int
+    /// attachd's relay − the C relay, at p50 and p99, in microseconds.
+    var relayVsCRelayP50Micros: Double?
+    var relayVsCRelayP99Micros: Double?
     var bulkBytes: Int
     var bulkRounds: Int
     /// Bulk transfer IDE → host, MB/s (10^6 bytes), the median of the rounds.
@@ -24,6 +34,9 @@ struct RelayResult: Codable {
     var directMBps: Double
     /// relay / direct.
     var bulkRatio: Double
+    /// Bulk through the C relay, MB/s (median), and attachd's relay / the C relay.
+    var cRelayMBps: Double?
+    var bulkRatioToCRelay: Double?
     /// Held connection: from the host's listen() to the IDE's first answered request.
     var held: Summary?
     var heldLaunches: Int
@@ -33,10 +46,12 @@ struct RelayResult: Codable {
 
 enum RelayBench {
     /// a (round trip), b (bulk) and c (held connection) on one daemon and one relay host; the
-    /// round trips with `busy` CPU-bound processes beside them (none when 0).
+    /// round trips with `busy` CPU-bound processes beside them (none when 0). Round trips and
+    /// bulk also go through the C relay built from `cRelaySource` (skipped without a compiler).
     static func run(
         _ daemon: DaemonUnderTest, host: HostDriver, roundTrips: Int, bulkBytes: Int, bulkRounds: Int,
-        heldLaunches: Int, warmup: Int, busy: Int, python: String, progress: (String) -> Void
+        heldLaunches: Int, warmup: Int, busy: Int, python: String, cRelaySource: String,
+        progress: (String) -> Void
     ) throws -> RelayResult {
         let project = "bench-relay"
         let attachPort = try AttachBench.freePort()
@@ -52,37 +67,46 @@ enum RelayBench {
         _ = try daemon.call(.wait, ["project": project, "timeout": 10])
         let relayed = try connect(attachPort)
         let direct = try connect(port)
+        // The reference relay to the same host port: a child of the bench, stopped on every exit.
+        let (cRelayBinary, cRelaySkipped) = CRelay.build(source: cRelaySource, into: daemon.sandbox.root)
+        let cRelay = try cRelayBinary.map {
+            try CRelay(binary: $0, target: port, logPath: daemon.sandbox.root + "/c_relay.log")
+        }
+        defer { cRelay?.stop() }
+        let throughC = try cRelay.map { try connect($0.port) }
+        // Every path in turn, in blocks, so that a noisy neighbour slows them alike.
+        let paths = [relayed, direct] + (throughC.map { [$0] } ?? [])
+        let also = throughC != nil ? " and through a C relay" : " (C relay skipped: \(cRelaySkipped ?? "?"))"
 
         progress(
-            "  relay: \(roundTrips) 1-byte round trips through the attach port and as many directly"
+            "  relay: \(roundTrips) 1-byte round trips through the attach port and as many directly\(also)"
                 + (busy > 0 ? ", \(busy) busy processes beside them" : ""))
-        var relayTimes: [Double] = []
-        var directTimes: [Double] = []
+        var times: [[Double]] = Array(repeating: [], count: paths.count)
         var busyUsage = (cpuSeconds: 0.0, seconds: 0.0)
         do {
             let busyProcesses = try BusyProcesses(count: busy, python: python)
             defer { busyProcesses.stop() }
-            _ = try pingPong(relayed, count: warmup * 40 + 100, buffer: buffer)
-            _ = try pingPong(direct, count: warmup * 40 + 100, buffer: buffer)
+            for fd in paths { _ = try pingPong(fd, count: warmup * 40 + 100, buffer: buffer) }
             var done = 0
             while done < roundTrips {
                 let n = min(250, roundTrips - done)
-                relayTimes += try pingPong(relayed, count: n, buffer: buffer)
-                directTimes += try pingPong(direct, count: n, buffer: buffer)
+                for (index, fd) in paths.enumerated() { times[index] += try pingPong(fd, count: n, buffer: buffer) }
                 done += n
             }
             busyUsage = busyProcesses.usage()
         }
 
-        progress("  relay: \(bulkRounds) × \(bulkBytes >> 20) MiB through the attach port and as many directly")
-        var relayRates: [Double] = []
-        var directRates: [Double] = []
+        progress("  relay: \(bulkRounds) × \(bulkBytes >> 20) MiB through the attach port and as many directly\(also)")
+        var rates: [[Double]] = Array(repeating: [], count: paths.count)
         for _ in 0..<bulkRounds {
-            relayRates.append(Double(bulkBytes) / 1e6 / (try bulk(relayed, bytes: bulkBytes, buffer: buffer)))
-            directRates.append(Double(bulkBytes) / 1e6 / (try bulk(direct, bytes: bulkBytes, buffer: buffer)))
+            for (index, fd) in paths.enumerated() {
+                rates[index].append(Double(bulkBytes) / 1e6 / (try bulk(fd, bytes: bulkBytes, buffer: buffer)))
+            }
         }
         relayed.close()
         direct.close()
+        throughC?.close()
+        cRelay?.stop()
         _ = try? daemon.call(.endSession, ["id": session])
         try host.closeHost()
 
@@ -100,16 +124,22 @@ enum RelayBench {
                 if failures.count > 5 { break }
             }
         }
-        let relaySummary = Summary(seconds: relayTimes)
-        let directSummary = Summary(seconds: directTimes)
-        let relayRate = median(relayRates)
-        let directRate = median(directRates)
+        let relaySummary = Summary(seconds: times[0])
+        let directSummary = Summary(seconds: times[1])
+        let cSummary = paths.count > 2 ? Summary(seconds: times[2]) : nil
+        let relayRate = median(rates[0])
+        let directRate = median(rates[1])
+        let cRate = paths.count > 2 ? median(rates[2]) : nil
         return RelayResult(
             roundTrips: roundTrips, busyProcesses: busy, busyCPUSeconds: busyUsage.cpuSeconds,
             busySeconds: busyUsage.seconds, relay: relaySummary, direct: directSummary,
             overheadP50Micros: ((relaySummary?.p50Ms ?? .nan) - (directSummary?.p50Ms ?? .nan)) * 1000,
+            cRelay: cSummary, cRelaySkipped: cRelaySkipped, cRelaySpinMicros: CRelay.spinMicroseconds,
+            relayVsCRelayP50Micros: cSummary.map { ((relaySummary?.p50Ms ?? .nan) - $0.p50Ms) * 1000 },
+            relayVsCRelayP99Micros: cSummary.map { ((relaySummary?.p99Ms ?? .nan) - $0.p99Ms) * 1000 },
             bulkBytes: bulkBytes, bulkRounds: bulkRounds, relayMBps: relayRate, directMBps: directRate,
-            bulkRatio: relayRate / directRate, held: Summary(seconds: held), heldLaunches: held.count,
+            bulkRatio: relayRate / directRate, cRelayMBps: cRate, bulkRatioToCRelay: cRate.map { relayRate / $0 },
+            held: Summary(seconds: held), heldLaunches: held.count,
             failures: failures.count, failureExamples: Array(failures.prefix(3)))
     }
 

@@ -17,9 +17,24 @@ extension Report {
                 "… the same echo server directly, same run\(busy ? ", same busy processes" : "")",
                 "p50 \(Fmt.us(x.direct?.p50Ms ?? .nan)) · p99 \(Fmt.us(x.direct?.p99Ms ?? .nan)); relay adds \(Fmt.us(x.overheadP50Micros / 1000)) at p50, \(Fmt.us(overheadP99Ms(x))) at p99"
             )
+            let cRelay =
+                "… the same through a C relay (bench/c_relay.c, epoll + splice, --spin \(x.cRelaySpinMicros) µs like attachd; same run\(busy ? ", same busy processes" : ""))"
+            if let c = x.cRelay {
+                row(
+                    cRelay,
+                    "p50 \(Fmt.us(c.p50Ms)) · p99 \(Fmt.us(c.p99Ms)); attachd's relay vs the C relay: \(signedUs(x.relayVsCRelayP50Micros)) at p50, \(signedUs(x.relayVsCRelayP99Micros)) at p99"
+                )
+            } else {
+                row(cRelay, "skipped: \(x.cRelaySkipped ?? "?")")
+            }
             row(
                 "Bulk: \(x.bulkBytes >> 20) MiB IDE → host through the attach port (median of \(x.bulkRounds)\(busy ? "; no busy processes" : ""))",
                 "\(Fmt.rate(x.relayMBps)) vs \(Fmt.rate(x.directMBps)) directly, same run (\(Fmt.ratio(x.bulkRatio)))")
+            row(
+                "… the same bulk through the C relay, same run",
+                x.cRelayMBps.map {
+                    "\(Fmt.rate($0)); attachd's relay / the C relay: \(Fmt.ratio(x.bulkRatioToCRelay ?? .nan)) (the C relay / direct: \(Fmt.ratio($0 / x.directMBps)))"
+                } ?? "skipped: \(x.cRelaySkipped ?? "?")")
             row(
                 "Held connection: IDE connects and sends first; host's listen() → IDE's first answer (\(x.heldLaunches) launches\(x.failures > 0 ? ", \(x.failures) failed" : ""))",
                 Fmt.percentiles(x.held))
@@ -65,6 +80,7 @@ extension Report {
                 .init(
                     name: "bulk through the relay (vs direct)", target: "≥ 0.9×", measured: Fmt.ratio(x.bulkRatio),
                     met: x.bulkRatio >= 0.9))
+            list += cRelayTargets(x)
             if let h = x.held {
                 list.append(
                     .init(
@@ -81,6 +97,43 @@ extension Report {
                     met: l.ratioP99 <= 1.5 && l.failures == 0))
         }
         return list
+    }
+
+    /// The same figures against the C relay measured in the same run: what attachd adds to any
+    /// relay's cost (none when it was skipped).
+    static func cRelayTargets(_ x: RelayResult) -> [Results.Target] {
+        guard let c = x.cRelay, let p50 = x.relayVsCRelayP50Micros, let p99 = x.relayVsCRelayP99Micros else {
+            return []
+        }
+        var list: [Results.Target] = []
+        if x.busyProcesses > 0 {
+            list.append(
+                .init(
+                    name: "relay round trip p99 beside \(x.busyProcesses) busy processes vs C relay (C relay + 1 ms)",
+                    target: "≤ \(Fmt.us(c.p99Ms + 1))", measured: Fmt.us(x.relay?.p99Ms ?? .nan), met: p99 <= 1000))
+        } else {
+            list.append(
+                .init(
+                    name: "relay round trip p50 vs C relay (C relay + 5 µs)", target: "≤ \(Fmt.us(c.p50Ms + 0.005))",
+                    measured: Fmt.us(x.relay?.p50Ms ?? .nan), met: p50 <= 5))
+            list.append(
+                .init(
+                    name: "relay round trip p99 vs C relay (C relay + 20 µs)", target: "≤ \(Fmt.us(c.p99Ms + 0.02))",
+                    measured: Fmt.us(x.relay?.p99Ms ?? .nan), met: p99 <= 20))
+        }
+        if let ratio = x.bulkRatioToCRelay {
+            list.append(
+                .init(
+                    name: "bulk through the relay vs C relay", target: "≥ 0.9×", measured: Fmt.ratio(ratio),
+                    met: ratio >= 0.9))
+        }
+        return list
+    }
+
+    /// "+12.3 µs" / "−1.0 µs" for a difference in microseconds.
+    static func signedUs(_ micros: Double?) -> String {
+        guard let micros else { return "n/a" }
+        return (micros >= 0 ? "+" : "−") + Fmt.us(micros.magnitude / 1000)
     }
 
     /// relay p99 − direct p99, in milliseconds.
