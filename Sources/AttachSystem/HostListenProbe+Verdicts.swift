@@ -7,8 +7,14 @@ extension HostListenProbe {
     /// of one process, each a query, cost one look at that process): each host's namespace,
     /// each namespace's listeners, indexed by port and by inode.
     struct Batch {
-        /// pid -> its network namespace (nil: ours), or nil when the process is gone.
-        var namespaces: [Int32: NetworkNamespace??] = [:]
+        /// Where a process was found, once per process and batch.
+        enum Place {
+            case ours
+            case other(NetworkNamespace)
+            case gone
+        }
+
+        var places: [Int32: Place] = [:]
         var listings: [NetworkNamespace?: [ListeningSocket]] = [:]
         var byPort: [NetworkNamespace?: [UInt16: [ListeningSocket]]] = [:]
         var inodes: [NetworkNamespace?: Set<UInt64>] = [:]
@@ -34,10 +40,11 @@ extension HostListenProbe {
 
     func verdict(pid: Int32, port: UInt16?, mark: String?, batch: inout Batch) -> HostListenVerdict {
         let namespace: NetworkNamespace?
-        if let known = batch.namespaces[pid] {
-            guard let known else { return .notListening }
-            namespace = known
-        } else {
+        switch batch.places[pid] {
+        case .ours: namespace = nil
+        case .other(let found): namespace = found
+        case .gone: return .notListening
+        case nil:
             do throws(Errno) {
                 let found = try NetworkNamespace.of(pid: pid)
                 namespace = found == ownNamespace ? nil : found
@@ -45,10 +52,10 @@ extension HostListenProbe {
                 namespace = nil  // cannot tell: assume ours
             } catch {
                 forget(pid: pid)  // gone (ENOENT, ESRCH) or invalid
-                batch.namespaces[pid] = .some(nil)
+                batch.places[pid] = .gone
                 return .notListening
             }
-            batch.namespaces[pid] = .some(namespace)
+            batch.places[pid] = namespace.map { .other($0) } ?? .ours
         }
         var host = hosts[pid] ?? Host(namespace: namespace)
         if host.namespace != namespace {

@@ -158,12 +158,15 @@ extension Report {
                         measured: "\(i.voluntaryContextSwitches)", met: i.voluntaryContextSwitches == 0))
             }
         }
-        if let f = r.debugpy, f.skipped == nil, let s = f.listenToRelease {
+        // attach_ready says READY=1 once debugpy.listen() has returned (issue 18: an IDE let in
+        // when the adapter first listens could die inside its set-up), so the host is ready
+        // from that moment, not from the adapter's first listen(2).
+        if let f = r.debugpy, f.skipped == nil, let s = f.returnToRelease {
             list.append(
                 .init(
-                    name: "debugpy host: listen → `attachctl wait` exits, p50", target: "≤ 5 ms",
+                    name: "debugpy host: `debugpy.listen()` returns → `attachctl wait` exits, p50", target: "≤ 5 ms",
                     measured: Fmt.ms(s.p50Ms),
-                    met: s.p50Ms <= 5 && s.p50Ms >= 0))
+                    met: s.p50Ms <= 5))
         }
         if let g = r.client {
             if g.skipped == nil {
