@@ -28,7 +28,7 @@ extension Broker {
         -> [BrokerAction]
     {
         var actions: [BrokerAction] = []
-        for (id, seen) in hosts.sorted(by: { $0.key < $1.key }) where seen == .exited {
+        for id in hosts.lazy.filter({ $0.value == .exited }).map(\.key).sorted() {
             guard let pid = sessions[id]?.info.pid else { continue }
             actions += end(id, reason: "process \(pid) exited", now: now)
         }
@@ -37,9 +37,9 @@ extension Broker {
         var changing: [(startedAt: Double, id: String, listens: Bool)] = []
         for id in Array(sessions.keys) where sessions[id]?.isMirror == false {
             let listens = listens(id, listening: listening, hosts: hosts, now: now.monotonic)
-            guard let session = sessions[id],
-                (session.readyClaimed && listens && session.refusedUntil == nil && session.isPending)
-                    || (session.info.state.isListening && !listens)
+            // Only a pending one can become ready, only a listening one can stop; the rest of
+            // each condition is the second pass's.
+            guard let session = sessions[id], listens ? session.isPending : session.info.state.isListening
             else { continue }
             changing.append((session.info.startedAt, id, listens))
         }

@@ -63,15 +63,14 @@ final class ReadinessProbe {
         for gone in lookedAt.subtracting(pids) { hostProbe.forget(pid: gone) }
         lookedAt = pids
         guard !queries.isEmpty else { return [:] }
-        // A host that exited is said so, not "not listening": its session ends rather than
-        // falling back to pending for the moment before its exit is heard.
-        let exited = Set(pids.filter { ProcessHandle.hasExited($0) })
-        let alive = queries.filter { !exited.contains($0.pid) }
-        let verdicts = hostProbe.verdicts(
-            alive.map { (pid: $0.pid, port: $0.port, mark: String($0.pid)) }, ownListing: listing)
+        let (verdicts, exited) = hostProbe.verdicts(
+            queries.map { (pid: $0.pid, port: $0.port, mark: String($0.pid)) }, ownListing: listing)
         var seen: [String: HostListening] = [:]
-        for (query, verdict) in zip(alive, verdicts) { seen[query.session] = Self.listening(verdict) }
-        for query in queries where exited.contains(query.pid) { seen[query.session] = .exited }
+        for (query, verdict) in zip(queries, verdicts) {
+            // A host that exited is said so, not "not listening": its session ends rather than
+            // falling back to pending for the moment before its exit is heard.
+            seen[query.session] = exited.contains(query.pid) ? .exited : Self.listening(verdict)
+        }
         return seen
     }
 

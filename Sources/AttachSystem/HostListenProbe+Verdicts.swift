@@ -8,7 +8,7 @@ extension HostListenProbe {
     /// each namespace's listeners, indexed by port and by inode.
     struct Batch {
         /// Where a process was found, once per process and batch.
-        enum Place {
+        enum Place: Equatable {
             case ours
             case other(NetworkNamespace)
             case gone

@@ -104,12 +104,15 @@ public final class HostListenProbe: @unchecked Sendable {
     /// per socket.
     /// `ownListing`, when given, is the probe's own namespace's LISTEN sockets as just read by
     /// the caller (`ListenProbe.listeningSockets()`), used instead of reading them again.
+    /// `exited`: the pids found to have exited (their verdicts say `.notListening`): no such
+    /// process, or a zombie, whose `/proc/PID/ns/net` went with its namespaces.
     public func verdicts(
         _ queries: [(pid: Int32, port: UInt16?, mark: String?)], ownListing: [ListeningSocket]? = nil
-    ) -> [HostListenVerdict] {
+    ) -> (verdicts: [HostListenVerdict], exited: Set<Int32>) {
         var batch = Batch()
         if let ownListing { batch.listings[nil] = ownListing }
-        return queries.map { verdict(pid: $0.pid, port: $0.port, mark: $0.mark, batch: &batch) }
+        let verdicts = queries.map { verdict(pid: $0.pid, port: $0.port, mark: $0.mark, batch: &batch) }
+        return (verdicts, Set(batch.places.lazy.filter { $0.value == .gone }.map(\.key)))
     }
 
     /// Drops what is cached about `pid` (call it when the session ends).

@@ -19,28 +19,6 @@ extension Kernel {
         guard let function = Namespaces.setns else { throw .notImplemented }
         _ = try syscall { function(fd, type) }
     }
-
-    /// pthread_create(3) + pthread_join(3): runs `body` on a thread of its own and waits for
-    /// it, so that whatever `body` does to its thread (setns) dies with that thread.
-    static func onFreshThread(_ body: @escaping () -> Void) throws(Errno) {
-        final class Work {
-            let body: () -> Void
-            init(_ body: @escaping () -> Void) { self.body = body }
-        }
-        let work = Unmanaged.passRetained(Work(body))
-        var thread = pthread_t()
-        let status = pthread_create(
-            &thread, nil,
-            { raw in
-                Unmanaged<Work>.fromOpaque(raw!).takeRetainedValue().body()
-                return nil
-            }, work.toOpaque())
-        guard status == 0 else {
-            work.release()
-            throw Errno(rawValue: status)
-        }
-        pthread_join(thread, nil)
-    }
 }
 
 private enum Namespaces {

@@ -26,18 +26,6 @@ public enum ProcessHandle {
         }
     }
 
-    /// True when `pid` has exited: no such process, or a zombie not reaped yet (its state in
-    /// /proc/PID/stat is Z or X). A process of another user that lives counts as not exited.
-    public static func hasExited(_ pid: Int32) -> Bool {
-        guard isAlive(pid) else { return true }
-        // "PID (COMMAND) STATE ...": the command may hold spaces and parentheses, the state
-        // follows the last ")".
-        guard let stat = try? Files.read("/proc/\(pid)/stat"),
-            let close = stat.lastIndex(of: UInt8(ascii: ")")), close + 2 < stat.count
-        else { return false }
-        return stat[close + 2] == UInt8(ascii: "Z") || stat[close + 2] == UInt8(ascii: "X")
-    }
-
     /// readlink(2) of /proc/self/exe: this program's absolute path (to start it again).
     public static var executablePath: String? {
         var buffer = [UInt8](repeating: 0, count: 4096)
