@@ -24,14 +24,48 @@ extension Broker {
         return actions
     }
 
-    private mutating func updateReadiness(listening: Set<UInt16>, hosts: [String: HostListening], now: Instant)
-        -> [BrokerAction]
-    {
+    /// A look at some hosts only (see `BrokerInput.lookedAt`): the pending ones among them that
+    /// listen become ready, oldest first; those that exited end.
+    mutating func lookedAt(hosts: [String: HostListening], now: Instant) -> [BrokerAction] {
+        var actions = endExited(hosts, now: now)
+        var readying: [(startedAt: Double, id: String)] = []
+        for id in hosts.keys where sessions[id]?.isPending == true && sessions[id]?.isMirror == false {
+            if listens(id, listening: [], hosts: hosts, now: now.monotonic) {
+                readying.append((sessions[id]!.info.startedAt, id))
+            }
+        }
+        for (_, id) in readying.sorted(by: { ($0.startedAt, $0.id) < ($1.startedAt, $1.id) }) {
+            actions += makeReady(id, now: now)
+        }
+        return actions
+    }
+
+    /// The sessions whose host the probe found exited end.
+    private mutating func endExited(_ hosts: [String: HostListening], now: Instant) -> [BrokerAction] {
         var actions: [BrokerAction] = []
         for id in hosts.lazy.filter({ $0.value == .exited }).map(\.key).sorted() {
             guard let pid = sessions[id]?.info.pid else { continue }
             actions += end(id, reason: "process \(pid) exited", now: now)
         }
+        return actions
+    }
+
+    /// A pending session whose port listens becomes ready (unless its host has not claimed
+    /// readiness or a refusal's back-off still runs), and its project's waiters and held IDE
+    /// connections go to it.
+    private mutating func makeReady(_ id: String, now: Instant) -> [BrokerAction] {
+        guard var session = sessions[id], session.readyClaimed, session.refusedUntil == nil,
+            let ready = session.becomeReady(now: now)
+        else { return [] }
+        sessions[id] = session
+        return [.emit(ready)] + releaseWaiters(of: session.info.project, with: session.info)
+            + dispatchHeld(of: session.info.project)
+    }
+
+    private mutating func updateReadiness(listening: Set<UInt16>, hosts: [String: HostListening], now: Instant)
+        -> [BrokerAction]
+    {
+        var actions = endExited(hosts, now: now)
         // One pass finds the sessions whose readiness changes; they are then taken oldest
         // first, so that waiters see sessions become ready in the order hosts came.
         var changing: [(startedAt: Double, id: String, listens: Bool)] = []
@@ -46,12 +80,9 @@ extension Broker {
         changing.sort { $0.startedAt < $1.startedAt }
         for (_, id, listens) in changing {
             guard var session = sessions[id] else { continue }
-            if session.readyClaimed, listens, session.refusedUntil == nil, let ready = session.becomeReady(now: now) {
-                sessions[id] = session
-                actions.append(.emit(ready))
-                actions += releaseWaiters(of: session.info.project, with: session.info)
-                actions += dispatchHeld(of: session.info.project)
-            } else if session.info.state.isListening, !listens {
+            if listens {
+                actions += makeReady(id, now: now)
+            } else if session.info.state.isListening {
                 if session.endsWithPort {
                     actions += end(
                         id, reason: "debug port \(Self.port(session.info.debugPort)) stopped listening", now: now)

@@ -89,8 +89,10 @@ public struct Broker: Sendable {
     /// Counts for `GetStatus` and the systemd status line. An IDE connection held on an attach
     /// port waits for a ready session as a `Wait` does: both are waiters.
     public var counts: (projects: Int, pending: Int, ready: Int, waiters: Int) {
-        let pending = sessions.values.filter(\.isPending).count
-        let held = attaches.values.filter { if case .held = $0.phase { return true } else { return false } }.count
+        var pending = 0
+        for session in sessions.values where session.isPending { pending += 1 }
+        var held = 0
+        for attach in attaches.values { if case .held = attach.phase { held += 1 } }
         return (projects.count, pending, sessions.count - pending, waiters.count + held)
     }
 

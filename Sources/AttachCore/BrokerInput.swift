@@ -46,6 +46,11 @@ public enum BrokerInput: Sendable, Equatable {
     /// when `wantsConnectedPorts`). nil `listening`: the kernel could not be read this time.
     /// `hosts` answers `ownershipQueries`: what each host's own process tree listens on.
     case probed(listening: Set<UInt16>?, connected: Set<UInt16>?, hosts: [String: HostListening] = [:])
+    /// The daemon, asked to probe now, looked only at these hosts (sessions with a pid it had
+    /// not yet seen listen), through a listing of their ports alone: those listening become
+    /// ready and those that exited end; nothing is concluded about any other session, and the
+    /// timer still comes (`.probed`).
+    case lookedAt(hosts: [String: HostListening])
 }
 
 extension Broker {
@@ -100,6 +105,8 @@ extension Broker {
             return remoteLost(project, reason: reason, now: now)
         case .probed(let listening, let connected, let hosts):
             return tick(now: now, listening: listening, connected: connected, hosts: hosts)
+        case .lookedAt(let hosts):
+            return lookedAt(hosts: hosts, now: now)
         }
     }
 }

@@ -53,9 +53,13 @@ extension Broker {
             guard let port = session.port else { return false }
             return listening.contains(port)
         }
+        // Written only when it changes: a write makes a new box for the session's info.
+        func say(_ problem: String?) {
+            if session.info.problem != problem { session.info.problem = problem }
+        }
         switch seen {
         case .listening(let port):
-            session.info.problem = nil
+            say(nil)
             if session.isDiscovering {
                 // Discovery: the port is the session's once it held for a moment.
                 if session.discovered?.port != port {
@@ -69,10 +73,10 @@ extension Broker {
             }
             return session.port == port
         case .heldByOther(let port, let holder):
-            session.info.problem = "port \(port) is held by \(holder), not by the host"
+            say("port \(port) is held by \(holder), not by the host")
             return false
         case .notListening, .exited:
-            session.info.problem = nil
+            say(nil)
             return false
         }
     }

@@ -4,7 +4,26 @@ import AttachProtocol
 /// in `SessionRecord+Transitions.swift`, each of which checks the state it leaves and returns
 /// the event to emit; the rest of `info` is what the host said.
 struct SessionRecord: Sendable {
-    var info: SessionInfo
+    /// What the host said, and the state; kept in a box of its own so that copying a record,
+    /// which every pass over the sessions does once per session, costs one reference count, not
+    /// one per string of it (with a thousand sessions those copies were half of Core's time).
+    private var box: InfoBox
+
+    var info: SessionInfo {
+        _read { yield box.info }
+        _modify {
+            var info = box.info
+            defer { box = InfoBox(info) }
+            yield &info
+        }
+    }
+
+    /// An immutable box: a change makes a new one (changes are rare next to reads).
+    final class InfoBox: Sendable {
+        let info: SessionInfo
+        init(_ info: SessionInfo) { self.info = info }
+    }
+
     /// The rendezvous connection it came from, for `lines` sessions still connected.
     var connection: ConnectionID?
     /// The host said `READY=1` (lines), or readiness needs no claim (connect, control).
@@ -32,11 +51,12 @@ struct SessionRecord: Sendable {
         debugHost: String? = nil, debugPort: Int?, pid: Int? = nil, status: String? = nil,
         connection: ConnectionID? = nil, readyClaimed: Bool
     ) {
-        info = SessionInfo(
+        var info = SessionInfo(
             id: id, project: project.name, state: .pending, origin: origin,
             debugHost: debugHost ?? project.debugHost, debugPort: debugPort,
             attachPort: project.attachPort, pid: pid, status: status, startedAt: now.wall)
         info.projectDebugPort = project.portTheIDEIsTold
+        box = InfoBox(info)
         self.connection = connection
         self.readyClaimed = readyClaimed
         readyDeadline = now.monotonic + readyTimeout

@@ -131,7 +131,7 @@ public final class Daemon {
             }
             guard probeRequested else { break }
             probeRequested = false
-            work += broker.handle(readiness.reading(connectedToo: false), now: instant())
+            work += broker.handle(readiness.lookNow(), now: instant())
         }
         updateStatus()
     }

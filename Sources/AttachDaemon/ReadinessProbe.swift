@@ -13,6 +13,9 @@ final class ReadinessProbe {
     private lazy var hostProbe = HostListenProbe(listenProbe: probe)
     /// Hosts looked at last time, so that a host no longer asked about is forgotten.
     private var lookedAt: Set<Int32> = []
+    /// The sessions whose host was seen listening when last looked at: a look now (`lookNow`)
+    /// is about the others.
+    private var seenListening: Set<String> = []
     private let queue: DispatchQueue
     private let logger: Logger
     private let deliver: (BrokerInput) -> Void
@@ -62,16 +65,49 @@ final class ReadinessProbe {
         let pids = Set(queries.map(\.pid))
         for gone in lookedAt.subtracting(pids) { hostProbe.forget(pid: gone) }
         lookedAt = pids
+        seenListening = []
         guard !queries.isEmpty else { return [:] }
+        return look(at: queries, listing: listing, partial: false)
+    }
+
+    /// The verdicts on `queries`, remembering who was seen listening.
+    private func look(at queries: [OwnershipQuery], listing: [ListeningSocket]?, partial: Bool)
+        -> [String: HostListening]
+    {
         let (verdicts, exited) = hostProbe.verdicts(
-            queries.map { (pid: $0.pid, port: $0.port, mark: String($0.pid)) }, ownListing: listing)
+            queries.map { (pid: $0.pid, port: $0.port, mark: String($0.pid)) }, ownListing: listing,
+            ownListingIsPartial: partial)
         var seen: [String: HostListening] = [:]
         for (query, verdict) in zip(queries, verdicts) {
             // A host that exited is said so, not "not listening": its session ends rather than
             // falling back to pending for the moment before its exit is heard.
             seen[query.session] = exited.contains(query.pid) ? .exited : Self.listening(verdict)
+            if case .listening = verdict {
+                seenListening.insert(query.session)
+            } else {
+                seenListening.remove(query.session)
+            }
         }
         return seen
+    }
+
+    /// The most hosts a look now (`lookNow`) asks the kernel about port by port; beyond that
+    /// one dump of every listener costs less.
+    static let mostPortsLookedAt = 8
+
+    /// What Core asked for with `.probeNow`: a look at only the hosts not yet seen listening
+    /// when there are a few such and each has its port (a host announced or ready now), through
+    /// a listing of their ports alone, so that announcing one host of a thousand costs one
+    /// socket's worth of the kernel's time, not a thousand; otherwise the full probe.
+    func lookNow() -> BrokerInput {
+        if seenListening.count > schedule.queries.count {
+            seenListening.formIntersection(schedule.queries.lazy.map(\.session))  // ended ones
+        }
+        let unseen = schedule.queries.filter { !seenListening.contains($0.session) }
+        guard !unseen.isEmpty, unseen.count <= Self.mostPortsLookedAt, unseen.allSatisfy({ $0.port != nil }),
+            let listing = try? probe.listeningSockets(onPorts: Set(unseen.compactMap(\.port)))
+        else { return reading(connectedToo: false) }
+        return .lookedAt(hosts: look(at: unseen, listing: listing, partial: true))
     }
 
     static func listening(_ verdict: HostListenVerdict) -> HostListening {

@@ -18,6 +18,11 @@ extension HostListenProbe {
         var listings: [NetworkNamespace?: [ListeningSocket]] = [:]
         var byPort: [NetworkNamespace?: [UInt16: [ListeningSocket]]] = [:]
         var inodes: [NetworkNamespace?: Set<UInt64>] = [:]
+        /// The own namespace's listing holds only some ports' sockets.
+        var ownListingIsPartial = false
+
+        /// Whether `namespace`'s listing is every LISTEN socket there.
+        func isComplete(_ namespace: NetworkNamespace?) -> Bool { namespace != nil || !ownListingIsPartial }
 
         /// The listeners of `namespace` (listed already) on `port`.
         mutating func sockets(onPort port: UInt16, in namespace: NetworkNamespace?) -> [ListeningSocket] {
@@ -71,20 +76,22 @@ extension HostListenProbe {
         if let port {
             answer = decide(
                 port: port, candidates: batch.sockets(onPort: port, in: namespace), pid: pid, mark: mark,
-                host: &host, listeners: listeners)
+                host: &host, listeners: batch.isComplete(namespace) ? listeners : nil)
         } else {
             answer = discover(pid: pid, mark: mark, host: &host, listeners: listeners)
         }
-        if !host.foreign.isEmpty {
+        // Sockets no longer listening are forgotten only when the listing shows all of them.
+        if !host.foreign.isEmpty, batch.isComplete(namespace) {
             host.foreign.formIntersection(batch.inodes(in: namespace))
         }
         hosts[pid] = host
         return answer
     }
 
+    /// `listeners`: every LISTEN socket of the namespace, nil when only some ports were listed.
     private func decide(
         port: UInt16, candidates: [ListeningSocket], pid: Int32, mark: String?, host: inout Host,
-        listeners: [ListeningSocket]
+        listeners: [ListeningSocket]?
     ) -> HostListenVerdict {
         guard !candidates.isEmpty else { return .notListening }
         if classify(candidates, pid: pid, host: &host).contains(where: { host.inodes[$0.inode] != nil }) {
@@ -171,14 +178,16 @@ extension HostListenProbe {
         host.members = Set(members)
     }
 
+    /// `listeners`: every LISTEN socket of the namespace, to prune the cache by; nil when not
+    /// known (the cache then grows past its bound until the next full listing).
     private func holder(
         of inode: UInt64, excluding members: Set<Int32>,
-        listeners: [ListeningSocket]
+        listeners: [ListeningSocket]?
     ) -> SocketHolder? {
         if let cached = holders[inode] { return cached }
         counters.holderScans += 1
         let found = ProcessTree.holder(of: inode, excluding: members)
-        if holders.count >= 256 {
+        if holders.count >= 256, let listeners {
             // Only LISTEN sockets are ever asked about: keep those still listening.
             let live = Set(listeners.map(\.inode))
             holders = holders.filter { live.contains($0.key) }

@@ -106,11 +106,17 @@ public final class HostListenProbe: @unchecked Sendable {
     /// the caller (`ListenProbe.listeningSockets()`), used instead of reading them again.
     /// `exited`: the pids found to have exited (their verdicts say `.notListening`): no such
     /// process, or a zombie, whose `/proc/PID/ns/net` went with its namespaces.
+    /// `ownListingIsPartial`: `ownListing` holds only the sockets on the queries' ports
+    /// (`ListenProbe.listeningSockets(onPorts:)`), so what is not in it is not taken as gone.
     public func verdicts(
-        _ queries: [(pid: Int32, port: UInt16?, mark: String?)], ownListing: [ListeningSocket]? = nil
+        _ queries: [(pid: Int32, port: UInt16?, mark: String?)], ownListing: [ListeningSocket]? = nil,
+        ownListingIsPartial: Bool = false
     ) -> (verdicts: [HostListenVerdict], exited: Set<Int32>) {
         var batch = Batch()
-        if let ownListing { batch.listings[nil] = ownListing }
+        if let ownListing {
+            batch.listings[nil] = ownListing
+            batch.ownListingIsPartial = ownListingIsPartial
+        }
         let verdicts = queries.map { verdict(pid: $0.pid, port: $0.port, mark: $0.mark, batch: &batch) }
         return (verdicts, Set(batch.places.lazy.filter { $0.value == .gone }.map(\.key)))
     }

@@ -88,6 +88,18 @@ public final class ListenProbe: @unchecked Sendable {
         return try ProcNetTCP.listeningSockets()
     }
 
+    /// The TCP sockets in LISTEN state on `ports` only, like `listeningSockets()`: with
+    /// sock_diag one dump per port and family that the kernel filters by local port (a look
+    /// at a few ports costs a few records, however many sockets listen); from /proc, the whole
+    /// table filtered here.
+    public func listeningSockets(onPorts ports: Set<UInt16>) throws(Errno) -> [ListeningSocket] {
+        if boundElsewhere { return try sockDiagListeners(onPorts: ports) }
+        if let sockets = withSockDiag({ () throws(Errno) in try sockDiagListeners(onPorts: ports) }) {
+            return sockets
+        }
+        return try ProcNetTCP.listeningSockets().filter { ports.contains($0.port) }
+    }
+
     /// Runs a sock_diag query, retrying once on a fresh socket; nil when the caller must fall
     /// back to /proc (and, when netlink is refused, the probe switches to /proc for good).
     private func withSockDiag<T>(_ body: () throws(Errno) -> T) -> T? {
@@ -160,14 +172,28 @@ public final class ListenProbe: @unchecked Sendable {
 
     private func sockDiagListeners() throws(Errno) -> [ListeningSocket] {
         var sockets: [ListeningSocket] = []
+        try bothFamilies { (family) throws(Errno) in try dumpListeners(family: family, port: nil, into: &sockets) }
+        return sockets
+    }
+
+    private func sockDiagListeners(onPorts ports: Set<UInt16>) throws(Errno) -> [ListeningSocket] {
+        var sockets: [ListeningSocket] = []
         try bothFamilies { (family) throws(Errno) in
-            try dump(family: family, state: SockDiag.tcpListen) { (datagram, sequence) throws(Errno) -> Bool in
-                let batch = try SockDiag.parseListeners(datagram, sequence: sequence)
-                sockets += batch.sockets
-                return batch.done
+            // Port 0 would ask for every port.
+            for port in ports.sorted() where port != 0 {
+                try dumpListeners(family: family, port: port, into: &sockets)
             }
         }
         return sockets
+    }
+
+    private func dumpListeners(family: Int32, port: UInt16?, into sockets: inout [ListeningSocket]) throws(Errno) {
+        try dump(family: family, state: SockDiag.tcpListen, port: port) { (datagram, sequence) throws(Errno) -> Bool in
+            let batch = try SockDiag.parseListeners(datagram, sequence: sequence)
+            // Kept to the port asked for, whatever the kernel did with the filter.
+            sockets += port.map { port in batch.sockets.filter { $0.port == port } } ?? batch.sockets
+            return batch.done
+        }
     }
 
     private func bothFamilies(_ body: (Int32) throws(Errno) -> Void) throws(Errno) {
@@ -181,11 +207,11 @@ public final class ListenProbe: @unchecked Sendable {
 
     /// One dump: send the request, then recv(2) datagrams into `take` until it reports NLMSG_DONE.
     private func dump(
-        family: Int32, state: UInt8,
+        family: Int32, state: UInt8, port: UInt16? = nil,
         _ take: (UnsafeRawBufferPointer, UInt32) throws(Errno) -> Bool
     ) throws(Errno) {
         sequence &+= 1
-        let request = SockDiag.request(family: family, sequence: sequence, state: state)
+        let request = SockDiag.request(family: family, sequence: sequence, state: state, port: port)
         let sent = try request.withUnsafeBytes { raw in
             Result { () throws(Errno) -> Int in try Kernel.send(netlink, raw, flags: 0) }
         }.get()

@@ -24,8 +24,10 @@ internal enum SockDiag {
     static let messageSize = 72  // sizeof(struct inet_diag_msg)
     static let receiveBufferSize = 32 * 1024
 
-    /// The request for every TCP socket of `family` (AF_INET or AF_INET6) in `state`.
-    static func request(family: Int32, sequence: UInt32, state: UInt8 = tcpListen) -> [UInt8] {
+    /// The request for every TCP socket of `family` (AF_INET or AF_INET6) in `state`; with
+    /// `port`, only those whose local port it is (`idiag_sport`, which the kernel compares while
+    /// it walks the listening hash, so that the dump costs one record, not one per listener).
+    static func request(family: Int32, sequence: UInt32, state: UInt8 = tcpListen, port: UInt16? = nil) -> [UInt8] {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(headerSize + requestBodySize)
         Netlink.appendHeader(
@@ -36,7 +38,9 @@ internal enum SockDiag {
         bytes.append(0)  // idiag_ext
         bytes.append(0)  // pad
         Netlink.append(UInt32(1) << UInt32(state), to: &bytes)  // idiag_states
-        bytes.append(contentsOf: repeatElement(0, count: 48))  // inet_diag_sockid
+        bytes.append(UInt8(truncatingIfNeeded: (port ?? 0) >> 8))  // idiag_sport, big-endian
+        bytes.append(UInt8(truncatingIfNeeded: port ?? 0))
+        bytes.append(contentsOf: repeatElement(0, count: 46))  // the rest of inet_diag_sockid
         return bytes
     }
 

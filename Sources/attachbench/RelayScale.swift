@@ -60,12 +60,17 @@ enum RelayScale {
         let ports = try RelayBench.openPorts(host, n)
         _ = try host.launchAnswer(command: "listen", timeout: 30)
         defer { try? host.closeHost() }
+        let portsOpen = Clock.monotonicSeconds()
         for i in 0..<n {
             _ = try daemon.call(.announce, ["project": name(i), "debugPort": ports[i], "pid": Int(host.pid)])
         }
+        let announced = Clock.monotonicSeconds()
         try daemon.waitFor("\(n) sessions ready", timeout: 120, interval: 0.01) { intValue($0["ready"]) == n }
         let readySeconds = Clock.monotonicSeconds() - setupStart
-        progress("  \(n) sessions ready in \(Fmt.ms(readySeconds * 1000)); \(n) IDE connections")
+        progress(
+            "  \(n) sessions ready in \(Fmt.ms(readySeconds * 1000)) (host listening after "
+                + "\(Fmt.ms((portsOpen - setupStart) * 1000)), announced after \(Fmt.ms((announced - setupStart) * 1000)));"
+                + " \(n) IDE connections")
         var ides: [FileDescriptor] = []
         defer { for fd in ides { fd.close() } }
         for i in 0..<n { ides.append(try RelayBench.connect(attachBase + i)) }

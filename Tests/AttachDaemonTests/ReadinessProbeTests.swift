@@ -81,4 +81,44 @@ struct ReadinessProbeTests {
         }
         #expect(connected?.contains(port) == true, "the listener's side of the connection is on \(port)")
     }
+
+    @Test("a look now asks only about hosts not yet seen listening, by their ports; else the full probe")
+    func lookNowAtTheUnseen() throws {
+        let listener = try Socket.listenTCP(host: "127.0.0.1", port: 0)
+        defer { listener.close() }
+        let port = try Socket.localPort(listener)
+        let me = ProcessHandle.currentPID
+        let readiness = probe()
+        let asked = OwnershipQuery(session: "s-1", pid: me, port: port)
+        let schedule = ProbeSchedule(interval: nil, deadline: nil, connectedInterval: nil, queries: [asked])
+        queue.sync { readiness.reschedule(schedule) }
+        // This process is the host and listens on the port: seen at once, by a look at it alone.
+        #expect(queue.sync { readiness.lookNow() } == .lookedAt(hosts: ["s-1": .listening(port: port)]))
+        // Seen listening already: asked again, the probe reads everything.
+        guard case .probed(let listening?, _, let hosts) = queue.sync(execute: { readiness.lookNow() }) else {
+            Issue.record("expected the full probe")
+            return
+        }
+        #expect(listening.contains(port) && hosts == ["s-1": .listening(port: port)])
+        // A host whose port is to be discovered needs every listener: the full probe too.
+        let discovering = OwnershipQuery(session: "s-2", pid: me, port: nil)
+        queue.sync {
+            readiness.reschedule(
+                ProbeSchedule(interval: nil, deadline: nil, connectedInterval: nil, queries: [asked, discovering]))
+        }
+        guard case .probed = queue.sync(execute: { readiness.lookNow() }) else {
+            Issue.record("expected the full probe for discovery")
+            return
+        }
+        // A port nothing listens on: looked at, not listening.
+        let closed = try Socket.listenTCP(host: "127.0.0.1", port: 0)
+        let freed = try Socket.localPort(closed)
+        closed.close()
+        let unheard = OwnershipQuery(session: "s-3", pid: me, port: freed)
+        queue.sync {
+            readiness.reschedule(
+                ProbeSchedule(interval: nil, deadline: nil, connectedInterval: nil, queries: [asked, unheard]))
+        }
+        #expect(queue.sync { readiness.lookNow() } == .lookedAt(hosts: ["s-3": .notListening]))
+    }
 }

@@ -26,6 +26,35 @@ import Testing
         }
     }
 
+    @Test("a look at some ports finds their listeners and no others, both ways")
+    func onPorts() throws {
+        let wanted = try Socket.listenTCP(host: "127.0.0.1", port: 0)
+        defer { wanted.close() }
+        let other = try Socket.listenTCP(host: "127.0.0.1", port: 0)
+        defer { other.close() }
+        let port = try Socket.localPort(wanted)
+        let inode = UInt64(try Kernel.fstat(wanted.rawValue).st_ino)
+        let otherInode = UInt64(try Kernel.fstat(other.rawValue).st_ino)
+        for method in [ListenProbe.Method.sockDiag, .procNet] {
+            let probe = ListenProbe(method: method)
+            let sockets = try probe.listeningSockets(onPorts: [port])
+            #expect(sockets.contains { $0.inode == inode }, "\(method)")
+            #expect(sockets.allSatisfy { $0.port == port }, "\(method): \(sockets)")
+            #expect(!sockets.contains { $0.inode == otherInode }, "\(method)")
+            #expect(try probe.listeningSockets(onPorts: []).isEmpty, "\(method)")
+        }
+    }
+
+    @Test("the sock_diag request carries the port as idiag_sport, big-endian")
+    func portInRequest() {
+        let request = SockDiag.request(family: AF_INET, sequence: 7, port: 0x1234)
+        let sockid = SockDiag.headerSize + 8
+        #expect(request.count == SockDiag.headerSize + SockDiag.requestBodySize)
+        #expect(Array(request[sockid..<(sockid + 2)]) == [0x12, 0x34])
+        #expect(request[(sockid + 2)...].allSatisfy { $0 == 0 })
+        #expect(SockDiag.request(family: AF_INET, sequence: 7)[sockid...].allSatisfy { $0 == 0 })
+    }
+
     @Test("an IPv6 loopback listener, both ways")
     func ipv6() throws {
         guard let v6 = try? Socket.listenTCP(host: "::1", port: 0) else {
