@@ -98,8 +98,12 @@ enum AttachPhases {
             let host = try HostDriver(
                 python: python, script: benchDirectory + "/relay_host.py", environment: Processes.environment())
             defer { host.quit() }
+            // The direct transfers' sink: a host of its own, since a sink reads one transfer at a time.
+            let sink = try HostDriver(
+                python: python, script: benchDirectory + "/relay_host.py", environment: Processes.environment())
+            defer { sink.quit() }
             results.relayLoad = try RelayLoad.run(
-                daemon, context: context, relayHost: host, launches: settings.loadLaunches,
+                daemon, context: context, relayHost: host, directSink: sink, launches: settings.loadLaunches,
                 blockSize: settings.loadBlock, warmup: warmup, bulkBytes: settings.bulkBytes, progress: log)
         }
         if phases.contains("debugpy") {

@@ -25,6 +25,11 @@ struct RelayLoadResult: Codable {
     var bytesMovedUnderBulk: Int
     var secondsUnderBulk: Double
     var underBulkMBps: Double
+    /// The same launches while the same transfers go straight to the host's port, not through
+    /// attachd: what any bulk transfer on this machine costs a release, the relay's part aside.
+    var underDirectBulk: Summary?
+    var directRatioP99: Double?
+    var directMBps: Double?
 }
 
 enum RelayLoad {
@@ -32,7 +37,8 @@ enum RelayLoad {
     /// ones. Before an idle block the bulk load is paused and the sink has read every byte sent;
     /// an under-bulk block starts once bytes move and the load stays on until it ends.
     static func run(
-        _ daemon: DaemonUnderTest, context: ReleaseLatency.Context, relayHost: HostDriver, launches: Int,
+        _ daemon: DaemonUnderTest, context: ReleaseLatency.Context, relayHost: HostDriver, directSink: HostDriver,
+        launches: Int,
         blockSize: Int, warmup: Int, bulkBytes: Int, progress: (String) -> Void
     ) throws -> RelayLoadResult {
         let project = "bench-load"
@@ -54,7 +60,21 @@ enum RelayLoad {
             ide.close()
             throw error
         }
+        let sinkPort = try RelayBench.openPorts(directSink, 1)[0]
+        _ = try directSink.launchAnswer(command: "listen", timeout: 10)
+        let straight = try RelayBench.connect(sinkPort)
+        let direct: BulkLoad
+        do {
+            direct = try BulkLoad(fd: straight, bytesPerTransfer: bulkBytes)
+        } catch {
+            straight.close()
+            load.stop()
+            ide.close()
+            throw error
+        }
         defer {
+            direct.stop()
+            straight.close()
             load.stop()
             ide.close()
             _ = try? daemon.call(.endSession, ["id": session])
@@ -71,63 +91,76 @@ enum RelayLoad {
 
         var idle = ReleaseLatency.Samples()
         var underBulk = ReleaseLatency.Samples()
-        var moved = 0
-        var seconds = 0.0
+        var underDirect = ReleaseLatency.Samples()
+        var moved = (relayed: 0, direct: 0)
+        var seconds = (relayed: 0.0, direct: 0.0)
         func idleBlock(_ n: Int) throws {
             try load.pause()
-            let sent = load.sent
-            try waitUntil("the relay to deliver the \(sent) bulk bytes sent", timeout: 60) {
-                (try? received(relayHost)) == sent
+            try direct.pause()
+            let (sent, sentDirect) = (load.sent, direct.sent)
+            try waitUntil("the hosts to read the \(sent + sentDirect) bulk bytes sent", timeout: 60) {
+                (try? received(relayHost)) == sent && (try? received(directSink)) == sentDirect
             }
-            let s = try launchSamples(n)
-            idle.listenToRelease += s.listenToRelease
-            idle.handshakeToRelease += s.handshakeToRelease
-            idle.failures += s.failures
+            idle.add(try launchSamples(n))
         }
-        func bulkBlock(_ n: Int) throws {
-            let before = try received(relayHost)
-            try load.resume()
-            try waitUntil("bulk bytes to move through the relay", timeout: 30) {
-                ((try? received(relayHost)) ?? before) > before
+        func bulkBlock(_ n: Int, relayed: Bool) throws {
+            let (sender, sink) = relayed ? (load, relayHost) : (direct, directSink)
+            let before = try received(sink)
+            try sender.resume()
+            try waitUntil("bulk bytes to move", timeout: 30) {
+                ((try? received(sink)) ?? before) > before
             }
-            let startBytes = try received(relayHost)
+            let startBytes = try received(sink)
             let started = Clock.monotonicSeconds()
             let s = try launchSamples(n)
-            moved += try received(relayHost) - startBytes
-            seconds += Clock.monotonicSeconds() - started
+            let bytes = try received(sink) - startBytes
+            let elapsed = Clock.monotonicSeconds() - started
             // Throws if the load broke off during the block.
-            try load.pause()
-            underBulk.listenToRelease += s.listenToRelease
-            underBulk.handshakeToRelease += s.handshakeToRelease
-            underBulk.failures += s.failures
+            try sender.pause()
+            if relayed {
+                moved.relayed += bytes
+                seconds.relayed += elapsed
+                underBulk.add(s)
+            } else {
+                moved.direct += bytes
+                seconds.direct += elapsed
+                underDirect.add(s)
+            }
         }
 
         _ = try launchSamples(0, warmup: warmup)
         let size = max(1, blockSize)
         let blocks = (launches + size - 1) / size
-        progress("  relayload: \(blocks) blocks of \(size) launches idle and as many under bulk, alternating")
+        progress(
+            "  relayload: \(blocks) blocks of \(size) launches idle, as many beside a relayed bulk transfer and as many "
+                + "beside a direct one, in turn")
         for block in 0..<blocks {
             let n = min(size, launches - block * size)
-            if block % 2 == 0 {
-                try idleBlock(n)
-                try bulkBlock(n)
-            } else {
-                try bulkBlock(n)
-                try idleBlock(n)
-            }
+            // Each condition first, second and last in turn, so that drift touches all alike.
+            let conditions: [() throws -> Void] = [
+                { try idleBlock(n) }, { try bulkBlock(n, relayed: true) }, { try bulkBlock(n, relayed: false) },
+            ]
+            for i in 0..<3 { try conditions[(i + block) % 3]() }
             if (block + 1) % 5 == 0 { progress("  relayload: \(block + 1)/\(blocks) blocks") }
         }
         let idleSummary = Summary(seconds: idle.listenToRelease)
         let bulkSummary = Summary(seconds: underBulk.listenToRelease)
-        let failures = idle.failures + underBulk.failures
+        let directSummary = Summary(seconds: underDirect.listenToRelease)
+        let failures = idle.failures + underBulk.failures + underDirect.failures
+        let idleP99: Double = idleSummary?.p99Ms ?? .nan
+        let directRatio: Double? = directSummary.map { $0.p99Ms / idleP99 }
+        let directRate: Double = Double(moved.direct) / 1e6 / seconds.direct
+        let relayedRate: Double = Double(moved.relayed) / 1e6 / seconds.relayed
+        let ratioP99: Double = (bulkSummary?.p99Ms ?? .nan) / idleP99
+        let ratioP50: Double = (bulkSummary?.p50Ms ?? .nan) / (idleSummary?.p50Ms ?? .nan)
         return RelayLoadResult(
             blocks: blocks, failures: failures.count, failureExamples: Array(failures.prefix(3)),
             idle: idleSummary, underBulk: bulkSummary,
-            ratioP99: (bulkSummary?.p99Ms ?? .nan) / (idleSummary?.p99Ms ?? .nan),
-            ratioP50: (bulkSummary?.p50Ms ?? .nan) / (idleSummary?.p50Ms ?? .nan),
+            ratioP99: ratioP99, ratioP50: ratioP50,
             bulkBytesPerTransfer: bulkBytes, transfersCompleted: load.transfers,
-            bytesMovedUnderBulk: moved, secondsUnderBulk: seconds,
-            underBulkMBps: Double(moved) / 1e6 / seconds)
+            bytesMovedUnderBulk: moved.relayed, secondsUnderBulk: seconds.relayed,
+            underBulkMBps: relayedRate, underDirectBulk: directSummary, directRatioP99: directRatio,
+            directMBps: directRate)
     }
 
     /// The bulk bytes relay_host.py's sink has read in all (its `received` command).
@@ -138,5 +171,13 @@ enum RelayLoad {
             throw BenchError("relay host: \(line)")
         }
         return n
+    }
+}
+
+extension ReleaseLatency.Samples {
+    mutating func add(_ other: Self) {
+        listenToRelease += other.listenToRelease
+        handshakeToRelease += other.handshakeToRelease
+        failures += other.failures
     }
 }

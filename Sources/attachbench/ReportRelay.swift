@@ -52,6 +52,12 @@ extension Report {
                 "… under bulk / idle; what the relay moved meanwhile",
                 "\(Fmt.ratio(l.ratioP99)) at p99, \(Fmt.ratio(l.ratioP50)) at p50; \(Fmt.mib(l.bytesMovedUnderBulk >> 10)) in \(String(format: "%.1f", l.secondsUnderBulk)) s (\(Fmt.rate(l.underBulkMBps)))"
             )
+            if let direct = l.underDirectBulk {
+                row(
+                    "… the same while the same transfers go straight to the host's port, not through attachd (\(direct.count) launches; the machine's own cost of a bulk transfer beside a release)",
+                    Fmt.percentiles(direct)
+                        + "; \(Fmt.ratio(l.directRatioP99 ?? .nan)) the idle p99; \(Fmt.rate(l.directMBps ?? .nan))")
+            }
         }
     }
 
