@@ -52,34 +52,20 @@ enum RelayLoad {
         _ = try relayHost.launchAnswer(command: "listen", timeout: 10)
         let session = try RelayBench.announce(daemon, project: relayProject, port: hostPort, pid: relayHost.pid)
         _ = try daemon.call(.wait, ["project": relayProject, "timeout": 10])
-        let ide = try RelayBench.connect(attachPort)
-        let load: BulkLoad
-        do {
-            load = try BulkLoad(fd: ide, bytesPerTransfer: bulkBytes)
-        } catch {
-            ide.close()
-            throw error
-        }
-        let sinkPort = try RelayBench.openPorts(directSink, 1)[0]
-        _ = try directSink.launchAnswer(command: "listen", timeout: 10)
-        let straight = try RelayBench.connect(sinkPort)
-        let direct: BulkLoad
-        do {
-            direct = try BulkLoad(fd: straight, bytesPerTransfer: bulkBytes)
-        } catch {
-            straight.close()
-            load.stop()
-            ide.close()
-            throw error
-        }
         defer {
-            direct.stop()
-            straight.close()
-            load.stop()
-            ide.close()
             _ = try? daemon.call(.endSession, ["id": session])
             try? relayHost.closeHost()
         }
+        let ide = try RelayBench.connect(attachPort)
+        defer { ide.close() }
+        let load = try BulkLoad(fd: ide, bytesPerTransfer: bulkBytes)
+        defer { load.stop() }
+        let sinkPort = try RelayBench.openPorts(directSink, 1)[0]
+        _ = try directSink.launchAnswer(command: "listen", timeout: 10)
+        let straight = try RelayBench.connect(sinkPort)
+        defer { straight.close() }
+        let direct = try BulkLoad(fd: straight, bytesPerTransfer: bulkBytes)
+        defer { direct.stop() }
         var c = context
         c.otherSessions = 1
         let measured = c
