@@ -46,7 +46,7 @@ extension Report {
                 "Release latency beside a relay, relay quiet: `READY=1` listen() → `attachctl wait` exits while another project's relay connection is open and idle (\(per) launches in \(l.blocks) blocks\(failed))",
                 Fmt.percentiles(l.idle))
             row(
-                "… the same while that relay moves bulk data the whole time (\(l.underBulk?.count ?? 0) launches in \(l.blocks) blocks alternating with the idle ones; \(l.bulkBytesPerTransfer >> 20) MiB transfers looped)",
+                "… the same while that relay moves bulk data the whole time (\(l.underBulk?.count ?? 0) launches in \(l.blocks) blocks taking turns with the idle and the direct ones; \(l.bulkBytesPerTransfer >> 20) MiB transfers looped)",
                 Fmt.percentiles(l.underBulk))
             row(
                 "… under bulk / idle; what the relay moved meanwhile",
