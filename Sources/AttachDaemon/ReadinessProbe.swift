@@ -4,9 +4,10 @@ import Dispatch
 import Logging
 
 /// Core's timer and the LISTEN probe behind it: reads the kernel's LISTEN table (sock_diag) as
-/// often as Core's schedule (`.reschedule`) asks while something is pending, wakes for Core's next deadline,
-/// and never runs while nothing needs it (no wakeups when idle). `reading` is the one probe,
-/// for the timer and for a batch that asked `probeNow`.
+/// often as Core's schedule (`.reschedule`) asks while something is pending, wakes for Core's
+/// next deadline, and never runs while nothing needs it (no wakeups when idle). `reading` is
+/// the full probe, for the timer; a batch that asked `probeNow` gets `lookNow`, which is the
+/// same unless only a few hosts with known ports are still unseen (then a look at their ports).
 final class ReadinessProbe {
     let probe: ListenProbe
     /// Whether a host's own process tree listens (sharing `probe`'s netlink socket).
