@@ -93,6 +93,12 @@ public final class Daemon {
 
     /// Starts everything and never returns; exits the process after a clean shutdown.
     public func run() throws(DaemonError) -> Never {
+        // dispatchMain() makes the main queue's wake-up descriptor (an eventfd) on its way if
+        // nothing has yet, and libdispatch kills the process (SIGILL) when it cannot: clients
+        // that used up every descriptor between READY=1 and the main thread reaching
+        // dispatchMain() did that. A block on the main queue makes it now, while there are
+        // descriptors to spare.
+        DispatchQueue.main.async {}
         var failure: DaemonError?
         queue.sync {
             do throws(DaemonError) {
