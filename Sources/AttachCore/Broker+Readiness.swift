@@ -29,9 +29,10 @@ extension Broker {
     mutating func lookedAt(hosts: [String: HostListening], now: Instant) -> [BrokerAction] {
         var actions = endExited(hosts, now: now)
         var readying: [(startedAt: Double, id: String)] = []
-        for id in hosts.keys where sessions[id]?.isPending == true && sessions[id]?.isMirror == false {
+        for id in hosts.keys {
+            guard let session = sessions[id], session.isPending, !session.isMirror else { continue }
             if listens(id, listening: [], hosts: hosts, now: now.monotonic) {
-                readying.append((sessions[id]!.info.startedAt, id))
+                readying.append((session.info.startedAt, id))
             }
         }
         for (_, id) in readying.sorted(by: { ($0.startedAt, $0.id) < ($1.startedAt, $1.id) }) {
